@@ -1,0 +1,259 @@
+//! `prepbot bench`: timings of the hot paths, measured in-process on the real code
+//! (no timing assertions live in the tests; figures go to BENCHMARKS.md).
+//!
+//! - bank: load and validate the whole bank; one relevance search.
+//! - engine: one drop-instant computation across zones; splitting a long reveal.
+//! - store: recording one answer; settling a reveal with 20 answerers, on a channel
+//!   with a short history and with a long one (settling must not grow with history);
+//!   one scheduler agenda over 100 channels.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+
+use crate::bank::{PoolFilter, QuestionBank};
+use crate::engine::schedule::{Days, Schedule, parse_zone};
+use crate::engine::split::split;
+use crate::practice::{ChannelSetup, IncomingMessage, Practice};
+use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
+use crate::engine::reveal::{DropPost, RevealContent};
+use crate::store::Store;
+
+struct Row {
+    name: String,
+    iterations: u32,
+    mean: StdDuration,
+    best: StdDuration,
+}
+
+fn fmt_dur(d: StdDuration) -> String {
+    let ns = d.as_nanos();
+    if ns < 10_000 {
+        format!("{ns} ns")
+    } else if ns < 10_000_000 {
+        format!("{:.1} us", ns as f64 / 1e3)
+    } else {
+        format!("{:.2} ms", ns as f64 / 1e6)
+    }
+}
+
+fn summarize(name: &str, samples: &[StdDuration]) -> Row {
+    let total: StdDuration = samples.iter().sum();
+    Row {
+        name: name.to_string(),
+        iterations: samples.len() as u32,
+        mean: total / samples.len().max(1) as u32,
+        best: samples.iter().copied().min().unwrap_or_default(),
+    }
+}
+
+fn time_sync(name: &str, n: u32, mut f: impl FnMut(u32)) -> Row {
+    let samples: Vec<StdDuration> = (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            f(i);
+            t.elapsed()
+        })
+        .collect();
+    summarize(name, &samples)
+}
+
+/// An outbound that accepts everything instantly, numbering messages.
+struct NullOutbound(std::sync::atomic::AtomicU64);
+
+impl Outbound for NullOutbound {
+    async fn post_drop(&self, _c: u64, post: &DropPost) -> Result<PostedDrop, OutboundError> {
+        let id = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(PostedDrop {
+            message_id: id,
+            thread_id: id,
+            posted_at: post.reveal_at - Duration::hours(1),
+        })
+    }
+    async fn post_reveal(&self, _c: u64, _t: u64, _r: &RevealContent) -> Result<DateTime<Utc>, OutboundError> {
+        Ok(DateTime::<Utc>::MIN_UTC)
+    }
+}
+
+/// Builds a channel with `history` revealed drops of `answerers` members each, by
+/// driving the real use cases, and returns the open drop's id for the timed reveal.
+async fn channel_with_history(practice: &Practice, channel_id: u64, history: u32, answerers: u64) -> anyhow::Result<i64> {
+    let start = NaiveDate::from_ymd_opt(2026, 1, 5).context("date")?.and_time(NaiveTime::MIN).and_utc();
+    let setup = ChannelSetup {
+        guild_id: 1,
+        channel_id,
+        time: NaiveTime::from_hms_opt(9, 0, 0).context("time")?,
+        zone: chrono_tz::UTC,
+        days: Days::DAILY,
+        reveal_after_hours: 8,
+        pool: PoolFilter::default(),
+    };
+    practice.setup_channel(setup, channel_id, start).await?;
+    let mut message_id = channel_id * 10_000_000;
+    let mut open = None;
+    for day in 0..=history as i64 {
+        let drop_at = start + Duration::days(day) + Duration::hours(9);
+        let claimed = practice
+            .claim_scheduled_drop(channel_id, drop_at)
+            .await?
+            .context("a drop should be due")?;
+        let drop = practice
+            .mark_posted(claimed.drop.id, message_id, message_id, drop_at)
+            .await?;
+        message_id += 1;
+        for m in 0..answerers {
+            practice
+                .record_message(IncomingMessage {
+                    thread_id: drop.thread_id.unwrap_or_default(),
+                    message_id,
+                    member_id: 1000 + m,
+                    member_name: format!("member{m}"),
+                    body: "An answer of moderate length about trade-offs. ".repeat(8),
+                    posted_at: drop_at + Duration::minutes(m as i64 + 1),
+                })
+                .await?;
+            message_id += 1;
+        }
+        if day < history as i64 {
+            practice.mark_revealed(drop.id, drop_at + Duration::hours(8)).await?;
+        } else {
+            open = Some(drop.id);
+        }
+    }
+    open.context("the last drop stays open")
+}
+
+pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String> {
+    let scale = if quick { 1 } else { 5 };
+    let mut rows = Vec::new();
+
+    // Bank.
+    let dir = bank
+        .all()
+        .first()
+        .and_then(|q| q.path.parent().and_then(Path::parent))
+        .map(Path::to_path_buf)
+        .context("the bank is empty")?;
+    rows.push(time_sync(&format!("bank: load + validate {} questions", bank.len()), 10 * scale, |_| {
+        let _ = QuestionBank::load(&dir);
+    }));
+    let queries = ["cache invalidation", "idempotency key", "zero downtime migration", "jwt", "kafka consumer", "postgres index", "on call latency", "rate limit"];
+    rows.push(time_sync("bank: search (top 5)", 200 * scale, |i| {
+        let _ = bank.search(queries[i as usize % queries.len()], 5);
+    }));
+
+    // Engine.
+    let zones: Vec<_> = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata"]
+        .iter()
+        .filter_map(|z| parse_zone(z).ok())
+        .collect();
+    let base = NaiveDate::from_ymd_opt(2026, 1, 1).context("date")?;
+    rows.push(time_sync("engine: drop instant (DST-aware)", 20_000 * scale, |i| {
+        let s = Schedule {
+            time: NaiveTime::from_hms_opt(2, 30, 0).unwrap_or(NaiveTime::MIN),
+            zone: zones[i as usize % zones.len()],
+            days: Days::DAILY,
+            reveal_after_hours: 24,
+            pool: PoolFilter::default(),
+            paused: false,
+        };
+        let _ = s.occurrence(base + Duration::days((i % 365) as i64));
+    }));
+    let long_text = bank
+        .all()
+        .iter()
+        .map(|q| q.model_answer.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    rows.push(time_sync(
+        &format!("engine: split {} KB into 2000-char messages", long_text.len() / 1024),
+        20 * scale,
+        |_| {
+            let _ = split(&long_text, 2000);
+        },
+    ));
+
+    // Store.
+    let tmp = tempfile::tempdir()?;
+    let store = Store::open_path(&tmp.path().join("bench.db")).await?;
+    let practice = Practice::new(store.clone(), bank.clone());
+    let answerers = 20;
+    let short_history = 10;
+    let long_history = if quick { 200 } else { 1000 };
+    let open_short = channel_with_history(&practice, 1, short_history, answerers).await?;
+    let open_long = channel_with_history(&practice, 2, long_history, answerers).await?;
+    let reveal_at = Utc::now();
+    for (name, drop_id) in [
+        (format!("store: settle reveal, {answerers} answerers, {short_history} drops of history"), open_short),
+        (format!("store: settle reveal, {answerers} answerers, {long_history} drops of history"), open_long),
+    ] {
+        let t = Instant::now();
+        let settled = practice.mark_revealed(drop_id, reveal_at).await?;
+        anyhow::ensure!(settled.len() == answerers as usize, "expected {answerers} settled");
+        rows.push(summarize(&name, &[t.elapsed()]));
+    }
+    let drop = practice.claim_scheduled_drop(2, reveal_at).await?;
+    let thread = match drop {
+        Some(c) => practice.mark_posted(c.drop.id, 9, 9, reveal_at).await?.thread_id.unwrap_or(9),
+        None => 9,
+    };
+    let mut samples = Vec::new();
+    for i in 0..200 * scale as u64 {
+        let t = Instant::now();
+        practice
+            .record_message(IncomingMessage {
+                thread_id: thread,
+                message_id: 5_000_000_000 + i,
+                member_id: 7,
+                member_name: "bench".into(),
+                body: "x".repeat(2000),
+                posted_at: reveal_at,
+            })
+            .await?;
+        samples.push(t.elapsed());
+    }
+    rows.push(summarize("store: record one answer (2,000 chars)", &samples));
+
+    for c in 0..100u64 {
+        let setup = ChannelSetup {
+            guild_id: 2,
+            channel_id: 100 + c,
+            time: NaiveTime::from_hms_opt((c % 24) as u32, 0, 0).context("time")?,
+            zone: zones[c as usize % zones.len()],
+            days: Days::WEEKDAYS,
+            reveal_after_hours: 12,
+            pool: PoolFilter::default(),
+        };
+        practice.setup_channel(setup, c, reveal_at).await?;
+    }
+    let mut samples = Vec::new();
+    for _ in 0..20 * scale {
+        let t = Instant::now();
+        practice.agenda().await?;
+        samples.push(t.elapsed());
+    }
+    rows.push(summarize("store: scheduler agenda, 102 channels", &samples));
+    let outbound = NullOutbound(std::sync::atomic::AtomicU64::new(1));
+    let t = Instant::now();
+    let (report, _) = run_due(&practice, &outbound, reveal_at + Duration::days(1)).await?;
+    rows.push(summarize(
+        &format!("scheduler: one pass posting {} drops", report.posted.len()),
+        &[t.elapsed()],
+    ));
+    store.close().await;
+
+    let mut out = format!("{:<62} {:>6} {:>11} {:>11}\n", "benchmark", "n", "mean", "best");
+    for r in rows {
+        out.push_str(&format!(
+            "{:<62} {:>6} {:>11} {:>11}\n",
+            r.name,
+            r.iterations,
+            fmt_dur(r.mean),
+            fmt_dur(r.best)
+        ));
+    }
+    Ok(out)
+}

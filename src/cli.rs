@@ -1,0 +1,267 @@
+//! The command line. `main` parses [`Cli`] and calls [`run`]; every command's work
+//! happens in the library so tests can reach it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::bank::{Difficulty, Kind, PoolFilter, QuestionBank};
+use crate::console::{render_question, stdout_sink};
+use crate::demo::{DemoOptions, run as run_demo};
+
+#[derive(Debug, Parser)]
+#[command(name = "prepbot", version, about = "Daily backend-interview practice for team study channels")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate a study channel in the terminal: drops, answers, reveals, streaks.
+    /// No token and no network; a temporary SQLite database unless --db is given.
+    Demo {
+        /// Number of daily drops to simulate.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Seed of the channel's question rotation (same seed, same questions).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Keep the database in this (new) file instead of a temporary one.
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// First simulated day, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_name = "DATE")]
+        start: Option<NaiveDate>,
+        /// Question bank directory.
+        #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
+        questions: PathBuf,
+    },
+    /// Validate a question bank: print every problem (exit 1) or a summary (exit 0).
+    Check {
+        /// Question bank directory.
+        #[arg(default_value = "questions")]
+        dir: PathBuf,
+    },
+    /// Look questions up in the bank.
+    Questions {
+        /// Question bank directory.
+        #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: QuestionsCommand,
+    },
+    /// Measure the engine, the store and the bank; prints a table of timings.
+    Bench {
+        /// Question bank directory.
+        #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
+        questions: PathBuf,
+        /// Fewer iterations, for a quick look.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuestionsCommand {
+    /// Show one question with its model answer.
+    Show {
+        /// The question's id (its file name without .md).
+        id: String,
+    },
+    /// Show a random question (without its answer unless --answer).
+    Random {
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long)]
+        difficulty: Option<Difficulty>,
+        #[arg(long)]
+        kind: Option<Kind>,
+        /// Also print the model answer.
+        #[arg(long)]
+        answer: bool,
+        /// Seed for a reproducible pick (default: the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Search titles, tags and text; best matches first.
+    Search {
+        /// Words to look for.
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// How many results.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
+}
+
+impl clap::ValueEnum for Difficulty {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Difficulty::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+impl clap::ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Kind::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing();
+    match cli.command {
+        Command::Check { dir } => check(&dir),
+        Command::Questions { dir, action } => questions(&dir, action),
+        Command::Demo {
+            days,
+            seed,
+            db,
+            start,
+            questions,
+        } => {
+            let Some(bank) = load_bank(&questions) else {
+                return ExitCode::from(1);
+            };
+            let opts = DemoOptions {
+                days,
+                seed,
+                db,
+                start: start.unwrap_or_else(|| Utc::now().date_naive()),
+            };
+            block_on(async move { run_demo(opts, Arc::new(bank), stdout_sink()).await.map(|_| ()) })
+        }
+        Command::Bench { questions, quick } => {
+            let Some(bank) = load_bank(&questions) else {
+                return ExitCode::from(1);
+            };
+            block_on(async move { crate::bench::run(Arc::new(bank), quick).await.map(|table| println!("{table}")) })
+        }
+    }
+}
+
+fn block_on(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A second init (tests calling `run` twice) is harmless; ignore it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Loads a bank or prints every problem to stderr.
+fn load_bank(dir: &Path) -> Option<QuestionBank> {
+    match QuestionBank::load(dir) {
+        Ok(bank) => Some(bank),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "error: the question bank at {} has {} problem{}",
+                dir.display(),
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" }
+            );
+            None
+        }
+    }
+}
+
+fn check(dir: &Path) -> ExitCode {
+    let Some(bank) = load_bank(dir) else {
+        return ExitCode::from(1);
+    };
+    let s = bank.summary();
+    println!("{}: {} questions, no problems", dir.display(), s.total);
+    let line = |label: &str, items: Vec<(String, usize)>| {
+        let parts: Vec<String> = items.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  {label:<11} {}", parts.join(", "));
+    };
+    line("topics:", s.by_topic.into_iter().collect());
+    line("difficulty:", s.by_difficulty.into_iter().map(|(k, n)| (k.to_string(), n)).collect());
+    line("kind:", s.by_kind.into_iter().map(|(k, n)| (k.to_string(), n)).collect());
+    ExitCode::SUCCESS
+}
+
+fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
+    let Some(bank) = load_bank(dir) else {
+        return ExitCode::from(1);
+    };
+    match action {
+        QuestionsCommand::Show { id } => match bank.get(&id) {
+            Some(q) => {
+                println!("{}", render_question(q, true));
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: no question with id `{id}`; try `prepbot questions search {id}`");
+                ExitCode::from(1)
+            }
+        },
+        QuestionsCommand::Random {
+            topic,
+            difficulty,
+            kind,
+            answer,
+            seed,
+        } => {
+            if let Some(t) = &topic {
+                if !bank.topics().contains(&t.as_str()) {
+                    eprintln!("error: unknown topic `{t}` (topics: {})", bank.topics().join(", "));
+                    return ExitCode::from(1);
+                }
+            }
+            let filter = PoolFilter { topic, difficulty, kind };
+            let seed = seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+            match bank.random(&filter, seed) {
+                Some(q) => {
+                    println!("{}", render_question(q, answer));
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("error: no question matches {filter}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        QuestionsCommand::Search { query, limit } => {
+            let query = query.join(" ");
+            let hits = bank.search(&query, limit);
+            if hits.is_empty() {
+                eprintln!("no question matches `{query}`");
+                return ExitCode::from(1);
+            }
+            for hit in hits {
+                let q = hit.question;
+                println!("{:<40} {:<20} {:<7} {}", q.id, q.topic, q.difficulty.as_str(), q.title);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! prepbot: daily backend-interview practice for team study channels.
+//!
+//! Map of the crate:
+//! - [`bank`]: loads and validates the Markdown question bank; lookup and search.
+//! - [`engine`]: the rules (schedules, rotation, answers, reveals, streaks), free of any
+//!   chat platform and of the wall clock.
+//! - [`store`]: all SQL (sqlx + SQLite), one file per table or aggregate.
+//! - [`practice`]: the use cases adapters call, joining the engine to the store.
+//! - [`scheduler`]: runs whatever is due at an instant through an [`scheduler::Outbound`] adapter.
+//! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
+//! - [`cli`]: the command line; `main.rs` only parses it and calls [`cli::run`].
+
+pub mod bank;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod demo;
+pub mod engine;
+pub mod practice;
+pub mod scheduler;
+pub mod store;

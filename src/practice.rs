@@ -1,0 +1,655 @@
+//! The use cases every adapter calls: set up a channel, claim and post drops,
+//! record answers, reveal, and read streaks. Each joins the engine's rules to the
+//! store inside one write transaction, so a restart or a second process sees either
+//! all of a step or none of it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono_tz::Tz;
+use tracing::{info, warn};
+
+use crate::bank::{PoolFilter, Question, QuestionBank};
+use crate::engine::answers::{answerers, is_on_time};
+use crate::engine::reveal::{DropPost, RevealContent, TextBlock, build_reveal, drop_post};
+use crate::engine::rotation::pick_next;
+use crate::engine::schedule::{Days, Occurrence, Schedule, ScheduleError};
+use crate::engine::streak::{ChannelProgress, MemberStreak, current_streak, settle};
+use crate::engine::{DropState, answers::Answerers};
+use crate::store::answers::StoredAnswer;
+use crate::store::channels::Channel;
+use crate::store::drops::DropRecord;
+use crate::store::member_stats::MemberStats;
+use crate::store::{Store, StoreError, answers, channels, drops, member_stats, rotation};
+
+/// How long a claim or reveal lease lasts before another attempt may take it over.
+pub const LEASE: Duration = Duration::seconds(120);
+
+/// Errors from a use case. [`PracticeError::is_user_error`] tells adapters which ones
+/// to show to the person who asked, as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum PracticeError {
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error("no question in the bank matches {0}: pick another topic or difficulty")]
+    EmptyPool(PoolFilter),
+    #[error("this channel has no schedule yet: run /setup here first")]
+    NotConfigured,
+    #[error("today's drop in this channel is already out")]
+    AlreadyOut(Box<DropRecord>),
+    #[error("another drop in this channel is still being posted or revealed; try again in a minute")]
+    Busy,
+    #[error("the platform refused the post: {0}")]
+    PostFailed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PracticeError {
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, PracticeError::Store(_) | PracticeError::PostFailed(_))
+    }
+}
+
+pub type Result<T, E = PracticeError> = std::result::Result<T, E>;
+
+/// A channel's schedule as a user gives it, already parsed.
+#[derive(Debug, Clone)]
+pub struct ChannelSetup {
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub time: NaiveTime,
+    pub zone: Tz,
+    pub days: Days,
+    pub reveal_after_hours: u32,
+    pub pool: PoolFilter,
+}
+
+/// Something the scheduler must do, and for which channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Work {
+    /// Reveal an open drop. Sorted first: a reveal due at the same instant as the
+    /// channel's next drop happens before it.
+    Reveal { drop_id: i64, channel_id: u64 },
+    /// Retry posting a claimed drop whose lease ran out.
+    RetryPost { drop_id: i64, channel_id: u64 },
+    /// The channel's next scheduled drop.
+    Drop { channel_id: u64 },
+}
+
+/// A drop claimed for posting: the post to send.
+#[derive(Debug, Clone)]
+pub struct ClaimedDrop {
+    pub drop: DropRecord,
+    pub post: DropPost,
+}
+
+/// An open drop leased for revealing: the reveal to send.
+#[derive(Debug, Clone)]
+pub struct RevealJob {
+    pub drop: DropRecord,
+    pub content: RevealContent,
+}
+
+/// A message seen in a thread.
+#[derive(Debug, Clone)]
+pub struct IncomingMessage {
+    pub thread_id: u64,
+    pub message_id: u64,
+    pub member_id: u64,
+    pub member_name: String,
+    pub body: String,
+    pub posted_at: DateTime<Utc>,
+}
+
+/// What happened to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedAnswer {
+    pub drop_id: i64,
+    pub on_time: bool,
+    /// False when the same message id was already stored (a replayed event).
+    pub new: bool,
+}
+
+/// A member's streak as shown to users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreakView {
+    pub member_id: u64,
+    pub member_name: String,
+    pub current: u32,
+    pub best: u32,
+    pub total_on_time: u32,
+    pub last_answered_at: DateTime<Utc>,
+}
+
+/// Exponential backoff for retries: 30 s, 1 min, 2 min... capped at 15 minutes.
+pub fn backoff(attempts: u32) -> Duration {
+    let secs = 30i64.saturating_mul(1i64 << attempts.saturating_sub(1).min(10));
+    Duration::seconds(secs.min(15 * 60))
+}
+
+#[derive(Debug, Clone)]
+pub struct Practice {
+    store: Store,
+    bank: Arc<QuestionBank>,
+}
+
+impl Practice {
+    pub fn new(store: Store, bank: Arc<QuestionBank>) -> Self {
+        Practice { store, bank }
+    }
+
+    pub fn bank(&self) -> &QuestionBank {
+        &self.bank
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // ---- channel setup -------------------------------------------------------
+
+    /// Sets (or replaces) a channel's schedule, from `now`. `seed` seeds the
+    /// channel's rotation the first time; a re-setup keeps its place.
+    pub async fn setup_channel(&self, setup: ChannelSetup, seed: u64, now: DateTime<Utc>) -> Result<(Channel, Occurrence)> {
+        if self.bank.pool(&setup.pool).next().is_none() {
+            return Err(PracticeError::EmptyPool(setup.pool));
+        }
+        let channel = Channel {
+            channel_id: setup.channel_id,
+            guild_id: setup.guild_id,
+            schedule: Schedule {
+                time: setup.time,
+                zone: setup.zone,
+                days: setup.days,
+                reveal_after_hours: setup.reveal_after_hours,
+                pool: setup.pool,
+                paused: false,
+            },
+            active_from: now,
+        };
+        let mut tx = self.store.write().await?;
+        channels::upsert(&mut tx, &channel, now).await?;
+        rotation::ensure(&mut tx, channel.channel_id, seed).await?;
+        let latest = drops::latest(&mut tx, channel.channel_id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        let next = channel
+            .schedule
+            .next_occurrence(latest.map(|d| d.local_date), now);
+        info!(channel = channel.channel_id, next_drop = %next.drop_at, "channel set up");
+        Ok((channel, next))
+    }
+
+    pub async fn channel(&self, channel_id: u64) -> Result<Option<Channel>> {
+        let mut conn = self.store.read().await?;
+        Ok(channels::get(&mut conn, channel_id).await?)
+    }
+
+    /// Pauses or resumes a channel; resuming skips the days that passed while paused.
+    pub async fn set_paused(&self, channel_id: u64, paused: bool, now: DateTime<Utc>) -> Result<Channel> {
+        let mut tx = self.store.write().await?;
+        if !channels::set_paused(&mut tx, channel_id, paused, now).await? {
+            return Err(PracticeError::NotConfigured);
+        }
+        let channel = channels::get(&mut tx, channel_id)
+            .await?
+            .ok_or(PracticeError::NotConfigured)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(channel)
+    }
+
+    /// The channel's next scheduled drop after `now`; `None` while paused.
+    pub async fn next_drop(&self, channel: &Channel, now: DateTime<Utc>) -> Result<Option<Occurrence>> {
+        if channel.schedule.paused {
+            return Ok(None);
+        }
+        let mut conn = self.store.read().await?;
+        let latest = drops::latest(&mut conn, channel.channel_id).await?;
+        Ok(Some(channel.schedule.next_occurrence(
+            latest.map(|d| d.local_date),
+            now.max(channel.active_from),
+        )))
+    }
+
+    // ---- the scheduler's agenda ---------------------------------------------
+
+    /// Everything pending, each with the instant it is due, sorted. Items due at or
+    /// before `now` should run now; the first later one is when to wake up.
+    pub async fn agenda(&self) -> Result<Vec<(DateTime<Utc>, Work)>> {
+        let mut conn = self.store.read().await?;
+        let mut items = Vec::new();
+        let mut next_drop_of = std::collections::HashMap::new();
+        for ch in channels::list_active(&mut conn).await? {
+            let latest = drops::latest(&mut conn, ch.channel_id).await?;
+            let next = ch
+                .schedule
+                .next_occurrence(latest.map(|d| d.local_date), ch.active_from);
+            next_drop_of.insert(ch.channel_id, next.drop_at);
+            items.push((next.drop_at, Work::Drop { channel_id: ch.channel_id }));
+        }
+        for d in drops::in_state(&mut conn, DropState::Posted).await? {
+            // A schedule changed since posting may bring the next drop forward; the
+            // reveal still comes first.
+            let mut at = d.reveal_due_at;
+            if let Some(next) = next_drop_of.get(&d.channel_id) {
+                at = at.min(*next);
+            }
+            if let Some(lease) = d.lease_until {
+                at = at.max(lease);
+            }
+            items.push((at, Work::Reveal { drop_id: d.id, channel_id: d.channel_id }));
+        }
+        for d in drops::in_state(&mut conn, DropState::Claimed).await? {
+            let at = d.lease_until.unwrap_or(d.due_at);
+            items.push((at, Work::RetryPost { drop_id: d.id, channel_id: d.channel_id }));
+        }
+        items.sort();
+        Ok(items)
+    }
+
+    // ---- drops ---------------------------------------------------------------
+
+    fn pick_question(&self, pool: &PoolFilter, rot: &crate::engine::rotation::Rotation) -> Option<crate::engine::rotation::Pick> {
+        pick_next(self.bank.pool(pool).map(|q| q.id.as_str()), rot)
+    }
+
+    fn claimed(&self, drop: DropRecord, seq: u32) -> Result<ClaimedDrop, String> {
+        let id = drop.question_id.clone().unwrap_or_default();
+        let question = self
+            .bank
+            .get(&id)
+            .ok_or_else(|| format!("question `{id}` is no longer in the bank"))?;
+        let post = drop_post(question, seq, drop.reveal_due_at);
+        Ok(ClaimedDrop { drop, post })
+    }
+
+    /// Claims the channel's next scheduled drop if it is due at `now`. Occurrences
+    /// whose reveal time already passed (the bot was down) are recorded as missed.
+    /// `None` when nothing is due, the channel is paused, another drop is open or the
+    /// pool is empty.
+    pub async fn claim_scheduled_drop(&self, channel_id: u64, now: DateTime<Utc>) -> Result<Option<ClaimedDrop>> {
+        let mut tx = self.store.write().await?;
+        let Some(ch) = channels::get(&mut tx, channel_id).await? else {
+            return Ok(None);
+        };
+        if ch.schedule.paused || drops::open(&mut tx, channel_id).await?.is_some() {
+            return Ok(None);
+        }
+        let mut after = drops::latest(&mut tx, channel_id).await?.map(|d| d.local_date);
+        let occ = loop {
+            let occ = ch.schedule.next_occurrence(after, ch.active_from);
+            if occ.drop_at > now {
+                tx.commit().await.map_err(StoreError::from)?;
+                return Ok(None);
+            }
+            if occ.reveal_at <= now {
+                warn!(channel = channel_id, date = %occ.local_date, "drop missed: its reveal time passed before it could be posted");
+                drops::insert_missed(&mut tx, channel_id, &occ).await?;
+                after = Some(occ.local_date);
+                continue;
+            }
+            break occ;
+        };
+        let claimed = self.claim_in(&mut tx, &ch, &occ, None, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(claimed)
+    }
+
+    /// Inserts (or re-claims `existing`) a claimed drop for `occ` with the next
+    /// question of the rotation.
+    async fn claim_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        ch: &Channel,
+        occ: &Occurrence,
+        existing: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ClaimedDrop>> {
+        let rot = rotation::load(tx, ch.channel_id).await?.unwrap_or_default();
+        let Some(pick) = self.pick_question(&ch.schedule.pool, &rot) else {
+            warn!(channel = ch.channel_id, pool = %ch.schedule.pool, "no question matches the channel's pool");
+            return Err(PracticeError::EmptyPool(ch.schedule.pool.clone()));
+        };
+        let id = match existing {
+            Some(id) => drops::reclaim(tx, id, occ, &pick.question_id, now, now + LEASE)
+                .await?
+                .then_some(id),
+            None => drops::insert_claimed(tx, ch.channel_id, occ, &pick.question_id, now, now + LEASE).await?,
+        };
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        rotation::record(tx, ch.channel_id, &pick, now).await?;
+        let drop = drops::by_id(tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("drop {id} vanished")))?;
+        let seq = drops::next_seq(tx, ch.channel_id).await?;
+        Ok(self.claimed(drop, seq).ok())
+    }
+
+    /// Brings today's drop (today in the channel's zone) forward to `now`. Refused
+    /// when today's drop is already out; the caller reveals an older open drop first.
+    pub async fn claim_early_drop(&self, channel_id: u64, now: DateTime<Utc>) -> Result<ClaimedDrop> {
+        let mut tx = self.store.write().await?;
+        let ch = channels::get(&mut tx, channel_id)
+            .await?
+            .ok_or(PracticeError::NotConfigured)?;
+        let occ = ch.schedule.early_occurrence(now);
+        let existing = drops::for_date(&mut tx, channel_id, occ.local_date).await?;
+        if let Some(d) = &existing {
+            if matches!(d.state, DropState::Claimed | DropState::Posted | DropState::Revealed) {
+                return Err(PracticeError::AlreadyOut(Box::new(d.clone())));
+            }
+        }
+        if drops::open(&mut tx, channel_id).await?.is_some() {
+            return Err(PracticeError::Busy);
+        }
+        let claimed = self
+            .claim_in(&mut tx, &ch, &occ, existing.map(|d| d.id), now)
+            .await?
+            .ok_or(PracticeError::Busy)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(claimed)
+    }
+
+    /// Takes over a claimed drop whose lease ran out, to post it again. Fails it for
+    /// good once its reveal time has passed.
+    pub async fn claim_retry(&self, drop_id: i64, now: DateTime<Utc>) -> Result<Option<ClaimedDrop>> {
+        let mut tx = self.store.write().await?;
+        let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
+            return Ok(None);
+        };
+        if drop.state != DropState::Claimed {
+            return Ok(None);
+        }
+        if now >= drop.reveal_due_at {
+            self.fail_in(&mut tx, &drop, "not posted before its reveal time").await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(None);
+        }
+        if !drops::renew_claim(&mut tx, drop_id, now, now + LEASE).await? {
+            return Ok(None);
+        }
+        let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
+        let drop = drops::by_id(&mut tx, drop_id).await?.unwrap_or(drop);
+        match self.claimed(drop.clone(), seq) {
+            Ok(c) => {
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(Some(c))
+            }
+            Err(why) => {
+                self.fail_in(&mut tx, &drop, &why).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn fail_in(&self, tx: &mut sqlx::SqliteConnection, drop: &DropRecord, why: &str) -> Result<()> {
+        warn!(drop = drop.id, channel = drop.channel_id, reason = why, "drop failed");
+        drops::record_failure(tx, drop.id, why, None).await?;
+        if let Some(q) = &drop.question_id {
+            rotation::release(tx, drop.channel_id, q).await?;
+        }
+        Ok(())
+    }
+
+    /// Records that the platform accepted the post; assigns the sequence number.
+    pub async fn mark_posted(&self, drop_id: i64, message_id: u64, thread_id: u64, posted_at: DateTime<Utc>) -> Result<DropRecord> {
+        let mut tx = self.store.write().await?;
+        let drop = drops::by_id(&mut tx, drop_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("drop {drop_id} vanished")))?;
+        let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
+        if !drops::mark_posted(&mut tx, drop_id, seq, message_id, thread_id, posted_at).await? {
+            warn!(drop = drop_id, state = %drop.state, "posted a drop that was no longer claimed");
+        }
+        let drop = drops::by_id(&mut tx, drop_id).await?.unwrap_or(drop);
+        tx.commit().await.map_err(StoreError::from)?;
+        info!(drop = drop_id, channel = drop.channel_id, seq, question = drop.question_id.as_deref().unwrap_or(""), "drop posted");
+        Ok(drop)
+    }
+
+    /// Records a failed post: retried with backoff while there is time before the
+    /// reveal and the failure is retryable, failed for good otherwise.
+    pub async fn post_failed(&self, drop_id: i64, error: &str, retryable: bool, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
+            return Ok(());
+        };
+        let retry_at = now + backoff(drop.attempts);
+        if retryable && retry_at < drop.reveal_due_at {
+            warn!(drop = drop_id, error, retry_at = %retry_at, "posting a drop failed; will retry");
+            drops::record_failure(&mut tx, drop_id, error, Some(retry_at)).await?;
+        } else {
+            self.fail_in(&mut tx, &drop, error).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    // ---- reveals ---------------------------------------------------------------
+
+    /// Leases an open drop for revealing and builds its reveal.
+    pub async fn claim_reveal(&self, drop_id: i64, now: DateTime<Utc>) -> Result<Option<RevealJob>> {
+        let mut tx = self.store.write().await?;
+        if !drops::lease_reveal(&mut tx, drop_id, now, now + LEASE).await? {
+            return Ok(None);
+        }
+        let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
+            return Ok(None);
+        };
+        let messages: Vec<_> = answers::for_drop(&mut tx, drop_id)
+            .await?
+            .iter()
+            .map(StoredAnswer::as_message)
+            .collect();
+        tx.commit().await.map_err(StoreError::from)?;
+        let who = answerers(&messages, Some(now));
+        let content = self.reveal_content(&drop, &who);
+        Ok(Some(RevealJob { drop, content }))
+    }
+
+    fn reveal_content(&self, drop: &DropRecord, who: &Answerers) -> RevealContent {
+        let seq = drop.seq.unwrap_or(0);
+        let id = drop.question_id.as_deref().unwrap_or("");
+        match self.bank.get(id) {
+            Some(q) => build_reveal(q, seq, who),
+            None => RevealContent {
+                title: format!("Reveal #{seq}"),
+                blocks: vec![
+                    TextBlock {
+                        heading: None,
+                        body: format!("Question `{id}` was removed from the bank, so there is no model answer to show."),
+                    },
+                    TextBlock {
+                        heading: Some("Answers".into()),
+                        body: crate::engine::reveal::answer_summary(who),
+                    },
+                ],
+            },
+        }
+    }
+
+    /// Releases a reveal lease after a failed post, to retry with backoff.
+    pub async fn reveal_failed(&self, drop_id: i64, error: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        if let Some(drop) = drops::by_id(&mut tx, drop_id).await? {
+            let retry_at = now + backoff(drop.attempts);
+            warn!(drop = drop_id, error, retry_at = %retry_at, "posting a reveal failed; will retry");
+            drops::retry_reveal_at(&mut tx, drop_id, error, retry_at).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Records that the reveal was posted at `revealed_at` and settles the streaks of
+    /// the drop's on-time answerers (only those: O(answerers), never a history scan).
+    /// Returns their new stats.
+    pub async fn mark_revealed(&self, drop_id: i64, revealed_at: DateTime<Utc>) -> Result<Vec<MemberStats>> {
+        let mut tx = self.store.write().await?;
+        let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
+            return Ok(Vec::new());
+        };
+        if !drops::mark_revealed(&mut tx, drop_id, revealed_at).await? {
+            return Ok(Vec::new());
+        }
+        let stored = answers::for_drop(&mut tx, drop_id).await?;
+        let messages: Vec<_> = stored.iter().map(StoredAnswer::as_message).collect();
+        let who = answerers(&messages, Some(revealed_at));
+        let mut settled = Vec::with_capacity(who.on_time.len());
+        for (member_id, name) in &who.on_time {
+            let first_on_time = stored
+                .iter()
+                .filter(|a| a.member_id == *member_id && a.withdrawn_at.is_none())
+                .map(|a| a.posted_at)
+                .min()
+                .unwrap_or(revealed_at);
+            settled.push(self.settle_in(&mut tx, &drop, *member_id, name, first_on_time).await?);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        info!(drop = drop_id, channel = drop.channel_id, answered = settled.len(), "drop revealed");
+        Ok(settled)
+    }
+
+    async fn settle_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        drop: &DropRecord,
+        member_id: u64,
+        name: &str,
+        answered_at: DateTime<Utc>,
+    ) -> Result<MemberStats> {
+        let seq = drop.seq.unwrap_or(0);
+        let prev = member_stats::get(tx, drop.channel_id, member_id).await?;
+        let stats = MemberStats {
+            channel_id: drop.channel_id,
+            member_id,
+            member_name: name.to_string(),
+            streak: settle(prev.as_ref().map(|p| &p.streak), seq, answered_at),
+        };
+        member_stats::upsert(tx, &stats).await?;
+        Ok(stats)
+    }
+
+    // ---- answers ---------------------------------------------------------------
+
+    /// Stores a message posted in a drop's thread. `None` if the thread is not a drop's.
+    /// An on-time message whose event arrives after the reveal was recorded (the two
+    /// raced) settles that member's streak for the drop then.
+    pub async fn record_message(&self, msg: IncomingMessage) -> Result<Option<RecordedAnswer>> {
+        let mut tx = self.store.write().await?;
+        let Some(drop) = drops::by_thread(&mut tx, msg.thread_id).await? else {
+            return Ok(None);
+        };
+        if !matches!(drop.state, DropState::Posted | DropState::Revealed) {
+            return Ok(None);
+        }
+        let on_time = is_on_time(msg.posted_at, drop.revealed_at);
+        let new = answers::insert(
+            &mut tx,
+            &StoredAnswer {
+                message_id: msg.message_id,
+                drop_id: drop.id,
+                member_id: msg.member_id,
+                member_name: msg.member_name.clone(),
+                body: msg.body,
+                posted_at: msg.posted_at,
+                edited_at: None,
+                withdrawn_at: None,
+            },
+        )
+        .await?;
+        if new && on_time && drop.state == DropState::Revealed {
+            self.settle_in(&mut tx, &drop, msg.member_id, &msg.member_name, msg.posted_at)
+                .await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Some(RecordedAnswer {
+            drop_id: drop.id,
+            on_time,
+            new,
+        }))
+    }
+
+    /// Replaces a stored message's text. `false` if it is not a stored answer.
+    pub async fn edit_message(&self, message_id: u64, body: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.store.write().await?;
+        let done = answers::edit(&mut tx, message_id, body, at).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(done)
+    }
+
+    /// Withdraws a stored message (deleted by its author). `false` if not stored.
+    pub async fn withdraw_message(&self, message_id: u64, at: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.store.write().await?;
+        let done = answers::withdraw(&mut tx, message_id, at).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(done)
+    }
+
+    // ---- reads -------------------------------------------------------------------
+
+    pub async fn open_drop(&self, channel_id: u64) -> Result<Option<DropRecord>> {
+        let mut conn = self.store.read().await?;
+        Ok(drops::open(&mut conn, channel_id).await?)
+    }
+
+    /// Ids of questions open (posted, not revealed) in any channel of a guild: their
+    /// model answers must not be shown by lookups until revealed.
+    pub async fn open_question_ids(&self, guild_id: u64) -> Result<HashSet<String>> {
+        let mut conn = self.store.read().await?;
+        Ok(drops::open_in_guild(&mut conn, guild_id)
+            .await?
+            .into_iter()
+            .filter_map(|d| d.question_id)
+            .collect())
+    }
+
+    pub async fn drop_question(&self, drop: &DropRecord) -> Option<&Question> {
+        drop.question_id.as_deref().and_then(|id| self.bank.get(id))
+    }
+
+    fn view(stats: MemberStats, progress: ChannelProgress) -> StreakView {
+        StreakView {
+            member_id: stats.member_id,
+            current: current_streak(&stats.streak, progress),
+            member_name: stats.member_name,
+            best: stats.streak.best,
+            total_on_time: stats.streak.total_on_time,
+            last_answered_at: stats.streak.last_answered_at,
+        }
+    }
+
+    /// A member's streak in a channel; `None` if they never answered on time there.
+    pub async fn streak(&self, channel_id: u64, member_id: u64) -> Result<Option<StreakView>> {
+        let mut conn = self.store.read().await?;
+        let progress = drops::progress(&mut conn, channel_id).await?;
+        Ok(member_stats::get(&mut conn, channel_id, member_id)
+            .await?
+            .map(|s| Self::view(s, progress)))
+    }
+
+    /// The channel's top members by current streak, then total on-time answers.
+    pub async fn leaderboard(&self, channel_id: u64, limit: u32) -> Result<Vec<StreakView>> {
+        let mut conn = self.store.read().await?;
+        let progress = drops::progress(&mut conn, channel_id).await?;
+        let latest_revealed = if progress.latest_open {
+            progress.latest_seq.saturating_sub(1)
+        } else {
+            progress.latest_seq
+        };
+        Ok(member_stats::leaderboard(&mut conn, channel_id, latest_revealed, limit)
+            .await?
+            .into_iter()
+            .map(|s| Self::view(s, progress))
+            .collect())
+    }
+
+    /// A member's raw stored streak (for tests and diagnostics).
+    pub async fn stored_streak(&self, channel_id: u64, member_id: u64) -> Result<Option<MemberStreak>> {
+        let mut conn = self.store.read().await?;
+        Ok(member_stats::get(&mut conn, channel_id, member_id).await?.map(|s| s.streak))
+    }
+}

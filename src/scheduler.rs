@@ -1,0 +1,202 @@
+//! Runs whatever is due: reveals first, then retries, then new drops, each claimed in
+//! the database before it is posted so a restart or a second process posts it once.
+//!
+//! The platform is behind [`Outbound`]; the clock is the caller's `now`. [`run_due`]
+//! is one pass at an instant (the demo drives it with a fast-forwarded clock), and
+//! [`drop_now`] is the on-demand drop behind `/drop`.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use tracing::{Instrument, info_span, warn};
+
+use crate::engine::reveal::{DropPost, RevealContent};
+use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
+use crate::store::drops::DropRecord;
+
+/// Ids the platform gave a posted drop. On Discord the thread's id equals the
+/// message's id when the thread is started from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostedDrop {
+    pub message_id: u64,
+    pub thread_id: u64,
+    pub posted_at: DateTime<Utc>,
+}
+
+/// A platform failure. `retryable` is false when retrying cannot help (the channel
+/// is gone, the bot lacks a permission).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OutboundError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// Where drops and reveals go: Discord, Slack, the terminal.
+pub trait Outbound {
+    fn post_drop(&self, channel_id: u64, post: &DropPost) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
+    /// Posts the reveal in the drop's thread; returns the instant it was posted.
+    fn post_reveal(
+        &self,
+        channel_id: u64,
+        thread_id: u64,
+        reveal: &RevealContent,
+    ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub posted: Vec<DropRecord>,
+    pub revealed: Vec<DropRecord>,
+    pub failures: usize,
+}
+
+/// Runs everything due at `now`. Returns the instant the next item falls due.
+pub async fn run_due(
+    practice: &Practice,
+    outbound: &impl Outbound,
+    now: DateTime<Utc>,
+) -> Result<(PassReport, Option<DateTime<Utc>>), PracticeError> {
+    let mut report = PassReport::default();
+    for (at, work) in practice.agenda().await? {
+        if at > now {
+            continue;
+        }
+        match work {
+            Work::Reveal { drop_id, channel_id } => {
+                let span = info_span!("reveal", drop = drop_id, channel = channel_id);
+                match reveal_one(practice, outbound, drop_id, now).instrument(span).await? {
+                    Some(d) => report.revealed.push(d),
+                    None => report.failures += 1,
+                }
+            }
+            Work::RetryPost { drop_id, channel_id } => {
+                let span = info_span!("retry_post", drop = drop_id, channel = channel_id);
+                if let Some(claimed) = practice.claim_retry(drop_id, now).await? {
+                    match post_claimed(practice, outbound, claimed, now).instrument(span).await? {
+                        Ok(d) => report.posted.push(d),
+                        Err(_) => report.failures += 1,
+                    }
+                }
+            }
+            Work::Drop { channel_id } => {
+                let span = info_span!("drop", channel = channel_id);
+                let claimed = match practice.claim_scheduled_drop(channel_id, now).await {
+                    Ok(c) => c,
+                    Err(PracticeError::EmptyPool(pool)) => {
+                        warn!(channel = channel_id, %pool, "skipping a drop: no question matches the pool");
+                        report.failures += 1;
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(claimed) = claimed {
+                    match post_claimed(practice, outbound, claimed, now).instrument(span).await? {
+                        Ok(d) => report.posted.push(d),
+                        Err(_) => report.failures += 1,
+                    }
+                }
+            }
+        }
+    }
+    let next = practice
+        .agenda()
+        .await?
+        .into_iter()
+        .map(|(at, _)| at)
+        .find(|at| *at > now);
+    Ok((report, next))
+}
+
+/// Posts a claimed drop and records the outcome. The outer error is the store's; the
+/// inner one is the platform's (already recorded for retry or failure).
+async fn post_claimed(
+    practice: &Practice,
+    outbound: &impl Outbound,
+    claimed: ClaimedDrop,
+    now: DateTime<Utc>,
+) -> Result<Result<DropRecord, OutboundError>, PracticeError> {
+    let drop = &claimed.drop;
+    match outbound.post_drop(drop.channel_id, &claimed.post).await {
+        Ok(posted) => Ok(Ok(practice
+            .mark_posted(drop.id, posted.message_id, posted.thread_id, posted.posted_at)
+            .await?)),
+        Err(e) => {
+            practice.post_failed(drop.id, &e.message, e.retryable, now).await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Reveals an open drop now. `None` if another process holds its lease or the post
+/// failed (recorded for retry).
+pub async fn reveal_one(
+    practice: &Practice,
+    outbound: &impl Outbound,
+    drop_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<DropRecord>, PracticeError> {
+    let Some(job) = practice.claim_reveal(drop_id, now).await? else {
+        return Ok(None);
+    };
+    let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
+    match outbound.post_reveal(job.drop.channel_id, thread, &job.content).await {
+        Ok(at) => {
+            practice.mark_revealed(drop_id, at).await?;
+            let mut drop = job.drop;
+            drop.revealed_at = Some(at);
+            drop.state = crate::engine::DropState::Revealed;
+            Ok(Some(drop))
+        }
+        Err(e) => {
+            practice.reveal_failed(drop_id, &e.message, now).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Posts today's drop for a channel now (`/drop`): reveals an older open drop first,
+/// refuses when today's drop is already out.
+pub async fn drop_now(
+    practice: &Practice,
+    outbound: &impl Outbound,
+    channel_id: u64,
+    now: DateTime<Utc>,
+) -> Result<DropRecord, PracticeError> {
+    let channel = practice
+        .channel(channel_id)
+        .await?
+        .ok_or(PracticeError::NotConfigured)?;
+    if let Some(open) = practice.open_drop(channel_id).await? {
+        if open.local_date >= channel.schedule.local_date(now) {
+            return Err(PracticeError::AlreadyOut(Box::new(open)));
+        }
+        if reveal_one(practice, outbound, open.id, now).await?.is_none() {
+            return Err(PracticeError::Busy);
+        }
+    }
+    let claimed = practice.claim_early_drop(channel_id, now).await?;
+    match post_claimed(practice, outbound, claimed, now).await? {
+        Ok(d) => Ok(d),
+        Err(e) => Err(PracticeError::PostFailed(e.message)),
+    }
+}
+
+/// A clock the caller controls: the demo fast-forwards it, tests set it.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(start))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+}

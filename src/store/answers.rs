@@ -1,0 +1,135 @@
+//! The `answers` table: every message posted in a drop's thread, stored whole.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::ids::{epoch, from_db, instant, to_db};
+use super::{Result, StoreError};
+use crate::engine::answers::AnswerMessage;
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub message_id: u64,
+    pub drop_id: i64,
+    pub member_id: u64,
+    pub member_name: String,
+    pub body: String,
+    pub posted_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+impl StoredAnswer {
+    pub fn as_message(&self) -> AnswerMessage {
+        AnswerMessage {
+            member_id: self.member_id,
+            member_name: self.member_name.clone(),
+            posted_at: self.posted_at,
+            withdrawn: self.withdrawn_at.is_some(),
+        }
+    }
+}
+
+const COLUMNS: &str = "message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    message_id: i64,
+    drop_id: i64,
+    member_id: i64,
+    member_name: String,
+    body: String,
+    posted_at: i64,
+    edited_at: Option<i64>,
+    withdrawn_at: Option<i64>,
+}
+
+impl TryFrom<Row> for StoredAnswer {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<StoredAnswer> {
+        Ok(StoredAnswer {
+            message_id: from_db(r.message_id),
+            drop_id: r.drop_id,
+            member_id: from_db(r.member_id),
+            member_name: r.member_name,
+            body: r.body,
+            posted_at: instant(r.posted_at)?,
+            edited_at: r.edited_at.map(instant).transpose()?,
+            withdrawn_at: r.withdrawn_at.map(instant).transpose()?,
+        })
+    }
+}
+
+/// Stores a message; `false` if that message id is already stored (a replayed event).
+pub async fn insert(conn: &mut SqliteConnection, a: &StoredAnswer) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO answers (message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(to_db(a.message_id))
+    .bind(a.drop_id)
+    .bind(to_db(a.member_id))
+    .bind(&a.member_name)
+    .bind(&a.body)
+    .bind(epoch(a.posted_at))
+    .bind(a.edited_at.map(epoch))
+    .bind(a.withdrawn_at.map(epoch))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut SqliteConnection, message_id: u64) -> Result<Option<StoredAnswer>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM answers WHERE message_id = ?"))
+        .bind(to_db(message_id))
+        .fetch_optional(conn)
+        .await?;
+    row.map(StoredAnswer::try_from).transpose()
+}
+
+/// Replaces a message's text. `false` if the message is unknown or withdrawn.
+pub async fn edit(conn: &mut SqliteConnection, message_id: u64, body: &str, at: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE answers SET body = ?, edited_at = ? WHERE message_id = ? AND withdrawn_at IS NULL",
+    )
+    .bind(body)
+    .bind(epoch(at))
+    .bind(to_db(message_id))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a message withdrawn (the member deleted it). `false` if unknown or already withdrawn.
+pub async fn withdraw(conn: &mut SqliteConnection, message_id: u64, at: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query("UPDATE answers SET withdrawn_at = ? WHERE message_id = ? AND withdrawn_at IS NULL")
+        .bind(epoch(at))
+        .bind(to_db(message_id))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every message of a drop, oldest first.
+pub async fn for_drop(conn: &mut SqliteConnection, drop_id: i64) -> Result<Vec<StoredAnswer>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? ORDER BY posted_at, message_id"
+    ))
+    .bind(drop_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(StoredAnswer::try_from).collect()
+}
+
+/// One member's messages in a drop, oldest first.
+pub async fn for_member(conn: &mut SqliteConnection, drop_id: i64, member_id: u64) -> Result<Vec<StoredAnswer>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? AND member_id = ? ORDER BY posted_at, message_id"
+    ))
+    .bind(drop_id)
+    .bind(to_db(member_id))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(StoredAnswer::try_from).collect()
+}

@@ -1,0 +1,145 @@
+//! The `channels` table: each configured channel and its schedule.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::ids::{epoch, from_db, instant, to_db};
+use super::{Result, StoreError};
+use crate::bank::PoolFilter;
+use crate::engine::schedule::{Days, Schedule, parse_time, parse_zone};
+
+/// A configured channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub channel_id: u64,
+    pub guild_id: u64,
+    pub schedule: Schedule,
+    /// No drop is due before this instant (set at setup and at resume).
+    pub active_from: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "channel_id, guild_id, drop_time, time_zone, days, reveal_after_hours, \
+     pool_topic, pool_difficulty, pool_kind, paused, active_from";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    channel_id: i64,
+    guild_id: i64,
+    drop_time: String,
+    time_zone: String,
+    days: i64,
+    reveal_after_hours: i64,
+    pool_topic: Option<String>,
+    pool_difficulty: Option<String>,
+    pool_kind: Option<String>,
+    paused: bool,
+    active_from: i64,
+}
+
+impl TryFrom<Row> for Channel {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Channel> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.channel_id));
+        let schedule = Schedule {
+            time: parse_time(&r.drop_time).map_err(|e| corrupt(e.to_string()))?,
+            zone: parse_zone(&r.time_zone).map_err(|e| corrupt(e.to_string()))?,
+            days: u8::try_from(r.days)
+                .ok()
+                .and_then(Days::from_bits)
+                .ok_or_else(|| corrupt(format!("bad days {}", r.days)))?,
+            reveal_after_hours: u32::try_from(r.reveal_after_hours)
+                .map_err(|_| corrupt(format!("bad reveal delay {}", r.reveal_after_hours)))?,
+            pool: PoolFilter {
+                topic: r.pool_topic.clone(),
+                difficulty: r
+                    .pool_difficulty
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e: crate::bank::UnknownValue| corrupt(e.to_string()))?,
+                kind: r
+                    .pool_kind
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e: crate::bank::UnknownValue| corrupt(e.to_string()))?,
+            },
+            paused: r.paused,
+        };
+        Ok(Channel {
+            channel_id: from_db(r.channel_id),
+            guild_id: from_db(r.guild_id),
+            schedule,
+            active_from: instant(r.active_from)?,
+        })
+    }
+}
+
+/// Creates or replaces a channel's schedule.
+pub async fn upsert(conn: &mut SqliteConnection, channel: &Channel, now: DateTime<Utc>) -> Result<()> {
+    let s = &channel.schedule;
+    sqlx::query(
+        "INSERT INTO channels (channel_id, guild_id, drop_time, time_zone, days, reveal_after_hours, \
+             pool_topic, pool_difficulty, pool_kind, paused, active_from, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (channel_id) DO UPDATE SET \
+             guild_id = excluded.guild_id, drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
+             days = excluded.days, reveal_after_hours = excluded.reveal_after_hours, \
+             pool_topic = excluded.pool_topic, pool_difficulty = excluded.pool_difficulty, \
+             pool_kind = excluded.pool_kind, paused = excluded.paused, \
+             active_from = excluded.active_from, updated_at = excluded.updated_at",
+    )
+    .bind(to_db(channel.channel_id))
+    .bind(to_db(channel.guild_id))
+    .bind(s.time.format("%H:%M").to_string())
+    .bind(s.zone.name())
+    .bind(s.days.bits() as i64)
+    .bind(s.reveal_after_hours as i64)
+    .bind(s.pool.topic.as_deref())
+    .bind(s.pool.difficulty.map(|d| d.as_str()))
+    .bind(s.pool.kind.map(|k| k.as_str()))
+    .bind(s.paused)
+    .bind(epoch(channel.active_from))
+    .bind(epoch(now))
+    .bind(epoch(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<Channel>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE channel_id = ?"))
+        .bind(to_db(channel_id))
+        .fetch_optional(conn)
+        .await?;
+    row.map(Channel::try_from).transpose()
+}
+
+/// Every channel that is not paused, by id.
+pub async fn list_active(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM channels WHERE paused = 0 ORDER BY channel_id"
+    ))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Channel::try_from).collect()
+}
+
+/// Pauses or resumes; resuming a paused channel moves `active_from` to `now` so the paused days are
+/// not caught up. Returns false when the channel has no schedule.
+pub async fn set_paused(conn: &mut SqliteConnection, channel_id: u64, paused: bool, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE channels SET \
+             active_from = CASE WHEN paused = 1 AND ? = 0 THEN ? ELSE active_from END, \
+             paused = ?, updated_at = ? \
+         WHERE channel_id = ?",
+    )
+    .bind(paused)
+    .bind(epoch(now))
+    .bind(paused)
+    .bind(epoch(now))
+    .bind(to_db(channel_id))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,374 @@
+//! The `drops` table: one row per channel and local date once a drop is claimed or
+//! recorded as missed. Claims and reveals are leases (`lease_until`), so a process
+//! that dies mid-post does not wedge the channel and a second process cannot post
+//! the same drop while the lease holds.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::SqliteConnection;
+
+use super::ids::{date_from_db, date_to_db, epoch, from_db, instant, to_db};
+use super::{Result, StoreError};
+use crate::engine::DropState;
+use crate::engine::schedule::Occurrence;
+use crate::engine::streak::ChannelProgress;
+
+/// One stored drop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropRecord {
+    pub id: i64,
+    pub channel_id: u64,
+    pub local_date: NaiveDate,
+    pub state: DropState,
+    pub question_id: Option<String>,
+    pub seq: Option<u32>,
+    pub due_at: DateTime<Utc>,
+    pub reveal_due_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub posted_at: Option<DateTime<Utc>>,
+    pub revealed_at: Option<DateTime<Utc>>,
+    pub message_id: Option<u64>,
+    pub thread_id: Option<u64>,
+    pub failure: Option<String>,
+}
+
+const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
+     lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    channel_id: i64,
+    local_date: String,
+    state: String,
+    question_id: Option<String>,
+    seq: Option<i64>,
+    due_at: i64,
+    reveal_due_at: i64,
+    lease_until: Option<i64>,
+    attempts: i64,
+    posted_at: Option<i64>,
+    revealed_at: Option<i64>,
+    message_id: Option<i64>,
+    thread_id: Option<i64>,
+    failure: Option<String>,
+}
+
+fn opt_instant(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    v.map(instant).transpose()
+}
+
+impl TryFrom<Row> for DropRecord {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<DropRecord> {
+        Ok(DropRecord {
+            id: r.id,
+            channel_id: from_db(r.channel_id),
+            local_date: date_from_db(&r.local_date)?,
+            state: r.state.parse().map_err(StoreError::Corrupt)?,
+            question_id: r.question_id,
+            seq: r.seq.map(|s| s as u32),
+            due_at: instant(r.due_at)?,
+            reveal_due_at: instant(r.reveal_due_at)?,
+            lease_until: opt_instant(r.lease_until)?,
+            attempts: r.attempts as u32,
+            posted_at: opt_instant(r.posted_at)?,
+            revealed_at: opt_instant(r.revealed_at)?,
+            message_id: r.message_id.map(from_db),
+            thread_id: r.thread_id.map(from_db),
+            failure: r.failure,
+        })
+    }
+}
+
+async fn fetch_one_where(
+    conn: &mut SqliteConnection,
+    condition: &str,
+    bind: i64,
+) -> Result<Option<DropRecord>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM drops WHERE {condition}"))
+        .bind(bind)
+        .fetch_optional(conn)
+        .await?;
+    row.map(DropRecord::try_from).transpose()
+}
+
+pub async fn by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<DropRecord>> {
+    fetch_one_where(conn, "id = ?", id).await
+}
+
+pub async fn by_thread(conn: &mut SqliteConnection, thread_id: u64) -> Result<Option<DropRecord>> {
+    fetch_one_where(conn, "thread_id = ?", to_db(thread_id)).await
+}
+
+/// The channel's drop with the latest local date, whatever its state.
+pub async fn latest(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<DropRecord>> {
+    fetch_one_where(
+        conn,
+        "channel_id = ? ORDER BY local_date DESC LIMIT 1",
+        to_db(channel_id),
+    )
+    .await
+}
+
+/// The channel's open drop (posted, not revealed), if any.
+pub async fn open(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<DropRecord>> {
+    fetch_one_where(conn, "channel_id = ? AND state = 'posted'", to_db(channel_id)).await
+}
+
+pub async fn for_date(conn: &mut SqliteConnection, channel_id: u64, date: NaiveDate) -> Result<Option<DropRecord>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND local_date = ?"
+    ))
+    .bind(to_db(channel_id))
+    .bind(date_to_db(date))
+    .fetch_optional(conn)
+    .await?;
+    row.map(DropRecord::try_from).transpose()
+}
+
+/// Drops in a state, across channels, by id.
+pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<Vec<DropRecord>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM drops WHERE state = ? ORDER BY id"
+    ))
+    .bind(state.as_str())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(DropRecord::try_from).collect()
+}
+
+/// Open drops of every channel of a guild, through the channels table.
+pub async fn open_in_guild(conn: &mut SqliteConnection, guild_id: u64) -> Result<Vec<DropRecord>> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("d.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {columns} FROM drops d JOIN channels c ON c.channel_id = d.channel_id \
+         WHERE c.guild_id = ? AND d.state = 'posted' ORDER BY d.id"
+    ))
+    .bind(to_db(guild_id))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(DropRecord::try_from).collect()
+}
+
+/// Inserts a claimed drop; `None` when that channel and date already have a row.
+pub async fn insert_claimed(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    occ: &Occurrence,
+    question_id: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at, \
+             claimed_at, lease_until, attempts) \
+         VALUES (?, ?, 'claimed', ?, ?, ?, ?, ?, 1) \
+         ON CONFLICT (channel_id, local_date) DO NOTHING RETURNING id",
+    )
+    .bind(to_db(channel_id))
+    .bind(date_to_db(occ.local_date))
+    .bind(question_id)
+    .bind(epoch(occ.drop_at))
+    .bind(epoch(occ.reveal_at))
+    .bind(epoch(now))
+    .bind(epoch(lease_until))
+    .fetch_optional(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Turns a missed or failed row back into a claim (an on-demand drop for a date
+/// whose scheduled drop never went out). `false` if the row is in another state.
+pub async fn reclaim(
+    conn: &mut SqliteConnection,
+    id: i64,
+    occ: &Occurrence,
+    question_id: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE drops SET state = 'claimed', question_id = ?, due_at = ?, reveal_due_at = ?, \
+             claimed_at = ?, lease_until = ?, attempts = 1, failure = NULL \
+         WHERE id = ? AND state IN ('missed', 'failed')",
+    )
+    .bind(question_id)
+    .bind(epoch(occ.drop_at))
+    .bind(epoch(occ.reveal_at))
+    .bind(epoch(now))
+    .bind(epoch(lease_until))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn insert_missed(conn: &mut SqliteConnection, channel_id: u64, occ: &Occurrence) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at) \
+         VALUES (?, ?, 'missed', ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
+    )
+    .bind(to_db(channel_id))
+    .bind(date_to_db(occ.local_date))
+    .bind(epoch(occ.drop_at))
+    .bind(epoch(occ.reveal_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the lease of a claimed drop whose lease expired (a retry). `false` if
+/// someone else holds it or it is no longer claimed.
+pub async fn renew_claim(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE drops SET lease_until = ?, attempts = attempts + 1 \
+         WHERE id = ? AND state = 'claimed' AND (lease_until IS NULL OR lease_until <= ?)",
+    )
+    .bind(epoch(lease_until))
+    .bind(id)
+    .bind(epoch(now))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The next sequence number of a channel.
+pub async fn next_seq(conn: &mut SqliteConnection, channel_id: u64) -> Result<u32> {
+    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = ?")
+        .bind(to_db(channel_id))
+        .fetch_one(conn)
+        .await?;
+    Ok(max.unwrap_or(0) as u32 + 1)
+}
+
+pub async fn mark_posted(
+    conn: &mut SqliteConnection,
+    id: i64,
+    seq: u32,
+    message_id: u64,
+    thread_id: u64,
+    posted_at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE drops SET state = 'posted', seq = ?, message_id = ?, thread_id = ?, posted_at = ?, \
+             lease_until = NULL, failure = NULL \
+         WHERE id = ? AND state = 'claimed'",
+    )
+    .bind(seq as i64)
+    .bind(to_db(message_id))
+    .bind(to_db(thread_id))
+    .bind(epoch(posted_at))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a failed attempt: keeps the claim for a retry at `retry_at`, or fails the
+/// drop for good when `retry_at` is `None`.
+pub async fn record_failure(
+    conn: &mut SqliteConnection,
+    id: i64,
+    failure: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    match retry_at {
+        Some(at) => {
+            sqlx::query("UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'claimed'")
+                .bind(epoch(at))
+                .bind(failure)
+                .bind(id)
+                .execute(conn)
+                .await?
+        }
+        None => {
+            sqlx::query(
+                "UPDATE drops SET state = 'failed', lease_until = NULL, failure = ? \
+                 WHERE id = ? AND state = 'claimed'",
+            )
+            .bind(failure)
+            .bind(id)
+            .execute(conn)
+            .await?
+        }
+    };
+    Ok(())
+}
+
+/// Takes the reveal lease of an open drop. `false` if it is held or not open.
+pub async fn lease_reveal(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE drops SET lease_until = ?, attempts = attempts + 1 \
+         WHERE id = ? AND state = 'posted' AND (lease_until IS NULL OR lease_until <= ?)",
+    )
+    .bind(epoch(lease_until))
+    .bind(id)
+    .bind(epoch(now))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Releases a reveal lease after a failed attempt, to retry at `retry_at`.
+pub async fn retry_reveal_at(conn: &mut SqliteConnection, id: i64, failure: &str, retry_at: DateTime<Utc>) -> Result<()> {
+    sqlx::query("UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'posted'")
+        .bind(epoch(retry_at))
+        .bind(failure)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_revealed(conn: &mut SqliteConnection, id: i64, revealed_at: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE drops SET state = 'revealed', revealed_at = ?, lease_until = NULL, failure = NULL \
+         WHERE id = ? AND state = 'posted'",
+    )
+    .bind(epoch(revealed_at))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The channel's latest sequence number and whether that drop is still open.
+pub async fn progress(conn: &mut SqliteConnection, channel_id: u64) -> Result<ChannelProgress> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, state FROM drops WHERE channel_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(to_db(channel_id))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map_or(ChannelProgress::default(), |(seq, state)| ChannelProgress {
+        latest_seq: seq as u32,
+        latest_open: state == DropState::Posted.as_str(),
+    }))
+}
+
+/// How many drops of each state a channel has, for `/schedule show`.
+pub async fn count_by_state(conn: &mut SqliteConnection, channel_id: u64) -> Result<Vec<(DropState, u32)>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM drops WHERE channel_id = ? GROUP BY state ORDER BY state")
+            .bind(to_db(channel_id))
+            .fetch_all(conn)
+            .await?;
+    rows.into_iter()
+        .map(|(s, n)| Ok((s.parse().map_err(StoreError::Corrupt)?, n as u32)))
+        .collect()
+}

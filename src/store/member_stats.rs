@@ -1,0 +1,105 @@
+//! The `member_stats` table: settled streaks per member per channel.
+
+use sqlx::SqliteConnection;
+
+use super::ids::{epoch, from_db, instant, to_db};
+use super::{Result, StoreError};
+use crate::engine::streak::MemberStreak;
+
+/// A member's stored stats in one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStats {
+    pub channel_id: u64,
+    pub member_id: u64,
+    pub member_name: String,
+    pub streak: MemberStreak,
+}
+
+const COLUMNS: &str = "channel_id, member_id, member_name, current_streak, best_streak, total_on_time, \
+     last_seq, last_answered_at";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    channel_id: i64,
+    member_id: i64,
+    member_name: String,
+    current_streak: i64,
+    best_streak: i64,
+    total_on_time: i64,
+    last_seq: i64,
+    last_answered_at: i64,
+}
+
+impl TryFrom<Row> for MemberStats {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<MemberStats> {
+        Ok(MemberStats {
+            channel_id: from_db(r.channel_id),
+            member_id: from_db(r.member_id),
+            member_name: r.member_name,
+            streak: MemberStreak {
+                current: r.current_streak as u32,
+                best: r.best_streak as u32,
+                total_on_time: r.total_on_time as u32,
+                last_seq: r.last_seq as u32,
+                last_answered_at: instant(r.last_answered_at)?,
+            },
+        })
+    }
+}
+
+pub async fn get(conn: &mut SqliteConnection, channel_id: u64, member_id: u64) -> Result<Option<MemberStats>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM member_stats WHERE channel_id = ? AND member_id = ?"
+    ))
+    .bind(to_db(channel_id))
+    .bind(to_db(member_id))
+    .fetch_optional(conn)
+    .await?;
+    row.map(MemberStats::try_from).transpose()
+}
+
+pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO member_stats (channel_id, member_id, member_name, current_streak, best_streak, \
+             total_on_time, last_seq, last_answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (channel_id, member_id) DO UPDATE SET member_name = excluded.member_name, \
+             current_streak = excluded.current_streak, best_streak = excluded.best_streak, \
+             total_on_time = excluded.total_on_time, last_seq = excluded.last_seq, \
+             last_answered_at = excluded.last_answered_at",
+    )
+    .bind(to_db(s.channel_id))
+    .bind(to_db(s.member_id))
+    .bind(&s.member_name)
+    .bind(s.streak.current as i64)
+    .bind(s.streak.best as i64)
+    .bind(s.streak.total_on_time as i64)
+    .bind(s.streak.last_seq as i64)
+    .bind(epoch(s.streak.last_answered_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The top `limit` members of a channel by current streak, then total on-time
+/// answers, then name. A stored streak counts as current only when its last answered
+/// sequence is at least `latest_revealed_seq` (see `engine::streak::current_streak`).
+pub async fn leaderboard(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    latest_revealed_seq: u32,
+    limit: u32,
+) -> Result<Vec<MemberStats>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM member_stats WHERE channel_id = ? \
+         ORDER BY CASE WHEN last_seq >= ? THEN current_streak ELSE 0 END DESC, \
+                  total_on_time DESC, member_name COLLATE NOCASE, member_id \
+         LIMIT ?"
+    ))
+    .bind(to_db(channel_id))
+    .bind(latest_revealed_seq as i64)
+    .bind(limit as i64)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(MemberStats::try_from).collect()
+}

@@ -1,0 +1,146 @@
+//! All SQL lives here: one file per table or aggregate, each returning domain types.
+//!
+//! SQLite in WAL mode with foreign keys on and a busy timeout; migrations from
+//! `migrations/` run at open. Write transactions start with `BEGIN IMMEDIATE` so two
+//! writers queue on the busy timeout instead of failing when a read lock upgrades.
+//! Platform ids go through [`ids`]; times are integer epoch seconds (UTC).
+//! Functions take `&mut SqliteConnection`, so callers compose them inside one
+//! transaction ([`Store::write`]) or run them on a pooled connection ([`Store::read`]).
+
+pub mod answers;
+pub mod channels;
+pub mod drops;
+pub mod ids;
+pub mod member_stats;
+pub mod rotation;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+
+/// How long a writer waits for another writer before giving up with [`StoreError::Locked`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("`{url}` is not a SQLite database URL: use sqlite://path/to/prepbot.db ({reason})")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot open the database {target}: {reason}")]
+    Open { target: String, reason: String },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(String),
+    #[error("the database is locked by another process or connection and stayed locked past the busy timeout; is a second prepbot writing to the same file?")]
+    Locked,
+    #[error("the database holds a value this version cannot read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sql(sqlx::Error),
+}
+
+/// SQLite result codes for "busy" and "locked", including extended codes.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_busy(&e) {
+            StoreError::Locked
+        } else {
+            StoreError::Sql(e)
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at a `sqlite://` URL.
+    pub async fn open_url(url: &str) -> Result<Store> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::open(options, url, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// Opens (creating if missing) the database file at `path`.
+    pub async fn open_path(path: &Path) -> Result<Store> {
+        Self::open_path_with(path, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    pub async fn open_path_with(path: &Path, busy_timeout: Duration) -> Result<Store> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open(options, &path.display().to_string(), busy_timeout).await
+    }
+
+    async fn open(options: SqliteConnectOptions, target: &str, busy_timeout: Duration) -> Result<Store> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Sql(e) => StoreError::Open {
+                    target: target.to_string(),
+                    reason: e.to_string(),
+                },
+                other => other,
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) if is_busy(&e) => StoreError::from(e),
+            other => StoreError::Migrate(other.to_string()),
+        })?;
+        Ok(Store { pool })
+    }
+
+    /// A write transaction (`BEGIN IMMEDIATE`): commit it, or it rolls back on drop.
+    pub async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A pooled connection for reads.
+    pub async fn read(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A fresh database in a temporary directory, with the real migrations.
+    pub(crate) async fn fresh() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_path(&dir.path().join("test.db")).await.expect("open store");
+        (store, dir)
+    }
+}
