@@ -4,7 +4,7 @@ CREATE TABLE drops (
     channel_id         INTEGER NOT NULL REFERENCES channels (channel_id) ON DELETE CASCADE,
     local_date         TEXT    NOT NULL,              -- YYYY-MM-DD in the channel's zone
     state              TEXT    NOT NULL CHECK (state IN ('claimed', 'posted', 'revealed', 'missed', 'failed')),
-    question_id        TEXT,                          -- NULL only for missed drops
+    question_id        TEXT,                          -- NULL for missed drops and unclaimable ones
     seq                INTEGER,                       -- 1, 2, 3... once posted
     due_at             INTEGER NOT NULL,
     reveal_due_at      INTEGER NOT NULL,

@@ -266,8 +266,8 @@ impl Practice {
 
     /// Claims the channel's next scheduled drop if it is due at `now`. Occurrences
     /// whose reveal time already passed (the bot was down) are recorded as missed.
-    /// `None` when nothing is due, the channel is paused, another drop is open or the
-    /// pool is empty.
+    /// `None` when nothing is due, the channel is paused or another drop is open. A
+    /// due date whose pool is empty is recorded as failed (and logged), also `None`.
     pub async fn claim_scheduled_drop(&self, channel_id: u64, now: DateTime<Utc>) -> Result<Option<ClaimedDrop>> {
         let mut tx = self.store.write().await?;
         let Some(ch) = channels::get(&mut tx, channel_id).await? else {
@@ -291,7 +291,15 @@ impl Practice {
             }
             break occ;
         };
-        let claimed = self.claim_in(&mut tx, &ch, &occ, None, now).await?;
+        let claimed = match self.claim_in(&mut tx, &ch, &occ, None, now).await {
+            Err(PracticeError::EmptyPool(pool)) => {
+                // Record the date as failed so the schedule moves on to the next one.
+                let why = format!("no question in the bank matches {pool}");
+                drops::insert_failed(&mut tx, channel_id, &occ, &why).await?;
+                None
+            }
+            other => other?,
+        };
         tx.commit().await.map_err(StoreError::from)?;
         Ok(claimed)
     }

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, info_span};
 
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
@@ -82,16 +82,7 @@ pub async fn run_due(
             }
             Work::Drop { channel_id } => {
                 let span = info_span!("drop", channel = channel_id);
-                let claimed = match practice.claim_scheduled_drop(channel_id, now).await {
-                    Ok(c) => c,
-                    Err(PracticeError::EmptyPool(pool)) => {
-                        warn!(channel = channel_id, %pool, "skipping a drop: no question matches the pool");
-                        report.failures += 1;
-                        None
-                    }
-                    Err(e) => return Err(e),
-                };
-                if let Some(claimed) = claimed {
+                if let Some(claimed) = practice.claim_scheduled_drop(channel_id, now).await? {
                     match post_claimed(practice, outbound, claimed, now).instrument(span).await? {
                         Ok(d) => report.posted.push(d),
                         Err(_) => report.failures += 1,

@@ -23,7 +23,7 @@ use std::str::FromStr;
 /// `Due` is computed, never stored: a drop becomes a row when it is claimed (or
 /// recorded as missed). Claimed drops become posted (and get a sequence number) or
 /// failed; posted drops become revealed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DropState {
     Due,
     Claimed,

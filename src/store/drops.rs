@@ -222,6 +222,23 @@ pub async fn insert_missed(conn: &mut SqliteConnection, channel_id: u64, occ: &O
     Ok(())
 }
 
+/// Records a scheduled drop that could not even be claimed (no question matched),
+/// so the schedule moves past its date instead of retrying it forever.
+pub async fn insert_failed(conn: &mut SqliteConnection, channel_id: u64, occ: &Occurrence, failure: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at, failure) \
+         VALUES (?, ?, 'failed', ?, ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
+    )
+    .bind(to_db(channel_id))
+    .bind(date_to_db(occ.local_date))
+    .bind(epoch(occ.drop_at))
+    .bind(epoch(occ.reveal_at))
+    .bind(failure)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Takes the lease of a claimed drop whose lease expired (a retry). `false` if
 /// someone else holds it or it is no longer claimed.
 pub async fn renew_claim(

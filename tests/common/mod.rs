@@ -1,0 +1,132 @@
+//! Shared helpers for the integration tests: a fresh store with the real migrations,
+//! small hand-made banks, a recording outbound and instants in real zones.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, NaiveTime, Utc};
+use prepbot::bank::{Difficulty, Kind, PoolFilter, Question, QuestionBank};
+use prepbot::engine::reveal::{DropPost, RevealContent};
+use prepbot::engine::schedule::{Days, parse_zone};
+use prepbot::practice::{ChannelSetup, IncomingMessage, Practice};
+use prepbot::scheduler::{Outbound, OutboundError, PostedDrop};
+use prepbot::store::Store;
+
+pub fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("rfc3339").with_timezone(&Utc)
+}
+
+pub fn question(id: &str, topic: &str, difficulty: Difficulty) -> Question {
+    Question {
+        id: id.into(),
+        title: format!("Title {id}"),
+        topic: topic.into(),
+        difficulty,
+        kind: Kind::Technical,
+        tags: vec![],
+        prompt: format!("Prompt {id}"),
+        why_asked: None,
+        model_answer: format!("Model answer {id}"),
+        look_fors: vec!["a".into(), "b".into(), "c".into()],
+        mistakes: vec!["x".into(), "y".into()],
+        follow_ups: vec![],
+        tips: None,
+        path: PathBuf::from(format!("{topic}/{id}.md")),
+    }
+}
+
+/// `n` caching questions (easy) and `n` database questions (hard).
+pub fn small_bank(n: usize) -> QuestionBank {
+    let mut qs = Vec::new();
+    for i in 0..n {
+        qs.push(question(&format!("cache-{i}"), "caching", Difficulty::Easy));
+        qs.push(question(&format!("db-{i}"), "databases", Difficulty::Hard));
+    }
+    QuestionBank::from_questions(qs)
+}
+
+pub async fn fresh_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_path(&dir.path().join("prepbot.db")).await.expect("open");
+    (store, dir)
+}
+
+pub async fn practice_with(bank: QuestionBank) -> (Practice, tempfile::TempDir) {
+    let (store, dir) = fresh_store().await;
+    (Practice::new(store, Arc::new(bank)), dir)
+}
+
+pub const GUILD: u64 = 900;
+pub const CHANNEL: u64 = 901;
+
+pub fn setup(time: &str, zone: &str, days: Days, hours: u32) -> ChannelSetup {
+    let (h, m) = time.split_once(':').expect("HH:MM");
+    ChannelSetup {
+        guild_id: GUILD,
+        channel_id: CHANNEL,
+        time: NaiveTime::from_hms_opt(h.parse().unwrap(), m.parse().unwrap(), 0).unwrap(),
+        zone: parse_zone(zone).expect("zone"),
+        days,
+        reveal_after_hours: hours,
+        pool: PoolFilter::default(),
+    }
+}
+
+pub fn message(thread: u64, id: u64, member: u64, at: DateTime<Utc>) -> IncomingMessage {
+    IncomingMessage {
+        thread_id: thread,
+        message_id: id,
+        member_id: member,
+        member_name: format!("member{member}"),
+        body: format!("answer {id}"),
+        posted_at: at,
+    }
+}
+
+/// An outbound that records what reached it, at the instant the test's clock says.
+#[derive(Default)]
+pub struct Recording {
+    pub drops: Mutex<Vec<(u64, DropPost)>>,
+    pub reveals: Mutex<Vec<(u64, u64, RevealContent)>>,
+    pub fail_drops: AtomicBool,
+    pub fail_permanently: AtomicBool,
+    pub next_id: AtomicU64,
+    pub now: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Recording {
+    pub fn at(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap() = Some(now);
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now.lock().unwrap().expect("set the recording clock with at()")
+    }
+    pub fn drop_count(&self) -> usize {
+        self.drops.lock().unwrap().len()
+    }
+    pub fn reveal_count(&self) -> usize {
+        self.reveals.lock().unwrap().len()
+    }
+}
+
+impl Outbound for Recording {
+    async fn post_drop(&self, channel_id: u64, post: &DropPost) -> Result<PostedDrop, OutboundError> {
+        if self.fail_drops.load(Ordering::SeqCst) {
+            return Err(OutboundError {
+                message: "HTTP 503 from the platform".into(),
+                retryable: !self.fail_permanently.load(Ordering::SeqCst),
+            });
+        }
+        self.drops.lock().unwrap().push((channel_id, post.clone()));
+        let id = 5_000 + self.next_id.fetch_add(1, Ordering::SeqCst);
+        Ok(PostedDrop { message_id: id, thread_id: id, posted_at: self.now() })
+    }
+
+    async fn post_reveal(&self, channel_id: u64, thread_id: u64, reveal: &RevealContent) -> Result<DateTime<Utc>, OutboundError> {
+        self.reveals.lock().unwrap().push((channel_id, thread_id, reveal.clone()));
+        Ok(self.now())
+    }
+}
