@@ -15,11 +15,11 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 use crate::bank::{PoolFilter, QuestionBank};
+use crate::engine::reveal::{DropPost, RevealContent};
 use crate::engine::schedule::{Days, Schedule, parse_zone};
 use crate::engine::split::split;
 use crate::practice::{ChannelSetup, IncomingMessage, Practice};
 use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
-use crate::engine::reveal::{DropPost, RevealContent};
 use crate::store::Store;
 
 struct Row {
@@ -73,15 +73,28 @@ impl Outbound for NullOutbound {
             posted_at: post.reveal_at - Duration::hours(1),
         })
     }
-    async fn post_reveal(&self, _c: u64, _t: u64, _r: &RevealContent) -> Result<DateTime<Utc>, OutboundError> {
+    async fn post_reveal(
+        &self,
+        _c: u64,
+        _t: u64,
+        _r: &RevealContent,
+    ) -> Result<DateTime<Utc>, OutboundError> {
         Ok(DateTime::<Utc>::MIN_UTC)
     }
 }
 
 /// Builds a channel with `history` revealed drops of `answerers` members each, by
 /// driving the real use cases, and returns the open drop's id for the timed reveal.
-async fn channel_with_history(practice: &Practice, channel_id: u64, history: u32, answerers: u64) -> anyhow::Result<i64> {
-    let start = NaiveDate::from_ymd_opt(2026, 1, 5).context("date")?.and_time(NaiveTime::MIN).and_utc();
+async fn channel_with_history(
+    practice: &Practice,
+    channel_id: u64,
+    history: u32,
+    answerers: u64,
+) -> anyhow::Result<i64> {
+    let start = NaiveDate::from_ymd_opt(2026, 1, 5)
+        .context("date")?
+        .and_time(NaiveTime::MIN)
+        .and_utc();
     let setup = ChannelSetup {
         guild_id: 1,
         channel_id,
@@ -118,7 +131,9 @@ async fn channel_with_history(practice: &Practice, channel_id: u64, history: u32
             message_id += 1;
         }
         if day < history as i64 {
-            practice.mark_revealed(drop.id, drop_at + Duration::hours(8)).await?;
+            practice
+                .mark_revealed(drop.id, drop_at + Duration::hours(8))
+                .await?;
         } else {
             open = Some(drop.id);
         }
@@ -137,31 +152,53 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
         .and_then(|q| q.path.parent().and_then(Path::parent))
         .map(Path::to_path_buf)
         .context("the bank is empty")?;
-    rows.push(time_sync(&format!("bank: load + validate {} questions", bank.len()), 10 * scale, |_| {
-        let _ = QuestionBank::load(&dir);
-    }));
-    let queries = ["cache invalidation", "idempotency key", "zero downtime migration", "jwt", "kafka consumer", "postgres index", "on call latency", "rate limit"];
+    rows.push(time_sync(
+        &format!("bank: load + validate {} questions", bank.len()),
+        10 * scale,
+        |_| {
+            let _ = QuestionBank::load(&dir);
+        },
+    ));
+    let queries = [
+        "cache invalidation",
+        "idempotency key",
+        "zero downtime migration",
+        "jwt",
+        "kafka consumer",
+        "postgres index",
+        "on call latency",
+        "rate limit",
+    ];
     rows.push(time_sync("bank: search (top 5)", 200 * scale, |i| {
         let _ = bank.search(queries[i as usize % queries.len()], 5);
     }));
 
     // Engine.
-    let zones: Vec<_> = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata"]
-        .iter()
-        .filter_map(|z| parse_zone(z).ok())
-        .collect();
+    let zones: Vec<_> = [
+        "America/New_York",
+        "Europe/London",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+    ]
+    .iter()
+    .filter_map(|z| parse_zone(z).ok())
+    .collect();
     let base = NaiveDate::from_ymd_opt(2026, 1, 1).context("date")?;
-    rows.push(time_sync("engine: drop instant (DST-aware)", 20_000 * scale, |i| {
-        let s = Schedule {
-            time: NaiveTime::from_hms_opt(2, 30, 0).unwrap_or(NaiveTime::MIN),
-            zone: zones[i as usize % zones.len()],
-            days: Days::DAILY,
-            reveal_after_hours: 24,
-            pool: PoolFilter::default(),
-            paused: false,
-        };
-        let _ = s.occurrence(base + Duration::days((i % 365) as i64));
-    }));
+    rows.push(time_sync(
+        "engine: drop instant (DST-aware)",
+        20_000 * scale,
+        |i| {
+            let s = Schedule {
+                time: NaiveTime::from_hms_opt(2, 30, 0).unwrap_or(NaiveTime::MIN),
+                zone: zones[i as usize % zones.len()],
+                days: Days::DAILY,
+                reveal_after_hours: 24,
+                pool: PoolFilter::default(),
+                paused: false,
+            };
+            let _ = s.occurrence(base + Duration::days((i % 365) as i64));
+        },
+    ));
     let long_text = bank
         .all()
         .iter()
@@ -169,7 +206,10 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
         .collect::<Vec<_>>()
         .join("\n\n");
     rows.push(time_sync(
-        &format!("engine: split {} KB into 2000-char messages", long_text.len() / 1024),
+        &format!(
+            "engine: split {} KB into 2000-char messages",
+            long_text.len() / 1024
+        ),
         20 * scale,
         |_| {
             let _ = split(&long_text, 2000);
@@ -187,17 +227,32 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
     let open_long = channel_with_history(&practice, 2, long_history, answerers).await?;
     let reveal_at = Utc::now();
     for (name, drop_id) in [
-        (format!("store: settle reveal, {answerers} answerers, {short_history} drops of history"), open_short),
-        (format!("store: settle reveal, {answerers} answerers, {long_history} drops of history"), open_long),
+        (
+            format!(
+                "store: settle reveal, {answerers} answerers, {short_history} drops of history"
+            ),
+            open_short,
+        ),
+        (
+            format!("store: settle reveal, {answerers} answerers, {long_history} drops of history"),
+            open_long,
+        ),
     ] {
         let t = Instant::now();
         let settled = practice.mark_revealed(drop_id, reveal_at).await?;
-        anyhow::ensure!(settled.len() == answerers as usize, "expected {answerers} settled");
+        anyhow::ensure!(
+            settled.len() == answerers as usize,
+            "expected {answerers} settled"
+        );
         rows.push(summarize(&name, &[t.elapsed()]));
     }
     let drop = practice.claim_scheduled_drop(2, reveal_at).await?;
     let thread = match drop {
-        Some(c) => practice.mark_posted(c.drop.id, 9, 9, reveal_at).await?.thread_id.unwrap_or(9),
+        Some(c) => practice
+            .mark_posted(c.drop.id, 9, 9, reveal_at)
+            .await?
+            .thread_id
+            .unwrap_or(9),
         None => 9,
     };
     let mut samples = Vec::new();
@@ -215,7 +270,10 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
             .await?;
         samples.push(t.elapsed());
     }
-    rows.push(summarize("store: record one answer (2,000 chars)", &samples));
+    rows.push(summarize(
+        "store: record one answer (2,000 chars)",
+        &samples,
+    ));
 
     for c in 0..100u64 {
         let setup = ChannelSetup {
@@ -245,7 +303,10 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
     ));
     store.close().await;
 
-    let mut out = format!("{:<62} {:>6} {:>11} {:>11}\n", "benchmark", "n", "mean", "best");
+    let mut out = format!(
+        "{:<62} {:>6} {:>11} {:>11}\n",
+        "benchmark", "n", "mean", "best"
+    );
     for r in rows {
         out.push_str(&format!(
             "{:<62} {:>6} {:>11} {:>11}\n",

@@ -13,7 +13,11 @@ use crate::console::{render_question, stdout_sink};
 use crate::demo::{DemoOptions, run as run_demo};
 
 #[derive(Debug, Parser)]
-#[command(name = "prepbot", version, about = "Daily backend-interview practice for team study channels")]
+#[command(
+    name = "prepbot",
+    version,
+    about = "Daily backend-interview practice for team study channels"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -138,19 +142,30 @@ pub fn run(cli: Cli) -> ExitCode {
                 db,
                 start: start.unwrap_or_else(|| Utc::now().date_naive()),
             };
-            block_on(async move { run_demo(opts, Arc::new(bank), stdout_sink()).await.map(|_| ()) })
+            block_on(async move {
+                run_demo(opts, Arc::new(bank), stdout_sink())
+                    .await
+                    .map(|_| ())
+            })
         }
         Command::Bench { questions, quick } => {
             let Some(bank) = load_bank(&questions) else {
                 return ExitCode::from(1);
             };
-            block_on(async move { crate::bench::run(Arc::new(bank), quick).await.map(|table| println!("{table}")) })
+            block_on(async move {
+                crate::bench::run(Arc::new(bank), quick)
+                    .await
+                    .map(|table| println!("{table}"))
+            })
         }
     }
 }
 
 fn block_on(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -204,8 +219,20 @@ fn check(dir: &Path) -> ExitCode {
         println!("  {label:<11} {}", parts.join(", "));
     };
     line("topics:", s.by_topic.into_iter().collect());
-    line("difficulty:", s.by_difficulty.into_iter().map(|(k, n)| (k.to_string(), n)).collect());
-    line("kind:", s.by_kind.into_iter().map(|(k, n)| (k.to_string(), n)).collect());
+    line(
+        "difficulty:",
+        s.by_difficulty
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+    );
+    line(
+        "kind:",
+        s.by_kind
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+    );
     ExitCode::SUCCESS
 }
 
@@ -233,12 +260,20 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
         } => {
             if let Some(t) = &topic {
                 if !bank.topics().contains(&t.as_str()) {
-                    eprintln!("error: unknown topic `{t}` (topics: {})", bank.topics().join(", "));
+                    eprintln!(
+                        "error: unknown topic `{t}` (topics: {})",
+                        bank.topics().join(", ")
+                    );
                     return ExitCode::from(1);
                 }
             }
-            let filter = PoolFilter { topic, difficulty, kind };
-            let seed = seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+            let filter = PoolFilter {
+                topic,
+                difficulty,
+                kind,
+            };
+            let seed =
+                seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
             match bank.random(&filter, seed) {
                 Some(q) => {
                     println!("{}", render_question(q, answer));
@@ -259,7 +294,13 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
             }
             for hit in hits {
                 let q = hit.question;
-                println!("{:<40} {:<20} {:<7} {}", q.id, q.topic, q.difficulty.as_str(), q.title);
+                println!(
+                    "{:<40} {:<20} {:<7} {}",
+                    q.id,
+                    q.topic,
+                    q.difficulty.as_str(),
+                    q.title
+                );
             }
             ExitCode::SUCCESS
         }

@@ -19,8 +19,10 @@ impl Config {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
         let non_blank = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         Config {
-            database_url: non_blank("PREPBOT_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            questions: non_blank("PREPBOT_QUESTIONS").map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
+            database_url: non_blank("PREPBOT_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            questions: non_blank("PREPBOT_QUESTIONS")
+                .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
         }
     }
 
@@ -44,6 +46,10 @@ mod tests {
             _ => None,
         });
         assert_eq!(c.database_url, "sqlite:///var/lib/prepbot/db.sqlite");
-        assert_eq!(c.questions, PathBuf::from("questions"), "blank means default");
+        assert_eq!(
+            c.questions,
+            PathBuf::from("questions"),
+            "blank means default"
+        );
     }
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::bank::Question;
-use crate::engine::reveal::{DropPost, RevealContent, build_reveal};
 use crate::engine::answers::Answerers;
+use crate::engine::reveal::{DropPost, RevealContent, build_reveal};
 use crate::scheduler::{ManualClock, Outbound, OutboundError, PostedDrop};
 
 /// Where console output goes: stdout, or a buffer in tests.
@@ -28,7 +28,9 @@ pub fn emit(sink: &Sink, text: &str) {
 }
 
 pub fn local(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z").to_string()
+    t.with_timezone(&zone)
+        .format("%a %Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 pub fn render_drop(post: &DropPost, zone: Tz, at: DateTime<Utc>) -> String {
@@ -67,7 +69,11 @@ pub fn render_question(q: &Question, with_answer: bool) -> String {
         difficulty = q.difficulty,
         kind = q.kind,
         id = q.id,
-        tags = if q.tags.is_empty() { "-".to_string() } else { q.tags.join(", ") },
+        tags = if q.tags.is_empty() {
+            "-".to_string()
+        } else {
+            q.tags.join(", ")
+        },
         prompt = q.prompt,
     );
     if let Some(why) = &q.why_asked {
@@ -75,7 +81,9 @@ pub fn render_question(q: &Question, with_answer: bool) -> String {
     }
     if with_answer {
         let mut reveal = build_reveal(q, 0, &Answerers::default());
-        reveal.blocks.retain(|b| b.heading.as_deref() != Some("Answers"));
+        reveal
+            .blocks
+            .retain(|b| b.heading.as_deref() != Some("Answers"));
         for block in &reveal.blocks {
             if let Some(h) = &block.heading {
                 out.push_str(&format!("\n\n{h}\n{}\n", "~".repeat(h.chars().count())));
@@ -110,7 +118,11 @@ impl ConsoleOutbound {
 }
 
 impl Outbound for ConsoleOutbound {
-    async fn post_drop(&self, _channel_id: u64, post: &DropPost) -> Result<PostedDrop, OutboundError> {
+    async fn post_drop(
+        &self,
+        _channel_id: u64,
+        post: &DropPost,
+    ) -> Result<PostedDrop, OutboundError> {
         let now = self.clock.now();
         emit(&self.sink, &render_drop(post, self.zone, now));
         let id = self.next_id();
@@ -121,7 +133,12 @@ impl Outbound for ConsoleOutbound {
         })
     }
 
-    async fn post_reveal(&self, _channel_id: u64, _thread_id: u64, reveal: &RevealContent) -> Result<DateTime<Utc>, OutboundError> {
+    async fn post_reveal(
+        &self,
+        _channel_id: u64,
+        _thread_id: u64,
+        reveal: &RevealContent,
+    ) -> Result<DateTime<Utc>, OutboundError> {
         let now = self.clock.now();
         emit(&self.sink, &render_reveal(reveal, self.zone, now));
         Ok(now)

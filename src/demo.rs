@@ -53,9 +53,18 @@ struct Member {
 }
 
 const MEMBERS: [Member; 3] = [
-    Member { id: 101, name: "Ada" },
-    Member { id: 102, name: "Ben" },
-    Member { id: 103, name: "Cy" },
+    Member {
+        id: 101,
+        name: "Ada",
+    },
+    Member {
+        id: 102,
+        name: "Ben",
+    },
+    Member {
+        id: 103,
+        name: "Cy",
+    },
 ];
 
 /// One scripted message: who, when after the drop, what.
@@ -83,7 +92,9 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
         out.push(Scripted {
             member: 1,
             after: Duration::hours(3),
-            text: format!("Ben on \"{title}\": here is my take, with the failure modes I have seen."),
+            text: format!(
+                "Ben on \"{title}\": here is my take, with the failure modes I have seen."
+            ),
             delete_after: None,
             edit_after: None,
         });
@@ -97,7 +108,11 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
             edit_after: None,
         });
     }
-    let cy_after = if seq == 5 { Duration::hours(10) } else { Duration::hours(2) };
+    let cy_after = if seq == 5 {
+        Duration::hours(10)
+    } else {
+        Duration::hours(2)
+    };
     out.push(Scripted {
         member: 2,
         after: cy_after,
@@ -110,20 +125,39 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
 
 #[derive(Debug)]
 enum Event {
-    Post { member: usize, thread: u64, message: u64, text: String },
-    Edit { message: u64, member: usize },
-    Delete { message: u64, member: usize },
+    Post {
+        member: usize,
+        thread: u64,
+        message: u64,
+        text: String,
+    },
+    Edit {
+        message: u64,
+        member: usize,
+    },
+    Delete {
+        message: u64,
+        member: usize,
+    },
 }
 
 /// Runs the simulation, printing to `sink`.
-pub async fn run(opts: DemoOptions, bank: Arc<QuestionBank>, sink: Sink) -> anyhow::Result<DemoReport> {
+pub async fn run(
+    opts: DemoOptions,
+    bank: Arc<QuestionBank>,
+    sink: Sink,
+) -> anyhow::Result<DemoReport> {
     if opts.days == 0 {
         bail!("--days must be at least 1");
     }
     let _tmp;
     let db_path = match &opts.db {
         Some(path) => {
-            if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false) {
+            if path.exists()
+                && std::fs::metadata(path)
+                    .map(|m| m.len() > 0)
+                    .unwrap_or(false)
+            {
                 bail!(
                     "{} already exists: the demo needs a fresh database; remove it or pass another --db path",
                     path.display()
@@ -132,7 +166,8 @@ pub async fn run(opts: DemoOptions, bank: Arc<QuestionBank>, sink: Sink) -> anyh
             path.clone()
         }
         None => {
-            let dir = tempfile::tempdir().context("cannot create a temporary directory for the demo database")?;
+            let dir = tempfile::tempdir()
+                .context("cannot create a temporary directory for the demo database")?;
             let path = dir.path().join("demo.db");
             _tmp = dir;
             path
@@ -201,14 +236,34 @@ pub async fn run(opts: DemoOptions, bank: Arc<QuestionBank>, sink: Sink) -> anyh
                 let message = console.next_id();
                 let at = base + s.after;
                 order += 1;
-                events.insert((at, order), Event::Post { member: s.member, thread, message, text: s.text });
+                events.insert(
+                    (at, order),
+                    Event::Post {
+                        member: s.member,
+                        thread,
+                        message,
+                        text: s.text,
+                    },
+                );
                 if let Some(d) = s.delete_after {
                     order += 1;
-                    events.insert((at + d, order), Event::Delete { message, member: s.member });
+                    events.insert(
+                        (at + d, order),
+                        Event::Delete {
+                            message,
+                            member: s.member,
+                        },
+                    );
                 }
                 if let Some(d) = s.edit_after {
                     order += 1;
-                    events.insert((at + d, order), Event::Edit { message, member: s.member });
+                    events.insert(
+                        (at + d, order),
+                        Event::Edit {
+                            message,
+                            member: s.member,
+                        },
+                    );
                 }
             }
         }
@@ -246,9 +301,19 @@ pub async fn run(opts: DemoOptions, bank: Arc<QuestionBank>, sink: Sink) -> anyh
     })
 }
 
-async fn handle_event(practice: &Practice, sink: &Sink, event: Event, at: DateTime<Utc>) -> anyhow::Result<()> {
+async fn handle_event(
+    practice: &Practice,
+    sink: &Sink,
+    event: Event,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
     match event {
-        Event::Post { member, thread, message, text } => {
+        Event::Post {
+            member,
+            thread,
+            message,
+            text,
+        } => {
             let m = &MEMBERS[member];
             let recorded = practice
                 .record_message(IncomingMessage {
@@ -265,12 +330,25 @@ async fn handle_event(practice: &Practice, sink: &Sink, event: Event, at: DateTi
                 Some(_) => "late: after the reveal",
                 None => "not in a drop thread",
             };
-            emit(sink, &format!("  [{}] {}: {}  ({status})", local(at, ZONE), m.name, text));
+            emit(
+                sink,
+                &format!("  [{}] {}: {}  ({status})", local(at, ZONE), m.name, text),
+            );
         }
         Event::Edit { message, member } => {
-            let text = format!("{} (edited): added a note on failure modes and numbers.", MEMBERS[member].name);
+            let text = format!(
+                "{} (edited): added a note on failure modes and numbers.",
+                MEMBERS[member].name
+            );
             practice.edit_message(message, &text, at).await?;
-            emit(sink, &format!("  [{}] {} edited their answer", local(at, ZONE), MEMBERS[member].name));
+            emit(
+                sink,
+                &format!(
+                    "  [{}] {} edited their answer",
+                    local(at, ZONE),
+                    MEMBERS[member].name
+                ),
+            );
         }
         Event::Delete { message, member } => {
             practice.withdraw_message(message, at).await?;
@@ -299,7 +377,10 @@ async fn print_streaks(practice: &Practice, sink: &Sink, seq: u32) -> anyhow::Re
 
 fn render_leaderboard(board: &[StreakView], days: u32) -> String {
     let mut out = format!("\n=== Leaderboard after {days} drops ===\n");
-    out.push_str(&format!("{:<4} {:<8} {:>7} {:>5} {:>8}\n", "rank", "member", "current", "best", "on time"));
+    out.push_str(&format!(
+        "{:<4} {:<8} {:>7} {:>5} {:>8}\n",
+        "rank", "member", "current", "best", "on time"
+    ));
     for (i, row) in board.iter().enumerate() {
         out.push_str(&format!(
             "{:<4} {:<8} {:>7} {:>5} {:>8}\n",
@@ -316,7 +397,10 @@ fn render_leaderboard(board: &[StreakView], days: u32) -> String {
         .map(|m| m.name)
         .collect();
     if !missing.is_empty() {
-        out.push_str(&format!("(no on-time answers yet: {})\n", missing.join(", ")));
+        out.push_str(&format!(
+            "(no on-time answers yet: {})\n",
+            missing.join(", ")
+        ));
     }
     out
 }

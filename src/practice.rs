@@ -38,7 +38,9 @@ pub enum PracticeError {
     NotConfigured,
     #[error("today's drop in this channel is already out")]
     AlreadyOut(Box<DropRecord>),
-    #[error("another drop in this channel is still being posted or revealed; try again in a minute")]
+    #[error(
+        "another drop in this channel is still being posted or revealed; try again in a minute"
+    )]
     Busy,
     #[error("the platform refused the post: {0}")]
     PostFailed(String),
@@ -152,7 +154,12 @@ impl Practice {
 
     /// Sets (or replaces) a channel's schedule, from `now`. `seed` seeds the
     /// channel's rotation the first time; a re-setup keeps its place.
-    pub async fn setup_channel(&self, setup: ChannelSetup, seed: u64, now: DateTime<Utc>) -> Result<(Channel, Occurrence)> {
+    pub async fn setup_channel(
+        &self,
+        setup: ChannelSetup,
+        seed: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(Channel, Occurrence)> {
         if self.bank.pool(&setup.pool).next().is_none() {
             return Err(PracticeError::EmptyPool(setup.pool));
         }
@@ -187,7 +194,12 @@ impl Practice {
     }
 
     /// Pauses or resumes a channel; resuming skips the days that passed while paused.
-    pub async fn set_paused(&self, channel_id: u64, paused: bool, now: DateTime<Utc>) -> Result<Channel> {
+    pub async fn set_paused(
+        &self,
+        channel_id: u64,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Channel> {
         let mut tx = self.store.write().await?;
         if !channels::set_paused(&mut tx, channel_id, paused, now).await? {
             return Err(PracticeError::NotConfigured);
@@ -200,7 +212,11 @@ impl Practice {
     }
 
     /// The channel's next scheduled drop after `now`; `None` while paused.
-    pub async fn next_drop(&self, channel: &Channel, now: DateTime<Utc>) -> Result<Option<Occurrence>> {
+    pub async fn next_drop(
+        &self,
+        channel: &Channel,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Occurrence>> {
         if channel.schedule.paused {
             return Ok(None);
         }
@@ -226,7 +242,12 @@ impl Practice {
                 .schedule
                 .next_occurrence(latest.map(|d| d.local_date), ch.active_from);
             next_drop_of.insert(ch.channel_id, next.drop_at);
-            items.push((next.drop_at, Work::Drop { channel_id: ch.channel_id }));
+            items.push((
+                next.drop_at,
+                Work::Drop {
+                    channel_id: ch.channel_id,
+                },
+            ));
         }
         for d in drops::in_state(&mut conn, DropState::Posted).await? {
             // A schedule changed since posting may bring the next drop forward; the
@@ -238,11 +259,23 @@ impl Practice {
             if let Some(lease) = d.lease_until {
                 at = at.max(lease);
             }
-            items.push((at, Work::Reveal { drop_id: d.id, channel_id: d.channel_id }));
+            items.push((
+                at,
+                Work::Reveal {
+                    drop_id: d.id,
+                    channel_id: d.channel_id,
+                },
+            ));
         }
         for d in drops::in_state(&mut conn, DropState::Claimed).await? {
             let at = d.lease_until.unwrap_or(d.due_at);
-            items.push((at, Work::RetryPost { drop_id: d.id, channel_id: d.channel_id }));
+            items.push((
+                at,
+                Work::RetryPost {
+                    drop_id: d.id,
+                    channel_id: d.channel_id,
+                },
+            ));
         }
         items.sort();
         Ok(items)
@@ -250,7 +283,11 @@ impl Practice {
 
     // ---- drops ---------------------------------------------------------------
 
-    fn pick_question(&self, pool: &PoolFilter, rot: &crate::engine::rotation::Rotation) -> Option<crate::engine::rotation::Pick> {
+    fn pick_question(
+        &self,
+        pool: &PoolFilter,
+        rot: &crate::engine::rotation::Rotation,
+    ) -> Option<crate::engine::rotation::Pick> {
         pick_next(self.bank.pool(pool).map(|q| q.id.as_str()), rot)
     }
 
@@ -268,7 +305,11 @@ impl Practice {
     /// whose reveal time already passed (the bot was down) are recorded as missed.
     /// `None` when nothing is due, the channel is paused or another drop is open. A
     /// due date whose pool is empty is recorded as failed (and logged), also `None`.
-    pub async fn claim_scheduled_drop(&self, channel_id: u64, now: DateTime<Utc>) -> Result<Option<ClaimedDrop>> {
+    pub async fn claim_scheduled_drop(
+        &self,
+        channel_id: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ClaimedDrop>> {
         let mut tx = self.store.write().await?;
         let Some(ch) = channels::get(&mut tx, channel_id).await? else {
             return Ok(None);
@@ -276,7 +317,9 @@ impl Practice {
         if ch.schedule.paused || drops::open(&mut tx, channel_id).await?.is_some() {
             return Ok(None);
         }
-        let mut after = drops::latest(&mut tx, channel_id).await?.map(|d| d.local_date);
+        let mut after = drops::latest(&mut tx, channel_id)
+            .await?
+            .map(|d| d.local_date);
         let occ = loop {
             let occ = ch.schedule.next_occurrence(after, ch.active_from);
             if occ.drop_at > now {
@@ -323,7 +366,10 @@ impl Practice {
             Some(id) => drops::reclaim(tx, id, occ, &pick.question_id, now, now + LEASE)
                 .await?
                 .then_some(id),
-            None => drops::insert_claimed(tx, ch.channel_id, occ, &pick.question_id, now, now + LEASE).await?,
+            None => {
+                drops::insert_claimed(tx, ch.channel_id, occ, &pick.question_id, now, now + LEASE)
+                    .await?
+            }
         };
         let Some(id) = id else {
             return Ok(None);
@@ -338,7 +384,11 @@ impl Practice {
 
     /// Brings today's drop (today in the channel's zone) forward to `now`. Refused
     /// when today's drop is already out; the caller reveals an older open drop first.
-    pub async fn claim_early_drop(&self, channel_id: u64, now: DateTime<Utc>) -> Result<ClaimedDrop> {
+    pub async fn claim_early_drop(
+        &self,
+        channel_id: u64,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimedDrop> {
         let mut tx = self.store.write().await?;
         let ch = channels::get(&mut tx, channel_id)
             .await?
@@ -346,7 +396,10 @@ impl Practice {
         let occ = ch.schedule.early_occurrence(now);
         let existing = drops::for_date(&mut tx, channel_id, occ.local_date).await?;
         if let Some(d) = &existing {
-            if matches!(d.state, DropState::Claimed | DropState::Posted | DropState::Revealed) {
+            if matches!(
+                d.state,
+                DropState::Claimed | DropState::Posted | DropState::Revealed
+            ) {
                 return Err(PracticeError::AlreadyOut(Box::new(d.clone())));
             }
         }
@@ -363,7 +416,11 @@ impl Practice {
 
     /// Takes over a claimed drop whose lease ran out, to post it again. Fails it for
     /// good once its reveal time has passed.
-    pub async fn claim_retry(&self, drop_id: i64, now: DateTime<Utc>) -> Result<Option<ClaimedDrop>> {
+    pub async fn claim_retry(
+        &self,
+        drop_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ClaimedDrop>> {
         let mut tx = self.store.write().await?;
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(None);
@@ -372,7 +429,8 @@ impl Practice {
             return Ok(None);
         }
         if now >= drop.reveal_due_at {
-            self.fail_in(&mut tx, &drop, "not posted before its reveal time").await?;
+            self.fail_in(&mut tx, &drop, "not posted before its reveal time")
+                .await?;
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(None);
         }
@@ -394,8 +452,18 @@ impl Practice {
         }
     }
 
-    async fn fail_in(&self, tx: &mut sqlx::SqliteConnection, drop: &DropRecord, why: &str) -> Result<()> {
-        warn!(drop = drop.id, channel = drop.channel_id, reason = why, "drop failed");
+    async fn fail_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        drop: &DropRecord,
+        why: &str,
+    ) -> Result<()> {
+        warn!(
+            drop = drop.id,
+            channel = drop.channel_id,
+            reason = why,
+            "drop failed"
+        );
         drops::record_failure(tx, drop.id, why, None).await?;
         if let Some(q) = &drop.question_id {
             rotation::release(tx, drop.channel_id, q).await?;
@@ -404,7 +472,13 @@ impl Practice {
     }
 
     /// Records that the platform accepted the post; assigns the sequence number.
-    pub async fn mark_posted(&self, drop_id: i64, message_id: u64, thread_id: u64, posted_at: DateTime<Utc>) -> Result<DropRecord> {
+    pub async fn mark_posted(
+        &self,
+        drop_id: i64,
+        message_id: u64,
+        thread_id: u64,
+        posted_at: DateTime<Utc>,
+    ) -> Result<DropRecord> {
         let mut tx = self.store.write().await?;
         let drop = drops::by_id(&mut tx, drop_id)
             .await?
@@ -415,13 +489,25 @@ impl Practice {
         }
         let drop = drops::by_id(&mut tx, drop_id).await?.unwrap_or(drop);
         tx.commit().await.map_err(StoreError::from)?;
-        info!(drop = drop_id, channel = drop.channel_id, seq, question = drop.question_id.as_deref().unwrap_or(""), "drop posted");
+        info!(
+            drop = drop_id,
+            channel = drop.channel_id,
+            seq,
+            question = drop.question_id.as_deref().unwrap_or(""),
+            "drop posted"
+        );
         Ok(drop)
     }
 
     /// Records a failed post: retried with backoff while there is time before the
     /// reveal and the failure is retryable, failed for good otherwise.
-    pub async fn post_failed(&self, drop_id: i64, error: &str, retryable: bool, now: DateTime<Utc>) -> Result<()> {
+    pub async fn post_failed(
+        &self,
+        drop_id: i64,
+        error: &str,
+        retryable: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.store.write().await?;
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(());
@@ -440,7 +526,11 @@ impl Practice {
     // ---- reveals ---------------------------------------------------------------
 
     /// Leases an open drop for revealing and builds its reveal.
-    pub async fn claim_reveal(&self, drop_id: i64, now: DateTime<Utc>) -> Result<Option<RevealJob>> {
+    pub async fn claim_reveal(
+        &self,
+        drop_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RevealJob>> {
         let mut tx = self.store.write().await?;
         if !drops::lease_reveal(&mut tx, drop_id, now, now + LEASE).await? {
             return Ok(None);
@@ -469,7 +559,9 @@ impl Practice {
                 blocks: vec![
                     TextBlock {
                         heading: None,
-                        body: format!("Question `{id}` was removed from the bank, so there is no model answer to show."),
+                        body: format!(
+                            "Question `{id}` was removed from the bank, so there is no model answer to show."
+                        ),
                     },
                     TextBlock {
                         heading: Some("Answers".into()),
@@ -495,7 +587,11 @@ impl Practice {
     /// Records that the reveal was posted at `revealed_at` and settles the streaks of
     /// the drop's on-time answerers (only those: O(answerers), never a history scan).
     /// Returns their new stats.
-    pub async fn mark_revealed(&self, drop_id: i64, revealed_at: DateTime<Utc>) -> Result<Vec<MemberStats>> {
+    pub async fn mark_revealed(
+        &self,
+        drop_id: i64,
+        revealed_at: DateTime<Utc>,
+    ) -> Result<Vec<MemberStats>> {
         let mut tx = self.store.write().await?;
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(Vec::new());
@@ -514,10 +610,18 @@ impl Practice {
                 .map(|a| a.posted_at)
                 .min()
                 .unwrap_or(revealed_at);
-            settled.push(self.settle_in(&mut tx, &drop, *member_id, name, first_on_time).await?);
+            settled.push(
+                self.settle_in(&mut tx, &drop, *member_id, name, first_on_time)
+                    .await?,
+            );
         }
         tx.commit().await.map_err(StoreError::from)?;
-        info!(drop = drop_id, channel = drop.channel_id, answered = settled.len(), "drop revealed");
+        info!(
+            drop = drop_id,
+            channel = drop.channel_id,
+            answered = settled.len(),
+            "drop revealed"
+        );
         Ok(settled)
     }
 
@@ -570,8 +674,14 @@ impl Practice {
         )
         .await?;
         if new && on_time && drop.state == DropState::Revealed {
-            self.settle_in(&mut tx, &drop, msg.member_id, &msg.member_name, msg.posted_at)
-                .await?;
+            self.settle_in(
+                &mut tx,
+                &drop,
+                msg.member_id,
+                &msg.member_name,
+                msg.posted_at,
+            )
+            .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(Some(RecordedAnswer {
@@ -582,7 +692,12 @@ impl Practice {
     }
 
     /// Replaces a stored message's text. `false` if it is not a stored answer.
-    pub async fn edit_message(&self, message_id: u64, body: &str, at: DateTime<Utc>) -> Result<bool> {
+    pub async fn edit_message(
+        &self,
+        message_id: u64,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.store.write().await?;
         let done = answers::edit(&mut tx, message_id, body, at).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -648,16 +763,24 @@ impl Practice {
         } else {
             progress.latest_seq
         };
-        Ok(member_stats::leaderboard(&mut conn, channel_id, latest_revealed, limit)
-            .await?
-            .into_iter()
-            .map(|s| Self::view(s, progress))
-            .collect())
+        Ok(
+            member_stats::leaderboard(&mut conn, channel_id, latest_revealed, limit)
+                .await?
+                .into_iter()
+                .map(|s| Self::view(s, progress))
+                .collect(),
+        )
     }
 
     /// A member's raw stored streak (for tests and diagnostics).
-    pub async fn stored_streak(&self, channel_id: u64, member_id: u64) -> Result<Option<MemberStreak>> {
+    pub async fn stored_streak(
+        &self,
+        channel_id: u64,
+        member_id: u64,
+    ) -> Result<Option<MemberStreak>> {
         let mut conn = self.store.read().await?;
-        Ok(member_stats::get(&mut conn, channel_id, member_id).await?.map(|s| s.streak))
+        Ok(member_stats::get(&mut conn, channel_id, member_id)
+            .await?
+            .map(|s| s.streak))
     }
 }

@@ -34,7 +34,11 @@ pub struct OutboundError {
 
 /// Where drops and reveals go: Discord, Slack, the terminal.
 pub trait Outbound {
-    fn post_drop(&self, channel_id: u64, post: &DropPost) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
+    fn post_drop(
+        &self,
+        channel_id: u64,
+        post: &DropPost,
+    ) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
     /// Posts the reveal in the drop's thread; returns the instant it was posted.
     fn post_reveal(
         &self,
@@ -64,17 +68,29 @@ pub async fn run_due(
             continue;
         }
         match work {
-            Work::Reveal { drop_id, channel_id } => {
+            Work::Reveal {
+                drop_id,
+                channel_id,
+            } => {
                 let span = info_span!("reveal", drop = drop_id, channel = channel_id);
-                match reveal_one(practice, outbound, drop_id, now).instrument(span).await? {
+                match reveal_one(practice, outbound, drop_id, now)
+                    .instrument(span)
+                    .await?
+                {
                     Some(d) => report.revealed.push(d),
                     None => report.failures += 1,
                 }
             }
-            Work::RetryPost { drop_id, channel_id } => {
+            Work::RetryPost {
+                drop_id,
+                channel_id,
+            } => {
                 let span = info_span!("retry_post", drop = drop_id, channel = channel_id);
                 if let Some(claimed) = practice.claim_retry(drop_id, now).await? {
-                    match post_claimed(practice, outbound, claimed, now).instrument(span).await? {
+                    match post_claimed(practice, outbound, claimed, now)
+                        .instrument(span)
+                        .await?
+                    {
                         Ok(d) => report.posted.push(d),
                         Err(_) => report.failures += 1,
                     }
@@ -83,7 +99,10 @@ pub async fn run_due(
             Work::Drop { channel_id } => {
                 let span = info_span!("drop", channel = channel_id);
                 if let Some(claimed) = practice.claim_scheduled_drop(channel_id, now).await? {
-                    match post_claimed(practice, outbound, claimed, now).instrument(span).await? {
+                    match post_claimed(practice, outbound, claimed, now)
+                        .instrument(span)
+                        .await?
+                    {
                         Ok(d) => report.posted.push(d),
                         Err(_) => report.failures += 1,
                     }
@@ -111,10 +130,17 @@ async fn post_claimed(
     let drop = &claimed.drop;
     match outbound.post_drop(drop.channel_id, &claimed.post).await {
         Ok(posted) => Ok(Ok(practice
-            .mark_posted(drop.id, posted.message_id, posted.thread_id, posted.posted_at)
+            .mark_posted(
+                drop.id,
+                posted.message_id,
+                posted.thread_id,
+                posted.posted_at,
+            )
             .await?)),
         Err(e) => {
-            practice.post_failed(drop.id, &e.message, e.retryable, now).await?;
+            practice
+                .post_failed(drop.id, &e.message, e.retryable, now)
+                .await?;
             Ok(Err(e))
         }
     }
@@ -132,7 +158,10 @@ pub async fn reveal_one(
         return Ok(None);
     };
     let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
-    match outbound.post_reveal(job.drop.channel_id, thread, &job.content).await {
+    match outbound
+        .post_reveal(job.drop.channel_id, thread, &job.content)
+        .await
+    {
         Ok(at) => {
             practice.mark_revealed(drop_id, at).await?;
             let mut drop = job.drop;
@@ -163,7 +192,10 @@ pub async fn drop_now(
         if open.local_date >= channel.schedule.local_date(now) {
             return Err(PracticeError::AlreadyOut(Box::new(open)));
         }
-        if reveal_one(practice, outbound, open.id, now).await?.is_none() {
+        if reveal_one(practice, outbound, open.id, now)
+            .await?
+            .is_none()
+        {
             return Err(PracticeError::Busy);
         }
     }

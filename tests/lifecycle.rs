@@ -18,7 +18,13 @@ use prepbot::store::{Store, drops};
 async fn drop_states(store: &Store) -> Vec<(NaiveDate, DropState, Option<u32>)> {
     let mut conn = store.read().await.unwrap();
     let mut out = Vec::new();
-    for state in [DropState::Claimed, DropState::Posted, DropState::Revealed, DropState::Missed, DropState::Failed] {
+    for state in [
+        DropState::Claimed,
+        DropState::Posted,
+        DropState::Revealed,
+        DropState::Missed,
+        DropState::Failed,
+    ] {
         for d in drops::in_state(&mut conn, state).await.unwrap() {
             out.push((d.local_date, d.state, d.seq));
         }
@@ -36,7 +42,11 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
     let (_, next) = p
-        .setup_channel(setup("09:00", "Europe/London", Days::DAILY, 8), 1, utc("2026-03-02T00:00:00Z"))
+        .setup_channel(
+            setup("09:00", "Europe/London", Days::DAILY, 8),
+            1,
+            utc("2026-03-02T00:00:00Z"),
+        )
         .await
         .unwrap();
     assert_eq!(next.drop_at, utc("2026-03-02T09:00:00Z"));
@@ -55,19 +65,39 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
     assert_eq!(drop.seq, Some(1));
     assert_eq!(drop.state, DropState::Posted);
     assert_eq!(drop.thread_id, drop.message_id);
-    assert_eq!(wake, Some(utc("2026-03-02T17:00:00Z")), "next wake is the reveal");
+    assert_eq!(
+        wake,
+        Some(utc("2026-03-02T17:00:00Z")),
+        "next wake is the reveal"
+    );
     let (channel, post) = out.drops.lock().unwrap()[0].clone();
     assert_eq!(channel, CHANNEL);
     assert_eq!(post.seq, 1);
     assert_eq!(post.reveal_at, utc("2026-03-02T17:00:00Z"));
     let thread = drop.thread_id.unwrap();
 
-    let a = p.record_message(message(thread, 1, 11, utc("2026-03-02T12:00:00Z"))).await.unwrap().unwrap();
+    let a = p
+        .record_message(message(thread, 1, 11, utc("2026-03-02T12:00:00Z")))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(a.on_time && a.new);
-    let replay = p.record_message(message(thread, 1, 11, utc("2026-03-02T12:00:00Z"))).await.unwrap().unwrap();
+    let replay = p
+        .record_message(message(thread, 1, 11, utc("2026-03-02T12:00:00Z")))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!replay.new, "a replayed event is stored once");
-    p.record_message(message(thread, 2, 12, utc("2026-03-02T16:59:59Z"))).await.unwrap();
-    assert!(p.record_message(message(999, 3, 12, t)).await.unwrap().is_none(), "not a drop thread");
+    p.record_message(message(thread, 2, 12, utc("2026-03-02T16:59:59Z")))
+        .await
+        .unwrap();
+    assert!(
+        p.record_message(message(999, 3, 12, t))
+            .await
+            .unwrap()
+            .is_none(),
+        "not a drop thread"
+    );
 
     let t = utc("2026-03-02T17:00:00Z");
     out.at(t);
@@ -76,34 +106,56 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
     assert_eq!(wake, Some(utc("2026-03-03T09:00:00Z")));
     let reveals = out.reveals.lock().unwrap().clone();
     let (_, reveal_thread, content) = &reveals[0];
-    assert_eq!(*reveal_thread, thread, "the reveal goes to the drop's thread");
+    assert_eq!(
+        *reveal_thread, thread,
+        "the reveal goes to the drop's thread"
+    );
     let summary = &content.blocks.last().unwrap().body;
     assert_eq!(summary, "2 members answered on time: member11, member12.");
-    let late = p.record_message(message(thread, 4, 13, utc("2026-03-02T17:00:01Z"))).await.unwrap().unwrap();
+    let late = p
+        .record_message(message(thread, 4, 13, utc("2026-03-02T17:00:01Z")))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!late.on_time, "after the reveal is late");
 
     let s11 = p.streak(CHANNEL, 11).await.unwrap().unwrap();
     assert_eq!((s11.current, s11.best, s11.total_on_time), (1, 1, 1));
-    assert!(p.streak(CHANNEL, 13).await.unwrap().is_none(), "late answers earn nothing");
+    assert!(
+        p.streak(CHANNEL, 13).await.unwrap().is_none(),
+        "late answers earn nothing"
+    );
 }
 
 #[tokio::test]
 async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_records_a_miss() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(setup("09:00", "America/New_York", Days::DAILY, 8), 1, utc("2026-06-01T00:00:00Z"))
-        .await
-        .unwrap();
+    p.setup_channel(
+        setup("09:00", "America/New_York", Days::DAILY, 8),
+        1,
+        utc("2026-06-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     // Down at 09:00 EDT (13:00 UTC); back at 14:30 UTC: still before the 21:00 UTC reveal.
     let t = utc("2026-06-01T14:30:00Z");
     out.at(t);
     let (report, _) = run_due(&p, &out, t).await.unwrap();
     assert_eq!(report.posted.len(), 1);
-    assert_eq!(report.posted[0].reveal_due_at, utc("2026-06-01T21:00:00Z"), "the reveal time does not move");
+    assert_eq!(
+        report.posted[0].reveal_due_at,
+        utc("2026-06-01T21:00:00Z"),
+        "the reveal time does not move"
+    );
     let thread = report.posted[0].thread_id.unwrap();
-    p.record_message(message(thread, 1, 7, utc("2026-06-01T15:00:00Z"))).await.unwrap();
+    p.record_message(message(thread, 1, 7, utc("2026-06-01T15:00:00Z")))
+        .await
+        .unwrap();
     out.at(utc("2026-06-01T21:00:00Z"));
-    run_due(&p, &out, utc("2026-06-01T21:00:00Z")).await.unwrap();
+    run_due(&p, &out, utc("2026-06-01T21:00:00Z"))
+        .await
+        .unwrap();
 
     // Down for all of June 2 (drop 13:00 UTC, reveal 21:00 UTC); back on June 3 at 12:00 UTC.
     let t = utc("2026-06-03T12:00:00Z");
@@ -114,11 +166,19 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
     let t = utc("2026-06-03T13:00:00Z");
     out.at(t);
     let (report, _) = run_due(&p, &out, t).await.unwrap();
-    assert_eq!(report.posted[0].seq, Some(2), "a missed drop takes no sequence number");
+    assert_eq!(
+        report.posted[0].seq,
+        Some(2),
+        "a missed drop takes no sequence number"
+    );
     let thread = report.posted[0].thread_id.unwrap();
-    p.record_message(message(thread, 2, 7, utc("2026-06-03T14:00:00Z"))).await.unwrap();
+    p.record_message(message(thread, 2, 7, utc("2026-06-03T14:00:00Z")))
+        .await
+        .unwrap();
     out.at(utc("2026-06-03T21:00:00Z"));
-    run_due(&p, &out, utc("2026-06-03T21:00:00Z")).await.unwrap();
+    run_due(&p, &out, utc("2026-06-03T21:00:00Z"))
+        .await
+        .unwrap();
 
     assert_eq!(
         drop_states(p.store()).await,
@@ -129,7 +189,10 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
         ]
     );
     let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
-    assert_eq!(s.current, 2, "a drop that was never posted does not break a streak");
+    assert_eq!(
+        s.current, 2,
+        "a drop that was never posted does not break a streak"
+    );
 }
 
 #[tokio::test]
@@ -138,11 +201,24 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
     let bank = Arc::new(small_bank(3));
     let a = Practice::new(store.clone(), bank.clone());
     let b = Practice::new(store, bank);
-    a.setup_channel(setup("09:00", "UTC", Days::DAILY, 8), 1, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    a.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 8),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
-    let (first, second) = tokio::join!(a.claim_scheduled_drop(CHANNEL, t), b.claim_scheduled_drop(CHANNEL, t));
+    let (first, second) = tokio::join!(
+        a.claim_scheduled_drop(CHANNEL, t),
+        b.claim_scheduled_drop(CHANNEL, t)
+    );
     let claims = [first.unwrap(), second.unwrap()];
-    assert_eq!(claims.iter().filter(|c| c.is_some()).count(), 1, "exactly one process wins the claim");
+    assert_eq!(
+        claims.iter().filter(|c| c.is_some()).count(),
+        1,
+        "exactly one process wins the claim"
+    );
 
     // The winner dies before posting. Within the lease nothing is retried...
     let out = Recording::default();
@@ -162,7 +238,13 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
 async fn drop_now_brings_today_forward_and_refuses_a_second() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(setup("18:00", "Europe/London", Days::DAILY, 24), 1, utc("2026-02-02T07:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("18:00", "Europe/London", Days::DAILY, 24),
+        1,
+        utc("2026-02-02T07:00:00Z"),
+    )
+    .await
+    .unwrap();
     let t = utc("2026-02-02T08:00:00Z");
     out.at(t);
     let early = drop_now(&p, &out, CHANNEL, t).await.unwrap();
@@ -195,11 +277,25 @@ async fn drop_now_brings_today_forward_and_refuses_a_second() {
 async fn a_schedule_change_never_leaves_two_drops_open() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(setup("20:00", "UTC", Days::DAILY, 20), 1, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("20:00", "UTC", Days::DAILY, 20),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     out.at(utc("2026-01-05T20:00:00Z"));
-    run_due(&p, &out, utc("2026-01-05T20:00:00Z")).await.unwrap();
+    run_due(&p, &out, utc("2026-01-05T20:00:00Z"))
+        .await
+        .unwrap();
     // Reveal due at 16:00 tomorrow; the schedule now says 09:00.
-    p.setup_channel(setup("09:00", "UTC", Days::DAILY, 20), 1, utc("2026-01-05T21:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 20),
+        1,
+        utc("2026-01-05T21:00:00Z"),
+    )
+    .await
+    .unwrap();
     let t = utc("2026-01-06T09:00:00Z");
     out.at(t);
     let (report, _) = run_due(&p, &out, t).await.unwrap();
@@ -233,18 +329,33 @@ async fn rotation_exhausts_the_pool_before_repeating_and_follows_a_pool_change()
     let out = Recording::default();
     let mut s = setup("09:00", "UTC", Days::DAILY, 4);
     s.pool.topic = Some("caching".into());
-    p.setup_channel(s.clone(), 77, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(s.clone(), 77, utc("2026-01-05T00:00:00Z"))
+        .await
+        .unwrap();
     let first = post_n(&p, &out, "2026-01-05T00:00:00Z", 3).await;
     let mut sorted = first.clone();
     sorted.sort();
-    assert_eq!(sorted, ["cache-0", "cache-1", "cache-2"], "no repeat within a cycle");
+    assert_eq!(
+        sorted,
+        ["cache-0", "cache-1", "cache-2"],
+        "no repeat within a cycle"
+    );
     let fourth = post_n(&p, &out, "2026-01-08T00:00:00Z", 1).await;
     assert!(fourth[0].starts_with("cache-"), "a new cycle starts");
 
-    s.pool = PoolFilter { topic: None, difficulty: Some(Difficulty::Hard), kind: None };
-    p.setup_channel(s, 77, utc("2026-01-08T12:00:00Z")).await.unwrap();
+    s.pool = PoolFilter {
+        topic: None,
+        difficulty: Some(Difficulty::Hard),
+        kind: None,
+    };
+    p.setup_channel(s, 77, utc("2026-01-08T12:00:00Z"))
+        .await
+        .unwrap();
     let next = post_n(&p, &out, "2026-01-08T12:00:00Z", 3).await;
-    assert!(next.iter().all(|id| id.starts_with("db-")), "the new filter applies from the next drop: {next:?}");
+    assert!(
+        next.iter().all(|id| id.starts_with("db-")),
+        "the new filter applies from the next drop: {next:?}"
+    );
 }
 
 #[tokio::test]
@@ -252,11 +363,22 @@ async fn a_question_removed_from_the_bank_is_skipped() {
     let (store, _dir) = fresh_store().await;
     let p = Practice::new(store.clone(), Arc::new(small_bank(2)));
     let out = Recording::default();
-    p.setup_channel(setup("09:00", "UTC", Days::DAILY, 4), 5, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 4),
+        5,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let used = post_n(&p, &out, "2026-01-05T00:00:00Z", 1).await;
     // The bank is reloaded without the question used and without one more.
     let all = small_bank(2);
-    let keep: Vec<_> = all.all().iter().filter(|q| q.id != used[0] && q.id != "db-1").cloned().collect();
+    let keep: Vec<_> = all
+        .all()
+        .iter()
+        .filter(|q| q.id != used[0] && q.id != "db-1")
+        .cloned()
+        .collect();
     let p2 = Practice::new(store, Arc::new(QuestionBank::from_questions(keep)));
     let next = post_n(&p2, &out, "2026-01-06T00:00:00Z", 2).await;
     assert!(!next.contains(&"db-1".to_string()));
@@ -269,7 +391,13 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
     let (p, _dir) = practice_with(small_bank(5)).await;
     let out = Recording::default();
     // Weekdays only, starting Friday 2026-01-02.
-    p.setup_channel(setup("09:00", "UTC", Days::WEEKDAYS, 6), 1, utc("2026-01-02T00:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::WEEKDAYS, 6),
+        1,
+        utc("2026-01-02T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let mut t = utc("2026-01-02T00:00:00Z");
     let mut msg_id = 100;
     // Member 1 answers drops 1, 2, 3 and 5; member 2 answers all five.
@@ -293,32 +421,53 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
                 continue;
             }
             msg_id += 1;
-            p.record_message(message(thread, msg_id, member, t + Duration::hours(1))).await.unwrap();
+            p.record_message(message(thread, msg_id, member, t + Duration::hours(1)))
+                .await
+                .unwrap();
         }
         t = wake;
         out.at(t);
         run_due(&p, &out, t).await.unwrap(); // the reveal
         if seq == 3 {
             // Resume two days later.
-            p.set_paused(CHANNEL, false, t + Duration::days(2)).await.unwrap();
+            p.set_paused(CHANNEL, false, t + Duration::days(2))
+                .await
+                .unwrap();
             t += Duration::days(2);
         }
     }
-    let dates: Vec<NaiveDate> = drop_states(p.store()).await.into_iter().map(|(d, _, _)| d).collect();
-    assert!(dates.iter().all(|d| !matches!(chrono::Datelike::weekday(d), Weekday::Sat | Weekday::Sun)));
+    let dates: Vec<NaiveDate> = drop_states(p.store())
+        .await
+        .into_iter()
+        .map(|(d, _, _)| d)
+        .collect();
+    assert!(
+        dates
+            .iter()
+            .all(|d| !matches!(chrono::Datelike::weekday(d), Weekday::Sat | Weekday::Sun))
+    );
     let one = p.streak(CHANNEL, 1).await.unwrap().unwrap();
     assert_eq!((one.current, one.best, one.total_on_time), (1, 3, 4));
     let two = p.streak(CHANNEL, 2).await.unwrap().unwrap();
     assert_eq!((two.current, two.best, two.total_on_time), (5, 5, 5));
     let board = p.leaderboard(CHANNEL, 10).await.unwrap();
-    assert_eq!(board.iter().map(|r| r.member_id).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(
+        board.iter().map(|r| r.member_id).collect::<Vec<_>>(),
+        [2, 1]
+    );
 }
 
 #[tokio::test]
 async fn edits_deletes_and_late_events_follow_the_answer_rules() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
-    p.setup_channel(setup("09:00", "UTC", Days::DAILY, 8), 1, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 8),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
     out.at(t);
     let (report, _) = run_due(&p, &out, t).await.unwrap();
@@ -329,51 +478,118 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
     p.record_message(m).await.unwrap();
     {
         let mut conn = p.store().read().await.unwrap();
-        let stored = prepbot::store::answers::get(&mut conn, 1).await.unwrap().unwrap();
-        assert_eq!(stored.body, huge, "a 200,000-character answer is stored whole");
+        let stored = prepbot::store::answers::get(&mut conn, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.body, huge,
+            "a 200,000-character answer is stored whole"
+        );
     }
     // Member 2 posts once and deletes it; member 3 posts twice and deletes one.
-    p.record_message(message(thread, 2, 2, utc("2026-01-05T10:00:00Z"))).await.unwrap();
-    assert!(p.withdraw_message(2, utc("2026-01-05T11:00:00Z")).await.unwrap());
-    p.record_message(message(thread, 3, 3, utc("2026-01-05T10:00:00Z"))).await.unwrap();
-    p.record_message(message(thread, 4, 3, utc("2026-01-05T10:05:00Z"))).await.unwrap();
-    assert!(p.withdraw_message(3, utc("2026-01-05T11:00:00Z")).await.unwrap());
-    assert!(p.edit_message(4, "edited before the reveal", utc("2026-01-05T12:00:00Z")).await.unwrap());
+    p.record_message(message(thread, 2, 2, utc("2026-01-05T10:00:00Z")))
+        .await
+        .unwrap();
+    assert!(
+        p.withdraw_message(2, utc("2026-01-05T11:00:00Z"))
+            .await
+            .unwrap()
+    );
+    p.record_message(message(thread, 3, 3, utc("2026-01-05T10:00:00Z")))
+        .await
+        .unwrap();
+    p.record_message(message(thread, 4, 3, utc("2026-01-05T10:05:00Z")))
+        .await
+        .unwrap();
+    assert!(
+        p.withdraw_message(3, utc("2026-01-05T11:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        p.edit_message(4, "edited before the reveal", utc("2026-01-05T12:00:00Z"))
+            .await
+            .unwrap()
+    );
 
     // The reveal is posted at 17:00; member 4's 16:59:59 message arrives after it.
     let t = utc("2026-01-05T17:00:00Z");
     out.at(t);
     run_due(&p, &out, t).await.unwrap();
-    let raced = p.record_message(message(thread, 5, 4, utc("2026-01-05T16:59:59Z"))).await.unwrap().unwrap();
+    let raced = p
+        .record_message(message(thread, 5, 4, utc("2026-01-05T16:59:59Z")))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(raced.on_time);
-    assert!(p.edit_message(1, "edited after the reveal", utc("2026-01-05T18:00:00Z")).await.unwrap());
+    assert!(
+        p.edit_message(1, "edited after the reveal", utc("2026-01-05T18:00:00Z"))
+            .await
+            .unwrap()
+    );
 
-    assert_eq!(p.streak(CHANNEL, 1).await.unwrap().map(|s| s.current), Some(1));
-    assert!(p.streak(CHANNEL, 2).await.unwrap().is_none(), "their only message was withdrawn");
-    assert_eq!(p.streak(CHANNEL, 3).await.unwrap().map(|s| s.current), Some(1));
-    assert_eq!(p.streak(CHANNEL, 4).await.unwrap().map(|s| s.current), Some(1), "settled on arrival");
+    assert_eq!(
+        p.streak(CHANNEL, 1).await.unwrap().map(|s| s.current),
+        Some(1)
+    );
+    assert!(
+        p.streak(CHANNEL, 2).await.unwrap().is_none(),
+        "their only message was withdrawn"
+    );
+    assert_eq!(
+        p.streak(CHANNEL, 3).await.unwrap().map(|s| s.current),
+        Some(1)
+    );
+    assert_eq!(
+        p.streak(CHANNEL, 4).await.unwrap().map(|s| s.current),
+        Some(1),
+        "settled on arrival"
+    );
 
     let mut conn = p.store().read().await.unwrap();
-    let stored = prepbot::store::answers::get(&mut conn, 1).await.unwrap().unwrap();
+    let stored = prepbot::store::answers::get(&mut conn, 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.body, "edited after the reveal");
     assert!(stored.edited_at.is_some());
-    let four = prepbot::store::answers::get(&mut conn, 4).await.unwrap().unwrap();
+    let four = prepbot::store::answers::get(&mut conn, 4)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(four.body, "edited before the reveal");
-    let three = prepbot::store::answers::get(&mut conn, 3).await.unwrap().unwrap();
-    assert!(three.withdrawn_at.is_some(), "a deleted message is withdrawn, not lost");
+    let three = prepbot::store::answers::get(&mut conn, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        three.withdrawn_at.is_some(),
+        "a deleted message is withdrawn, not lost"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_post_is_retried_with_backoff_then_given_up_at_the_reveal_time() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
-    p.setup_channel(setup("09:00", "UTC", Days::DAILY, 1), 1, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 1),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     out.fail_drops.store(true, Ordering::SeqCst);
     let t = utc("2026-01-05T09:00:00Z");
     out.at(t);
     let (report, wake) = run_due(&p, &out, t).await.unwrap();
     assert_eq!(report.posted.len(), 0);
-    assert_eq!(wake, Some(t + Duration::seconds(30)), "first retry after 30 s");
+    assert_eq!(
+        wake,
+        Some(t + Duration::seconds(30)),
+        "first retry after 30 s"
+    );
     out.fail_drops.store(false, Ordering::SeqCst);
     let t = t + Duration::seconds(30);
     out.at(t);
@@ -388,7 +604,10 @@ async fn a_failed_post_is_retried_with_backoff_then_given_up_at_the_reveal_time(
     out.at(t);
     run_due(&p, &out, t).await.unwrap();
     let states = drop_states(p.store()).await;
-    assert_eq!(states.last().unwrap(), &(date("2026-01-06"), DropState::Failed, None));
+    assert_eq!(
+        states.last().unwrap(),
+        &(date("2026-01-06"), DropState::Failed, None)
+    );
 }
 
 #[tokio::test]
@@ -396,10 +615,18 @@ async fn spring_forward_drop_fires_at_the_end_of_the_gap() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
     let (_, next) = p
-        .setup_channel(setup("02:30", "America/New_York", Days::DAILY, 3), 1, utc("2026-03-08T00:00:00Z"))
+        .setup_channel(
+            setup("02:30", "America/New_York", Days::DAILY, 3),
+            1,
+            utc("2026-03-08T00:00:00Z"),
+        )
         .await
         .unwrap();
-    assert_eq!(next.drop_at, utc("2026-03-08T07:00:00Z"), "03:00 EDT, the end of the gap");
+    assert_eq!(
+        next.drop_at,
+        utc("2026-03-08T07:00:00Z"),
+        "03:00 EDT, the end of the gap"
+    );
     let t = utc("2026-03-08T06:59:59Z");
     out.at(t);
     assert!(run_due(&p, &out, t).await.unwrap().0.posted.is_empty());
@@ -407,14 +634,24 @@ async fn spring_forward_drop_fires_at_the_end_of_the_gap() {
     out.at(t);
     let (report, wake) = run_due(&p, &out, t).await.unwrap();
     assert_eq!(report.posted.len(), 1);
-    assert_eq!(wake, Some(utc("2026-03-08T10:00:00Z")), "reveal delay is absolute hours");
+    assert_eq!(
+        wake,
+        Some(utc("2026-03-08T10:00:00Z")),
+        "reveal delay is absolute hours"
+    );
 }
 
 #[tokio::test]
 async fn open_questions_are_known_per_guild_until_revealed() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
-    p.setup_channel(setup("09:00", "UTC", Days::DAILY, 2), 1, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 2),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
     out.at(t);
     let (report, _) = run_due(&p, &out, t).await.unwrap();
@@ -434,19 +671,34 @@ async fn an_empty_pool_is_refused_at_setup_and_skipped_as_failed_later() {
     let mut s = setup("09:00", "UTC", Days::DAILY, 2);
     s.pool.topic = Some("security".into());
     assert!(matches!(
-        p.setup_channel(s.clone(), 1, utc("2026-01-05T00:00:00Z")).await,
+        p.setup_channel(s.clone(), 1, utc("2026-01-05T00:00:00Z"))
+            .await,
         Err(PracticeError::EmptyPool(_))
     ));
     s.pool.topic = Some("caching".into());
-    p.setup_channel(s, 1, utc("2026-01-05T00:00:00Z")).await.unwrap();
+    p.setup_channel(s, 1, utc("2026-01-05T00:00:00Z"))
+        .await
+        .unwrap();
     // The bank loses its caching questions.
-    let only_db: Vec<_> = small_bank(1).all().iter().filter(|q| q.topic != "caching").cloned().collect();
+    let only_db: Vec<_> = small_bank(1)
+        .all()
+        .iter()
+        .filter(|q| q.topic != "caching")
+        .cloned()
+        .collect();
     let p = Practice::new(store, Arc::new(QuestionBank::from_questions(only_db)));
     let out = Recording::default();
     let t = utc("2026-01-05T09:00:00Z");
     out.at(t);
     let (report, wake) = run_due(&p, &out, t).await.unwrap();
     assert!(report.posted.is_empty());
-    assert_eq!(wake, Some(utc("2026-01-06T09:00:00Z")), "the schedule moves on instead of spinning");
-    assert_eq!(drop_states(p.store()).await, [(date("2026-01-05"), DropState::Failed, None)]);
+    assert_eq!(
+        wake,
+        Some(utc("2026-01-06T09:00:00Z")),
+        "the schedule moves on instead of spinning"
+    );
+    assert_eq!(
+        drop_states(p.store()).await,
+        [(date("2026-01-05"), DropState::Failed, None)]
+    );
 }

@@ -239,7 +239,11 @@ impl QuestionBank {
 
     /// A question drawn uniformly from the filter's pool, reproducible from `seed`.
     pub fn random(&self, filter: &PoolFilter, seed: u64) -> Option<&Question> {
-        let pool: Vec<&Question> = self.questions.iter().filter(|q| filter.matches(q)).collect();
+        let pool: Vec<&Question> = self
+            .questions
+            .iter()
+            .filter(|q| filter.matches(q))
+            .collect();
         if pool.is_empty() {
             return None;
         }

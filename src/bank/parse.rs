@@ -257,10 +257,13 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
         Err(e) => {
             let good = &bytes[..e.valid_up_to()];
             let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-            let column = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+            let column =
+                good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
             return Err(vec![err(
                 line,
-                format!("the file is not valid UTF-8 (first bad byte at column {column}); save it as UTF-8"),
+                format!(
+                    "the file is not valid UTF-8 (first bad byte at column {column}); save it as UTF-8"
+                ),
             )]);
         }
     };
@@ -275,7 +278,12 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
             "expected `+++` on the first line to open the TOML front matter".into(),
         )]);
     }
-    let Some(close) = lines.iter().skip(1).position(|l| l.trim_end() == "+++").map(|p| p + 1) else {
+    let Some(close) = lines
+        .iter()
+        .skip(1)
+        .position(|l| l.trim_end() == "+++")
+        .map(|p| p + 1)
+    else {
         return Err(vec![err(
             1,
             "the front matter opened here is never closed with a `+++` line".into(),
@@ -316,10 +324,7 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
                 if !FIELDS.contains(&key.as_str()) {
                     errors.push(err(
                         key_line(key),
-                        format!(
-                            "unknown field `{key}` (expected: {})",
-                            FIELDS.join(", ")
-                        ),
+                        format!("unknown field `{key}` (expected: {})", FIELDS.join(", ")),
                     ));
                 }
             }
@@ -350,10 +355,13 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
                 let name = name.trim();
                 match Section::ALL.iter().copied().find(|s| s.name() == name) {
                     Some(section) => {
-                        if let Some((_, first, _)) = sections.iter().find(|(s, _, _)| *s == section) {
+                        if let Some((_, first, _)) = sections.iter().find(|(s, _, _)| *s == section)
+                        {
                             errors.push(err(
                                 lineno,
-                                format!("section `## {name}` appears twice (first at line {first})"),
+                                format!(
+                                    "section `## {name}` appears twice (first at line {first})"
+                                ),
                             ));
                             current = None;
                             in_unknown = true;
@@ -388,7 +396,8 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
                 if !line.trim().is_empty() && !stray_reported {
                     errors.push(err(
                         lineno,
-                        "text outside a section: the body starts with a `## Question` heading".into(),
+                        "text outside a section: the body starts with a `## Question` heading"
+                            .into(),
                     ));
                     stray_reported = true;
                 }
@@ -406,7 +415,10 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
             } else {
                 "is empty: remove the heading or write the section"
             };
-            errors.push(err(*heading_line, format!("section `## {}` {why}", section.name())));
+            errors.push(err(
+                *heading_line,
+                format!("section `## {}` {why}", section.name()),
+            ));
             continue;
         }
         if section.bullets() {
@@ -507,7 +519,9 @@ impl Meta {
             if !is_kebab(&id) {
                 report(
                     self.id_line,
-                    format!("id `{id}` is not kebab-case (lowercase letters and digits joined by single dashes)"),
+                    format!(
+                        "id `{id}` is not kebab-case (lowercase letters and digits joined by single dashes)"
+                    ),
                 );
             } else if id != stem {
                 report(
@@ -562,10 +576,9 @@ impl Meta {
                 for item in items {
                     match item {
                         toml::Value::String(t) if is_kebab(t) => self.tags.push(t.clone()),
-                        toml::Value::String(t) => report(
-                            key_line("tags"),
-                            format!("tag `{t}` is not kebab-case"),
-                        ),
+                        toml::Value::String(t) => {
+                            report(key_line("tags"), format!("tag `{t}` is not kebab-case"))
+                        }
                         other => report(
                             key_line("tags"),
                             format!("tags must be strings, found {}", other.type_str()),
@@ -666,7 +679,10 @@ Draw it.
         assert_eq!(q.tags, ["cap", "partitions"]);
         assert_eq!(q.prompt, "What does CAP say?");
         assert!(q.model_answer.contains("## not a heading inside a fence"));
-        assert_eq!(q.look_fors, ["precision", "examples that continue here", "trade-offs"]);
+        assert_eq!(
+            q.look_fors,
+            ["precision", "examples that continue here", "trade-offs"]
+        );
         assert_eq!(q.mistakes, ["picking two of three", "ignoring latency"]);
         assert!(q.follow_ups.is_empty());
         assert_eq!(q.tips.as_deref(), Some("Draw it."));
@@ -730,32 +746,45 @@ Draw it.
     fn missing_sections_duplicates_and_stray_text() {
         let text = GOOD
             .replace("+++\n\n## Question", "+++\nstray words\n## Question")
-            .replace("## Common mistakes\n\n* picking two of three\n- ignoring latency\n", "")
+            .replace(
+                "## Common mistakes\n\n* picking two of three\n- ignoring latency\n",
+                "",
+            )
             .replace("## Tips", "## Question");
         let errs = parse(&text).unwrap_err();
         assert!(errs.contains(&"distributed-systems/cap-theorem.md:9: text outside a section: the body starts with a `## Question` heading".to_string()), "{errs:?}");
         assert!(errs.contains(&"distributed-systems/cap-theorem.md:8: missing required section `## Common mistakes`".to_string()), "{errs:?}");
         assert!(
-            errs.iter().any(|e| e.contains("section `## Question` appears twice (first at line 10)")),
+            errs.iter()
+                .any(|e| e.contains("section `## Question` appears twice (first at line 10)")),
             "{errs:?}"
         );
     }
 
     #[test]
     fn a_bullet_section_with_only_prose_is_rejected() {
-        let text = GOOD.replace("* picking two of three\n- ignoring latency\n", "Just prose here.\n");
+        let text = GOOD.replace(
+            "* picking two of three\n- ignoring latency\n",
+            "Just prose here.\n",
+        );
         let errs = parse(&text).unwrap_err();
         assert_eq!(
             errs,
-            ["distributed-systems/cap-theorem.md:31: section `## Common mistakes` is a bullet list: start each item with `- ` and indent continuation lines by two spaces"]
+            [
+                "distributed-systems/cap-theorem.md:31: section `## Common mistakes` is a bullet list: start each item with `- ` and indent continuation lines by two spaces"
+            ]
         );
     }
 
     #[test]
     fn id_and_topic_must_match_the_path() {
-        let errs = parse_file(Path::new("caching/other-name.md"), "caching", GOOD.as_bytes())
-            .err()
-            .expect("mismatch");
+        let errs = parse_file(
+            Path::new("caching/other-name.md"),
+            "caching",
+            GOOD.as_bytes(),
+        )
+        .err()
+        .expect("mismatch");
         let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(
             msgs,
@@ -771,7 +800,9 @@ Draw it.
         let mut bytes = GOOD.as_bytes().to_vec();
         let at = GOOD.find("Partitions").unwrap();
         bytes.insert(at + 3, 0xff);
-        let errs = parse_file(Path::new("x/cap-theorem.md"), "x", &bytes).err().unwrap();
+        let errs = parse_file(Path::new("x/cap-theorem.md"), "x", &bytes)
+            .err()
+            .unwrap();
         assert_eq!(
             errs[0].to_string(),
             "x/cap-theorem.md:16: the file is not valid UTF-8 (first bad byte at column 4); save it as UTF-8"
@@ -781,9 +812,19 @@ Draw it.
     #[test]
     fn unclosed_or_missing_front_matter() {
         let errs = parse("## Question\n\nHi\n").unwrap_err();
-        assert_eq!(errs, ["distributed-systems/cap-theorem.md:1: expected `+++` on the first line to open the TOML front matter"]);
+        assert_eq!(
+            errs,
+            [
+                "distributed-systems/cap-theorem.md:1: expected `+++` on the first line to open the TOML front matter"
+            ]
+        );
         let errs = parse("+++\nid = \"x\"\n").unwrap_err();
-        assert_eq!(errs, ["distributed-systems/cap-theorem.md:1: the front matter opened here is never closed with a `+++` line"]);
+        assert_eq!(
+            errs,
+            [
+                "distributed-systems/cap-theorem.md:1: the front matter opened here is never closed with a `+++` line"
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Each question gets a term -> weight map built once at load: a term found in the
 //! title counts 6, in a tag 5, in the id 4, in the topic 3, in the prompt 2 and in
 //! the rest of the body 1, each damped by `1 + ln(count)` so a long answer cannot
-//! outvote a title. A query term scores its best weight times its inverse document
+//! outvote a title; a term's weights from different fields add up. A query term scores its best weight times its inverse document
 //! frequency; a term that is only a prefix of a word (`idempot`) scores half.
 
 use std::collections::HashMap;
@@ -43,9 +43,7 @@ fn add_field(map: &mut HashMap<String, f32>, text: &str, weight: f32) {
         *counts.entry(t).or_default() += 1;
     }
     for (term, n) in counts {
-        let w = weight * (1.0 + (n as f32).ln());
-        let slot = map.entry(term).or_default();
-        *slot = slot.max(w);
+        *map.entry(term).or_default() += weight * (1.0 + (n as f32).ln());
     }
 }
 

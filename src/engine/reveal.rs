@@ -78,7 +78,10 @@ pub fn answer_summary(answerers: &Answerers) -> String {
     let mut text = match on_time {
         0 => "Nobody answered before the reveal.".to_string(),
         1 => format!("1 member answered on time: {}.", names(&answerers.on_time)),
-        n => format!("{n} members answered on time: {}.", names(&answerers.on_time)),
+        n => format!(
+            "{n} members answered on time: {}.",
+            names(&answerers.on_time)
+        ),
     };
     if !answerers.late.is_empty() {
         text.push_str(&format!(
@@ -140,10 +143,20 @@ mod tests {
         who.late.insert(3, "carol".into());
         let r = build_reveal(&q, 4, &who);
         assert_eq!(r.title, "Reveal #4: Title of cap");
-        let headings: Vec<&str> = r.blocks.iter().filter_map(|b| b.heading.as_deref()).collect();
+        let headings: Vec<&str> = r
+            .blocks
+            .iter()
+            .filter_map(|b| b.heading.as_deref())
+            .collect();
         assert_eq!(
             headings,
-            ["Model answer", "What interviewers look for", "Common mistakes", "Follow-ups", "Answers"]
+            [
+                "Model answer",
+                "What interviewers look for",
+                "Common mistakes",
+                "Follow-ups",
+                "Answers"
+            ]
         );
         assert_eq!(r.blocks[1].body, "- a\n- b\n- c");
         assert_eq!(
@@ -154,13 +167,19 @@ mod tests {
 
     #[test]
     fn nobody_answered() {
-        assert_eq!(answer_summary(&Answerers::default()), "Nobody answered before the reveal.");
+        assert_eq!(
+            answer_summary(&Answerers::default()),
+            "Nobody answered before the reveal."
+        );
     }
 
     #[test]
     fn long_reveals_become_several_messages_within_the_limit() {
         let mut q = question("long", "databases", Difficulty::Hard);
-        q.model_answer = (0..60).map(|i| format!("Paragraph {i} of a long answer about indexes and locks.")).collect::<Vec<_>>().join("\n\n");
+        q.model_answer = (0..60)
+            .map(|i| format!("Paragraph {i} of a long answer about indexes and locks."))
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let msgs = build_reveal(&q, 1, &Answerers::default()).to_messages(2000);
         assert!(msgs.len() >= 2);
         assert!(msgs.iter().all(|m| m.chars().count() <= 2000));

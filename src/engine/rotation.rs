@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn no_repeat_until_the_pool_is_exhausted_then_a_new_shuffled_cycle() {
         let pool = ids(10);
-        let mut r = Rotation { seed: 7, ..Rotation::default() };
+        let mut r = Rotation {
+            seed: 7,
+            ..Rotation::default()
+        };
         let first = run(&pool, &mut r, 10);
         let unique: HashSet<&String> = first.iter().collect();
         assert_eq!(unique.len(), 10);
@@ -121,9 +124,30 @@ mod tests {
     #[test]
     fn the_seed_reproduces_the_order() {
         let pool = ids(12);
-        let a = run(&pool, &mut Rotation { seed: 42, ..Rotation::default() }, 24);
-        let b = run(&pool, &mut Rotation { seed: 42, ..Rotation::default() }, 24);
-        let c = run(&pool, &mut Rotation { seed: 43, ..Rotation::default() }, 24);
+        let a = run(
+            &pool,
+            &mut Rotation {
+                seed: 42,
+                ..Rotation::default()
+            },
+            24,
+        );
+        let b = run(
+            &pool,
+            &mut Rotation {
+                seed: 42,
+                ..Rotation::default()
+            },
+            24,
+        );
+        let c = run(
+            &pool,
+            &mut Rotation {
+                seed: 43,
+                ..Rotation::default()
+            },
+            24,
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -131,7 +155,10 @@ mod tests {
     #[test]
     fn removed_questions_are_skipped_and_added_ones_join_the_current_cycle() {
         let mut pool = ids(6);
-        let mut r = Rotation { seed: 3, ..Rotation::default() };
+        let mut r = Rotation {
+            seed: 3,
+            ..Rotation::default()
+        };
         let used = run(&pool, &mut r, 3);
         // Remove one unused question, add a new one.
         let unused: Vec<String> = pool.iter().filter(|q| !used.contains(q)).cloned().collect();
@@ -150,7 +177,10 @@ mod tests {
     #[test]
     fn a_narrowed_pool_restarts_only_when_its_own_questions_are_used() {
         let pool = ids(6);
-        let mut r = Rotation { seed: 9, ..Rotation::default() };
+        let mut r = Rotation {
+            seed: 9,
+            ..Rotation::default()
+        };
         let used = run(&pool, &mut r, 2);
         // The filter now admits two used questions and one unused one.
         let unused = pool.iter().find(|q| !used.contains(q)).unwrap().clone();
@@ -166,11 +196,25 @@ mod tests {
         let pool = ids(8);
         let mut bigger = pool.clone();
         bigger.push("zz-extra".into());
-        let a = run(&pool, &mut Rotation { seed: 5, ..Rotation::default() }, 8);
-        let b: Vec<String> = run(&bigger, &mut Rotation { seed: 5, ..Rotation::default() }, 9)
-            .into_iter()
-            .filter(|q| q != "zz-extra")
-            .collect();
+        let a = run(
+            &pool,
+            &mut Rotation {
+                seed: 5,
+                ..Rotation::default()
+            },
+            8,
+        );
+        let b: Vec<String> = run(
+            &bigger,
+            &mut Rotation {
+                seed: 5,
+                ..Rotation::default()
+            },
+            9,
+        )
+        .into_iter()
+        .filter(|q| q != "zz-extra")
+        .collect();
         assert_eq!(a, b);
     }
 

@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
 use chrono_tz::Tz;
 
 use crate::bank::PoolFilter;
@@ -69,7 +72,9 @@ impl fmt::Display for Days {
 pub enum ScheduleError {
     #[error("`{0}` is not a time: use 24-hour HH:MM, for example 09:30 or 18:00")]
     BadTime(String),
-    #[error("`{0}` is not a known IANA time zone: use a name like Europe/London, America/New_York or Asia/Kolkata")]
+    #[error(
+        "`{0}` is not a known IANA time zone: use a name like Europe/London, America/New_York or Asia/Kolkata"
+    )]
     UnknownZone(String),
     #[error("`{0}` is not a set of days: use daily, weekdays, or a comma list such as mon,wed,fri")]
     BadDays(String),
@@ -102,7 +107,15 @@ impl FromStr for Days {
 
 /// Accepts `mon` or `monday`, not `monkey`.
 fn weekday_word_ok(part: &str) -> bool {
-    const FULL: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    const FULL: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
     part.len() == 3 || FULL.contains(&part)
 }
 
@@ -207,7 +220,11 @@ impl Schedule {
 
     /// The first scheduled occurrence on a date after `after` (if any) whose drop
     /// instant is at or after `not_before`.
-    pub fn next_occurrence(&self, after: Option<NaiveDate>, not_before: DateTime<Utc>) -> Occurrence {
+    pub fn next_occurrence(
+        &self,
+        after: Option<NaiveDate>,
+        not_before: DateTime<Utc>,
+    ) -> Occurrence {
         // The drop instant of a date lies on that local date, so start one day early.
         let mut date = self.local_date(not_before) - Duration::days(1);
         if let Some(after) = after {
@@ -283,53 +300,95 @@ mod tests {
     #[test]
     fn ordinary_days_convert_with_the_current_offset() {
         let s = schedule("09:00", "America/New_York", Days::DAILY, 8);
-        assert_eq!(s.drop_instant(date("2026-01-15")), utc("2026-01-15T14:00:00Z"));
-        assert_eq!(s.drop_instant(date("2026-07-15")), utc("2026-07-15T13:00:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-01-15")),
+            utc("2026-01-15T14:00:00Z")
+        );
+        assert_eq!(
+            s.drop_instant(date("2026-07-15")),
+            utc("2026-07-15T13:00:00Z")
+        );
     }
 
     #[test]
     fn new_york_spring_forward_gap_moves_to_the_end_of_the_gap() {
         // 2026-03-08: 02:00 EST jumps to 03:00 EDT.
         let s = schedule("02:30", "America/New_York", Days::DAILY, 8);
-        assert_eq!(s.drop_instant(date("2026-03-08")), utc("2026-03-08T07:00:00Z"));
-        assert_eq!(s.drop_instant(date("2026-03-07")), utc("2026-03-07T07:30:00Z"));
-        assert_eq!(s.drop_instant(date("2026-03-09")), utc("2026-03-09T06:30:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-03-08")),
+            utc("2026-03-08T07:00:00Z")
+        );
+        assert_eq!(
+            s.drop_instant(date("2026-03-07")),
+            utc("2026-03-07T07:30:00Z")
+        );
+        assert_eq!(
+            s.drop_instant(date("2026-03-09")),
+            utc("2026-03-09T06:30:00Z")
+        );
     }
 
     #[test]
     fn new_york_fall_back_overlap_happens_once_at_the_earlier_instant() {
         // 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens twice.
         let s = schedule("01:30", "America/New_York", Days::DAILY, 8);
-        assert_eq!(s.drop_instant(date("2026-11-01")), utc("2026-11-01T05:30:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-11-01")),
+            utc("2026-11-01T05:30:00Z")
+        );
         let occ = s.next_occurrence(None, utc("2026-11-01T05:31:00Z"));
-        assert_eq!(occ.local_date, date("2026-11-02"), "the second 01:30 is not a second drop");
+        assert_eq!(
+            occ.local_date,
+            date("2026-11-02"),
+            "the second 01:30 is not a second drop"
+        );
     }
 
     #[test]
     fn london_gap_and_overlap() {
         let s = schedule("01:30", "Europe/London", Days::DAILY, 8);
         // 2026-03-29: 01:00 GMT -> 02:00 BST.
-        assert_eq!(s.drop_instant(date("2026-03-29")), utc("2026-03-29T01:00:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-03-29")),
+            utc("2026-03-29T01:00:00Z")
+        );
         // 2026-10-25: 02:00 BST -> 01:00 GMT.
-        assert_eq!(s.drop_instant(date("2026-10-25")), utc("2026-10-25T00:30:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-10-25")),
+            utc("2026-10-25T00:30:00Z")
+        );
     }
 
     #[test]
     fn lord_howe_half_hour_shift() {
         // 2026-10-04: 02:00 +10:30 -> 02:30 +11:00 (a 30-minute gap).
         let s = schedule("02:15", "Australia/Lord_Howe", Days::DAILY, 8);
-        assert_eq!(s.drop_instant(date("2026-10-04")), utc("2026-10-03T15:30:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-10-04")),
+            utc("2026-10-03T15:30:00Z")
+        );
         // 2026-04-05: 02:00 +11:00 -> 01:30 +10:30; 01:45 happens twice.
         let s = schedule("01:45", "Australia/Lord_Howe", Days::DAILY, 8);
-        assert_eq!(s.drop_instant(date("2026-04-05")), utc("2026-04-04T14:45:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-04-05")),
+            utc("2026-04-04T14:45:00Z")
+        );
         // Outside the shifts: +10:30 in winter.
-        assert_eq!(s.drop_instant(date("2026-06-10")), utc("2026-06-09T15:15:00Z"));
+        assert_eq!(
+            s.drop_instant(date("2026-06-10")),
+            utc("2026-06-09T15:15:00Z")
+        );
     }
 
     #[test]
     fn reveal_delay_is_absolute_hours_across_a_shift() {
         // Saturdays only, so the next drop is a week away and the delay decides.
-        let s = schedule("09:00", "America/New_York", Days::from_weekdays([Weekday::Sat]), 24);
+        let s = schedule(
+            "09:00",
+            "America/New_York",
+            Days::from_weekdays([Weekday::Sat]),
+            24,
+        );
         let occ = s.occurrence(date("2026-03-07"));
         assert_eq!(occ.drop_at, utc("2026-03-07T14:00:00Z"));
         // 24 real hours later is 10:00 local, because the clocks sprang forward.
@@ -382,13 +441,29 @@ mod tests {
 
     #[test]
     fn parsing_input() {
-        assert_eq!(parse_time("9:05").unwrap(), NaiveTime::from_hms_opt(9, 5, 0).unwrap());
-        assert_eq!(parse_time("23:59").unwrap(), NaiveTime::from_hms_opt(23, 59, 0).unwrap());
+        assert_eq!(
+            parse_time("9:05").unwrap(),
+            NaiveTime::from_hms_opt(9, 5, 0).unwrap()
+        );
+        assert_eq!(
+            parse_time("23:59").unwrap(),
+            NaiveTime::from_hms_opt(23, 59, 0).unwrap()
+        );
         for bad in ["24:00", "12:60", "noon", "12", "12:5", "-1:00", "123:00"] {
-            assert_eq!(parse_time(bad), Err(ScheduleError::BadTime(bad.into())), "{bad}");
+            assert_eq!(
+                parse_time(bad),
+                Err(ScheduleError::BadTime(bad.into())),
+                "{bad}"
+            );
         }
-        assert_eq!(parse_zone("europe/london").unwrap(), chrono_tz::Europe::London);
-        assert!(matches!(parse_zone("Mars/Olympus"), Err(ScheduleError::UnknownZone(_))));
+        assert_eq!(
+            parse_zone("europe/london").unwrap(),
+            chrono_tz::Europe::London
+        );
+        assert!(matches!(
+            parse_zone("Mars/Olympus"),
+            Err(ScheduleError::UnknownZone(_))
+        ));
         assert_eq!("weekdays".parse::<Days>().unwrap(), Days::WEEKDAYS);
         let mwf: Days = "mon, Wednesday,fri".parse().unwrap();
         assert_eq!(mwf.to_string(), "mon,wed,fri");
@@ -396,7 +471,10 @@ mod tests {
         assert!("".parse::<Days>().is_err());
         assert_eq!(check_reveal_hours(168), Ok(168));
         assert_eq!(check_reveal_hours(0), Err(ScheduleError::BadRevealDelay(0)));
-        assert_eq!(check_reveal_hours(169), Err(ScheduleError::BadRevealDelay(169)));
+        assert_eq!(
+            check_reveal_hours(169),
+            Err(ScheduleError::BadRevealDelay(169))
+        );
         assert!(Days::from_bits(0).is_none());
         assert!(Days::from_bits(0x80).is_none());
     }

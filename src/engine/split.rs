@@ -76,22 +76,34 @@ fn hard_split(s: &str, limit: usize) -> Vec<String> {
 fn paragraph_atoms(lines: &[&str], limit: usize, out: &mut Vec<Atom>) {
     let whole = lines.join("\n");
     if clen(&whole) <= limit {
-        out.push(Atom { sep: "\n\n", text: whole });
+        out.push(Atom {
+            sep: "\n\n",
+            text: whole,
+        });
         return;
     }
     for (i, line) in lines.iter().enumerate() {
         let sep = if i == 0 { "\n\n" } else { "\n" };
         if clen(line) <= limit {
-            out.push(Atom { sep, text: line.to_string() });
+            out.push(Atom {
+                sep,
+                text: line.to_string(),
+            });
             continue;
         }
         for (j, word) in line.split(' ').filter(|w| !w.is_empty()).enumerate() {
             let word_sep = if j == 0 { sep } else { " " };
             if clen(word) <= limit {
-                out.push(Atom { sep: word_sep, text: word.to_string() });
+                out.push(Atom {
+                    sep: word_sep,
+                    text: word.to_string(),
+                });
             } else {
                 for (k, piece) in hard_split(word, limit).into_iter().enumerate() {
-                    out.push(Atom { sep: if k == 0 { word_sep } else { "" }, text: piece });
+                    out.push(Atom {
+                        sep: if k == 0 { word_sep } else { "" },
+                        text: piece,
+                    });
                 }
             }
         }
@@ -99,12 +111,18 @@ fn paragraph_atoms(lines: &[&str], limit: usize, out: &mut Vec<Atom>) {
 }
 
 fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut Vec<Atom>) {
-    let mut whole = std::iter::once(open).chain(lines.iter().copied()).collect::<Vec<_>>().join("\n");
+    let mut whole = std::iter::once(open)
+        .chain(lines.iter().copied())
+        .collect::<Vec<_>>()
+        .join("\n");
     if closed {
         whole.push_str("\n```");
     }
     if clen(&whole) <= limit {
-        out.push(Atom { sep: "\n\n", text: whole });
+        out.push(Atom {
+            sep: "\n\n",
+            text: whole,
+        });
         return;
     }
     // Reopen with the same fence (keeping the language), close with a plain fence.
@@ -120,7 +138,10 @@ fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut 
     let mut pieces: Vec<String> = Vec::new();
     let mut current: Vec<String> = Vec::new();
     let mut current_len = 0usize;
-    let push_line = |line: String, pieces: &mut Vec<String>, current: &mut Vec<String>, current_len: &mut usize| {
+    let push_line = |line: String,
+                     pieces: &mut Vec<String>,
+                     current: &mut Vec<String>,
+                     current_len: &mut usize| {
         let add = clen(&line) + usize::from(!current.is_empty());
         if !current.is_empty() && *current_len + add > room {
             pieces.push(format!("{open}\n{}\n{close}", current.join("\n")));
@@ -132,7 +153,12 @@ fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut 
     };
     for line in lines {
         if clen(line) <= room {
-            push_line(line.to_string(), &mut pieces, &mut current, &mut current_len);
+            push_line(
+                line.to_string(),
+                &mut pieces,
+                &mut current,
+                &mut current_len,
+            );
         } else {
             for piece in hard_split(line, room) {
                 push_line(piece, &mut pieces, &mut current, &mut current_len);
@@ -143,7 +169,10 @@ fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut 
         pieces.push(format!("{open}\n{}\n{close}", current.join("\n")));
     }
     for (i, text) in pieces.into_iter().enumerate() {
-        out.push(Atom { sep: if i == 0 { "\n\n" } else { "\n" }, text });
+        out.push(Atom {
+            sep: if i == 0 { "\n\n" } else { "\n" },
+            text,
+        });
     }
 }
 
@@ -152,12 +181,19 @@ fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut 
 /// # Panics
 /// If `limit` is below [`MIN_LIMIT`]: that is a programming error, not input.
 pub fn split(text: &str, limit: usize) -> Vec<String> {
-    assert!(limit >= MIN_LIMIT, "split limit {limit} is below {MIN_LIMIT}");
+    assert!(
+        limit >= MIN_LIMIT,
+        "split limit {limit} is below {MIN_LIMIT}"
+    );
     let mut atoms = Vec::new();
     for block in blocks(text) {
         match block {
             Block::Paragraph(lines) => paragraph_atoms(&lines, limit, &mut atoms),
-            Block::Code { open, lines, closed } => code_atoms(open, &lines, closed, limit, &mut atoms),
+            Block::Code {
+                open,
+                lines,
+                closed,
+            } => code_atoms(open, &lines, closed, limit, &mut atoms),
         }
     }
     let mut chunks: Vec<String> = Vec::new();
@@ -189,12 +225,19 @@ mod tests {
     use super::*;
 
     fn fences(chunk: &str) -> usize {
-        chunk.lines().filter(|l| l.trim_start().starts_with("```")).count()
+        chunk
+            .lines()
+            .filter(|l| l.trim_start().starts_with("```"))
+            .count()
     }
 
     fn assert_within(chunks: &[String], limit: usize) {
         for c in chunks {
-            assert!(clen(c) <= limit, "chunk of {} chars > {limit}: {c:?}", clen(c));
+            assert!(
+                clen(c) <= limit,
+                "chunk of {} chars > {limit}: {c:?}",
+                clen(c)
+            );
             assert!(!c.is_empty());
         }
     }
@@ -207,12 +250,18 @@ mod tests {
 
     #[test]
     fn paragraphs_are_packed_and_cut_between() {
-        let paras: Vec<String> = (0..10).map(|i| format!("paragraph {i} ").repeat(4).trim().to_string()).collect();
+        let paras: Vec<String> = (0..10)
+            .map(|i| format!("paragraph {i} ").repeat(4).trim().to_string())
+            .collect();
         let text = paras.join("\n\n");
         let chunks = split(&text, 120);
         assert_within(&chunks, 120);
         assert!(chunks.len() > 1);
-        assert_eq!(chunks.join("\n\n"), text, "only paragraph boundaries were used");
+        assert_eq!(
+            chunks.join("\n\n"),
+            text,
+            "only paragraph boundaries were used"
+        );
     }
 
     #[test]
@@ -231,11 +280,19 @@ mod tests {
         let text = "日本語のテキスト ".repeat(300) + &"é".repeat(250);
         let chunks = split(&text, 100);
         assert_within(&chunks, 100);
-        let joined: String = chunks.concat().chars().filter(|c| !c.is_whitespace()).collect();
+        let joined: String = chunks
+            .concat()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         let original: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         assert_eq!(joined, original, "every character kept, in order");
         // A word longer than the limit is the only thing cut inside.
-        assert!(chunks.iter().any(|c| c.chars().all(|ch| ch == 'é') && clen(c) == 100));
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.chars().all(|ch| ch == 'é') && clen(c) == 100)
+        );
     }
 
     #[test]
@@ -245,7 +302,10 @@ mod tests {
         let chunks = split(&text, 90);
         assert_within(&chunks, 90);
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[1], code, "the blank line inside the block did not split it");
+        assert_eq!(
+            chunks[1], code,
+            "the blank line inside the block did not split it"
+        );
     }
 
     #[test]
@@ -259,7 +319,10 @@ mod tests {
             assert_eq!(fences(c) % 2, 0, "unbalanced fence in {c:?}");
         }
         let code_chunks: Vec<&String> = chunks.iter().filter(|c| c.contains("let x")).collect();
-        assert!(code_chunks.iter().all(|c| c.contains("```rust\n")), "language kept");
+        assert!(
+            code_chunks.iter().all(|c| c.contains("```rust\n")),
+            "language kept"
+        );
         let lines: Vec<&str> = chunks
             .iter()
             .flat_map(|c| c.lines())

@@ -21,7 +21,11 @@ pub fn settle(prev: Option<&MemberStreak>, seq: u32, answered_at: DateTime<Utc>)
     match prev {
         Some(p) if p.last_seq >= seq => p.clone(),
         Some(p) => {
-            let current = if p.last_seq + 1 == seq { p.current + 1 } else { 1 };
+            let current = if p.last_seq + 1 == seq {
+                p.current + 1
+            } else {
+                1
+            };
             MemberStreak {
                 current,
                 best: p.best.max(current),
@@ -56,7 +60,11 @@ pub fn current_streak(stats: &MemberStreak, progress: ChannelProgress) -> u32 {
     } else {
         progress.latest_seq
     };
-    if stats.last_seq >= latest_revealed { stats.current } else { 0 }
+    if stats.last_seq >= latest_revealed {
+        stats.current
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -78,7 +86,10 @@ mod tests {
     #[test]
     fn consecutive_sequences_grow_and_a_gap_resets() {
         let s = play(&[1, 2, 3]);
-        assert_eq!((s.current, s.best, s.total_on_time, s.last_seq), (3, 3, 3, 3));
+        assert_eq!(
+            (s.current, s.best, s.total_on_time, s.last_seq),
+            (3, 3, 3, 3)
+        );
         let s = play(&[1, 2, 3, 5, 6]);
         assert_eq!((s.current, s.best, s.total_on_time), (2, 3, 5));
         let s = play(&[1, 3, 4, 5, 6]);
@@ -95,7 +106,15 @@ mod tests {
     #[test]
     fn current_only_while_the_last_answer_is_the_latest_revealed_drop() {
         let s = play(&[1, 2, 3]);
-        let at = |latest_seq, latest_open| current_streak(&s, ChannelProgress { latest_seq, latest_open });
+        let at = |latest_seq, latest_open| {
+            current_streak(
+                &s,
+                ChannelProgress {
+                    latest_seq,
+                    latest_open,
+                },
+            )
+        };
         assert_eq!(at(3, false), 3, "answered the latest revealed drop");
         assert_eq!(at(4, true), 3, "drop 4 is open: there is still time");
         assert_eq!(at(4, false), 0, "drop 4 was revealed without them");

@@ -31,7 +31,8 @@ impl StoredAnswer {
     }
 }
 
-const COLUMNS: &str = "message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at";
+const COLUMNS: &str =
+    "message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -81,15 +82,22 @@ pub async fn insert(conn: &mut SqliteConnection, a: &StoredAnswer) -> Result<boo
 }
 
 pub async fn get(conn: &mut SqliteConnection, message_id: u64) -> Result<Option<StoredAnswer>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM answers WHERE message_id = ?"))
-        .bind(to_db(message_id))
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM answers WHERE message_id = ?"
+    ))
+    .bind(to_db(message_id))
+    .fetch_optional(conn)
+    .await?;
     row.map(StoredAnswer::try_from).transpose()
 }
 
 /// Replaces a message's text. `false` if the message is unknown or withdrawn.
-pub async fn edit(conn: &mut SqliteConnection, message_id: u64, body: &str, at: DateTime<Utc>) -> Result<bool> {
+pub async fn edit(
+    conn: &mut SqliteConnection,
+    message_id: u64,
+    body: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE answers SET body = ?, edited_at = ? WHERE message_id = ? AND withdrawn_at IS NULL",
     )
@@ -102,12 +110,18 @@ pub async fn edit(conn: &mut SqliteConnection, message_id: u64, body: &str, at: 
 }
 
 /// Marks a message withdrawn (the member deleted it). `false` if unknown or already withdrawn.
-pub async fn withdraw(conn: &mut SqliteConnection, message_id: u64, at: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query("UPDATE answers SET withdrawn_at = ? WHERE message_id = ? AND withdrawn_at IS NULL")
-        .bind(epoch(at))
-        .bind(to_db(message_id))
-        .execute(conn)
-        .await?;
+pub async fn withdraw(
+    conn: &mut SqliteConnection,
+    message_id: u64,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE answers SET withdrawn_at = ? WHERE message_id = ? AND withdrawn_at IS NULL",
+    )
+    .bind(epoch(at))
+    .bind(to_db(message_id))
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -123,7 +137,11 @@ pub async fn for_drop(conn: &mut SqliteConnection, drop_id: i64) -> Result<Vec<S
 }
 
 /// One member's messages in a drop, oldest first.
-pub async fn for_member(conn: &mut SqliteConnection, drop_id: i64, member_id: u64) -> Result<Vec<StoredAnswer>> {
+pub async fn for_member(
+    conn: &mut SqliteConnection,
+    drop_id: i64,
+    member_id: u64,
+) -> Result<Vec<StoredAnswer>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM answers WHERE drop_id = ? AND member_id = ? ORDER BY posted_at, message_id"
     ))

@@ -39,7 +39,8 @@ struct Row {
 impl TryFrom<Row> for Channel {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Channel> {
-        let corrupt = |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.channel_id));
+        let corrupt =
+            |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.channel_id));
         let schedule = Schedule {
             time: parse_time(&r.drop_time).map_err(|e| corrupt(e.to_string()))?,
             zone: parse_zone(&r.time_zone).map_err(|e| corrupt(e.to_string()))?,
@@ -76,7 +77,11 @@ impl TryFrom<Row> for Channel {
 }
 
 /// Creates or replaces a channel's schedule.
-pub async fn upsert(conn: &mut SqliteConnection, channel: &Channel, now: DateTime<Utc>) -> Result<()> {
+pub async fn upsert(
+    conn: &mut SqliteConnection,
+    channel: &Channel,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let s = &channel.schedule;
     sqlx::query(
         "INSERT INTO channels (channel_id, guild_id, drop_time, time_zone, days, reveal_after_hours, \
@@ -108,10 +113,12 @@ pub async fn upsert(conn: &mut SqliteConnection, channel: &Channel, now: DateTim
 }
 
 pub async fn get(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<Channel>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE channel_id = ?"))
-        .bind(to_db(channel_id))
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM channels WHERE channel_id = ?"
+    ))
+    .bind(to_db(channel_id))
+    .fetch_optional(conn)
+    .await?;
     row.map(Channel::try_from).transpose()
 }
 
@@ -127,7 +134,12 @@ pub async fn list_active(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
 
 /// Pauses or resumes; resuming a paused channel moves `active_from` to `now` so the paused days are
 /// not caught up. Returns false when the channel has no schedule.
-pub async fn set_paused(conn: &mut SqliteConnection, channel_id: u64, paused: bool, now: DateTime<Utc>) -> Result<bool> {
+pub async fn set_paused(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    paused: bool,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE channels SET \
              active_from = CASE WHEN paused = 1 AND ? = 0 THEN ? ELSE active_from END, \

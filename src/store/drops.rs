@@ -86,10 +86,11 @@ async fn fetch_one_where(
     condition: &str,
     bind: i64,
 ) -> Result<Option<DropRecord>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM drops WHERE {condition}"))
-        .bind(bind)
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM drops WHERE {condition}"))
+            .bind(bind)
+            .fetch_optional(conn)
+            .await?;
     row.map(DropRecord::try_from).transpose()
 }
 
@@ -113,10 +114,19 @@ pub async fn latest(conn: &mut SqliteConnection, channel_id: u64) -> Result<Opti
 
 /// The channel's open drop (posted, not revealed), if any.
 pub async fn open(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<DropRecord>> {
-    fetch_one_where(conn, "channel_id = ? AND state = 'posted'", to_db(channel_id)).await
+    fetch_one_where(
+        conn,
+        "channel_id = ? AND state = 'posted'",
+        to_db(channel_id),
+    )
+    .await
 }
 
-pub async fn for_date(conn: &mut SqliteConnection, channel_id: u64, date: NaiveDate) -> Result<Option<DropRecord>> {
+pub async fn for_date(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    date: NaiveDate,
+) -> Result<Option<DropRecord>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND local_date = ?"
     ))
@@ -208,7 +218,11 @@ pub async fn reclaim(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn insert_missed(conn: &mut SqliteConnection, channel_id: u64, occ: &Occurrence) -> Result<()> {
+pub async fn insert_missed(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    occ: &Occurrence,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at) \
          VALUES (?, ?, 'missed', ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
@@ -224,7 +238,12 @@ pub async fn insert_missed(conn: &mut SqliteConnection, channel_id: u64, occ: &O
 
 /// Records a scheduled drop that could not even be claimed (no question matched),
 /// so the schedule moves past its date instead of retrying it forever.
-pub async fn insert_failed(conn: &mut SqliteConnection, channel_id: u64, occ: &Occurrence, failure: &str) -> Result<()> {
+pub async fn insert_failed(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    occ: &Occurrence,
+    failure: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at, failure) \
          VALUES (?, ?, 'failed', ?, ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
@@ -301,12 +320,14 @@ pub async fn record_failure(
 ) -> Result<()> {
     match retry_at {
         Some(at) => {
-            sqlx::query("UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'claimed'")
-                .bind(epoch(at))
-                .bind(failure)
-                .bind(id)
-                .execute(conn)
-                .await?
+            sqlx::query(
+                "UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'claimed'",
+            )
+            .bind(epoch(at))
+            .bind(failure)
+            .bind(id)
+            .execute(conn)
+            .await?
         }
         None => {
             sqlx::query(
@@ -342,7 +363,12 @@ pub async fn lease_reveal(
 }
 
 /// Releases a reveal lease after a failed attempt, to retry at `retry_at`.
-pub async fn retry_reveal_at(conn: &mut SqliteConnection, id: i64, failure: &str, retry_at: DateTime<Utc>) -> Result<()> {
+pub async fn retry_reveal_at(
+    conn: &mut SqliteConnection,
+    id: i64,
+    failure: &str,
+    retry_at: DateTime<Utc>,
+) -> Result<()> {
     sqlx::query("UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'posted'")
         .bind(epoch(retry_at))
         .bind(failure)
@@ -352,7 +378,11 @@ pub async fn retry_reveal_at(conn: &mut SqliteConnection, id: i64, failure: &str
     Ok(())
 }
 
-pub async fn mark_revealed(conn: &mut SqliteConnection, id: i64, revealed_at: DateTime<Utc>) -> Result<bool> {
+pub async fn mark_revealed(
+    conn: &mut SqliteConnection,
+    id: i64,
+    revealed_at: DateTime<Utc>,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE drops SET state = 'revealed', revealed_at = ?, lease_until = NULL, failure = NULL \
          WHERE id = ? AND state = 'posted'",
@@ -372,19 +402,25 @@ pub async fn progress(conn: &mut SqliteConnection, channel_id: u64) -> Result<Ch
     .bind(to_db(channel_id))
     .fetch_optional(conn)
     .await?;
-    Ok(row.map_or(ChannelProgress::default(), |(seq, state)| ChannelProgress {
-        latest_seq: seq as u32,
-        latest_open: state == DropState::Posted.as_str(),
-    }))
+    Ok(
+        row.map_or(ChannelProgress::default(), |(seq, state)| ChannelProgress {
+            latest_seq: seq as u32,
+            latest_open: state == DropState::Posted.as_str(),
+        }),
+    )
 }
 
 /// How many drops of each state a channel has, for `/schedule show`.
-pub async fn count_by_state(conn: &mut SqliteConnection, channel_id: u64) -> Result<Vec<(DropState, u32)>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM drops WHERE channel_id = ? GROUP BY state ORDER BY state")
-            .bind(to_db(channel_id))
-            .fetch_all(conn)
-            .await?;
+pub async fn count_by_state(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+) -> Result<Vec<(DropState, u32)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT state, COUNT(*) FROM drops WHERE channel_id = ? GROUP BY state ORDER BY state",
+    )
+    .bind(to_db(channel_id))
+    .fetch_all(conn)
+    .await?;
     rows.into_iter()
         .map(|(s, n)| Ok((s.parse().map_err(StoreError::Corrupt)?, n as u32)))
         .collect()

@@ -40,7 +40,14 @@ mod tests {
 
     #[test]
     fn every_u64_round_trips() {
-        for id in [0, 1, 1_234_567_890_123_456_789, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        for id in [
+            0,
+            1,
+            1_234_567_890_123_456_789,
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            u64::MAX,
+        ] {
             assert_eq!(from_db(to_db(id)), id);
         }
         assert_eq!(to_db(42), 42);

@@ -48,7 +48,11 @@ impl TryFrom<Row> for MemberStats {
     }
 }
 
-pub async fn get(conn: &mut SqliteConnection, channel_id: u64, member_id: u64) -> Result<Option<MemberStats>> {
+pub async fn get(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    member_id: u64,
+) -> Result<Option<MemberStats>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM member_stats WHERE channel_id = ? AND member_id = ?"
     ))

@@ -19,7 +19,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, Transaction};
 
 /// How long a writer waits for another writer before giving up with [`StoreError::Locked`].
@@ -35,7 +37,9 @@ pub enum StoreError {
     Open { target: String, reason: String },
     #[error("cannot apply the database migrations: {0}")]
     Migrate(String),
-    #[error("the database is locked by another process or connection and stayed locked past the busy timeout; is a second prepbot writing to the same file?")]
+    #[error(
+        "the database is locked by another process or connection and stayed locked past the busy timeout; is a second prepbot writing to the same file?"
+    )]
     Locked,
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
@@ -66,6 +70,16 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Hides a password in `scheme://user:password@host` before a URL reaches a message.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            format!("{}://***@{}", &url[..start], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -75,6 +89,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database at a `sqlite://` URL.
     pub async fn open_url(url: &str) -> Result<Store> {
+        // sqlx would read any other scheme as a file name; say what is supported.
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::BadUrl {
+                url: redact_url(url),
+                reason: "only sqlite: URLs are supported".into(),
+            });
+        }
         let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
             url: url.to_string(),
             reason: e.to_string(),
@@ -92,7 +113,11 @@ impl Store {
         Self::open(options, &path.display().to_string(), busy_timeout).await
     }
 
-    async fn open(options: SqliteConnectOptions, target: &str, busy_timeout: Duration) -> Result<Store> {
+    async fn open(
+        options: SqliteConnectOptions,
+        target: &str,
+        busy_timeout: Duration,
+    ) -> Result<Store> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -134,13 +159,16 @@ impl Store {
 }
 
 #[cfg(test)]
-pub(crate) mod test_support {
-    use super::*;
-
-    /// A fresh database in a temporary directory, with the real migrations.
-    pub(crate) async fn fresh() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open_path(&dir.path().join("test.db")).await.expect("open store");
-        (store, dir)
+mod tests {
+    #[test]
+    fn credentials_in_a_url_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://bot:s3cret@db:5432/x"),
+            "postgres://***@db:5432/x"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://prepbot.db"),
+            "sqlite://prepbot.db"
+        );
     }
 }

@@ -22,19 +22,21 @@ pub async fn ensure(conn: &mut SqliteConnection, channel_id: u64, seed: u64) -> 
 }
 
 pub async fn load(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<Rotation>> {
-    let row: Option<(i64, i64)> = sqlx::query_as("SELECT seed, cycle FROM rotations WHERE channel_id = ?")
-        .bind(to_db(channel_id))
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT seed, cycle FROM rotations WHERE channel_id = ?")
+            .bind(to_db(channel_id))
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some((seed, cycle)) = row else {
         return Ok(None);
     };
-    let used: Vec<String> =
-        sqlx::query_scalar("SELECT question_id FROM rotation_used WHERE channel_id = ? AND cycle = ?")
-            .bind(to_db(channel_id))
-            .bind(cycle)
-            .fetch_all(conn)
-            .await?;
+    let used: Vec<String> = sqlx::query_scalar(
+        "SELECT question_id FROM rotation_used WHERE channel_id = ? AND cycle = ?",
+    )
+    .bind(to_db(channel_id))
+    .bind(cycle)
+    .fetch_all(conn)
+    .await?;
     Ok(Some(Rotation {
         seed: super::ids::from_db(seed),
         cycle: cycle as u32,
@@ -44,7 +46,12 @@ pub async fn load(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option
 
 /// Records a pick; a pick that starts a new cycle advances the cycle and forgets
 /// the old cycle's set.
-pub async fn record(conn: &mut SqliteConnection, channel_id: u64, pick: &Pick, now: DateTime<Utc>) -> Result<()> {
+pub async fn record(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    pick: &Pick,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if pick.new_cycle {
         sqlx::query("UPDATE rotations SET cycle = ? WHERE channel_id = ?")
             .bind(pick.cycle as i64)
@@ -71,7 +78,11 @@ pub async fn record(conn: &mut SqliteConnection, channel_id: u64, pick: &Pick, n
 }
 
 /// Gives a question back to the current cycle (its drop failed and was never seen).
-pub async fn release(conn: &mut SqliteConnection, channel_id: u64, question_id: &str) -> Result<()> {
+pub async fn release(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    question_id: &str,
+) -> Result<()> {
     sqlx::query(
         "DELETE FROM rotation_used WHERE channel_id = ? AND question_id = ? \
          AND cycle = (SELECT cycle FROM rotations WHERE channel_id = ?)",

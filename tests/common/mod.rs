@@ -16,7 +16,9 @@ use prepbot::scheduler::{Outbound, OutboundError, PostedDrop};
 use prepbot::store::Store;
 
 pub fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("rfc3339").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("rfc3339")
+        .with_timezone(&Utc)
 }
 
 pub fn question(id: &str, topic: &str, difficulty: Difficulty) -> Question {
@@ -50,7 +52,9 @@ pub fn small_bank(n: usize) -> QuestionBank {
 
 pub async fn fresh_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_path(&dir.path().join("prepbot.db")).await.expect("open");
+    let store = Store::open_path(&dir.path().join("prepbot.db"))
+        .await
+        .expect("open");
     (store, dir)
 }
 
@@ -102,7 +106,10 @@ impl Recording {
         *self.now.lock().unwrap() = Some(now);
     }
     fn now(&self) -> DateTime<Utc> {
-        self.now.lock().unwrap().expect("set the recording clock with at()")
+        self.now
+            .lock()
+            .unwrap()
+            .expect("set the recording clock with at()")
     }
     pub fn drop_count(&self) -> usize {
         self.drops.lock().unwrap().len()
@@ -113,7 +120,11 @@ impl Recording {
 }
 
 impl Outbound for Recording {
-    async fn post_drop(&self, channel_id: u64, post: &DropPost) -> Result<PostedDrop, OutboundError> {
+    async fn post_drop(
+        &self,
+        channel_id: u64,
+        post: &DropPost,
+    ) -> Result<PostedDrop, OutboundError> {
         if self.fail_drops.load(Ordering::SeqCst) {
             return Err(OutboundError {
                 message: "HTTP 503 from the platform".into(),
@@ -122,11 +133,23 @@ impl Outbound for Recording {
         }
         self.drops.lock().unwrap().push((channel_id, post.clone()));
         let id = 5_000 + self.next_id.fetch_add(1, Ordering::SeqCst);
-        Ok(PostedDrop { message_id: id, thread_id: id, posted_at: self.now() })
+        Ok(PostedDrop {
+            message_id: id,
+            thread_id: id,
+            posted_at: self.now(),
+        })
     }
 
-    async fn post_reveal(&self, channel_id: u64, thread_id: u64, reveal: &RevealContent) -> Result<DateTime<Utc>, OutboundError> {
-        self.reveals.lock().unwrap().push((channel_id, thread_id, reveal.clone()));
+    async fn post_reveal(
+        &self,
+        channel_id: u64,
+        thread_id: u64,
+        reveal: &RevealContent,
+    ) -> Result<DateTime<Utc>, OutboundError> {
+        self.reveals
+            .lock()
+            .unwrap()
+            .push((channel_id, thread_id, reveal.clone()));
         Ok(self.now())
     }
 }

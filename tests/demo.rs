@@ -1,0 +1,147 @@
+//! `prepbot demo`: the scripted habits must produce exact streaks, through the
+//! library entry and through the real binary.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use prepbot::bank::QuestionBank;
+use prepbot::demo::{DemoOptions, run};
+
+fn bank() -> Arc<QuestionBank> {
+    Arc::new(
+        QuestionBank::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("questions")).expect("bank"),
+    )
+}
+
+async fn demo(days: u32, seed: u64, start: &str) -> (Vec<(String, u32, u32, u32)>, String) {
+    let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let report = run(
+        DemoOptions {
+            days,
+            seed,
+            db: None,
+            start: NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap(),
+        },
+        bank(),
+        buf.clone(),
+    )
+    .await
+    .expect("demo runs");
+    assert_eq!(report.drops_posted, days as usize);
+    assert_eq!(report.drops_revealed, days as usize);
+    let table = report
+        .leaderboard
+        .iter()
+        .map(|r| (r.member_name.clone(), r.current, r.best, r.total_on_time))
+        .collect();
+    let out = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    (table, out)
+}
+
+fn row(name: &str, current: u32, best: u32, total: u32) -> (String, u32, u32, u32) {
+    (name.to_string(), current, best, total)
+}
+
+#[tokio::test]
+async fn seven_days_produce_the_streaks_the_habits_imply() {
+    let (table, out) = demo(7, 42, "2026-11-23").await;
+    // Ada answers all 7; Ben skips drop 3 (then 4..7 in a row); Cy is late on drop 5.
+    assert_eq!(
+        table,
+        [row("Ada", 7, 7, 7), row("Ben", 4, 4, 6), row("Cy", 2, 4, 6)]
+    );
+    assert_eq!(out.matches("=== Drop #").count(), 7);
+    assert_eq!(out.matches("--- Reveal #").count(), 7);
+    assert!(out.contains("Model answer\n~~~~~~~~~~~~"));
+    assert!(out.contains("What interviewers look for"));
+    assert!(out.contains("Common mistakes"));
+    assert!(out.contains("(late: after the reveal)"));
+    assert!(
+        out.contains("2 members answered on time: Ada, Ben."),
+        "drop 5's summary"
+    );
+    assert!(out.contains("Ben deleted a message (their other answer still counts)"));
+    assert!(out.contains("=== Leaderboard after 7 drops ==="));
+}
+
+#[tokio::test]
+async fn the_seed_decides_the_questions_and_no_question_repeats() {
+    let (_, a) = demo(7, 42, "2026-11-23").await;
+    let (_, b) = demo(7, 42, "2026-11-23").await;
+    let (_, c) = demo(7, 7, "2026-11-23").await;
+    let ids = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("]  (") && l.ends_with(')'))
+            .filter_map(|l| {
+                l.rsplit_once("(")
+                    .map(|(_, id)| id.trim_end_matches(')').to_string())
+            })
+            .collect()
+    };
+    assert_eq!(ids(&a).len(), 7);
+    assert_eq!(ids(&a), ids(&b));
+    assert_ne!(ids(&a), ids(&c));
+    let mut unique = ids(&a);
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 7);
+}
+
+#[tokio::test]
+async fn a_short_demo_ends_with_fewer_drops() {
+    let (table, _) = demo(2, 1, "2027-03-27").await; // across the London spring-forward
+    assert_eq!(
+        table,
+        [row("Ada", 2, 2, 2), row("Ben", 2, 2, 2), row("Cy", 2, 2, 2)]
+    );
+}
+
+#[test]
+fn the_binary_runs_the_demo_without_a_token_or_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DISCORD_TOKEN")
+        .args([
+            "demo",
+            "--days",
+            "3",
+            "--seed",
+            "5",
+            "--start",
+            "2026-11-23",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("=== Leaderboard after 3 drops ==="));
+    assert!(
+        stdout.contains("1    Ada            3     3        3"),
+        "{stdout}"
+    );
+    assert!(db.exists(), "--db keeps the database");
+    // A second run refuses to reuse it, with one clear line.
+    let again = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("already exists: the demo needs a fresh database"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

@@ -1,0 +1,316 @@
+//! The store on a fresh SQLite file with the real migrations.
+
+mod common;
+
+use std::time::Duration as StdDuration;
+
+use chrono::NaiveDate;
+use common::*;
+use prepbot::engine::schedule::{Days, Occurrence};
+use prepbot::store::{Store, StoreError, answers, channels, drops, ids};
+
+#[tokio::test]
+async fn migrations_set_up_wal_foreign_keys_and_every_table() {
+    let (store, dir) = fresh_store().await;
+    let mut conn = store.read().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(fk, 1);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "answers",
+            "channels",
+            "drops",
+            "member_stats",
+            "rotation_used",
+            "rotations"
+        ]
+    );
+    drop(conn);
+    store.close().await;
+    // Reopening applies nothing twice.
+    let again = Store::open_path(&dir.path().join("prepbot.db"))
+        .await
+        .unwrap();
+    again.close().await;
+}
+
+#[tokio::test]
+async fn the_database_file_is_created_if_missing_from_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    assert!(!path.exists());
+    let store = Store::open_url(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn bad_urls_and_unopenable_paths_are_clear_errors() {
+    let err = Store::open_url("postgres://localhost/prepbot")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");
+    assert!(
+        err.to_string().contains("use sqlite://path/to/prepbot.db"),
+        "{err}"
+    );
+    let err = Store::open_path(std::path::Path::new("/nonexistent-dir/sub/prepbot.db"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot open the database /nonexistent-dir/sub/prepbot.db"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_locked_database_gives_a_clear_error_after_the_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let holder = Store::open_path(&path).await.unwrap();
+    let waiter = Store::open_path_with(&path, StdDuration::from_millis(200))
+        .await
+        .unwrap();
+    let tx = holder.write().await.unwrap();
+    let err = waiter.write().await.unwrap_err();
+    assert!(matches!(err, StoreError::Locked), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("is a second prepbot writing to the same file?")
+    );
+    drop(tx);
+    // Once released, the waiter gets in.
+    let tx = waiter.write().await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn occurrence(date: &str) -> Occurrence {
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    Occurrence {
+        local_date: d,
+        drop_at: utc(&format!("{date}T09:00:00Z")),
+        reveal_at: utc(&format!("{date}T17:00:00Z")),
+    }
+}
+
+async fn with_channel(store: &Store) {
+    let mut tx = store.write().await.unwrap();
+    let channel = channels::Channel {
+        channel_id: CHANNEL,
+        guild_id: GUILD,
+        schedule: prepbot::engine::schedule::Schedule {
+            time: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            zone: chrono_tz::Europe::London,
+            days: Days::WEEKDAYS,
+            reveal_after_hours: 8,
+            pool: prepbot::bank::PoolFilter {
+                topic: Some("caching".into()),
+                difficulty: Some(prepbot::bank::Difficulty::Hard),
+                kind: None,
+            },
+            paused: false,
+        },
+        active_from: utc("2026-01-01T00:00:00Z"),
+    };
+    channels::upsert(&mut tx, &channel, utc("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let back = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    assert_eq!(back, channel, "a channel round-trips whole");
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
+    let (store, _dir) = fresh_store().await;
+    with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let occ = occurrence("2026-01-05");
+    let first = drops::insert_claimed(&mut tx, CHANNEL, &occ, "q1", now, now)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let second = drops::insert_claimed(&mut tx, CHANNEL, &occ, "q2", now, now)
+        .await
+        .unwrap();
+    assert!(second.is_none(), "the helper reports the conflict");
+    // Even raw SQL cannot add a second row for that date.
+    let raw = sqlx::query(
+        "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at) VALUES (?, '2026-01-05', 'claimed', 'q3', 0, 0)",
+    )
+    .bind(ids::to_db(CHANNEL))
+    .execute(&mut *tx)
+    .await;
+    assert!(raw.is_err());
+    // Nor a drop for a channel that does not exist (foreign key).
+    let orphan = drops::insert_claimed(&mut tx, 12345, &occ, "q1", now, now).await;
+    assert!(orphan.is_err());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
+    let (store, _dir) = fresh_store().await;
+    with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let a = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-06"), "q2", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(drops::next_seq(&mut tx, CHANNEL).await.unwrap(), 1);
+    assert!(
+        drops::mark_posted(&mut tx, a, 1, 10, 10, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        drops::mark_posted(&mut tx, b, 2, 11, 11, now)
+            .await
+            .is_err(),
+        "a second open drop is refused"
+    );
+    assert!(drops::mark_revealed(&mut tx, a, now).await.unwrap());
+    let dup = sqlx::query(
+        "UPDATE drops SET state = 'posted', seq = 1, message_id = 11, thread_id = 11 WHERE id = ?",
+    )
+    .bind(b)
+    .execute(&mut *tx)
+    .await;
+    assert!(dup.is_err(), "sequence numbers are unique per channel");
+    assert!(
+        drops::mark_posted(&mut tx, b, 2, 11, 11, now)
+            .await
+            .unwrap()
+    );
+    let progress = drops::progress(&mut tx, CHANNEL).await.unwrap();
+    assert_eq!((progress.latest_seq, progress.latest_open), (2, true));
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn platform_ids_above_i64_max_round_trip_through_the_store() {
+    let (store, _dir) = fresh_store().await;
+    with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let id = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let big = u64::MAX - 5;
+    drops::mark_posted(&mut tx, id, 1, big, big, now)
+        .await
+        .unwrap();
+    let d = drops::by_thread(&mut tx, big).await.unwrap().unwrap();
+    assert_eq!((d.message_id, d.thread_id), (Some(big), Some(big)));
+    let a = answers::StoredAnswer {
+        message_id: big - 1,
+        drop_id: id,
+        member_id: big - 2,
+        member_name: "Zoë ✨".into(),
+        body: "Ünïcödé and emoji 🚀 ".repeat(10_000),
+        posted_at: now,
+        edited_at: None,
+        withdrawn_at: None,
+    };
+    assert!(answers::insert(&mut tx, &a).await.unwrap());
+    assert!(
+        !answers::insert(&mut tx, &a).await.unwrap(),
+        "the same message is stored once"
+    );
+    assert_eq!(answers::get(&mut tx, big - 1).await.unwrap().unwrap(), a);
+    assert_eq!(
+        answers::for_member(&mut tx, id, big - 2)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn sql_text_is_bound_never_spliced() {
+    let (store, _dir) = fresh_store().await;
+    with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let id = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let evil = "x'); DROP TABLE answers; --";
+    let a = answers::StoredAnswer {
+        message_id: 1,
+        drop_id: id,
+        member_id: 2,
+        member_name: evil.into(),
+        body: evil.into(),
+        posted_at: now,
+        edited_at: None,
+        withdrawn_at: None,
+    };
+    answers::insert(&mut tx, &a).await.unwrap();
+    answers::edit(&mut tx, 1, evil, now).await.unwrap();
+    assert_eq!(answers::for_drop(&mut tx, id).await.unwrap()[0].body, evil);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn pausing_and_resuming_moves_active_from_only_on_resume() {
+    let (store, _dir) = fresh_store().await;
+    with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    assert!(
+        channels::set_paused(&mut tx, CHANNEL, true, utc("2026-02-01T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let c = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    assert!(c.schedule.paused);
+    assert_eq!(c.active_from, utc("2026-01-01T00:00:00Z"));
+    assert!(channels::list_active(&mut tx).await.unwrap().is_empty());
+    assert!(
+        channels::set_paused(&mut tx, CHANNEL, false, utc("2026-02-03T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let c = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    assert_eq!(c.active_from, utc("2026-02-03T00:00:00Z"));
+    // Resuming an active channel changes nothing.
+    channels::set_paused(&mut tx, CHANNEL, false, utc("2026-02-05T00:00:00Z"))
+        .await
+        .unwrap();
+    let c = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    assert_eq!(c.active_from, utc("2026-02-03T00:00:00Z"));
+    assert!(
+        !channels::set_paused(&mut tx, 4242, true, utc("2026-02-05T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+}
