@@ -3,7 +3,7 @@
 //! store inside one write transaction, so a restart or a second process sees either
 //! all of a step or none of it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -235,7 +235,7 @@ impl Practice {
     pub async fn agenda(&self) -> Result<Vec<(DateTime<Utc>, Work)>> {
         let mut conn = self.store.read().await?;
         let mut items = Vec::new();
-        let mut next_drop_of = std::collections::HashMap::new();
+        let mut next_drop_of = HashMap::new();
         for ch in channels::list_active(&mut conn).await? {
             let latest = drops::latest(&mut conn, ch.channel_id).await?;
             let next = ch
@@ -602,14 +602,14 @@ impl Practice {
         let stored = answers::for_drop(&mut tx, drop_id).await?;
         let messages: Vec<_> = stored.iter().map(StoredAnswer::as_message).collect();
         let who = answerers(&messages, Some(revealed_at));
+        // `stored` is oldest first, so the first remaining message per member wins.
+        let mut first_answer: HashMap<u64, DateTime<Utc>> = HashMap::new();
+        for a in stored.iter().filter(|a| a.withdrawn_at.is_none()) {
+            first_answer.entry(a.member_id).or_insert(a.posted_at);
+        }
         let mut settled = Vec::with_capacity(who.on_time.len());
         for (member_id, name) in &who.on_time {
-            let first_on_time = stored
-                .iter()
-                .filter(|a| a.member_id == *member_id && a.withdrawn_at.is_none())
-                .map(|a| a.posted_at)
-                .min()
-                .unwrap_or(revealed_at);
+            let first_on_time = first_answer.get(member_id).copied().unwrap_or(revealed_at);
             settled.push(
                 self.settle_in(&mut tx, &drop, *member_id, name, first_on_time)
                     .await?,
