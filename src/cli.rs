@@ -9,8 +9,10 @@ use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::bank::{Difficulty, Kind, PoolFilter, QuestionBank};
+use crate::config::Config;
 use crate::console::{render_question, stdout_sink};
 use crate::demo::{DemoOptions, run as run_demo};
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,9 +49,12 @@ pub enum Command {
     /// Validate a question bank: print every problem (exit 1) or a summary (exit 0).
     Check {
         /// Question bank directory.
-        #[arg(default_value = "questions")]
+        #[arg(env = "PREPBOT_QUESTIONS", default_value = "questions")]
         dir: PathBuf,
     },
+    /// Show each configured channel from the bot's database (PREPBOT_DATABASE_URL):
+    /// schedule, next drop, open drop, drop counts and the last problem.
+    Status,
     /// Look questions up in the bank.
     Questions {
         /// Question bank directory.
@@ -125,6 +130,14 @@ pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
     match cli.command {
         Command::Check { dir } => check(&dir),
+        Command::Status => block_on(async {
+            let config = Config::from_env();
+            let store = Store::open_url(&config.database_url).await?;
+            let text = crate::status::report(&store, Utc::now()).await;
+            store.close().await;
+            println!("{}", text?);
+            Ok(())
+        }),
         Command::Questions { dir, action } => questions(&dir, action),
         Command::Demo {
             days,

@@ -8,6 +8,7 @@
 //! - [`practice`]: the use cases adapters call, joining the engine to the store.
 //! - [`scheduler`]: runs whatever is due at an instant through an [`scheduler::Outbound`] adapter.
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
+//! - [`status`]: `prepbot status`, what the database says about each channel.
 //! - [`cli`]: the command line; `main.rs` only parses it and calls [`cli::run`].
 
 pub mod bank;
@@ -19,4 +20,5 @@ pub mod demo;
 pub mod engine;
 pub mod practice;
 pub mod scheduler;
+pub mod status;
 pub mod store;

@@ -15,7 +15,7 @@ use crate::engine::answers::{answerers, is_on_time};
 use crate::engine::reveal::{DropPost, RevealContent, TextBlock, build_reveal, drop_post};
 use crate::engine::rotation::pick_next;
 use crate::engine::schedule::{Days, Occurrence, Schedule, ScheduleError};
-use crate::engine::streak::{ChannelProgress, MemberStreak, current_streak, settle};
+use crate::engine::streak::{ChannelProgress, MemberStreak, current_streak, replay, settle};
 use crate::engine::{DropState, answers::Answerers};
 use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
@@ -24,7 +24,12 @@ use crate::store::member_stats::MemberStats;
 use crate::store::{Store, StoreError, answers, channels, drops, member_stats, rotation};
 
 /// How long a claim or reveal lease lasts before another attempt may take it over.
+/// Adapters must give up on a platform call well within it.
 pub const LEASE: Duration = Duration::seconds(120);
+
+/// Reveal attempts before a drop is closed without its reveal (about 45 minutes of
+/// backoff), so a reveal that cannot be posted does not hold up the next drop.
+pub const MAX_REVEAL_ATTEMPTS: u32 = 8;
 
 /// Errors from a use case. [`PracticeError::is_user_error`] tells adapters which ones
 /// to show to the person who asked, as they are.
@@ -287,8 +292,9 @@ impl Practice {
         &self,
         pool: &PoolFilter,
         rot: &crate::engine::rotation::Rotation,
+        last: Option<&str>,
     ) -> Option<crate::engine::rotation::Pick> {
-        pick_next(self.bank.pool(pool).map(|q| q.id.as_str()), rot)
+        pick_next(self.bank.pool(pool).map(|q| q.id.as_str()), rot, last)
     }
 
     fn claimed(&self, drop: DropRecord, seq: u32) -> Result<ClaimedDrop, String> {
@@ -316,6 +322,15 @@ impl Practice {
         };
         if ch.schedule.paused || drops::open(&mut tx, channel_id).await?.is_some() {
             return Ok(None);
+        }
+        // An earlier drop still waiting to be posted keeps its chance until its reveal
+        // time; after that it can no longer be posted and is failed here.
+        for pending in drops::claimed(&mut tx, channel_id).await? {
+            if now < pending.reveal_due_at {
+                return Ok(None);
+            }
+            self.fail_in(&mut tx, &pending, "not posted before its reveal time")
+                .await?;
         }
         let mut after = drops::latest(&mut tx, channel_id)
             .await?
@@ -358,7 +373,8 @@ impl Practice {
         now: DateTime<Utc>,
     ) -> Result<Option<ClaimedDrop>> {
         let rot = rotation::load(tx, ch.channel_id).await?.unwrap_or_default();
-        let Some(pick) = self.pick_question(&ch.schedule.pool, &rot) else {
+        let last = drops::last_posted_question(tx, ch.channel_id).await?;
+        let Some(pick) = self.pick_question(&ch.schedule.pool, &rot, last.as_deref()) else {
             warn!(channel = ch.channel_id, pool = %ch.schedule.pool, "no question matches the channel's pool");
             return Err(PracticeError::EmptyPool(ch.schedule.pool.clone()));
         };
@@ -405,6 +421,15 @@ impl Practice {
         }
         if drops::open(&mut tx, channel_id).await?.is_some() {
             return Err(PracticeError::Busy);
+        }
+        // An earlier drop waiting to retry its post is superseded by this one; one
+        // being posted right now (its lease holds) makes us wait.
+        for pending in drops::claimed(&mut tx, channel_id).await? {
+            if pending.lease_until.is_some_and(|l| l > now) {
+                return Err(PracticeError::Busy);
+            }
+            self.fail_in(&mut tx, &pending, "superseded by an on-demand drop")
+                .await?;
         }
         let claimed = self
             .claim_in(&mut tx, &ch, &occ, existing.map(|d| d.id), now)
@@ -471,7 +496,8 @@ impl Practice {
         Ok(())
     }
 
-    /// Records that the platform accepted the post; assigns the sequence number.
+    /// Records that the platform accepted the post; assigns the sequence number. The
+    /// returned drop is `Posted`, or `Failed` if another drop of the channel was open.
     pub async fn mark_posted(
         &self,
         drop_id: i64,
@@ -483,16 +509,30 @@ impl Practice {
         let drop = drops::by_id(&mut tx, drop_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("drop {drop_id} vanished")))?;
-        let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
-        if !drops::mark_posted(&mut tx, drop_id, seq, message_id, thread_id, posted_at).await? {
-            warn!(drop = drop_id, state = %drop.state, "posted a drop that was no longer claimed");
+        if let Some(open) = drops::open(&mut tx, drop.channel_id).await? {
+            // Only reachable if the claim checks were bypassed; never break the
+            // one-open-drop rule, and say so loudly: the platform has a stray message.
+            warn!(
+                drop = drop_id,
+                open = open.id,
+                message_id,
+                "a drop was posted while another was open; recording it as failed"
+            );
+            self.fail_in(&mut tx, &drop, "posted while another drop was open")
+                .await?;
+        } else {
+            let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
+            if !drops::mark_posted(&mut tx, drop_id, seq, message_id, thread_id, posted_at).await? {
+                warn!(drop = drop_id, state = %drop.state, "posted a drop that was no longer claimed");
+            }
         }
         let drop = drops::by_id(&mut tx, drop_id).await?.unwrap_or(drop);
         tx.commit().await.map_err(StoreError::from)?;
         info!(
             drop = drop_id,
             channel = drop.channel_id,
-            seq,
+            seq = drop.seq,
+            state = %drop.state,
             question = drop.question_id.as_deref().unwrap_or(""),
             "drop posted"
         );
@@ -572,16 +612,39 @@ impl Practice {
         }
     }
 
-    /// Releases a reveal lease after a failed post, to retry with backoff.
-    pub async fn reveal_failed(&self, drop_id: i64, error: &str, now: DateTime<Utc>) -> Result<()> {
+    /// Records a failed reveal post. Retried with backoff while the failure is
+    /// retryable and fewer than [`MAX_REVEAL_ATTEMPTS`] were made; otherwise the drop
+    /// is closed without its reveal (streaks settle, the failure is kept) so the
+    /// channel's next drop is not held up forever. Returns true when it closed.
+    pub async fn reveal_failed(
+        &self,
+        drop_id: i64,
+        error: &str,
+        retryable: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        if let Some(drop) = drops::by_id(&mut tx, drop_id).await? {
+        let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
+            return Ok(false);
+        };
+        let closed = if !retryable || drop.attempts >= MAX_REVEAL_ATTEMPTS {
+            warn!(
+                drop = drop_id,
+                error,
+                attempts = drop.attempts,
+                "giving up on a reveal; closing the drop without it"
+            );
+            let why = format!("the reveal could not be posted: {error}");
+            self.close_in(&mut tx, &drop, now, Some(&why)).await?;
+            true
+        } else {
             let retry_at = now + backoff(drop.attempts);
             warn!(drop = drop_id, error, retry_at = %retry_at, "posting a reveal failed; will retry");
             drops::retry_reveal_at(&mut tx, drop_id, error, retry_at).await?;
-        }
+            false
+        };
         tx.commit().await.map_err(StoreError::from)?;
-        Ok(())
+        Ok(closed)
     }
 
     /// Records that the reveal was posted at `revealed_at` and settles the streaks of
@@ -596,10 +659,22 @@ impl Practice {
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(Vec::new());
         };
-        if !drops::mark_revealed(&mut tx, drop_id, revealed_at).await? {
+        let settled = self.close_in(&mut tx, &drop, revealed_at, None).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(settled)
+    }
+
+    async fn close_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        drop: &DropRecord,
+        revealed_at: DateTime<Utc>,
+        failure: Option<&str>,
+    ) -> Result<Vec<MemberStats>> {
+        if !drops::mark_revealed(tx, drop.id, revealed_at, failure).await? {
             return Ok(Vec::new());
         }
-        let stored = answers::for_drop(&mut tx, drop_id).await?;
+        let stored = answers::for_drop(tx, drop.id).await?;
         let messages: Vec<_> = stored.iter().map(StoredAnswer::as_message).collect();
         let who = answerers(&messages, Some(revealed_at));
         // `stored` is oldest first, so the first remaining message per member wins.
@@ -611,13 +686,12 @@ impl Practice {
         for (member_id, name) in &who.on_time {
             let first_on_time = first_answer.get(member_id).copied().unwrap_or(revealed_at);
             settled.push(
-                self.settle_in(&mut tx, &drop, *member_id, name, first_on_time)
+                self.settle_in(tx, drop, *member_id, name, first_on_time)
                     .await?,
             );
         }
-        tx.commit().await.map_err(StoreError::from)?;
         info!(
-            drop = drop_id,
+            drop = drop.id,
             channel = drop.channel_id,
             answered = settled.len(),
             "drop revealed"
@@ -635,11 +709,21 @@ impl Practice {
     ) -> Result<MemberStats> {
         let seq = drop.seq.unwrap_or(0);
         let prev = member_stats::get(tx, drop.channel_id, member_id).await?;
+        let streak = match &prev {
+            // An on-time answer to an older drop whose event arrived after later drops
+            // settled: rebuild this member's run from their on-time answers. Rare, and
+            // O(that member's history), never the channel's.
+            Some(p) if p.streak.last_seq > seq => {
+                let seqs = answers::on_time_seqs(tx, drop.channel_id, member_id).await?;
+                replay(&seqs, p.streak.last_answered_at).unwrap_or_else(|| p.streak.clone())
+            }
+            _ => settle(prev.as_ref().map(|p| &p.streak), seq, answered_at),
+        };
         let stats = MemberStats {
             channel_id: drop.channel_id,
             member_id,
             member_name: name.to_string(),
-            streak: settle(prev.as_ref().map(|p| &p.streak), seq, answered_at),
+            streak,
         };
         member_stats::upsert(tx, &stats).await?;
         Ok(stats)

@@ -8,7 +8,9 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tracing::{Instrument, info_span};
+use tracing::{Instrument, info_span, warn};
+
+use crate::engine::DropState;
 
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
@@ -56,7 +58,9 @@ pub struct PassReport {
     pub failures: usize,
 }
 
-/// Runs everything due at `now`. Returns the instant the next item falls due.
+/// Runs everything due at `now`, in due order (at equal instants: reveals, then
+/// retries, then drops). One item's failure is logged and counted, and the pass goes
+/// on with the others. Returns the instant the next item falls due.
 pub async fn run_due(
     practice: &Practice,
     outbound: &impl Outbound,
@@ -67,47 +71,55 @@ pub async fn run_due(
         if at > now {
             continue;
         }
-        match work {
+        let result = match work {
             Work::Reveal {
                 drop_id,
                 channel_id,
             } => {
                 let span = info_span!("reveal", drop = drop_id, channel = channel_id);
-                match reveal_one(practice, outbound, drop_id, now)
+                reveal_one(practice, outbound, drop_id, now)
                     .instrument(span)
-                    .await?
-                {
-                    Some(d) => report.revealed.push(d),
-                    None => report.failures += 1,
-                }
+                    .await
+                    .map(|done| match done {
+                        Some(d) => report.revealed.push(d),
+                        None => report.failures += 1,
+                    })
             }
             Work::RetryPost {
                 drop_id,
                 channel_id,
             } => {
                 let span = info_span!("retry_post", drop = drop_id, channel = channel_id);
-                if let Some(claimed) = practice.claim_retry(drop_id, now).await? {
-                    match post_claimed(practice, outbound, claimed, now)
-                        .instrument(span)
-                        .await?
-                    {
-                        Ok(d) => report.posted.push(d),
-                        Err(_) => report.failures += 1,
+                async {
+                    if let Some(claimed) = practice.claim_retry(drop_id, now).await? {
+                        match post_claimed(practice, outbound, claimed, now).await? {
+                            Ok(d) => report.posted.push(d),
+                            Err(_) => report.failures += 1,
+                        }
                     }
+                    Ok(())
                 }
+                .instrument(span)
+                .await
             }
             Work::Drop { channel_id } => {
                 let span = info_span!("drop", channel = channel_id);
-                if let Some(claimed) = practice.claim_scheduled_drop(channel_id, now).await? {
-                    match post_claimed(practice, outbound, claimed, now)
-                        .instrument(span)
-                        .await?
-                    {
-                        Ok(d) => report.posted.push(d),
-                        Err(_) => report.failures += 1,
+                async {
+                    if let Some(claimed) = practice.claim_scheduled_drop(channel_id, now).await? {
+                        match post_claimed(practice, outbound, claimed, now).await? {
+                            Ok(d) => report.posted.push(d),
+                            Err(_) => report.failures += 1,
+                        }
                     }
+                    Ok::<_, PracticeError>(())
                 }
+                .instrument(span)
+                .await
             }
+        };
+        if let Err(e) = result {
+            warn!(error = %e, work = ?work, "scheduled work failed; continuing with the rest");
+            report.failures += 1;
         }
     }
     let next = practice
@@ -120,34 +132,45 @@ pub async fn run_due(
 }
 
 /// Posts a claimed drop and records the outcome. The outer error is the store's; the
-/// inner one is the platform's (already recorded for retry or failure).
+/// inner one says why the drop did not end up posted (already recorded for a retry
+/// or as a failure).
 async fn post_claimed(
     practice: &Practice,
     outbound: &impl Outbound,
     claimed: ClaimedDrop,
     now: DateTime<Utc>,
-) -> Result<Result<DropRecord, OutboundError>, PracticeError> {
+) -> Result<Result<DropRecord, String>, PracticeError> {
     let drop = &claimed.drop;
     match outbound.post_drop(drop.channel_id, &claimed.post).await {
-        Ok(posted) => Ok(Ok(practice
-            .mark_posted(
-                drop.id,
-                posted.message_id,
-                posted.thread_id,
-                posted.posted_at,
-            )
-            .await?)),
+        Ok(posted) => {
+            let recorded = practice
+                .mark_posted(
+                    drop.id,
+                    posted.message_id,
+                    posted.thread_id,
+                    posted.posted_at,
+                )
+                .await?;
+            Ok(if recorded.state == DropState::Posted {
+                Ok(recorded)
+            } else {
+                Err(recorded
+                    .failure
+                    .unwrap_or_else(|| "the drop was not recorded as posted".into()))
+            })
+        }
         Err(e) => {
             practice
                 .post_failed(drop.id, &e.message, e.retryable, now)
                 .await?;
-            Ok(Err(e))
+            Ok(Err(e.message))
         }
     }
 }
 
-/// Reveals an open drop now. `None` if another process holds its lease or the post
-/// failed (recorded for retry).
+/// Reveals an open drop now. Returns the closed drop, revealed or (after a reveal
+/// that cannot be posted) closed without it; `None` if another process holds its
+/// lease or the post failed and will be retried.
 pub async fn reveal_one(
     practice: &Practice,
     outbound: &impl Outbound,
@@ -158,22 +181,28 @@ pub async fn reveal_one(
         return Ok(None);
     };
     let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
-    match outbound
+    let closed_at = match outbound
         .post_reveal(job.drop.channel_id, thread, &job.content)
         .await
     {
         Ok(at) => {
             practice.mark_revealed(drop_id, at).await?;
-            let mut drop = job.drop;
-            drop.revealed_at = Some(at);
-            drop.state = crate::engine::DropState::Revealed;
-            Ok(Some(drop))
+            at
         }
         Err(e) => {
-            practice.reveal_failed(drop_id, &e.message, now).await?;
-            Ok(None)
+            if !practice
+                .reveal_failed(drop_id, &e.message, e.retryable, now)
+                .await?
+            {
+                return Ok(None);
+            }
+            now
         }
-    }
+    };
+    let mut drop = job.drop;
+    drop.revealed_at = Some(closed_at);
+    drop.state = DropState::Revealed;
+    Ok(Some(drop))
 }
 
 /// Posts today's drop for a channel now (`/drop`): reveals an older open drop first,
@@ -200,10 +229,9 @@ pub async fn drop_now(
         }
     }
     let claimed = practice.claim_early_drop(channel_id, now).await?;
-    match post_claimed(practice, outbound, claimed, now).await? {
-        Ok(d) => Ok(d),
-        Err(e) => Err(PracticeError::PostFailed(e.message)),
-    }
+    post_claimed(practice, outbound, claimed, now)
+        .await?
+        .map_err(PracticeError::PostFailed)
 }
 
 /// A clock the caller controls: the demo fast-forwards it, tests set it.

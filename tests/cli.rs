@@ -120,3 +120,55 @@ fn bad_arguments_fail_with_usage_not_a_panic() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/no/such/dir: cannot read the question bank directory"));
 }
+
+#[test]
+fn status_reads_the_configured_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db");
+    let demo = prepbot(&[
+        "demo",
+        "--days",
+        "2",
+        "--start",
+        "2026-11-23",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(demo.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .arg("status")
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "channel 10 (guild 1): daily 09:00 Europe/London, reveal after 8 h, all questions, paused\n  drops: revealed 2"
+    );
+    // A fresh database (created on the spot) has nothing set up.
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .arg("status")
+        .env(
+            "PREPBOT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("fresh.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "no channel is set up yet (run /setup in a channel)"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .arg("status")
+        .env("PREPBOT_DATABASE_URL", "mysql://user:hunter2@db/prepbot")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is not a SQLite database URL"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "credentials never reach an error: {stderr}"
+    );
+}

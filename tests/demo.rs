@@ -91,11 +91,21 @@ async fn the_seed_decides_the_questions_and_no_question_repeats() {
 
 #[tokio::test]
 async fn a_short_demo_ends_with_fewer_drops() {
-    let (table, _) = demo(2, 1, "2027-03-27").await; // across the London spring-forward
+    let (table, out) = demo(2, 1, "2027-03-27").await; // across the London spring-forward
     assert_eq!(
         table,
         [row("Ada", 2, 2, 2), row("Ben", 2, 2, 2), row("Cy", 2, 2, 2)]
     );
+    // 09:00 local on both sides of the clock change, and the reveal 8 real hours later.
+    assert!(
+        out.contains("=== Drop #1 | Sat 2027-03-27 09:00 GMT ==="),
+        "{out}"
+    );
+    assert!(
+        out.contains("=== Drop #2 | Sun 2027-03-28 09:00 BST ==="),
+        "{out}"
+    );
+    assert!(out.contains("| Sun 2027-03-28 17:00 BST ---"), "{out}");
 }
 
 #[test]

@@ -570,7 +570,7 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
 }
 
 #[tokio::test]
-async fn a_failed_post_is_retried_with_backoff_then_given_up_at_the_reveal_time() {
+async fn a_failed_post_is_retried_with_backoff_and_a_permanent_failure_is_final() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
     p.setup_channel(
@@ -701,4 +701,219 @@ async fn an_empty_pool_is_refused_at_setup_and_skipped_as_failed_later() {
         drop_states(p.store()).await,
         [(date("2026-01-05"), DropState::Failed, None)]
     );
+}
+
+#[tokio::test]
+async fn a_retryable_post_failure_gives_up_at_the_reveal_time() {
+    let (p, _dir) = practice_with(small_bank(2)).await;
+    let out = Recording::default();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 1),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    out.fail_drops.store(true, Ordering::SeqCst);
+    let mut t = utc("2026-01-05T09:00:00Z");
+    let mut attempts = 0;
+    while t <= utc("2026-01-05T10:00:00Z") {
+        out.at(t);
+        let (report, wake) = run_due(&p, &out, t).await.unwrap();
+        assert!(report.posted.is_empty());
+        attempts += 1;
+        t = wake.unwrap();
+    }
+    assert!(
+        attempts >= 5,
+        "backoff retried {attempts} times within the hour"
+    );
+    assert_eq!(
+        t,
+        utc("2026-01-06T09:00:00Z"),
+        "after giving up, the next wake is the next drop"
+    );
+    let states = drop_states(p.store()).await;
+    assert_eq!(states[0], (date("2026-01-05"), DropState::Failed, None));
+    // The next day is unaffected.
+    out.fail_drops.store(false, Ordering::SeqCst);
+    let t = utc("2026-01-06T09:00:00Z");
+    out.at(t);
+    assert_eq!(run_due(&p, &out, t).await.unwrap().0.posted[0].seq, Some(1));
+}
+
+#[tokio::test]
+async fn drop_now_supersedes_a_drop_waiting_to_retry() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let out = Recording::default();
+    p.setup_channel(
+        setup("23:00", "UTC", Days::DAILY, 10),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    out.fail_drops.store(true, Ordering::SeqCst);
+    let t = utc("2026-01-05T23:00:00Z");
+    out.at(t);
+    run_due(&p, &out, t).await.unwrap();
+    out.fail_drops.store(false, Ordering::SeqCst);
+    // Just after midnight an admin asks for today's drop.
+    let t = utc("2026-01-06T00:00:10Z");
+    out.at(t);
+    let now_drop = drop_now(&p, &out, CHANNEL, t).await.unwrap();
+    assert_eq!(now_drop.local_date, date("2026-01-06"));
+    // Later passes never post the superseded drop.
+    for minutes in [1, 3, 10, 30, 120] {
+        let t = utc("2026-01-06T00:00:10Z") + Duration::minutes(minutes);
+        out.at(t);
+        let (report, _) = run_due(&p, &out, t).await.unwrap();
+        assert!(report.posted.is_empty(), "reposted at +{minutes} min");
+        assert_eq!(report.failures, 0);
+    }
+    assert_eq!(out.drop_count(), 1);
+    let states = drop_states(p.store()).await;
+    assert_eq!(states[0], (date("2026-01-05"), DropState::Failed, None));
+    assert_eq!(states[1].1, DropState::Posted);
+}
+
+#[tokio::test]
+async fn drop_now_on_a_missed_date_posts_it() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let out = Recording::default();
+    p.setup_channel(
+        setup("06:00", "UTC", Days::DAILY, 2),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    // The bot was down from 06:00 to 09:00: today's drop is recorded missed.
+    let t = utc("2026-01-05T09:00:00Z");
+    out.at(t);
+    run_due(&p, &out, t).await.unwrap();
+    assert_eq!(
+        drop_states(p.store()).await,
+        [(date("2026-01-05"), DropState::Missed, None)]
+    );
+    let d = drop_now(&p, &out, CHANNEL, t).await.unwrap();
+    assert_eq!(
+        (d.local_date, d.state, d.seq),
+        (date("2026-01-05"), DropState::Posted, Some(1))
+    );
+    assert_eq!(d.reveal_due_at, utc("2026-01-05T11:00:00Z"));
+}
+
+#[tokio::test]
+async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let out = Recording::default();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 8),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let t = utc("2026-01-05T09:00:00Z");
+    out.at(t);
+    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let thread = report.posted[0].thread_id.unwrap();
+    p.record_message(message(thread, 1, 7, t + Duration::hours(1)))
+        .await
+        .unwrap();
+
+    // Retryable failures: retried with backoff, then closed after the attempt cap.
+    out.fail_reveals.store(true, Ordering::SeqCst);
+    let mut t = utc("2026-01-05T17:00:00Z");
+    let mut waits = Vec::new();
+    loop {
+        out.at(t);
+        let (report, wake) = run_due(&p, &out, t).await.unwrap();
+        if !report.revealed.is_empty() {
+            break;
+        }
+        let next = wake.unwrap();
+        waits.push((next - t).num_seconds());
+        t = next;
+    }
+    assert_eq!(
+        out.reveal_attempts.load(Ordering::SeqCst),
+        prepbot::practice::MAX_REVEAL_ATTEMPTS as u64
+    );
+    assert_eq!(&waits[..3], [30, 60, 120], "exponential backoff");
+    assert_eq!(
+        p.streak(CHANNEL, 7).await.unwrap().map(|s| s.current),
+        Some(1),
+        "streaks still settle"
+    );
+    let mut conn = p.store().read().await.unwrap();
+    let revealed = drops::in_state(&mut conn, DropState::Revealed)
+        .await
+        .unwrap();
+    assert!(
+        revealed[0]
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("Unknown Channel")
+    );
+    drop(conn);
+
+    // A permanent failure closes the drop at once; the next day's drop goes out.
+    out.fail_permanently.store(true, Ordering::SeqCst);
+    let t = utc("2026-01-06T09:00:00Z");
+    out.at(t);
+    run_due(&p, &out, t).await.unwrap();
+    let before = out.reveal_attempts.load(Ordering::SeqCst);
+    let t = utc("2026-01-06T17:00:00Z");
+    out.at(t);
+    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    assert_eq!(report.revealed.len(), 1);
+    assert_eq!(out.reveal_attempts.load(Ordering::SeqCst), before + 1);
+    out.fail_reveals.store(false, Ordering::SeqCst);
+    let t = utc("2026-01-07T09:00:00Z");
+    out.at(t);
+    assert_eq!(run_due(&p, &out, t).await.unwrap().0.posted[0].seq, Some(3));
+}
+
+#[tokio::test]
+async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak() {
+    let (p, _dir) = practice_with(small_bank(5)).await;
+    let out = Recording::default();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 8),
+        1,
+        utc("2026-01-05T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let mut threads = Vec::new();
+    for day in 0..4 {
+        let t = utc("2026-01-05T09:00:00Z") + Duration::days(day);
+        out.at(t);
+        let (report, _) = run_due(&p, &out, t).await.unwrap();
+        let thread = report.posted[0].thread_id.unwrap();
+        threads.push((thread, t));
+        if day != 2 {
+            p.record_message(message(thread, 100 + day as u64, 7, t + Duration::hours(1)))
+                .await
+                .unwrap();
+        }
+        let r = t + Duration::hours(8);
+        out.at(r);
+        run_due(&p, &out, r).await.unwrap();
+    }
+    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    assert_eq!((s.current, s.best, s.total_on_time), (1, 2, 3));
+    // Drop 3's answer, posted on time, arrives only now.
+    let (thread, t) = threads[2];
+    let late_event = p
+        .record_message(message(thread, 102, 7, t + Duration::hours(2)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(late_event.on_time);
+    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    assert_eq!((s.current, s.best, s.total_on_time), (4, 4, 4));
 }

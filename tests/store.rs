@@ -193,7 +193,7 @@ async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
             .is_err(),
         "a second open drop is refused"
     );
-    assert!(drops::mark_revealed(&mut tx, a, now).await.unwrap());
+    assert!(drops::mark_revealed(&mut tx, a, now, None).await.unwrap());
     let dup = sqlx::query(
         "UPDATE drops SET state = 'posted', seq = 1, message_id = 11, thread_id = 11 WHERE id = ?",
     )

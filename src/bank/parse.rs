@@ -180,26 +180,29 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Question>, BankErrors> {
                     continue;
                 }
             };
-            match parse_file(&path, &topic, &bytes) {
-                Ok(parsed) => {
-                    let q = parsed.question;
-                    if let Some(first) = seen.get(&q.id) {
-                        errors.push(BankError {
-                            path: path.clone(),
-                            line: parsed.id_line,
-                            message: format!(
-                                "duplicate id `{}`: already used by {}",
-                                q.id,
-                                first.display()
-                            ),
-                        });
-                    } else {
-                        seen.insert(q.id.clone(), path.clone());
-                        questions.push(q);
-                    }
+            // A valid id equals its file name, so the file name identifies the question
+            // even when the file has other errors: duplicates are reported either way.
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (question, id_line) = match parse_file(&path, &topic, &bytes) {
+                Ok(parsed) => (Some(parsed.question), parsed.id_line),
+                Err(mut errs) => {
+                    errors.append(&mut errs);
+                    (None, id_line_of(&bytes))
                 }
-                Err(mut errs) => errors.append(&mut errs),
+            };
+            if let Some(first) = seen.get(&stem) {
+                errors.push(BankError {
+                    path: path.clone(),
+                    line: id_line,
+                    message: format!("duplicate id `{stem}`: already used by {}", first.display()),
+                });
+                continue;
             }
+            seen.insert(stem, path.clone());
+            questions.extend(question);
         }
     }
     if errors.is_empty() && questions.is_empty() {
@@ -214,6 +217,19 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Question>, BankErrors> {
     } else {
         Err(BankErrors(errors))
     }
+}
+
+/// The line of the `id =` key in a file's front matter, or 1.
+fn id_line_of(bytes: &[u8]) -> usize {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .take_while(|l| !l.starts_with("## "))
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix("id")
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(1, |i| i + 1)
 }
 
 fn file_name(path: &Path) -> String {
@@ -298,8 +314,20 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
             .iter()
             .position(|l| {
                 let l = l.trim_start();
-                l.strip_prefix(key)
-                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                let bare = l.strip_prefix(key);
+                let quoted = l
+                    .strip_prefix('"')
+                    .and_then(|r| r.strip_prefix(key))
+                    .and_then(|r| r.strip_prefix('"'));
+                let is_assignment = bare
+                    .or(quoted)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='));
+                // A table header such as `[extra]` or `[extra.sub]`.
+                let is_table = l
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_prefix(key))
+                    .is_some_and(|rest| rest.starts_with(']') || rest.starts_with('.'));
+                is_assignment || is_table
             })
             .map_or(1, |i| i + front_first)
     };
@@ -426,12 +454,9 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
                 Ok(items) => {
                     bullets_of.insert(section.name(), items);
                 }
-                Err(offset) => errors.push(err(
+                Err((offset, what)) => errors.push(err(
                     heading_line + 1 + offset,
-                    format!(
-                        "section `## {}` is a bullet list: start each item with `- ` and indent continuation lines by two spaces",
-                        section.name()
-                    ),
+                    format!("section `## {}` {what}", section.name()),
                 )),
             }
         } else {
@@ -596,24 +621,30 @@ impl Meta {
 
 /// Parses a bullet list; on a line that is neither an item nor a continuation,
 /// returns its offset within `content`.
-fn parse_bullets(content: &[&str]) -> Result<Vec<String>, usize> {
+fn parse_bullets(content: &[&str]) -> Result<Vec<String>, (usize, &'static str)> {
+    const NOT_A_LIST: &str =
+        "is a bullet list: start each item with `- ` and indent continuation lines by two spaces";
     let mut items: Vec<String> = Vec::new();
     for (i, line) in content.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(item) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) {
+        let marker = ["- ", "* "].iter().find_map(|m| line.strip_prefix(m));
+        let bare_marker = matches!(line.trim_end(), "-" | "*");
+        if let Some(item) = marker.filter(|item| !item.trim().is_empty()) {
             items.push(item.trim().to_string());
+        } else if marker.is_some() || bare_marker {
+            return Err((i, "has an empty bullet item"));
         } else if line.starts_with("  ") && !items.is_empty() {
             let last = items.last_mut().expect("checked non-empty");
             last.push(' ');
             last.push_str(line.trim());
         } else {
-            return Err(i);
+            return Err((i, NOT_A_LIST));
         }
     }
     if items.is_empty() {
-        return Err(0);
+        return Err((0, NOT_A_LIST));
     }
     Ok(items)
 }
@@ -772,6 +803,22 @@ Draw it.
             errs,
             [
                 "distributed-systems/cap-theorem.md:31: section `## Common mistakes` is a bullet list: start each item with `- ` and indent continuation lines by two spaces"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_bullets_tables_and_quoted_keys_are_located() {
+        let text = GOOD.replace("- trade-offs\n", "- \n").replace(
+            "tags = [\"cap\", \"partitions\"]",
+            "\"tags\" = [\"cap\"]\n[extra]\nx = 1",
+        );
+        let errs = parse(&text).unwrap_err();
+        assert_eq!(
+            errs,
+            [
+                "distributed-systems/cap-theorem.md:8: unknown field `extra` (expected: id, title, topic, difficulty, kind, tags)",
+                "distributed-systems/cap-theorem.md:29: section `## What interviewers look for` has an empty bullet item",
             ]
         );
     }

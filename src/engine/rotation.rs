@@ -50,16 +50,22 @@ pub fn order_key(seed: u64, cycle: u32, id: &str) -> u64 {
 }
 
 /// Picks the next question from `pool` (the ids the channel's filter currently
-/// admits). `None` when the pool is empty.
-pub fn pick_next<'a>(pool: impl IntoIterator<Item = &'a str>, rotation: &Rotation) -> Option<Pick> {
+/// admits). `None` when the pool is empty. `last` is the channel's previous question:
+/// a new cycle does not open with it (unless it is the only one), so the cycle
+/// boundary never shows the same question two drops in a row.
+pub fn pick_next<'a>(
+    pool: impl IntoIterator<Item = &'a str>,
+    rotation: &Rotation,
+    last: Option<&str>,
+) -> Option<Pick> {
     let pool: Vec<&str> = pool.into_iter().collect();
-    let first = |cycle: u32, skip_used: bool| {
+    let first = |cycle: u32, skip: &dyn Fn(&str) -> bool| {
         pool.iter()
             .copied()
-            .filter(|id| !skip_used || !rotation.used.contains(*id))
+            .filter(|id| !skip(id))
             .min_by_key(|id| (order_key(rotation.seed, cycle, id), *id))
     };
-    if let Some(id) = first(rotation.cycle, true) {
+    if let Some(id) = first(rotation.cycle, &|id| rotation.used.contains(id)) {
         return Some(Pick {
             question_id: id.to_string(),
             cycle: rotation.cycle,
@@ -67,11 +73,13 @@ pub fn pick_next<'a>(pool: impl IntoIterator<Item = &'a str>, rotation: &Rotatio
         });
     }
     let next = rotation.cycle + 1;
-    first(next, false).map(|id| Pick {
-        question_id: id.to_string(),
-        cycle: next,
-        new_cycle: true,
-    })
+    first(next, &|id| Some(id) == last)
+        .or_else(|| first(next, &|_| false))
+        .map(|id| Pick {
+            question_id: id.to_string(),
+            cycle: next,
+            new_cycle: true,
+        })
 }
 
 impl Rotation {
@@ -94,10 +102,14 @@ mod tests {
     }
 
     fn run(pool: &[String], rotation: &mut Rotation, n: usize) -> Vec<String> {
+        // The previous pick of this rotation, as the store would report it.
+        let mut last: Option<String> = None;
         (0..n)
             .map(|_| {
-                let pick = pick_next(pool.iter().map(String::as_str), rotation).unwrap();
+                let pick =
+                    pick_next(pool.iter().map(String::as_str), rotation, last.as_deref()).unwrap();
                 rotation.record(&pick);
+                last = Some(pick.question_id.clone());
                 pick.question_id
             })
             .collect()
@@ -220,7 +232,28 @@ mod tests {
 
     #[test]
     fn empty_pool_picks_nothing() {
-        assert_eq!(pick_next(std::iter::empty(), &Rotation::default()), None);
+        assert_eq!(
+            pick_next(std::iter::empty(), &Rotation::default(), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_new_cycle_never_opens_with_the_question_that_closed_the_last() {
+        for seed in 0..300 {
+            let pool = ids(5);
+            let picks = run(
+                &pool,
+                &mut Rotation {
+                    seed,
+                    ..Rotation::default()
+                },
+                40,
+            );
+            for pair in picks.windows(2) {
+                assert_ne!(pair[0], pair[1], "seed {seed}: {picks:?}");
+            }
+        }
     }
 
     #[test]

@@ -96,7 +96,8 @@ impl FromStr for Days {
             let part = part.trim();
             let day = WEEKDAY_NAMES
                 .iter()
-                .position(|n| part.len() >= 3 && n.starts_with(&part[..3]) && weekday_word_ok(part))
+                .zip(FULL_WEEKDAY_NAMES)
+                .position(|(short, full)| part == *short || part == full)
                 .ok_or_else(|| ScheduleError::BadDays(s.to_string()))?;
             set.insert(day);
         }
@@ -105,25 +106,22 @@ impl FromStr for Days {
     }
 }
 
-/// Accepts `mon` or `monday`, not `monkey`.
-fn weekday_word_ok(part: &str) -> bool {
-    const FULL: [&str; 7] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    part.len() == 3 || FULL.contains(&part)
-}
+const FULL_WEEKDAY_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// Parses `HH:MM` (24-hour).
 pub fn parse_time(s: &str) -> Result<NaiveTime, ScheduleError> {
     let bad = || ScheduleError::BadTime(s.to_string());
     let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
-    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) || h.len() > 2 || m.len() != 2 {
         return Err(bad());
     }
     let h: u32 = h.parse().map_err(|_| bad())?;
@@ -449,7 +447,18 @@ mod tests {
             parse_time("23:59").unwrap(),
             NaiveTime::from_hms_opt(23, 59, 0).unwrap()
         );
-        for bad in ["24:00", "12:60", "noon", "12", "12:5", "-1:00", "123:00"] {
+        for bad in [
+            "24:00",
+            "12:60",
+            "noon",
+            "12",
+            "12:5",
+            "-1:00",
+            "123:00",
+            "+9:+5",
+            "٠٩:٠٠",
+            "09:00:00",
+        ] {
             assert_eq!(
                 parse_time(bad),
                 Err(ScheduleError::BadTime(bad.into())),
@@ -468,6 +477,11 @@ mod tests {
         let mwf: Days = "mon, Wednesday,fri".parse().unwrap();
         assert_eq!(mwf.to_string(), "mon,wed,fri");
         assert!("monkey".parse::<Days>().is_err());
+        assert!(
+            "éé".parse::<Days>().is_err(),
+            "non-ASCII input is an error, not a panic"
+        );
+        assert!("mo".parse::<Days>().is_err());
         assert!("".parse::<Days>().is_err());
         assert_eq!(check_reveal_hours(168), Ok(168));
         assert_eq!(check_reveal_hours(0), Err(ScheduleError::BadRevealDelay(0)));

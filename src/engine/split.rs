@@ -26,8 +26,25 @@ enum Block<'a> {
     Code {
         open: &'a str,
         lines: Vec<&'a str>,
-        closed: bool,
+        /// The closing fence line as written, or a fence to close an unclosed block.
+        close: String,
+        /// The fence run (e.g. "```" or "~~~~"), for reopening after a cut.
+        fence: String,
     },
+}
+
+/// A fence opener: a run of three or more backticks or tildes (after indentation).
+fn fence_of(line: &str) -> Option<(char, usize)> {
+    let t = line.trim_start();
+    let c = t.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let n = t.chars().take_while(|x| *x == c).count();
+    (n >= 3).then_some((c, n))
+}
+
+/// Whether `line` closes a fence of `n` `c`s: only that character, at least as many.
+fn closes(line: &str, c: char, n: usize) -> bool {
+    let t = line.trim();
+    !t.is_empty() && t.chars().all(|x| x == c) && t.chars().count() >= n
 }
 
 fn blocks(text: &str) -> Vec<Block<'_>> {
@@ -35,15 +52,16 @@ fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut para: Vec<&str> = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        if line.trim_start().starts_with("```") {
+        if let Some((c, n)) = fence_of(line) {
             if !para.is_empty() {
                 out.push(Block::Paragraph(std::mem::take(&mut para)));
             }
+            let fence: String = std::iter::repeat_n(c, n).collect();
             let mut body = Vec::new();
-            let mut closed = false;
+            let mut close = None;
             for inner in lines.by_ref() {
-                if inner.trim_start().starts_with("```") {
-                    closed = true;
+                if closes(inner, c, n) {
+                    close = Some(inner.to_string());
                     break;
                 }
                 body.push(inner);
@@ -51,7 +69,8 @@ fn blocks(text: &str) -> Vec<Block<'_>> {
             out.push(Block::Code {
                 open: line,
                 lines: body,
-                closed,
+                close: close.unwrap_or_else(|| fence.clone()),
+                fence,
             });
         } else if line.trim().is_empty() {
             if !para.is_empty() {
@@ -110,14 +129,19 @@ fn paragraph_atoms(lines: &[&str], limit: usize, out: &mut Vec<Atom>) {
     }
 }
 
-fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut Vec<Atom>) {
-    let mut whole = std::iter::once(open)
+fn code_atoms(
+    open: &str,
+    lines: &[&str],
+    close: &str,
+    fence: &str,
+    limit: usize,
+    out: &mut Vec<Atom>,
+) {
+    let whole = std::iter::once(open)
         .chain(lines.iter().copied())
+        .chain(std::iter::once(close))
         .collect::<Vec<_>>()
         .join("\n");
-    if closed {
-        whole.push_str("\n```");
-    }
     if clen(&whole) <= limit {
         out.push(Atom {
             sep: "\n\n",
@@ -125,15 +149,23 @@ fn code_atoms(open: &str, lines: &[&str], closed: bool, limit: usize, out: &mut 
         });
         return;
     }
-    // Reopen with the same fence (keeping the language), close with a plain fence.
+    // Reopen with the same opening line (keeping the language), close with the same
+    // fence run. An info string too long to repeat falls back to the bare fence.
     let open = open.trim();
-    let close = "```";
-    // Room for content lines inside `open\n ... \nclose`; an over-long info string
-    // falls back to a bare fence.
+    let close = fence;
     let (open, room) = if clen(open) + clen(close) + 2 < limit {
         (open, limit - clen(open) - clen(close) - 2)
+    } else if 2 * clen(fence) + 2 < limit {
+        (fence, limit - 2 * clen(fence) - 2)
     } else {
-        (close, limit - 2 * clen(close) - 2)
+        // A fence longer than half the limit cannot be repeated: keep the text.
+        for (i, piece) in hard_split(&whole, limit).into_iter().enumerate() {
+            out.push(Atom {
+                sep: if i == 0 { "\n\n" } else { "" },
+                text: piece,
+            });
+        }
+        return;
     };
     let mut pieces: Vec<String> = Vec::new();
     let mut current: Vec<String> = Vec::new();
@@ -192,8 +224,9 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
             Block::Code {
                 open,
                 lines,
-                closed,
-            } => code_atoms(open, &lines, closed, limit, &mut atoms),
+                close,
+                fence,
+            } => code_atoms(open, &lines, &close, &fence, limit, &mut atoms),
         }
     }
     let mut chunks: Vec<String> = Vec::new();
@@ -352,6 +385,37 @@ mod tests {
         for c in &chunks {
             assert_eq!(fences(c) % 2, 0);
         }
+    }
+
+    #[test]
+    fn tilde_fences_and_longer_fences_are_code_blocks_too() {
+        // A four-backtick block may contain a three-backtick line.
+        let inner = "```\nnot the end\n```";
+        let text = format!("Intro.\n\n````md\n{inner}\n````\n\nOutro.");
+        let chunks = split(&text, 200);
+        assert_eq!(chunks, [text], "fits: unchanged");
+        let long = format!("````md\n{}\n````", [inner; 12].join("\n"));
+        let chunks = split(&long, 60);
+        assert_within(&chunks, 60);
+        for c in &chunks {
+            assert!(c.starts_with("````md\n") && c.ends_with("\n````"), "{c:?}");
+        }
+        let tilde = format!("~~~\n{}~~~", "let a = 1;\n".repeat(20));
+        let chunks = split(&tilde, 50);
+        assert_within(&chunks, 50);
+        for c in &chunks {
+            assert!(c.starts_with("~~~\n") && c.ends_with("\n~~~"), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_short_unclosed_fence_is_closed_and_the_closing_line_is_kept() {
+        assert_eq!(
+            split("Intro\n\n```\ncode", 100),
+            ["Intro\n\n```\ncode\n```"]
+        );
+        let text = "```rust\nfn f() {}\n``````";
+        assert_eq!(split(text, 100), [text]);
     }
 
     #[test]

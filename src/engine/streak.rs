@@ -44,6 +44,16 @@ pub fn settle(prev: Option<&MemberStreak>, seq: u32, answered_at: DateTime<Utc>)
     }
 }
 
+/// Rebuilds a streak from every sequence number a member answered on time, in
+/// increasing order. `None` for an empty history.
+pub fn replay(seqs: &[u32], last_answered_at: DateTime<Utc>) -> Option<MemberStreak> {
+    let mut streak: Option<MemberStreak> = None;
+    for &seq in seqs {
+        streak = Some(settle(streak.as_ref(), seq, last_answered_at));
+    }
+    streak
+}
+
 /// The channel's position: its latest posted sequence number and whether that drop
 /// is still open (posted, not yet revealed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,6 +104,15 @@ mod tests {
         assert_eq!((s.current, s.best, s.total_on_time), (2, 3, 5));
         let s = play(&[1, 3, 4, 5, 6]);
         assert_eq!((s.current, s.best), (4, 4));
+    }
+
+    #[test]
+    fn replay_rebuilds_the_same_streak_as_settling_in_order() {
+        for seqs in [&[1, 2, 3][..], &[1, 3, 4, 5], &[2, 3, 7, 8, 9, 12]] {
+            let replayed = replay(seqs, t()).unwrap();
+            assert_eq!(replayed, play(seqs));
+        }
+        assert_eq!(replay(&[], t()), None);
     }
 
     #[test]

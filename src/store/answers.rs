@@ -151,3 +151,23 @@ pub async fn for_member(
     .await?;
     rows.into_iter().map(StoredAnswer::try_from).collect()
 }
+
+/// The sequence numbers of a channel's revealed drops that a member answered on time
+/// (a remaining message posted no later than the reveal), in increasing order.
+pub async fn on_time_seqs(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    member_id: u64,
+) -> Result<Vec<u32>> {
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT d.seq FROM answers a JOIN drops d ON d.id = a.drop_id \
+         WHERE d.channel_id = ? AND a.member_id = ? AND a.withdrawn_at IS NULL \
+           AND d.state = 'revealed' AND a.posted_at <= d.revealed_at \
+         ORDER BY d.seq",
+    )
+    .bind(to_db(channel_id))
+    .bind(to_db(member_id))
+    .fetch_all(conn)
+    .await?;
+    Ok(seqs.into_iter().map(|s| s as u32).collect())
+}

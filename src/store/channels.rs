@@ -122,14 +122,35 @@ pub async fn get(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<
     row.map(Channel::try_from).transpose()
 }
 
-/// Every channel that is not paused, by id.
+/// Every channel that is not paused, by id; unreadable rows are logged and skipped.
 pub async fn list_active(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
+    list_where(conn, "paused = 0").await
+}
+
+/// Every channel, paused or not, by id; unreadable rows are logged and skipped.
+pub async fn list_all(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
+    list_where(conn, "1 = 1").await
+}
+
+async fn list_where(conn: &mut SqliteConnection, condition: &'static str) -> Result<Vec<Channel>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE paused = 0 ORDER BY channel_id"
+        "SELECT {COLUMNS} FROM channels WHERE {condition} ORDER BY channel_id"
     ))
     .fetch_all(conn)
     .await?;
-    rows.into_iter().map(Channel::try_from).collect()
+    // One unreadable row (a zone this build does not know, say) must not stop every
+    // other channel: skip it, loudly.
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let id = from_db(row.channel_id);
+            Channel::try_from(row)
+                .map_err(
+                    |e| tracing::warn!(channel = id, error = %e, "skipping an unreadable channel"),
+                )
+                .ok()
+        })
+        .collect())
 }
 
 /// Pauses or resumes; resuming a paused channel moves `active_from` to `now` so the paused days are

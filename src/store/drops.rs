@@ -112,6 +112,31 @@ pub async fn latest(conn: &mut SqliteConnection, channel_id: u64) -> Result<Opti
     .await
 }
 
+/// The question of the channel's latest posted drop.
+pub async fn last_posted_question(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+) -> Result<Option<String>> {
+    let id: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT question_id FROM drops WHERE channel_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(to_db(channel_id))
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.flatten())
+}
+
+/// The channel's claimed drops (being posted, or waiting to retry), oldest first.
+pub async fn claimed(conn: &mut SqliteConnection, channel_id: u64) -> Result<Vec<DropRecord>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND state = 'claimed' ORDER BY local_date"
+    ))
+    .bind(to_db(channel_id))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(DropRecord::try_from).collect()
+}
+
 /// The channel's open drop (posted, not revealed), if any.
 pub async fn open(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<DropRecord>> {
     fetch_one_where(
@@ -297,7 +322,7 @@ pub async fn mark_posted(
 ) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE drops SET state = 'posted', seq = ?, message_id = ?, thread_id = ?, posted_at = ?, \
-             lease_until = NULL, failure = NULL \
+             lease_until = NULL, failure = NULL, attempts = 0 \
          WHERE id = ? AND state = 'claimed'",
     )
     .bind(seq as i64)
@@ -378,16 +403,20 @@ pub async fn retry_reveal_at(
     Ok(())
 }
 
+/// Closes an open drop. `failure` is kept when the reveal could not be posted and
+/// the drop was closed anyway.
 pub async fn mark_revealed(
     conn: &mut SqliteConnection,
     id: i64,
     revealed_at: DateTime<Utc>,
+    failure: Option<&str>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE drops SET state = 'revealed', revealed_at = ?, lease_until = NULL, failure = NULL \
+        "UPDATE drops SET state = 'revealed', revealed_at = ?, lease_until = NULL, failure = ? \
          WHERE id = ? AND state = 'posted'",
     )
     .bind(epoch(revealed_at))
+    .bind(failure)
     .bind(id)
     .execute(conn)
     .await?;

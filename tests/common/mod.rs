@@ -97,6 +97,8 @@ pub struct Recording {
     pub reveals: Mutex<Vec<(u64, u64, RevealContent)>>,
     pub fail_drops: AtomicBool,
     pub fail_permanently: AtomicBool,
+    pub fail_reveals: AtomicBool,
+    pub reveal_attempts: AtomicU64,
     pub next_id: AtomicU64,
     pub now: Mutex<Option<DateTime<Utc>>>,
 }
@@ -146,6 +148,13 @@ impl Outbound for Recording {
         thread_id: u64,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
+        self.reveal_attempts.fetch_add(1, Ordering::SeqCst);
+        if self.fail_reveals.load(Ordering::SeqCst) {
+            return Err(OutboundError {
+                message: "HTTP 404: Unknown Channel".into(),
+                retryable: !self.fail_permanently.load(Ordering::SeqCst),
+            });
+        }
         self.reveals
             .lock()
             .unwrap()
