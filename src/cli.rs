@@ -125,6 +125,15 @@ impl clap::ValueEnum for Kind {
     }
 }
 
+/// `println!` that tolerates a closed pipe (`prepbot check | head -1`) instead of
+/// panicking; other write errors are equally not worth a crash for terminal output.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
@@ -135,7 +144,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let store = Store::open_url(&config.database_url).await?;
             let text = crate::status::report(&store, Utc::now()).await;
             store.close().await;
-            println!("{}", text?);
+            say!("{}", text?);
             Ok(())
         }),
         Command::Questions { dir, action } => questions(&dir, action),
@@ -168,7 +177,7 @@ pub fn run(cli: Cli) -> ExitCode {
             block_on(async move {
                 crate::bench::run(Arc::new(bank), quick)
                     .await
-                    .map(|table| println!("{table}"))
+                    .map(|table| say!("{table}"))
             })
         }
     }
@@ -226,10 +235,10 @@ fn check(dir: &Path) -> ExitCode {
         return ExitCode::from(1);
     };
     let s = bank.summary();
-    println!("{}: {} questions, no problems", dir.display(), s.total);
+    say!("{}: {} questions, no problems", dir.display(), s.total);
     let line = |label: &str, items: Vec<(String, usize)>| {
         let parts: Vec<String> = items.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
-        println!("  {label:<11} {}", parts.join(", "));
+        say!("  {label:<11} {}", parts.join(", "));
     };
     line("topics:", s.by_topic.into_iter().collect());
     line(
@@ -256,7 +265,7 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
     match action {
         QuestionsCommand::Show { id } => match bank.get(&id) {
             Some(q) => {
-                println!("{}", render_question(q, true));
+                say!("{}", render_question(q, true));
                 ExitCode::SUCCESS
             }
             None => {
@@ -289,7 +298,7 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
                 seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
             match bank.random(&filter, seed) {
                 Some(q) => {
-                    println!("{}", render_question(q, answer));
+                    say!("{}", render_question(q, answer));
                     ExitCode::SUCCESS
                 }
                 None => {
@@ -307,7 +316,7 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
             }
             for hit in hits {
                 let q = hit.question;
-                println!(
+                say!(
                     "{:<40} {:<20} {:<7} {}",
                     q.id,
                     q.topic,

@@ -172,3 +172,20 @@ fn status_reads_the_configured_database() {
         "credentials never reach an error: {stderr}"
     );
 }
+
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["questions", "show", "cap-theorem"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, as with `| head -1`
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success());
+}
