@@ -52,6 +52,9 @@ pub enum Command {
         #[arg(env = "PREPBOT_QUESTIONS", default_value = "questions")]
         dir: PathBuf,
     },
+    /// Run the bot on Discord: needs DISCORD_TOKEN; reads PREPBOT_DATABASE_URL,
+    /// PREPBOT_QUESTIONS, PREPBOT_DEV_GUILD and PREPBOT_DISCORD_API_BASE.
+    Run,
     /// Show each configured channel from the bot's database (PREPBOT_DATABASE_URL):
     /// schedule, next drop, open drop, drop counts and the last problem.
     Status,
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
     match cli.command {
         Command::Check { dir } => check(&dir),
+        Command::Run => run_bot(),
         Command::Status => block_on(async {
             let config = Config::from_env();
             let store = Store::open_url(&config.database_url).await?;
@@ -198,6 +202,30 @@ fn block_on(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitC
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_bot() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(crate::discord::run_from_env()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(crate::discord::RunError::Config(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

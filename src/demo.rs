@@ -17,10 +17,11 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use crate::bank::{PoolFilter, QuestionBank};
+use crate::clock::ManualClock;
 use crate::console::{ConsoleOutbound, Sink, emit, local};
 use crate::engine::schedule::Days;
 use crate::practice::{ChannelSetup, IncomingMessage, Practice, StreakView};
-use crate::scheduler::{ManualClock, run_due};
+use crate::scheduler::run_due;
 use crate::store::Store;
 
 pub const GUILD: u64 = 1;

@@ -9,14 +9,17 @@
 //! - [`scheduler`]: runs whatever is due at an instant through an [`scheduler::Outbound`] adapter.
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
 //! - [`status`]: `prepbot status`, what the database says about each channel.
+//! - [`discord`]: the Discord adapter (`prepbot run`): slash commands, answers, posts.
 //! - [`cli`]: the command line; `main.rs` only parses it and calls [`cli::run`].
 
 pub mod bank;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod discord;
 pub mod engine;
 pub mod practice;
 pub mod scheduler;

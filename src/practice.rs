@@ -733,8 +733,29 @@ impl Practice {
 
     /// Stores a message posted in a drop's thread. `None` if the thread is not a drop's.
     /// An on-time message whose event arrives after the reveal was recorded (the two
-    /// raced) settles that member's streak for the drop then.
+    /// raced) settles that member's streak for the drop then. A message whose delete
+    /// was seen first is stored already withdrawn.
     pub async fn record_message(&self, msg: IncomingMessage) -> Result<Option<RecordedAnswer>> {
+        self.store_message(msg, None).await
+    }
+
+    /// An edit of a message in a drop's thread, made at `edited_at`. Replaces the
+    /// stored text unless a later edit is already stored; if the message itself has
+    /// not been stored yet (its create is still on the way), stores it as edited, so
+    /// the outcome does not depend on the order the events arrive in.
+    pub async fn record_edit(
+        &self,
+        msg: IncomingMessage,
+        edited_at: DateTime<Utc>,
+    ) -> Result<Option<RecordedAnswer>> {
+        self.store_message(msg, Some(edited_at)).await
+    }
+
+    async fn store_message(
+        &self,
+        msg: IncomingMessage,
+        edited_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<RecordedAnswer>> {
         let mut tx = self.store.write().await?;
         let Some(drop) = drops::by_thread(&mut tx, msg.thread_id).await? else {
             return Ok(None);
@@ -743,6 +764,7 @@ impl Practice {
             return Ok(None);
         }
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
+        let withdrawn_at = answers::tombstoned_at(&mut tx, msg.message_id).await?;
         let new = answers::insert(
             &mut tx,
             &StoredAnswer {
@@ -750,14 +772,19 @@ impl Practice {
                 drop_id: drop.id,
                 member_id: msg.member_id,
                 member_name: msg.member_name.clone(),
-                body: msg.body,
+                body: msg.body.clone(),
                 posted_at: msg.posted_at,
-                edited_at: None,
-                withdrawn_at: None,
+                edited_at,
+                withdrawn_at,
             },
         )
         .await?;
-        if new && on_time && drop.state == DropState::Revealed {
+        if !new {
+            if let Some(at) = edited_at {
+                answers::edit(&mut tx, msg.message_id, &msg.body, at).await?;
+            }
+        }
+        if new && on_time && withdrawn_at.is_none() && drop.state == DropState::Revealed {
             self.settle_in(
                 &mut tx,
                 &drop,
@@ -784,6 +811,27 @@ impl Practice {
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
         let done = answers::edit(&mut tx, message_id, body, at).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(done)
+    }
+
+    /// A message deleted from a thread: withdraws it if stored; if it is in a drop's
+    /// thread but not stored yet (the delete overtook the create), leaves a
+    /// tombstone so the create is stored withdrawn. `false` if neither applied.
+    pub async fn withdraw_in_thread(
+        &self,
+        thread_id: u64,
+        message_id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.store.write().await?;
+        let mut done = answers::withdraw(&mut tx, message_id, at).await?;
+        if !done && answers::get(&mut tx, message_id).await?.is_none() {
+            if let Some(drop) = drops::by_thread(&mut tx, thread_id).await? {
+                answers::tombstone(&mut tx, message_id, drop.id, at).await?;
+                done = true;
+            }
+        }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }

@@ -7,8 +7,13 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
-use tracing::{Instrument, info_span, warn};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::DropState;
 
@@ -234,20 +239,44 @@ pub async fn drop_now(
         .map_err(PracticeError::PostFailed)
 }
 
-/// A clock the caller controls: the demo fast-forwards it, tests set it.
-#[derive(Debug)]
-pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(start: DateTime<Utc>) -> Self {
-        ManualClock(std::sync::Mutex::new(start))
+/// Runs the scheduler until `shutdown` resolves: a pass over whatever is due, then a
+/// sleep until the next item or until `wake` is notified (a schedule changed).
+/// Started once per process by the runner, never from a gateway event.
+pub async fn run_loop(
+    practice: Practice,
+    outbound: impl Outbound,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let now = clock.now();
+        let next = match run_due(&practice, &outbound, now).await {
+            Ok((report, next)) => {
+                if !report.posted.is_empty() || !report.revealed.is_empty() || report.failures > 0 {
+                    info!(
+                        posted = report.posted.len(),
+                        revealed = report.revealed.len(),
+                        failures = report.failures,
+                        "scheduler pass"
+                    );
+                }
+                // Nothing pending at all (no channel set up): look again in an hour, or
+                // as soon as a schedule changes.
+                next.unwrap_or(now + Duration::hours(1))
+            }
+            Err(e) => {
+                // The store is unavailable (locked, disk full): try again shortly.
+                warn!(error = %e, "scheduler pass failed; retrying in 10 s");
+                now + Duration::seconds(10)
+            }
+        };
+        tokio::select! {
+            _ = clock.sleep_until(next) => {}
+            _ = wake.notified() => {}
+            _ = &mut shutdown => break,
+        }
     }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
-    }
+    info!("scheduler stopped");
 }

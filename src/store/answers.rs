@@ -91,7 +91,8 @@ pub async fn get(conn: &mut SqliteConnection, message_id: u64) -> Result<Option<
     row.map(StoredAnswer::try_from).transpose()
 }
 
-/// Replaces a message's text. `false` if the message is unknown or withdrawn.
+/// Replaces a message's text with an edit made at `at`. `false` if the message is
+/// unknown or withdrawn, or already holds a later edit (edits can arrive out of order).
 pub async fn edit(
     conn: &mut SqliteConnection,
     message_id: u64,
@@ -99,14 +100,48 @@ pub async fn edit(
     at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE answers SET body = ?, edited_at = ? WHERE message_id = ? AND withdrawn_at IS NULL",
+        "UPDATE answers SET body = ?, edited_at = ? \
+         WHERE message_id = ? AND withdrawn_at IS NULL AND (edited_at IS NULL OR edited_at <= ?)",
     )
     .bind(body)
     .bind(epoch(at))
     .bind(to_db(message_id))
+    .bind(epoch(at))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records that a message of a drop's thread was deleted before it was stored.
+pub async fn tombstone(
+    conn: &mut SqliteConnection,
+    message_id: u64,
+    drop_id: i64,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO message_tombstones (message_id, drop_id, withdrawn_at) VALUES (?, ?, ?) \
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(to_db(message_id))
+    .bind(drop_id)
+    .bind(epoch(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When a not-yet-stored message was deleted, if it was.
+pub async fn tombstoned_at(
+    conn: &mut SqliteConnection,
+    message_id: u64,
+) -> Result<Option<DateTime<Utc>>> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT withdrawn_at FROM message_tombstones WHERE message_id = ?")
+            .bind(to_db(message_id))
+            .fetch_optional(conn)
+            .await?;
+    at.map(instant).transpose()
 }
 
 /// Marks a message withdrawn (the member deleted it). `false` if unknown or already withdrawn.

@@ -1,0 +1,102 @@
+//! `/schedule show|pause|resume`. The parent stays visible to everyone because
+//! `show` is for everyone; `pause` and `resume` check Manage Server themselves.
+
+use poise::CreateReply;
+
+use crate::discord::errors::require_admin;
+use crate::discord::render::{full_time, message_link, relative_time};
+use crate::discord::{CommandError, Context};
+use crate::practice::PracticeError;
+
+/// See or change this channel's practice schedule
+#[poise::command(
+    slash_command,
+    guild_only,
+    subcommands("show", "pause", "resume"),
+    subcommand_required
+)]
+pub async fn schedule(_ctx: Context<'_>) -> Result<(), CommandError> {
+    Ok(())
+}
+
+/// Show this channel's schedule, next drop and open drop
+#[poise::command(slash_command, guild_only)]
+pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
+    let data = ctx.data();
+    let now = data.clock.now();
+    let channel_id = ctx.channel_id().get();
+    let Some(channel) = data.practice.channel(channel_id).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
+    let s = &channel.schedule;
+    let mut text = format!(
+        "This channel: {} at {} {}, reveal {} h after each drop, {}.",
+        s.days,
+        s.time.format("%H:%M"),
+        s.zone.name(),
+        s.reveal_after_hours,
+        s.pool
+    );
+    match data.practice.next_drop(&channel, now).await? {
+        Some(next) => text.push_str(&format!(
+            "\nNext drop: {} ({}).",
+            full_time(next.drop_at),
+            relative_time(next.drop_at)
+        )),
+        None => text.push_str("\nPaused: no drops until someone runs /schedule resume."),
+    }
+    if let Some(open) = data.practice.open_drop(channel_id).await? {
+        let link = open
+            .message_id
+            .map(|m| message_link(channel.guild_id, channel_id, m))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\nOpen: drop #{} {link}, revealed {}.",
+            open.seq.unwrap_or(0),
+            relative_time(open.reveal_due_at)
+        ));
+    }
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Pause this channel's drops (Manage Server)
+#[poise::command(slash_command, guild_only)]
+pub async fn pause(ctx: Context<'_>) -> Result<(), CommandError> {
+    require_admin(ctx)?;
+    let data = ctx.data();
+    data.practice
+        .set_paused(ctx.channel_id().get(), true, data.clock.now())
+        .await?;
+    data.wake.notify_one();
+    let text = "Paused: no new drops here until /schedule resume. An open drop is still revealed on time, and nobody's streak breaks while paused.";
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Resume this channel's drops (Manage Server)
+#[poise::command(slash_command, guild_only)]
+pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
+    require_admin(ctx)?;
+    let data = ctx.data();
+    let now = data.clock.now();
+    let channel = data
+        .practice
+        .set_paused(ctx.channel_id().get(), false, now)
+        .await?;
+    data.wake.notify_one();
+    let next = data.practice.next_drop(&channel, now).await?;
+    let text = match next {
+        Some(next) => format!(
+            "Resumed. Next drop: {} ({}).",
+            full_time(next.drop_at),
+            relative_time(next.drop_at)
+        ),
+        None => "Resumed.".to_string(),
+    };
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}

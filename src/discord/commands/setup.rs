@@ -1,0 +1,115 @@
+//! `/setup`: a channel's schedule.
+
+use poise::CreateReply;
+use poise::serenity_prelude::CreateAutocompleteResponse;
+
+use super::{DifficultyChoice, autocomplete_response, autocomplete_topic, check_topic, choices};
+use crate::bank::PoolFilter;
+use crate::discord::errors::{guild_id, require_admin};
+use crate::discord::render::{full_time, relative_time};
+use crate::discord::{CommandError, Context};
+use crate::engine::rotation::mix64;
+use crate::engine::schedule::{Days, check_reveal_hours, parse_time, parse_zone};
+use crate::practice::ChannelSetup;
+
+/// Zones offered before anything is typed.
+const COMMON_ZONES: [&str; 12] = [
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+];
+
+async fn autocomplete_zone(_ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
+    if partial.trim().is_empty() {
+        return autocomplete_response(COMMON_ZONES.iter().map(|z| z.to_string()).collect());
+    }
+    autocomplete_response(choices(
+        chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()),
+        partial,
+    ))
+}
+
+async fn autocomplete_days(_ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
+    let options = ["daily", "weekdays", "mon,wed,fri", "tue,thu"];
+    autocomplete_response(choices(options.into_iter(), partial))
+}
+
+/// Set this channel's daily interview-practice schedule (Manage Server)
+#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+pub async fn setup(
+    ctx: Context<'_>,
+    #[description = "Local drop time, 24-hour HH:MM, e.g. 09:30"] time: String,
+    #[description = "IANA time zone, e.g. Europe/London or America/New_York"]
+    #[autocomplete = "autocomplete_zone"]
+    timezone: String,
+    #[description = "Hours from the drop to the reveal, 1 to 168 (default 24)"]
+    #[min = 1]
+    #[max = 168]
+    reveal_after: Option<i64>,
+    #[description = "daily, weekdays, or days such as mon,wed,fri (default daily)"]
+    #[autocomplete = "autocomplete_days"]
+    days: Option<String>,
+    #[description = "Only questions of this topic (default: all)"]
+    #[autocomplete = "autocomplete_topic"]
+    topic: Option<String>,
+    #[description = "Only questions of this difficulty (default: all)"] difficulty: Option<
+        DifficultyChoice,
+    >,
+) -> Result<(), CommandError> {
+    require_admin(ctx)?;
+    let guild = guild_id(ctx)?;
+    // Discord's client enforces min/max, but a crafted interaction does not: check all.
+    let time = parse_time(&time).map_err(|e| CommandError::user(e.to_string()))?;
+    let zone = parse_zone(&timezone).map_err(|e| CommandError::user(e.to_string()))?;
+    let reveal_after_hours = check_reveal_hours(reveal_after.unwrap_or(24))
+        .map_err(|e| CommandError::user(e.to_string()))?;
+    let days = match days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => d
+            .parse::<Days>()
+            .map_err(|e| CommandError::user(e.to_string()))?,
+        None => Days::DAILY,
+    };
+    let pool = PoolFilter {
+        topic: check_topic(ctx, topic)?,
+        difficulty: difficulty.map(Into::into),
+        kind: None,
+    };
+    let data = ctx.data();
+    let now = data.clock.now();
+    let channel_id = ctx.channel_id().get();
+    let seed = mix64(channel_id ^ now.timestamp_nanos_opt().unwrap_or_default() as u64);
+    let setup = ChannelSetup {
+        guild_id: guild,
+        channel_id,
+        time,
+        zone,
+        days,
+        reveal_after_hours,
+        pool,
+    };
+    let (channel, next) = data.practice.setup_channel(setup, seed, now).await?;
+    data.wake.notify_one();
+    let s = &channel.schedule;
+    let text = format!(
+        "Scheduled: {} at {} {}, reveal {} h after each drop, {}.\nNext drop: {} ({}).",
+        s.days,
+        s.time.format("%H:%M"),
+        s.zone.name(),
+        s.reveal_after_hours,
+        s.pool,
+        full_time(next.drop_at),
+        relative_time(next.drop_at)
+    );
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Answers in drop threads. A member's message in a drop's thread is stored and
+//! acknowledged (✅ on time, 🕒 late); an edit replaces it and a delete withdraws it.
+//! Serenity handles each event in its own task, so a create, an edit and a delete of
+//! one message may be handled in any order; the practice layer makes the outcome the
+//! same whatever the order (see `Practice::record_edit` and `withdraw_in_thread`).
+
+use poise::serenity_prelude as serenity;
+use serenity::{Attachment, FullEvent, Message, MessageType, MessageUpdateEvent};
+use tracing::debug;
+
+use super::outbound::Ack;
+use super::{CommandError, Data};
+use crate::practice::{IncomingMessage, RecordedAnswer};
+
+pub fn handler<'a>(
+    framework: poise::FrameworkContext<'a, Data, CommandError>,
+    event: &'a FullEvent,
+) -> poise::BoxFuture<'a, Result<(), CommandError>> {
+    Box::pin(handle(event, framework.user_data))
+}
+
+async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
+    let now = data.clock.now();
+    match event {
+        FullEvent::Message { new_message } => {
+            let Some(msg) = incoming(new_message) else {
+                return Ok(());
+            };
+            let recorded = data.practice.record_message(msg).await?;
+            acknowledge(
+                data,
+                new_message.channel_id.get(),
+                new_message.id.get(),
+                recorded,
+            );
+        }
+        FullEvent::MessageUpdate { event, .. } => on_update(data, event, now).await?,
+        FullEvent::MessageDelete {
+            channel_id,
+            deleted_message_id,
+            ..
+        } => {
+            data.practice
+                .withdraw_in_thread(channel_id.get(), deleted_message_id.get(), now)
+                .await?;
+        }
+        FullEvent::MessageDeleteBulk {
+            channel_id,
+            multiple_deleted_messages_ids,
+            ..
+        } => {
+            for id in multiple_deleted_messages_ids {
+                data.practice
+                    .withdraw_in_thread(channel_id.get(), id.get(), now)
+                    .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn acknowledge(data: &Data, channel_id: u64, message_id: u64, recorded: Option<RecordedAnswer>) {
+    if let Some(r) = recorded.filter(|r| r.new) {
+        let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
+        data.acks.send(channel_id, message_id, ack);
+    }
+}
+
+/// The text stored for a message: its content, then one line per attachment URL
+/// (a message with only an attachment is still an answer).
+fn body_of(content: &str, attachments: &[Attachment]) -> String {
+    let mut body = content.to_string();
+    for a in attachments {
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        body.push_str(&a.url);
+    }
+    body
+}
+
+/// A member's message as the practice layer sees it; `None` for bots, webhooks and
+/// system messages (thread created, pins...).
+fn incoming(m: &Message) -> Option<IncomingMessage> {
+    if m.author.bot
+        || m.webhook_id.is_some()
+        || !matches!(m.kind, MessageType::Regular | MessageType::InlineReply)
+    {
+        return None;
+    }
+    let name = m
+        .member
+        .as_ref()
+        .and_then(|pm| pm.nick.clone())
+        .or_else(|| m.author.global_name.clone())
+        .unwrap_or_else(|| m.author.name.clone());
+    Some(IncomingMessage {
+        thread_id: m.channel_id.get(),
+        message_id: m.id.get(),
+        member_id: m.author.id.get(),
+        member_name: name,
+        body: body_of(&m.content, &m.attachments),
+        posted_at: *m.timestamp,
+    })
+}
+
+async fn on_update(
+    data: &Data,
+    event: &MessageUpdateEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CommandError> {
+    // An update without content is Discord adding a link preview: nothing changed.
+    let Some(content) = &event.content else {
+        debug!(message = event.id.get(), "update without content ignored");
+        return Ok(());
+    };
+    let body = body_of(content, event.attachments.as_deref().unwrap_or(&[]));
+    let edited_at = event.edited_timestamp.map(|t| *t).unwrap_or(now);
+    match (&event.author, event.timestamp) {
+        // A full update: enough to store the message if its create has not arrived.
+        (Some(author), Some(timestamp)) if !author.bot => {
+            let msg = IncomingMessage {
+                thread_id: event.channel_id.get(),
+                message_id: event.id.get(),
+                member_id: author.id.get(),
+                member_name: author
+                    .global_name
+                    .clone()
+                    .unwrap_or_else(|| author.name.clone()),
+                body,
+                posted_at: *timestamp,
+            };
+            let recorded = data.practice.record_edit(msg, edited_at).await?;
+            acknowledge(data, event.channel_id.get(), event.id.get(), recorded);
+        }
+        (Some(_bot), _) => {}
+        _ => {
+            data.practice
+                .edit_message(event.id.get(), &body, edited_at)
+                .await?;
+        }
+    }
+    Ok(())
+}

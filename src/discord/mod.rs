@@ -1,0 +1,397 @@
+//! The Discord adapter: `prepbot run`. Translates gateway events and slash commands
+//! into [`Practice`] calls and the scheduler's output into Discord messages.
+//!
+//! - [`commands`]: one file per command group, all listed in [`commands::all`].
+//! - [`events`]: answers in drop threads (create, edit, delete).
+//! - [`outbound`]: drops and reveals as Discord messages, and the paced ✅/🕒 queue.
+//! - [`rest`]: the REST calls those make, with their own 429 handling.
+//! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
+//!
+//! The scheduler is started once, here, with its own REST client, never from the
+//! Ready event (Discord sends Ready again after reconnects) nor from poise's setup.
+
+pub mod commands;
+pub mod errors;
+pub mod events;
+pub mod outbound;
+pub mod render;
+pub mod rest;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+use poise::serenity_prelude as serenity;
+use serenity::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
+use tokio::sync::{Notify, oneshot};
+use tracing::{error, info, warn};
+
+use crate::bank::QuestionBank;
+use crate::clock::Clock;
+use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS};
+use crate::practice::Practice;
+use crate::store::Store;
+
+pub use errors::CommandError;
+use outbound::{AckQueue, DiscordOutbound};
+use rest::Rest;
+
+/// The bot token. Its `Debug` hides it, it has no `Display`, and it only ever goes
+/// into an `Authorization` header.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(token: impl Into<String>) -> Self {
+        Token(token.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// A setting that keeps the bot from starting; the process exits with status 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "DISCORD_TOKEN is not set: copy the bot token from https://discord.com/developers/applications (Bot tab) and run `DISCORD_TOKEN=<token> prepbot run` (see the README)"
+    )]
+    MissingToken,
+    #[error("PREPBOT_DEV_GUILD must be a server id (a number), not `{0}`")]
+    BadDevGuild(String),
+    #[error("PREPBOT_DISCORD_API_BASE must look like http://host:port, not `{0}`")]
+    BadApiBase(String),
+}
+
+/// What `prepbot run` reads from the environment.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    pub token: Token,
+    pub database_url: String,
+    pub questions: PathBuf,
+    /// Register commands in this guild only (instant), instead of globally.
+    pub dev_guild: Option<u64>,
+    /// Send every REST call here (and take the gateway URL from it): a fake Discord
+    /// in tests, or an API proxy such as twilight-http-proxy.
+    pub api_base: Option<String>,
+}
+
+impl DiscordConfig {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let token = set("DISCORD_TOKEN").ok_or(ConfigError::MissingToken)?;
+        let dev_guild = set("PREPBOT_DEV_GUILD")
+            .map(|g| {
+                g.parse::<u64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or(ConfigError::BadDevGuild(g))
+            })
+            .transpose()?;
+        let api_base = set("PREPBOT_DISCORD_API_BASE")
+            .map(|b| {
+                let ok = (b.starts_with("http://") || b.starts_with("https://"))
+                    && b.len() > "http://".len();
+                if ok {
+                    Ok(b.trim_end_matches('/').to_string())
+                } else {
+                    Err(ConfigError::BadApiBase(b))
+                }
+            })
+            .transpose()?;
+        Ok(DiscordConfig {
+            token: Token::new(token),
+            database_url: set("PREPBOT_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            questions: set("PREPBOT_QUESTIONS")
+                .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
+            dev_guild,
+            api_base,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+}
+
+/// Shared by every command and event handler.
+pub struct Data {
+    pub practice: Practice,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the scheduler when a schedule or a drop changed.
+    pub wake: Arc<Notify>,
+    pub outbound: DiscordOutbound,
+    pub acks: AckQueue,
+}
+
+pub type Context<'a> = poise::Context<'a, Data, CommandError>;
+
+/// Runs the bot until `shutdown` resolves or the gateway connection fails for good.
+pub async fn run(
+    config: DiscordConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let bank = QuestionBank::load(&config.questions).map_err(|errors| {
+        anyhow::anyhow!(
+            "the question bank at {} has {} problem(s):\n{errors}",
+            config.questions.display(),
+            errors.0.len()
+        )
+    })?;
+    let store = Store::open_url(&config.database_url).await?;
+    let practice = Practice::new(store.clone(), Arc::new(bank));
+
+    let mut http =
+        HttpBuilder::new(config.token.expose()).default_allowed_mentions(render::no_mentions());
+    if let Some(base) = &config.api_base {
+        // Serenity honours the proxy only with its ratelimiter off; our own REST client
+        // paces the bursts and honours 429s (see `rest`).
+        http = http.proxy(base.clone()).ratelimiter_disabled(true);
+        // Serenity falls back to the real gateway if this call fails; in proxy mode
+        // that must be a startup error instead.
+        let probe = HttpBuilder::new(config.token.expose())
+            .proxy(base.clone())
+            .ratelimiter_disabled(true)
+            .build();
+        probe.get_gateway().await.map_err(|e| {
+            anyhow::anyhow!(
+                "the Discord API at {base} did not answer GET /api/v10/gateway: {}",
+                errors::describe_serenity(&e)
+            )
+        })?;
+    }
+    let http = http.build();
+
+    let rest = Arc::new(Rest::new(
+        &config.token,
+        config.api_base.as_deref(),
+        rest::DEFAULT_CONCURRENCY,
+    )?);
+    let outbound = DiscordOutbound::new(rest.clone());
+    let acks = AckQueue::start(rest);
+    let wake = Arc::new(Notify::new());
+    let data = Data {
+        practice: practice.clone(),
+        clock: clock.clone(),
+        wake: wake.clone(),
+        outbound: outbound.clone(),
+        acks,
+    };
+
+    let (setup_failed_tx, setup_failed_rx) = oneshot::channel::<String>();
+    let dev_guild = config.dev_guild.map(GuildId::new);
+    let framework = poise::Framework::builder()
+        .options(commands::options())
+        .initialize_owners(false)
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                let commands = &framework.options().commands;
+                let registered = match dev_guild {
+                    Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+                    None => poise::builtins::register_globally(ctx, commands).await,
+                };
+                if let Err(e) = registered {
+                    let why = format!("registering slash commands failed: {}", errors::describe_serenity(&e));
+                    // Without this the process would run on with every event waiting
+                    // for user data that never comes.
+                    let _ = setup_failed_tx.send(why.clone());
+                    return Err(CommandError::Internal(anyhow::anyhow!(why)));
+                }
+                info!(user = %ready.user.name, guilds = ready.guilds.len(), dev_guild = ?dev_guild.map(|g| g.get()), "connected; commands registered");
+                Ok(data)
+            })
+        })
+        .build();
+
+    let intents =
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    let mut client = ClientBuilder::new_with_http(http, intents)
+        .framework(framework)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot build the Discord client: {}",
+                errors::describe_serenity(&e)
+            )
+        })?;
+    let ws_url = client.ws_url.lock().await.clone();
+    if let Some(base) = &config.api_base {
+        check_gateway_url(base, &ws_url)?;
+    }
+
+    // The scheduler: once per process, with its own stop signal.
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let scheduler = tokio::spawn(crate::scheduler::run_loop(
+        practice,
+        outbound,
+        clock,
+        wake,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    let shard_manager = client.shard_manager.clone();
+    let outcome = tokio::select! {
+        result = client.start() => result.map_err(|e| anyhow::anyhow!("the Discord connection failed: {}", errors::describe_serenity(&e))),
+        Ok(why) = setup_failed_rx => Err(anyhow::anyhow!("startup failed: {why}")),
+        () = shutdown => {
+            info!("shutting down");
+            Ok(())
+        }
+    };
+    shard_manager.shutdown_all().await;
+    let _ = stop_tx.send(());
+    if let Err(e) = scheduler.await {
+        error!(error = %e, "the scheduler task ended abnormally");
+    }
+    store.close().await;
+    outcome
+}
+
+/// In proxy mode the gateway must be the proxy's, never Discord's.
+fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {
+    let host = |url: &str| -> Option<String> {
+        let rest = url.split_once("://")?.1;
+        Some(rest.split(['/', '?']).next()?.to_ascii_lowercase())
+    };
+    let (Some(api_host), Some(ws_host)) = (host(api_base), host(ws_url)) else {
+        bail!("cannot read the gateway URL `{ws_url}`");
+    };
+    if ws_url.contains("discord.gg") || api_host != ws_host {
+        bail!(
+            "PREPBOT_DISCORD_API_BASE is {api_base} but the gateway URL is {ws_url}: refusing to connect anywhere else"
+        );
+    }
+    Ok(())
+}
+
+/// Entry for `prepbot run`: the environment, the wall clock, Ctrl-C and SIGTERM.
+pub async fn run_from_env() -> Result<(), RunError> {
+    let config = DiscordConfig::from_env().map_err(RunError::Config)?;
+    run(
+        config,
+        Arc::new(crate::clock::SystemClock),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(RunError::Failed)
+}
+
+/// Why `prepbot run` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A setting is missing or wrong (exit 2).
+    #[error(transparent)]
+    Config(ConfigError),
+    /// Startup or the connection failed (exit 1).
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_missing_or_blank_token_is_a_config_error_that_says_how_to_fix_it() {
+        assert_eq!(
+            DiscordConfig::from_vars(vars(&[])).unwrap_err(),
+            ConfigError::MissingToken
+        );
+        let err = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "   ")])).unwrap_err();
+        assert_eq!(err, ConfigError::MissingToken);
+        assert!(
+            err.to_string()
+                .contains("DISCORD_TOKEN=<token> prepbot run")
+        );
+    }
+
+    #[test]
+    fn settings_are_read_and_checked() {
+        let c = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "abc.def"),
+            ("PREPBOT_DEV_GUILD", "123"),
+            ("PREPBOT_DISCORD_API_BASE", "http://127.0.0.1:5000/"),
+        ]))
+        .unwrap();
+        assert_eq!(c.dev_guild, Some(123));
+        assert_eq!(c.api_base.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(c.database_url, "sqlite://prepbot.db");
+        assert_eq!(format!("{:?}", c.token), "Token(***)");
+        assert!(
+            !format!("{c:?}").contains("abc.def"),
+            "the token never shows in Debug"
+        );
+        let bad = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "t"),
+            ("PREPBOT_DEV_GUILD", "my-server"),
+        ]));
+        assert_eq!(
+            bad.unwrap_err(),
+            ConfigError::BadDevGuild("my-server".into())
+        );
+        let bad = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "t"),
+            ("PREPBOT_DISCORD_API_BASE", "127.0.0.1:5000"),
+        ]));
+        assert!(matches!(bad.unwrap_err(), ConfigError::BadApiBase(_)));
+    }
+
+    #[test]
+    fn the_gateway_must_be_the_proxy_in_proxy_mode() {
+        assert!(check_gateway_url("http://127.0.0.1:5000", "ws://127.0.0.1:5000/gateway").is_ok());
+        assert!(check_gateway_url("http://127.0.0.1:5000", "wss://gateway.discord.gg").is_err());
+        assert!(check_gateway_url("http://127.0.0.1:5000", "ws://10.0.0.1:5000").is_err());
+    }
+}

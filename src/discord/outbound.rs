@@ -1,0 +1,150 @@
+//! Drops and reveals as Discord messages ([`DiscordOutbound`], the scheduler's
+//! adapter) and the acknowledgement queue ([`AckQueue`]).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::render;
+use super::rest::{Rest, RestError};
+use crate::engine::reveal::{DropPost, RevealContent};
+use crate::scheduler::{Outbound, OutboundError, PostedDrop};
+
+fn outbound_error(e: RestError) -> OutboundError {
+    OutboundError {
+        retryable: e.retryable(),
+        message: e.to_string(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordOutbound {
+    rest: Arc<Rest>,
+}
+
+impl DiscordOutbound {
+    pub fn new(rest: Arc<Rest>) -> Self {
+        DiscordOutbound { rest }
+    }
+}
+
+impl Outbound for DiscordOutbound {
+    async fn post_drop(
+        &self,
+        channel_id: u64,
+        post: &DropPost,
+    ) -> Result<PostedDrop, OutboundError> {
+        let message = self
+            .rest
+            .create_message(channel_id, &render::drop_message(post))
+            .await
+            .map_err(outbound_error)?;
+        let message_id = message.id.get();
+        // The thread started from the message has the message's id. The message is
+        // out whatever happens next, so a failed thread is logged, not retried (a
+        // retry would post the question twice); answers then cannot be collected.
+        let thread_id = match self
+            .rest
+            .start_thread(channel_id, message_id, &render::drop_thread(post))
+            .await
+        {
+            Ok(thread) => thread.id.get(),
+            Err(e) => {
+                warn!(channel = channel_id, message = message_id, error = %e, "the drop was posted but its thread could not be started");
+                message_id
+            }
+        };
+        Ok(PostedDrop {
+            message_id,
+            thread_id,
+            posted_at: *message.timestamp,
+        })
+    }
+
+    async fn post_reveal(
+        &self,
+        _channel_id: u64,
+        thread_id: u64,
+        reveal: &RevealContent,
+    ) -> Result<DateTime<Utc>, OutboundError> {
+        let chunks = reveal.to_messages(render::CONTENT_LIMIT);
+        let mut revealed_at = None;
+        for (i, chunk) in chunks.iter().enumerate() {
+            match self
+                .rest
+                .create_message(thread_id, &render::text_message(chunk))
+                .await
+            {
+                Ok(message) => {
+                    revealed_at.get_or_insert(*message.timestamp);
+                }
+                // Nothing went out yet: let the scheduler retry the whole reveal.
+                Err(e) if i == 0 => return Err(outbound_error(e)),
+                // The reveal started; repeating it would duplicate the first part.
+                Err(e) => {
+                    warn!(thread = thread_id, part = i + 1, of = chunks.len(), error = %e, "a later part of a reveal could not be posted");
+                    break;
+                }
+            }
+        }
+        revealed_at.ok_or_else(|| OutboundError {
+            message: "the reveal had no content".into(),
+            retryable: false,
+        })
+    }
+}
+
+/// Which reaction acknowledges an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    OnTime,
+    Late,
+}
+
+impl Ack {
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Ack::OnTime => "✅",
+            Ack::Late => "🕒",
+        }
+    }
+}
+
+/// Reactions acknowledging answers, posted by one background task. Discord limits
+/// reactions per channel tightly, so they queue here and go out as fast as the rate
+/// limits allow (the REST client waits out each 429). Storing an answer never waits
+/// for this: `send` never blocks, and when the queue is full the acknowledgement is
+/// dropped (the answer is stored either way).
+#[derive(Debug, Clone)]
+pub struct AckQueue {
+    tx: mpsc::Sender<(u64, u64, Ack)>,
+}
+
+/// Acknowledgements waiting at most; a burst beyond this loses only the ✅.
+pub const ACK_QUEUE_CAPACITY: usize = 1024;
+
+impl AckQueue {
+    pub fn start(rest: Arc<Rest>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(u64, u64, Ack)>(ACK_QUEUE_CAPACITY);
+        tokio::spawn(async move {
+            while let Some((channel, message, ack)) = rx.recv().await {
+                if let Err(e) = rest.add_reaction(channel, message, ack.emoji()).await {
+                    warn!(channel, message, error = %e, "could not acknowledge an answer");
+                }
+            }
+        });
+        AckQueue { tx }
+    }
+
+    pub fn send(&self, channel_id: u64, message_id: u64, ack: Ack) {
+        if self.tx.try_send((channel_id, message_id, ack)).is_err() {
+            warn!(
+                channel = channel_id,
+                message = message_id,
+                "acknowledgement queue full; skipping the reaction"
+            );
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! How drops, reveals and lookups look on Discord: embeds, Discord timestamps
+//! (`<t:UNIX:F>`, shown in each reader's own time zone) and message links.
+
+use chrono::{DateTime, Utc};
+use poise::serenity_prelude as serenity;
+use serenity::{
+    AutoArchiveDuration, CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage,
+    CreateThread,
+};
+
+use crate::engine::reveal::DropPost;
+
+/// Discord's limits.
+pub const CONTENT_LIMIT: usize = 2000;
+pub const EMBED_DESCRIPTION_LIMIT: usize = 4096;
+pub const THREAD_NAME_LIMIT: usize = 100;
+pub const EMBED_TITLE_LIMIT: usize = 256;
+
+/// A full date and time in the reader's zone.
+pub fn full_time(t: DateTime<Utc>) -> String {
+    format!("<t:{}:F>", t.timestamp())
+}
+
+/// "in 3 hours", "2 days ago".
+pub fn relative_time(t: DateTime<Utc>) -> String {
+    format!("<t:{}:R>", t.timestamp())
+}
+
+pub fn channel_link(guild_id: u64, channel_id: u64) -> String {
+    format!("https://discord.com/channels/{guild_id}/{channel_id}")
+}
+
+pub fn message_link(guild_id: u64, channel_id: u64, message_id: u64) -> String {
+    format!("https://discord.com/channels/{guild_id}/{channel_id}/{message_id}")
+}
+
+/// Cuts `s` to at most `max` chars, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// No pings from anything the bot posts.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+        .everyone(false)
+        .all_roles(false)
+        .all_users(false)
+        .replied_user(false)
+}
+
+/// The drop: an embed with the question, topic, difficulty and the reveal time.
+pub fn drop_message(post: &DropPost) -> CreateMessage {
+    let embed = CreateEmbed::new()
+        .title(truncate(
+            &format!("Drop #{}: {}", post.seq, post.title),
+            EMBED_TITLE_LIMIT,
+        ))
+        .description(truncate(&post.prompt, EMBED_DESCRIPTION_LIMIT))
+        .field("Topic", &post.topic, true)
+        .field("Difficulty", &post.difficulty, true)
+        .field("Kind", &post.kind, true)
+        .field(
+            "Reveal",
+            format!(
+                "{} ({})",
+                full_time(post.reveal_at),
+                relative_time(post.reveal_at)
+            ),
+            false,
+        )
+        .footer(CreateEmbedFooter::new(format!(
+            "Answer in the thread below. Question id: {}",
+            post.question_id
+        )));
+    CreateMessage::new()
+        .embed(embed)
+        .allowed_mentions(no_mentions())
+}
+
+/// The thread under a drop: a week's auto-archive, so late answers still land.
+pub fn drop_thread(post: &DropPost) -> CreateThread<'static> {
+    CreateThread::new(truncate(
+        &format!("Drop #{}: {}", post.seq, post.title),
+        THREAD_NAME_LIMIT,
+    ))
+    .auto_archive_duration(AutoArchiveDuration::OneWeek)
+}
+
+/// One plain message of a reveal or a lookup.
+pub fn text_message(content: &str) -> CreateMessage {
+    CreateMessage::new()
+        .content(truncate(content, CONTENT_LIMIT))
+        .allowed_mentions(no_mentions())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post() -> DropPost {
+        DropPost {
+            seq: 3,
+            question_id: "cap-theorem".into(),
+            title: "CAP in practice".into(),
+            prompt: "What does CAP say?".into(),
+            topic: "distributed-systems".into(),
+            difficulty: "medium".into(),
+            kind: "technical".into(),
+            reveal_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_drop_embed_carries_the_reveal_as_a_discord_timestamp() {
+        let json = serde_json::to_value(drop_message(&post())).unwrap();
+        let embed = &json["embeds"][0];
+        assert_eq!(embed["title"], "Drop #3: CAP in practice");
+        assert_eq!(embed["description"], "What does CAP say?");
+        let fields = embed["fields"].as_array().unwrap();
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["value"] == "<t:1800000000:F> (<t:1800000000:R>)")
+        );
+        assert_eq!(json["allowed_mentions"]["parse"], serde_json::json!([]));
+        let thread = serde_json::to_value(drop_thread(&post())).unwrap();
+        assert_eq!(thread["auto_archive_duration"], 10080);
+    }
+
+    #[test]
+    fn truncation_respects_limits_in_chars() {
+        assert_eq!(truncate("abc", 5), "abc");
+        let t = truncate(&"é".repeat(200), 100);
+        assert_eq!(t.chars().count(), 100);
+        assert!(t.ends_with('…'));
+    }
+}

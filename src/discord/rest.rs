@@ -1,0 +1,307 @@
+//! The REST calls the scheduler and the acknowledgement queue make, with their own
+//! rate-limit handling: a bounded number of requests in flight, and a 429 answered by
+//! waiting the `retry_after` Discord sends (in the body, or the `Retry-After` header)
+//! and trying again. Serenity cannot do that in proxy mode: with its ratelimiter off
+//! it surfaces a 429 as an error without headers or `retry_after`.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serenity::all::{CreateMessage, CreateThread, GuildChannel, Message};
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
+
+use super::Token;
+
+/// Discord's own API host, used unless `PREPBOT_DISCORD_API_BASE` says otherwise.
+pub const DISCORD_API: &str = "https://discord.com";
+
+/// Requests in flight at once by default: enough to post a burst of drops quickly,
+/// few enough that a thousand due channels do not open a thousand connections.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// A failed call. Never contains the token (it travels only in a header).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{method} {path}: {reason}")]
+pub struct RestError {
+    pub method: String,
+    pub path: String,
+    /// The HTTP status, `None` for transport failures (timeout, refused).
+    pub status: Option<u16>,
+    pub reason: String,
+}
+
+impl RestError {
+    /// Whether trying again later may help: transport failures, 429 and 5xx.
+    pub fn retryable(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(s) => s == 429 || s >= 500,
+        }
+    }
+}
+
+pub struct Rest {
+    client: reqwest::Client,
+    base: String,
+    auth: String,
+    permits: Semaphore,
+    /// Attempts per call for 429 and 5xx answers and transport errors.
+    max_attempts: u32,
+}
+
+impl std::fmt::Debug for Rest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rest")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Percent-encodes a path segment (an emoji, say).
+fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A little jitter (0-250 ms) from the clock's sub-second digits; enough to keep
+/// retries of a burst from landing together, no RNG needed.
+fn jitter() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Duration::from_millis(u64::from(nanos % 250))
+}
+
+impl Rest {
+    /// `api_base` is the proxy base (`http://host:port`) or `None` for Discord itself.
+    pub fn new(
+        token: &Token,
+        api_base: Option<&str>,
+        concurrency: usize,
+    ) -> Result<Rest, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            // Well inside the scheduler's claim lease, so a hung call never outlives it.
+            .timeout(Duration::from_secs(20))
+            .pool_max_idle_per_host(concurrency)
+            .user_agent(concat!(
+                "DiscordBot (https://github.com/prepbot, ",
+                env!("CARGO_PKG_VERSION"),
+                ")"
+            ))
+            .build()?;
+        Ok(Rest {
+            client,
+            base: api_base
+                .unwrap_or(DISCORD_API)
+                .trim_end_matches('/')
+                .to_string(),
+            auth: format!("Bot {}", token.expose()),
+            permits: Semaphore::new(concurrency.max(1)),
+            max_attempts: 5,
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<T>, RestError> {
+        let url = format!("{}/api/v10{path}", self.base);
+        let fail = |status: Option<u16>, reason: String| RestError {
+            method: method.to_string(),
+            path: path.to_string(),
+            status,
+            reason,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let response = {
+                // The permit covers the exchange only, never a retry wait.
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|_| fail(None, "client closed".into()))?;
+                let mut request = self
+                    .client
+                    .request(method.clone(), &url)
+                    .header(reqwest::header::AUTHORIZATION, &self.auth);
+                if let Some(body) = body {
+                    request = request.json(body);
+                }
+                request.send().await
+            };
+            let response = match response {
+                Ok(r) => r,
+                Err(e) if attempt < self.max_attempts => {
+                    let wait = Duration::from_millis(500 << attempt.min(5)) + jitter();
+                    warn!(%method, path, error = %e.without_url(), attempt, "request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(e) => return Err(fail(None, e.without_url().to_string())),
+            };
+            let status = response.status();
+            debug!(%method, path, status = status.as_u16(), "discord");
+            if status.is_success() {
+                if status == StatusCode::NO_CONTENT {
+                    return Ok(None);
+                }
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| fail(Some(status.as_u16()), e.to_string()))?;
+                if bytes.is_empty() {
+                    return Ok(None);
+                }
+                return serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| fail(Some(status.as_u16()), format!("unreadable response: {e}")));
+            }
+            let header_wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<f64>().ok());
+            let text = response.text().await.unwrap_or_default();
+            let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let message = json
+                .as_ref()
+                .and_then(|j| j.get("message"))
+                .and_then(|m| m.as_str())
+                .unwrap_or(text.as_str())
+                .chars()
+                .take(300)
+                .collect::<String>();
+            if status == StatusCode::TOO_MANY_REQUESTS && attempt < self.max_attempts {
+                let body_wait = json
+                    .as_ref()
+                    .and_then(|j| j.get("retry_after"))
+                    .and_then(|v| v.as_f64());
+                let secs = body_wait.or(header_wait).unwrap_or(1.0).clamp(0.0, 60.0);
+                warn!(%method, path, retry_after = secs, "rate limited; waiting");
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                continue;
+            }
+            if status.is_server_error() && attempt < self.max_attempts {
+                warn!(%method, path, status = status.as_u16(), attempt, "server error; retrying");
+                tokio::time::sleep(Duration::from_millis(500 << attempt.min(5)) + jitter()).await;
+                continue;
+            }
+            return Err(fail(
+                Some(status.as_u16()),
+                format!("HTTP {}: {message}", status.as_u16()),
+            ));
+        }
+    }
+
+    pub async fn create_message(
+        &self,
+        channel_id: u64,
+        message: &CreateMessage,
+    ) -> Result<Message, RestError> {
+        let body = serde_json::to_value(message).map_err(|e| RestError {
+            method: "POST".into(),
+            path: format!("/channels/{channel_id}/messages"),
+            status: None,
+            reason: e.to_string(),
+        })?;
+        let path = format!("/channels/{channel_id}/messages");
+        self.call(Method::POST, &path, Some(&body))
+            .await?
+            .ok_or_else(|| RestError {
+                method: "POST".into(),
+                path,
+                status: None,
+                reason: "empty response".into(),
+            })
+    }
+
+    /// Starts a public thread from a message; its id equals the message's.
+    pub async fn start_thread(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+        thread: &CreateThread<'_>,
+    ) -> Result<GuildChannel, RestError> {
+        let path = format!("/channels/{channel_id}/messages/{message_id}/threads");
+        let body = serde_json::to_value(thread).map_err(|e| RestError {
+            method: "POST".into(),
+            path: path.clone(),
+            status: None,
+            reason: e.to_string(),
+        })?;
+        self.call(Method::POST, &path, Some(&body))
+            .await?
+            .ok_or_else(|| RestError {
+                method: "POST".into(),
+                path,
+                status: None,
+                reason: "empty response".into(),
+            })
+    }
+
+    pub async fn add_reaction(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+        emoji: &str,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "/channels/{channel_id}/messages/{message_id}/reactions/{}/@me",
+            encode_segment(emoji)
+        );
+        self.call::<serde_json::Value>(Method::PUT, &path, None)
+            .await
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_are_percent_encoded_for_paths() {
+        assert_eq!(encode_segment("✅"), "%E2%9C%85");
+        assert_eq!(encode_segment("🕒"), "%F0%9F%95%92");
+        assert_eq!(encode_segment("ok-1"), "ok-1");
+    }
+
+    #[test]
+    fn which_failures_are_worth_retrying() {
+        let e = |status| RestError {
+            method: "POST".into(),
+            path: "/x".into(),
+            status,
+            reason: String::new(),
+        };
+        assert!(e(None).retryable());
+        assert!(e(Some(429)).retryable());
+        assert!(e(Some(502)).retryable());
+        assert!(!e(Some(403)).retryable());
+        assert!(!e(Some(404)).retryable());
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let rest = Rest::new(
+            &Token::new("super-secret-token"),
+            Some("http://127.0.0.1:9"),
+            2,
+        )
+        .unwrap();
+        assert!(!format!("{rest:?}").contains("super-secret"));
+    }
+}
