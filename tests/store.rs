@@ -36,6 +36,7 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "channels",
             "drops",
             "member_stats",
+            "message_tombstones",
             "rotation_used",
             "rotations"
         ]
