@@ -1,0 +1,392 @@
+//! A fake Discord on 127.0.0.1 for the end-to-end tests: a REST server that records
+//! every request and answers with JSON serenity can read, and a gateway websocket
+//! that says HELLO, answers IDENTIFY with READY and GUILD_CREATE, acknowledges
+//! heartbeats, then forwards the events a test scripts. Like Discord, it echoes the
+//! bot's own messages back as MESSAGE_CREATE. It can misbehave on command (429s,
+//! 5xx, a broken commands endpoint).
+#![allow(dead_code)] // each test binary uses a different subset
+
+pub mod fixtures;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use prepbot::clock::Clock;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+pub const APP_ID: u64 = 900_000_000_000_000_001;
+pub const BOT_ID: u64 = 900_000_000_000_000_002;
+pub const GUILD_A: u64 = 800_000_000_000_000_001;
+pub const GUILD_B: u64 = 800_000_000_000_000_002;
+pub const CHANNEL_A: u64 = 700_000_000_000_000_001;
+pub const CHANNEL_A2: u64 = 700_000_000_000_000_003;
+pub const CHANNEL_B: u64 = 700_000_000_000_000_002;
+
+/// One request the bot made.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+    pub authorization: Option<String>,
+    pub at: Instant,
+}
+
+/// A rule that makes the fake fail some requests.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: &'static str,
+    /// The path must contain this.
+    pub path_contains: String,
+    pub status: u16,
+    /// For 429: seconds in the JSON body's `retry_after` (no header, as serenity's
+    /// proxy mode would hide it anyway).
+    pub retry_after: Option<f64>,
+    /// How many matching requests fail; then the rule is spent.
+    pub times: usize,
+}
+
+struct Inner {
+    port: u16,
+    clock: Arc<dyn Clock>,
+    requests: Mutex<Vec<Recorded>>,
+    changed: Notify,
+    next_id: AtomicU64,
+    seq: AtomicU64,
+    gateway: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    identified: Notify,
+    identifies: AtomicUsize,
+    faults: Mutex<Vec<Fault>>,
+    /// Requests being served right now, and the most at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    /// Extra latency per channel-message POST (to make concurrency visible).
+    message_delay: Mutex<Duration>,
+    /// When true, the commands endpoint answers with something that is not a list.
+    break_commands: Mutex<bool>,
+    /// Thread id -> parent channel id (threads are started from messages).
+    threads: Mutex<HashMap<u64, u64>>,
+    /// Channel messages the bot posted, by channel id.
+    posted: Mutex<Vec<(u64, Value)>>,
+}
+
+#[derive(Clone)]
+pub struct FakeDiscord {
+    inner: Arc<Inner>,
+}
+
+impl FakeDiscord {
+    /// Starts the fake on an ephemeral port. Timestamps it hands out come from `clock`.
+    pub async fn start(clock: Arc<dyn Clock>) -> FakeDiscord {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        let inner = Arc::new(Inner {
+            port,
+            clock,
+            requests: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+            next_id: AtomicU64::new(1),
+            seq: AtomicU64::new(0),
+            gateway: Mutex::new(None),
+            identified: Notify::new(),
+            identifies: AtomicUsize::new(0),
+            faults: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            message_delay: Mutex::new(Duration::ZERO),
+            break_commands: Mutex::new(false),
+            threads: Mutex::new(HashMap::new()),
+            posted: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/gateway-ws", get(gateway))
+            .fallback(rest)
+            .with_state(inner.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake discord serves");
+        });
+        FakeDiscord { inner }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.inner.port)
+    }
+
+    /// A fresh snowflake whose timestamp is the clock's now.
+    pub fn snowflake(&self) -> u64 {
+        snowflake(&self.inner)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.inner.faults.lock().unwrap().push(fault);
+    }
+
+    pub fn set_message_delay(&self, d: Duration) {
+        *self.inner.message_delay.lock().unwrap() = d;
+    }
+
+    pub fn break_commands_endpoint(&self) {
+        *self.inner.break_commands.lock().unwrap() = true;
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn identifies(&self) -> usize {
+        self.inner.identifies.load(Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until the bot identified on the gateway (READY and GUILD_CREATE sent).
+    pub async fn wait_identified(&self, timeout: Duration) {
+        if self.identifies() > 0 {
+            return;
+        }
+        tokio::time::timeout(timeout, self.inner.identified.notified())
+            .await
+            .expect("the bot identifies on the gateway");
+    }
+
+    /// Waits for a request matching `pred` among those made after `skip` requests.
+    pub async fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Recorded {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            if let Some(r) = self.requests().into_iter().find(|r| pred(r)) {
+                return r;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let seen: Vec<String> = self.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+                panic!("timed out waiting for {what}; requests so far:\n{}", seen.join("\n"));
+            }
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
+    /// Waits until at least `n` requests match `pred`.
+    pub async fn wait_count(&self, what: &str, n: usize, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            let found: Vec<Recorded> = self.requests().into_iter().filter(|r| pred(r)).collect();
+            if found.len() >= n {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!("timed out waiting for {n} x {what}; saw {}", found.len());
+            }
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
+    /// Sends a dispatch event (`t`, `d`) down the gateway.
+    pub fn dispatch(&self, kind: &str, data: Value) {
+        dispatch(&self.inner, kind, data);
+    }
+
+    /// The bot's posted channel messages, in order, with the channel they went to.
+    pub fn posted_messages(&self) -> Vec<(u64, Value)> {
+        self.inner.posted.lock().unwrap().clone()
+    }
+}
+
+fn snowflake(inner: &Inner) -> u64 {
+    const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+    let ms = (inner.clock.now().timestamp_millis() - DISCORD_EPOCH_MS).max(0) as u64;
+    (ms << 22) | (inner.next_id.fetch_add(1, Ordering::SeqCst) & 0x3f_ffff)
+}
+
+fn frame(inner: &Inner, kind: &str, data: Value) -> String {
+    let s = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
+    json!({"op": 0, "t": kind, "s": s, "d": data}).to_string()
+}
+
+fn dispatch(inner: &Inner, kind: &str, data: Value) {
+    let text = frame(inner, kind, data);
+    let gateway = inner.gateway.lock().unwrap();
+    let tx = gateway.as_ref().expect("the bot is connected to the gateway");
+    tx.send(text).expect("gateway connection open");
+}
+
+async fn gateway(ws: WebSocketUpgrade, State(inner): State<Arc<Inner>>) -> Response {
+    ws.on_upgrade(move |socket| serve_gateway(socket, inner))
+}
+
+async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    *inner.gateway.lock().unwrap() = Some(tx.clone());
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
+    if sink.send(WsMessage::Text(hello.to_string().into())).await.is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(text) = rx.recv().await {
+            if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(Ok(msg)) = stream.next().await {
+        let WsMessage::Text(text) = msg else { continue };
+        let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+        match payload["op"].as_u64() {
+            Some(1) => {
+                let _ = tx.send(json!({"op": 11, "d": null, "s": null, "t": null}).to_string());
+            }
+            Some(2) => {
+                let ready = fixtures::ready(inner.port);
+                let _ = tx.send(frame(&inner, "READY", ready));
+                for guild in [GUILD_A, GUILD_B] {
+                    let _ = tx.send(frame(&inner, "GUILD_CREATE", fixtures::guild_create(guild)));
+                }
+                inner.identifies.fetch_add(1, Ordering::SeqCst);
+                inner.identified.notify_waiters();
+            }
+            _ => {}
+        }
+    }
+    writer.abort();
+}
+
+fn take_fault(inner: &Inner, method: &str, path: &str) -> Option<Fault> {
+    let mut faults = inner.faults.lock().unwrap();
+    let i = faults
+        .iter()
+        .position(|f| f.times > 0 && f.method == method && path.contains(&f.path_contains))?;
+    faults[i].times -= 1;
+    let fault = faults[i].clone();
+    if faults[i].times == 0 {
+        faults.remove(i);
+    }
+    Some(fault)
+}
+
+struct InFlight<'a>(&'a Inner);
+
+impl<'a> InFlight<'a> {
+    fn enter(inner: &'a Inner) -> Self {
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(inner)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let _guard = InFlight::enter(&inner);
+    let path = uri.path().to_string();
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    };
+    let recorded = Recorded {
+        method: method.to_string(),
+        path: path.clone(),
+        body: body.clone(),
+        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(String::from),
+        at: Instant::now(),
+    };
+    if let Some(fault) = take_fault(&inner, method.as_str(), &path) {
+        inner.requests.lock().unwrap().push(recorded);
+        inner.changed.notify_waiters();
+        let status = StatusCode::from_u16(fault.status).unwrap();
+        let body = match fault.retry_after {
+            Some(secs) => json!({"message": "You are being rate limited.", "retry_after": secs, "global": false}),
+            None => json!({"message": format!("injected {}", fault.status), "code": 0}),
+        };
+        return (status, axum::Json(body)).into_response();
+    }
+    let response = answer(&inner, &method, &path, &body).await;
+    inner.requests.lock().unwrap().push(recorded);
+    inner.changed.notify_waiters();
+    response
+}
+
+async fn answer(inner: &Inner, method: &Method, path: &str, body: &Value) -> Response {
+    let parts: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
+    let json_ok = |v: Value| (StatusCode::OK, axum::Json(v)).into_response();
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["gateway"]) => json_ok(json!({"url": format!("ws://127.0.0.1:{}/gateway-ws", inner.port)})),
+        ("PUT", ["applications", _, "commands"]) | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+            if *inner.break_commands.lock().unwrap() {
+                return json_ok(json!({"message": "not a list"}));
+            }
+            let guild = parts.get(3).copied();
+            let commands: Vec<Value> = body
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| fixtures::registered_command(c, snowflake(inner), guild))
+                .collect();
+            json_ok(Value::Array(commands))
+        }
+        ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
+        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
+            let id = snowflake(inner);
+            json_ok(fixtures::message(id, 0, fixtures::bot_user(), body, inner.clock.now()))
+        }
+        ("POST", ["channels", channel, "messages"]) => {
+            let delay = *inner.message_delay.lock().unwrap();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let channel: u64 = channel.parse().unwrap_or(0);
+            let id = snowflake(inner);
+            let message = fixtures::message(id, channel, fixtures::bot_user(), body, inner.clock.now());
+            inner.posted.lock().unwrap().push((channel, message.clone()));
+            // Discord echoes every message, the bot's own included, on the gateway.
+            let mut echoed = message.clone();
+            if let Some(parent) = inner.threads.lock().unwrap().get(&channel).copied() {
+                echoed["guild_id"] = json!(fixtures::guild_of(parent).to_string());
+            } else {
+                echoed["guild_id"] = json!(fixtures::guild_of(channel).to_string());
+            }
+            if inner.gateway.lock().unwrap().is_some() {
+                dispatch(inner, "MESSAGE_CREATE", echoed);
+            }
+            json_ok(message)
+        }
+        ("POST", ["channels", channel, "messages", message, "threads"]) => {
+            let channel: u64 = channel.parse().unwrap_or(0);
+            let message: u64 = message.parse().unwrap_or(0);
+            inner.threads.lock().unwrap().insert(message, channel);
+            json_ok(fixtures::thread(message, channel, body["name"].as_str().unwrap_or("thread")))
+        }
+        ("PUT", ["channels", _, "messages", _, "reactions", _, "@me"]) => StatusCode::NO_CONTENT.into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": format!("fake discord has no route for {method} {path}"), "code": 0})),
+        )
+            .into_response(),
+    }
+}
