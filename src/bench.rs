@@ -69,7 +69,6 @@ impl Outbound for NullOutbound {
         let id = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(PostedDrop {
             message_id: id,
-            thread_id: id,
             posted_at: post.reveal_at - Duration::hours(1),
         })
     }

@@ -129,7 +129,6 @@ impl Outbound for ConsoleOutbound {
         let id = self.next_id();
         Ok(PostedDrop {
             message_id: id,
-            thread_id: id,
             posted_at: now,
         })
     }

@@ -846,6 +846,20 @@ impl Practice {
 
     // ---- reads -------------------------------------------------------------------
 
+    pub async fn drop_by_id(&self, drop_id: i64) -> Result<Option<DropRecord>> {
+        let mut conn = self.store.read().await?;
+        Ok(drops::by_id(&mut conn, drop_id).await?)
+    }
+
+    /// Records the thread a platform opened for a drop, when its id is not the
+    /// drop message's.
+    pub async fn set_thread(&self, drop_id: i64, thread_id: u64) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        drops::set_thread(&mut tx, drop_id, thread_id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
     pub async fn open_drop(&self, channel_id: u64) -> Result<Option<DropRecord>> {
         let mut conn = self.store.read().await?;
         Ok(drops::open(&mut conn, channel_id).await?)

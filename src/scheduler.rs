@@ -21,12 +21,10 @@ use crate::engine::reveal::{DropPost, RevealContent};
 use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
 use crate::store::drops::DropRecord;
 
-/// Ids the platform gave a posted drop. On Discord the thread's id equals the
-/// message's id when the thread is started from the message.
+/// What the platform says about a posted drop message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PostedDrop {
     pub message_id: u64,
-    pub thread_id: u64,
     pub posted_at: DateTime<Utc>,
 }
 
@@ -46,6 +44,19 @@ pub trait Outbound {
         channel_id: u64,
         post: &DropPost,
     ) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
+    /// Opens the answer thread under a posted drop message; returns its id. Called
+    /// after the drop is recorded with the thread id it will have (the message's, as
+    /// on Discord), so an answer posted the instant the thread exists is not lost.
+    /// The default is a thread with the message's id (platforms where replies attach
+    /// to the message itself).
+    fn open_thread(
+        &self,
+        _channel_id: u64,
+        message_id: u64,
+        _post: &DropPost,
+    ) -> impl Future<Output = Result<u64, OutboundError>> + Send {
+        async move { Ok(message_id) }
+    }
     /// Posts the reveal in the drop's thread; returns the instant it was posted.
     fn post_reveal(
         &self,
@@ -148,21 +159,36 @@ async fn post_claimed(
     let drop = &claimed.drop;
     match outbound.post_drop(drop.channel_id, &claimed.post).await {
         Ok(posted) => {
+            // Record the drop with its future thread id before opening the thread.
             let recorded = practice
                 .mark_posted(
                     drop.id,
                     posted.message_id,
-                    posted.thread_id,
+                    posted.message_id,
                     posted.posted_at,
                 )
                 .await?;
-            Ok(if recorded.state == DropState::Posted {
-                Ok(recorded)
-            } else {
-                Err(recorded
+            if recorded.state != DropState::Posted {
+                return Ok(Err(recorded
                     .failure
-                    .unwrap_or_else(|| "the drop was not recorded as posted".into()))
-            })
+                    .unwrap_or_else(|| "the drop was not recorded as posted".into())));
+            }
+            match outbound
+                .open_thread(drop.channel_id, posted.message_id, &claimed.post)
+                .await
+            {
+                Ok(thread_id) if thread_id != posted.message_id => {
+                    practice.set_thread(drop.id, thread_id).await?;
+                }
+                Ok(_) => {}
+                // The question is out, so this is not retried (that would post it
+                // twice); the reveal still goes out, and members can answer once an
+                // admin opens the thread by hand.
+                Err(e) => {
+                    warn!(drop = drop.id, error = %e, "the drop was posted but its thread could not be opened")
+                }
+            }
+            Ok(Ok(practice.drop_by_id(drop.id).await?.unwrap_or(recorded)))
         }
         Err(e) => {
             practice

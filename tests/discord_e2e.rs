@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fake_discord::fixtures::*;
-use fake_discord::{APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, GUILD_B, Recorded};
+use fake_discord::{
+    APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, GUILD_B, Recorded,
+};
 use prepbot::clock::{Clock, ManualClock};
 use prepbot::discord::{DiscordConfig, Token};
 use prepbot::store::Store;
@@ -65,9 +67,13 @@ async fn start_bot(start: &str) -> Bot {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepbot::discord::run(config(&fake, &db_url), clock.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let task = tokio::spawn(prepbot::discord::run(
+        config(&fake, &db_url),
+        clock.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     fake.wait_identified(WAIT).await;
     fake.wait_for("commands registered in the dev guild", WAIT, |r| {
         r.method == "PUT" && r.path.ends_with(&format!("/guilds/{GUILD_A}/commands"))
@@ -93,29 +99,54 @@ impl Bot {
     async fn command(&self, name: &str, options: Vec<Value>, by: &Person, channel: u64) -> Reply {
         let id = self.id();
         let token = format!("tok{id}");
-        self.fake.dispatch("INTERACTION_CREATE", slash(id, &token, name, options, by, channel));
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            slash(id, &token, name, options, by, channel),
+        );
         self.reply(id, &token).await
     }
 
-    async fn command_with_users(&self, name: &str, options: Vec<Value>, users: &[&Person], by: &Person, channel: u64) -> Reply {
+    async fn command_with_users(
+        &self,
+        name: &str,
+        options: Vec<Value>,
+        users: &[&Person],
+        by: &Person,
+        channel: u64,
+    ) -> Reply {
         let id = self.id();
         let token = format!("tok{id}");
-        self.fake
-            .dispatch("INTERACTION_CREATE", slash_with_users(id, &token, name, options, users, by, channel));
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            slash_with_users(id, &token, name, options, users, by, channel),
+        );
         self.reply(id, &token).await
     }
 
     async fn reply(&self, id: u64, token: &str) -> Reply {
         let callback_path = format!("/api/v10/interactions/{id}/{token}/callback");
-        let callback = self.fake.wait_for(&format!("the callback of {id}"), WAIT, |r| r.path == callback_path).await;
+        let callback = self
+            .fake
+            .wait_for(&format!("the callback of {id}"), WAIT, |r| {
+                r.path == callback_path
+            })
+            .await;
         let mut raw = vec![callback.clone()];
         let mut texts = Vec::new();
         let kind = callback.body["type"].as_u64().unwrap_or(0);
         let ephemeral = callback.body["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0;
         if kind == 5 {
             let edit_path = format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original");
-            let edit = self.fake.wait_for("the deferred reply", WAIT, |r| r.path == edit_path).await;
-            texts.push(edit.body["content"].as_str().unwrap_or_default().to_string());
+            let edit = self
+                .fake
+                .wait_for("the deferred reply", WAIT, |r| r.path == edit_path)
+                .await;
+            texts.push(
+                edit.body["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
             raw.push(edit);
         } else if let Some(content) = callback.body["data"]["content"].as_str() {
             texts.push(content.to_string());
@@ -123,20 +154,41 @@ impl Bot {
         // Follow-ups (long answers) arrive right after; give them a moment.
         tokio::time::sleep(Duration::from_millis(150)).await;
         let followup_path = format!("/api/v10/webhooks/{APP_ID}/{token}");
-        for r in self.fake.requests().into_iter().filter(|r| r.path == followup_path) {
+        for r in self
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == followup_path)
+        {
             texts.push(r.body["content"].as_str().unwrap_or_default().to_string());
             raw.push(r);
         }
-        Reply { ephemeral, texts, raw }
+        Reply {
+            ephemeral,
+            texts,
+            raw,
+        }
     }
 
     /// Sends an autocomplete interaction and returns the offered choices.
-    async fn autocomplete(&self, name: &str, options: Vec<Value>, by: &Person, channel: u64) -> Vec<String> {
+    async fn autocomplete(
+        &self,
+        name: &str,
+        options: Vec<Value>,
+        by: &Person,
+        channel: u64,
+    ) -> Vec<String> {
         let id = self.id();
         let token = format!("tok{id}");
-        self.fake.dispatch("INTERACTION_CREATE", autocomplete(id, &token, name, options, by, channel));
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            autocomplete(id, &token, name, options, by, channel),
+        );
         let path = format!("/api/v10/interactions/{id}/{token}/callback");
-        let r = self.fake.wait_for("autocomplete choices", WAIT, |r| r.path == path).await;
+        let r = self
+            .fake
+            .wait_for("autocomplete choices", WAIT, |r| r.path == path)
+            .await;
         assert_eq!(r.body["type"], 8, "an autocomplete result");
         r.body["data"]["choices"]
             .as_array()
@@ -154,7 +206,10 @@ impl Bot {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let result = tokio::time::timeout(WAIT, self.task).await.expect("the bot stops").expect("no panic");
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the bot stops")
+            .expect("no panic");
         result.expect("the bot stops cleanly");
     }
 }
@@ -172,17 +227,36 @@ async fn startup_registers_every_command_with_descriptions() {
         .into_iter()
         .find(|r| r.method == "PUT" && r.path.ends_with("/commands"))
         .unwrap();
-    assert!(put.path.contains(&format!("/applications/{APP_ID}/guilds/{GUILD_A}/commands")));
+    assert!(
+        put.path
+            .contains(&format!("/applications/{APP_ID}/guilds/{GUILD_A}/commands"))
+    );
     assert_eq!(put.authorization.as_deref(), Some("Bot e2e-token-SECRET"));
     let commands = put.body.as_array().unwrap();
-    let mut names: Vec<&str> = commands.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = commands
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     names.sort();
-    assert_eq!(names, ["drop", "leaderboard", "question", "reveal", "schedule", "setup", "streak"]);
+    assert_eq!(
+        names,
+        [
+            "drop",
+            "leaderboard",
+            "question",
+            "reveal",
+            "schedule",
+            "setup",
+            "streak"
+        ]
+    );
     for c in commands {
         let name = c["name"].as_str().unwrap();
         let perms = c["default_member_permissions"].as_str();
         match name {
-            "setup" | "drop" | "reveal" => assert_eq!(perms, Some("32"), "/{name} needs Manage Server"),
+            "setup" | "drop" | "reveal" => {
+                assert_eq!(perms, Some("32"), "/{name} needs Manage Server")
+            }
             _ => assert_eq!(perms, None, "/{name} is for everyone"),
         }
         fn described(c: &Value) {
@@ -202,27 +276,59 @@ async fn setup_by_an_admin_schedules_and_a_member_is_refused() {
     let reply = bot
         .command(
             "setup",
-            vec![opt("time", json!("09:00")), opt("timezone", json!("Europe/London")), opt("reveal_after", json!(8))],
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("Europe/London")),
+                opt("reveal_after", json!(8)),
+            ],
             &admin(),
             CHANNEL_A,
         )
         .await;
     assert!(reply.ephemeral);
     let drop_at = utc("2026-03-02T09:00:00Z").timestamp();
-    assert!(reply.text().contains(&format!("Next drop: <t:{drop_at}:F>")), "{}", reply.text());
-    assert!(reply.text().contains("daily at 09:00 Europe/London, reveal 8 h after each drop"));
+    assert!(
+        reply
+            .text()
+            .contains(&format!("Next drop: <t:{drop_at}:F>")),
+        "{}",
+        reply.text()
+    );
+    assert!(
+        reply
+            .text()
+            .contains("daily at 09:00 Europe/London, reveal 8 h after each drop")
+    );
 
     // A member without Manage Server: refused, nothing stored for channel A2.
     let ben = Person::member(12, "Ben");
     let reply = bot
-        .command("setup", vec![opt("time", json!("10:00")), opt("timezone", json!("UTC"))], &ben, CHANNEL_A2)
+        .command(
+            "setup",
+            vec![opt("time", json!("10:00")), opt("timezone", json!("UTC"))],
+            &ben,
+            CHANNEL_A2,
+        )
         .await;
     assert!(reply.ephemeral);
-    assert!(reply.text().contains("You need the Manage Server permission"), "{}", reply.text());
-    let show = bot.command("schedule", vec![sub("show", vec![])], &ben, CHANNEL_A2).await;
+    assert!(
+        reply
+            .text()
+            .contains("You need the Manage Server permission"),
+        "{}",
+        reply.text()
+    );
+    let show = bot
+        .command("schedule", vec![sub("show", vec![])], &ben, CHANNEL_A2)
+        .await;
     assert!(show.text().contains("no schedule yet"), "{}", show.text());
     let mut conn = bot.store().await.read().await.unwrap();
-    assert!(prepbot::store::channels::get(&mut conn, CHANNEL_A2).await.unwrap().is_none());
+    assert!(
+        prepbot::store::channels::get(&mut conn, CHANNEL_A2)
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(conn);
     bot.stop().await;
 }
@@ -231,36 +337,525 @@ async fn setup_by_an_admin_schedules_and_a_member_is_refused() {
 async fn bad_input_gets_an_ephemeral_error_and_stores_nothing() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
     let cases = [
-        (vec![opt("time", json!("09:00")), opt("timezone", json!("Mars/Olympus"))], "is not a known IANA time zone"),
-        (vec![opt("time", json!("25:61")), opt("timezone", json!("UTC"))], "is not a time: use 24-hour HH:MM"),
         (
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC")), opt("reveal_after", json!(10000))],
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("Mars/Olympus")),
+            ],
+            "is not a known IANA time zone",
+        ),
+        (
+            vec![opt("time", json!("25:61")), opt("timezone", json!("UTC"))],
+            "is not a time: use 24-hour HH:MM",
+        ),
+        (
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("UTC")),
+                opt("reveal_after", json!(10000)),
+            ],
             "reveal delay must be between 1 and 168 hours, not 10000",
         ),
         (
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC")), opt("reveal_after", json!(0))],
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("UTC")),
+                opt("reveal_after", json!(0)),
+            ],
             "reveal delay must be between 1 and 168 hours, not 0",
         ),
         (
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC")), opt("topic", json!("astrology"))],
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("UTC")),
+                opt("topic", json!("astrology")),
+            ],
             "There is no topic `astrology`",
         ),
         (
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC")), opt("days", json!("funday"))],
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("UTC")),
+                opt("days", json!("funday")),
+            ],
             "is not a set of days",
         ),
     ];
     for (options, expected) in cases {
         let reply = bot.command("setup", options, &admin(), CHANNEL_A).await;
         assert!(reply.ephemeral);
-        assert!(reply.text().contains(expected), "expected {expected:?} in {:?}", reply.text());
+        assert!(
+            reply.text().contains(expected),
+            "expected {expected:?} in {:?}",
+            reply.text()
+        );
     }
     let mut conn = bot.store().await.read().await.unwrap();
-    assert!(prepbot::store::channels::get(&mut conn, CHANNEL_A).await.unwrap().is_none());
+    assert!(
+        prepbot::store::channels::get(&mut conn, CHANNEL_A)
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(conn);
-    let search = bot.command("question", vec![sub("search", vec![opt("query", json!("x".repeat(5000)))])], &admin(), CHANNEL_A).await;
-    assert!(search.text().contains("Search for 1 to 200 characters"), "{}", search.text());
-    let show = bot.command("question", vec![sub("show", vec![opt("id", json!("no-such-id"))])], &admin(), CHANNEL_A).await;
-    assert!(show.text().contains("No question has the id `no-such-id`"), "{}", show.text());
+    let search = bot
+        .command(
+            "question",
+            vec![sub("search", vec![opt("query", json!("x".repeat(5000)))])],
+            &admin(),
+            CHANNEL_A,
+        )
+        .await;
+    assert!(
+        search.text().contains("Search for 1 to 200 characters"),
+        "{}",
+        search.text()
+    );
+    let show = bot
+        .command(
+            "question",
+            vec![sub("show", vec![opt("id", json!("no-such-id"))])],
+            &admin(),
+            CHANNEL_A,
+        )
+        .await;
+    assert!(
+        show.text().contains("No question has the id `no-such-id`"),
+        "{}",
+        show.text()
+    );
+    bot.stop().await;
+}
+
+const CHECK: &str = "%E2%9C%85";
+const CLOCK_EMOJI: &str = "%F0%9F%95%92";
+
+fn drop_posts(fake: &FakeDiscord, channel: u64) -> Vec<Recorded> {
+    let path = format!("/api/v10/channels/{channel}/messages");
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path && r.body["embeds"].is_array())
+        .collect()
+}
+
+/// The id of the question a drop post is about (from its embed footer).
+fn question_of(post: &Recorded) -> String {
+    let footer = post.body["embeds"][0]["footer"]["text"].as_str().unwrap();
+    footer.rsplit("Question id: ").next().unwrap().to_string()
+}
+
+fn model_answer(id: &str) -> String {
+    let bank =
+        prepbot::bank::QuestionBank::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"))
+            .unwrap();
+    bank.get(id).unwrap().model_answer.clone()
+}
+
+/// Moves the clock and waits for the drop the scheduler posts; returns (post, thread id).
+async fn expect_drop(bot: &Bot, channel: u64, at: &str, n: usize) -> (Recorded, u64) {
+    bot.clock.set(utc(at));
+    let posts = bot
+        .fake
+        .wait_count(&format!("drop #{n} in {channel}"), n, WAIT, |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{channel}/messages")
+                && r.body["embeds"].is_array()
+        })
+        .await;
+    let post = posts[n - 1].clone();
+    let message_id = bot
+        .fake
+        .posted_messages()
+        .into_iter()
+        .filter(|(c, m)| *c == channel && m["embeds"].as_array().is_some_and(|e| !e.is_empty()))
+        .nth(n - 1)
+        .map(|(_, m)| m["id"].as_str().unwrap().parse::<u64>().unwrap())
+        .unwrap();
+    let thread = bot
+        .fake
+        .wait_for("the drop's thread", WAIT, |r| {
+            r.path == format!("/api/v10/channels/{channel}/messages/{message_id}/threads")
+        })
+        .await;
+    assert_eq!(
+        thread.body["auto_archive_duration"], 10080,
+        "a week's auto-archive"
+    );
+    (post, message_id)
+}
+
+/// A member posts in a thread at `at` and the bot acknowledges it with `emoji`.
+async fn answer(
+    bot: &Bot,
+    thread: u64,
+    guild: u64,
+    who: &Person,
+    text: &str,
+    at: &str,
+    emoji: &str,
+) -> u64 {
+    let id = bot.fake.snowflake();
+    bot.fake.dispatch(
+        "MESSAGE_CREATE",
+        member_message(id, thread, guild, who, text, utc(at)),
+    );
+    bot.fake
+        .wait_for(
+            &format!("the reaction to {}'s answer", who.name),
+            WAIT,
+            |r| {
+                r.method == "PUT"
+                    && r.path
+                        == format!("/api/v10/channels/{thread}/messages/{id}/reactions/{emoji}/@me")
+            },
+        )
+        .await;
+    id
+}
+
+async fn expect_reveal(bot: &Bot, thread: u64, at: &str, n: usize) -> String {
+    bot.clock.set(utc(at));
+    let path = format!("/api/v10/channels/{thread}/messages");
+    bot.fake
+        .wait_for(&format!("reveal #{n}"), WAIT, |r| {
+            r.method == "POST"
+                && r.path == path
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains(&format!("Reveal #{n}")))
+        })
+        .await;
+    // Let the remaining parts of a long reveal land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .map(|r| r.body["content"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_of_drops_answers_reveals_streaks_and_lookups() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    let ben = Person::member(12, "Ben");
+    let cy = Person::member(13, "Cy");
+    let dee = Person::member(14, "Dee");
+    bot.command(
+        "setup",
+        vec![
+            opt("time", json!("09:00")),
+            opt("timezone", json!("Europe/London")),
+            opt("reveal_after", json!(8)),
+        ],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+    // A second server with its own schedule: 09:00 in New York is 14:00 UTC.
+    let bea = Person::admin(21, "Bea");
+    bot.command(
+        "setup",
+        vec![
+            opt("time", json!("09:00")),
+            opt("timezone", json!("America/New_York")),
+            opt("reveal_after", json!(4)),
+        ],
+        &bea,
+        CHANNEL_B,
+    )
+    .await;
+
+    // Day 1: the drop goes out at 09:00 with its embed and thread.
+    let (post, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    let embed = &post.body["embeds"][0];
+    assert!(embed["title"].as_str().unwrap().starts_with("Drop #1: "));
+    let reveal_at = utc("2026-03-02T17:00:00Z").timestamp();
+    let fields = embed["fields"].as_array().unwrap();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f["value"] == format!("<t:{reveal_at}:F> (<t:{reveal_at}:R>)"))
+    );
+    assert!(fields.iter().any(|f| f["name"] == "Topic"));
+    assert!(fields.iter().any(|f| f["name"] == "Difficulty"));
+    assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    let qid = question_of(&post);
+    let answer_text = model_answer(&qid);
+    let secret = &answer_text[..answer_text.len().min(80)];
+
+    // Lookups while it is open never show its model answer.
+    let today = bot
+        .command("question", vec![sub("today", vec![])], &ben, CHANNEL_A)
+        .await;
+    assert!(
+        today.text().contains(&format!("`{qid}`")),
+        "{}",
+        today.text()
+    );
+    assert!(
+        today
+            .text()
+            .contains(&format!("https://discord.com/channels/{GUILD_A}/{thread}"))
+    );
+    let show = bot
+        .command(
+            "question",
+            vec![sub("show", vec![opt("id", json!(qid))])],
+            &ben,
+            CHANNEL_A2,
+        )
+        .await;
+    assert!(
+        show.text()
+            .contains("its model answer appears at the reveal"),
+        "{}",
+        show.text()
+    );
+    let search_words: String = qid.replace('-', " ");
+    let search = bot
+        .command(
+            "question",
+            vec![sub("search", vec![opt("query", json!(search_words))])],
+            &ben,
+            CHANNEL_A,
+        )
+        .await;
+    assert!(
+        search.text().contains(&format!("`{qid}`")),
+        "{}",
+        search.text()
+    );
+    bot.command("question", vec![sub("random", vec![])], &ben, CHANNEL_A)
+        .await;
+
+    // Answers: Ada on time; Ben on time and edits; Cy on time and deletes.
+    let ada_msg = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &ada,
+        "Ada's answer",
+        "2026-03-02T09:30:00Z",
+        CHECK,
+    )
+    .await;
+    let ben_msg = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &ben,
+        "Ben's first try",
+        "2026-03-02T10:00:00Z",
+        CHECK,
+    )
+    .await;
+    bot.fake.dispatch(
+        "MESSAGE_UPDATE",
+        member_edit(
+            ben_msg,
+            thread,
+            GUILD_A,
+            &ben,
+            "Ben's better answer",
+            utc("2026-03-02T10:00:00Z"),
+            utc("2026-03-02T10:05:00Z"),
+        ),
+    );
+    bot.fake.dispatch(
+        "MESSAGE_UPDATE",
+        embed_only_update(ada_msg, thread, GUILD_A),
+    );
+    let cy_msg = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &cy,
+        "Cy's answer",
+        "2026-03-02T11:00:00Z",
+        CHECK,
+    )
+    .await;
+    bot.fake
+        .dispatch("MESSAGE_DELETE", message_delete(cy_msg, thread, GUILD_A));
+
+    // Nothing so far carried the model answer.
+    for r in bot.fake.requests() {
+        assert!(
+            !r.body.to_string().contains(secret),
+            "model answer leaked before the reveal in {} {}",
+            r.method,
+            r.path
+        );
+    }
+
+    // The other server's drop comes at its own time, numbered on its own.
+    let (b_post, _) = expect_drop(&bot, CHANNEL_B, "2026-03-02T14:00:00Z", 1).await;
+    assert!(
+        b_post.body["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Drop #1: ")
+    );
+
+    // The reveal at 17:00, in the thread.
+    let reveal = expect_reveal(&bot, thread, "2026-03-02T17:00:00Z", 1).await;
+    for part in [
+        "**Model answer**",
+        "**What interviewers look for**",
+        "**Common mistakes**",
+    ] {
+        assert!(reveal.contains(part), "reveal lacks {part}");
+    }
+    assert!(
+        reveal.contains(secret),
+        "the reveal carries the model answer"
+    );
+    assert!(
+        reveal.contains("2 members answered on time: Ada, Ben."),
+        "{reveal}"
+    );
+    let late = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &dee,
+        "Dee, late",
+        "2026-03-02T18:00:00Z",
+        CLOCK_EMOJI,
+    )
+    .await;
+
+    // After the reveal the answer may be shown.
+    let show = bot
+        .command(
+            "question",
+            vec![sub("show", vec![opt("id", json!(qid))])],
+            &ben,
+            CHANNEL_A,
+        )
+        .await;
+    assert!(show.text().contains(secret), "shown after the reveal");
+
+    // What the bot stored.
+    {
+        let store = bot.store().await;
+        let mut conn = store.read().await.unwrap();
+        let ben_row = prepbot::store::answers::get(&mut conn, ben_msg)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ben_row.body, "Ben's better answer");
+        let ada_row = prepbot::store::answers::get(&mut conn, ada_msg)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ada_row.body, "Ada's answer",
+            "a link-preview update changes nothing"
+        );
+        let cy_row = prepbot::store::answers::get(&mut conn, cy_msg)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(cy_row.withdrawn_at.is_some());
+        let dee_row = prepbot::store::answers::get(&mut conn, late)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(dee_row.body, "Dee, late");
+    }
+
+    // Days 2 and 3.
+    let (_, thread2) = expect_drop(&bot, CHANNEL_A, "2026-03-03T09:00:00Z", 2).await;
+    answer(
+        &bot,
+        thread2,
+        GUILD_A,
+        &ada,
+        "day 2",
+        "2026-03-03T09:10:00Z",
+        CHECK,
+    )
+    .await;
+    expect_reveal(&bot, thread2, "2026-03-03T17:00:00Z", 2).await;
+    let (_, thread3) = expect_drop(&bot, CHANNEL_A, "2026-03-04T09:00:00Z", 3).await;
+    answer(
+        &bot,
+        thread3,
+        GUILD_A,
+        &ada,
+        "day 3",
+        "2026-03-04T09:10:00Z",
+        CHECK,
+    )
+    .await;
+    answer(
+        &bot,
+        thread3,
+        GUILD_A,
+        &ben,
+        "day 3",
+        "2026-03-04T09:20:00Z",
+        CHECK,
+    )
+    .await;
+    expect_reveal(&bot, thread3, "2026-03-04T17:00:00Z", 3).await;
+
+    let streak = bot.command("streak", vec![], &ada, CHANNEL_A).await;
+    assert!(!streak.ephemeral, "streaks are shared in the channel");
+    assert!(
+        streak
+            .text()
+            .contains("**Ada**: current streak 3, best 3, 3 on-time answers"),
+        "{}",
+        streak.text()
+    );
+    let streak = bot
+        .command_with_users(
+            "streak",
+            vec![user_opt("member", &ben)],
+            &[&ben],
+            &ada,
+            CHANNEL_A,
+        )
+        .await;
+    assert!(
+        streak
+            .text()
+            .contains("**Ben**: current streak 1, best 1, 2 on-time answers"),
+        "{}",
+        streak.text()
+    );
+    let streak = bot
+        .command_with_users(
+            "streak",
+            vec![user_opt("member", &dee)],
+            &[&dee],
+            &ada,
+            CHANNEL_A,
+        )
+        .await;
+    assert!(
+        streak.text().contains("has not answered a drop on time"),
+        "{}",
+        streak.text()
+    );
+    let board = bot.command("leaderboard", vec![], &cy, CHANNEL_A).await;
+    assert!(
+        board
+            .text()
+            .contains("1. Ada: 3 (best 3, 3 on time)\n2. Ben: 1 (best 1, 2 on time)"),
+        "{}",
+        board.text()
+    );
+    let other = bot.command("leaderboard", vec![], &bea, CHANNEL_B).await;
+    assert!(
+        other.text().contains("Nobody has answered"),
+        "streaks are per channel: {}",
+        other.text()
+    );
     bot.stop().await;
 }

@@ -41,26 +41,25 @@ impl Outbound for DiscordOutbound {
             .create_message(channel_id, &render::drop_message(post))
             .await
             .map_err(outbound_error)?;
-        let message_id = message.id.get();
-        // The thread started from the message has the message's id. The message is
-        // out whatever happens next, so a failed thread is logged, not retried (a
-        // retry would post the question twice); answers then cannot be collected.
-        let thread_id = match self
+        Ok(PostedDrop {
+            message_id: message.id.get(),
+            posted_at: *message.timestamp,
+        })
+    }
+
+    /// A public thread started from the drop message: its id is the message's.
+    async fn open_thread(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+        post: &DropPost,
+    ) -> Result<u64, OutboundError> {
+        let thread = self
             .rest
             .start_thread(channel_id, message_id, &render::drop_thread(post))
             .await
-        {
-            Ok(thread) => thread.id.get(),
-            Err(e) => {
-                warn!(channel = channel_id, message = message_id, error = %e, "the drop was posted but its thread could not be started");
-                message_id
-            }
-        };
-        Ok(PostedDrop {
-            message_id,
-            thread_id,
-            posted_at: *message.timestamp,
-        })
+            .map_err(outbound_error)?;
+        Ok(thread.id.get())
     }
 
     async fn post_reveal(

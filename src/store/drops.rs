@@ -335,6 +335,15 @@ pub async fn mark_posted(
     Ok(done.rows_affected() == 1)
 }
 
+pub async fn set_thread(conn: &mut SqliteConnection, id: i64, thread_id: u64) -> Result<()> {
+    sqlx::query("UPDATE drops SET thread_id = ? WHERE id = ?")
+        .bind(to_db(thread_id))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records a failed attempt: keeps the claim for a retry at `retry_at`, or fails the
 /// drop for good when `retry_at` is `None`.
 pub async fn record_failure(

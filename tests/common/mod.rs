@@ -137,7 +137,6 @@ impl Outbound for Recording {
         let id = 5_000 + self.next_id.fetch_add(1, Ordering::SeqCst);
         Ok(PostedDrop {
             message_id: id,
-            thread_id: id,
             posted_at: self.now(),
         })
     }

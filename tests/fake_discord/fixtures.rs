@@ -82,7 +82,10 @@ fn text_channel(id: u64, guild: u64, name: &str) -> Value {
 
 pub fn guild_create(guild: u64) -> Value {
     let channels = if guild == GUILD_A {
-        vec![text_channel(CHANNEL_A, guild, "study"), text_channel(CHANNEL_A2, guild, "study-2")]
+        vec![
+            text_channel(CHANNEL_A, guild, "study"),
+            text_channel(CHANNEL_A2, guild, "study-2"),
+        ]
     } else {
         vec![text_channel(CHANNEL_B, guild, "practice")]
     };
@@ -147,7 +150,8 @@ pub fn registered_command(mut command: Value, id: u64, guild: Option<&str>) -> V
     obj.insert("application_id".into(), json!(APP_ID.to_string()));
     obj.insert("version".into(), json!(id.to_string()));
     obj.entry("type").or_insert(json!(1));
-    obj.entry("default_member_permissions").or_insert(Value::Null);
+    obj.entry("default_member_permissions")
+        .or_insert(Value::Null);
     obj.entry("options").or_insert(json!([]));
     obj.entry("nsfw").or_insert(json!(false));
     if let Some(g) = guild {
@@ -283,8 +287,10 @@ fn interaction(
         "guild_id": guild.to_string(),
     });
     if !resolved_users.is_empty() {
-        let users: serde_json::Map<String, Value> =
-            resolved_users.iter().map(|p| (p.id.to_string(), p.user())).collect();
+        let users: serde_json::Map<String, Value> = resolved_users
+            .iter()
+            .map(|p| (p.id.to_string(), p.user()))
+            .collect();
         data["resolved"] = json!({"users": users});
     }
     json!({
@@ -308,7 +314,14 @@ fn interaction(
     })
 }
 
-pub fn slash(id: u64, token: &str, command: &str, options: Vec<Value>, by: &Person, channel: u64) -> Value {
+pub fn slash(
+    id: u64,
+    token: &str,
+    command: &str,
+    options: Vec<Value>,
+    by: &Person,
+    channel: u64,
+) -> Value {
     interaction(2, id, token, command, options, &[], by, channel)
 }
 
@@ -324,7 +337,14 @@ pub fn slash_with_users(
     interaction(2, id, token, command, options, users, by, channel)
 }
 
-pub fn autocomplete(id: u64, token: &str, command: &str, options: Vec<Value>, by: &Person, channel: u64) -> Value {
+pub fn autocomplete(
+    id: u64,
+    token: &str,
+    command: &str,
+    options: Vec<Value>,
+    by: &Person,
+    channel: u64,
+) -> Value {
     interaction(4, id, token, command, options, &[], by, channel)
 }
 
@@ -334,7 +354,14 @@ pub fn focused(name: &str, partial: &str) -> Value {
 }
 
 /// A member's message in a channel or thread.
-pub fn member_message(id: u64, channel: u64, guild: u64, by: &Person, content: &str, at: DateTime<Utc>) -> Value {
+pub fn member_message(
+    id: u64,
+    channel: u64,
+    guild: u64,
+    by: &Person,
+    content: &str,
+    at: DateTime<Utc>,
+) -> Value {
     json!({
         "id": id.to_string(),
         "channel_id": channel.to_string(),

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -90,7 +90,9 @@ pub struct FakeDiscord {
 impl FakeDiscord {
     /// Starts the fake on an ephemeral port. Timestamps it hands out come from `clock`.
     pub async fn start(clock: Arc<dyn Clock>) -> FakeDiscord {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let inner = Arc::new(Inner {
             port,
@@ -115,7 +117,9 @@ impl FakeDiscord {
             .fallback(rest)
             .with_state(inner.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake discord serves");
+            axum::serve(listener, app)
+                .await
+                .expect("fake discord serves");
         });
         FakeDiscord { inner }
     }
@@ -168,7 +172,12 @@ impl FakeDiscord {
     }
 
     /// Waits for a request matching `pred` among those made after `skip` requests.
-    pub async fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Recorded {
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Recorded) -> bool,
+    ) -> Recorded {
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.inner.changed.notified();
@@ -177,15 +186,28 @@ impl FakeDiscord {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                let seen: Vec<String> = self.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
-                panic!("timed out waiting for {what}; requests so far:\n{}", seen.join("\n"));
+                let seen: Vec<String> = self
+                    .requests()
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; requests so far:\n{}",
+                    seen.join("\n")
+                );
             }
             let _ = tokio::time::timeout(left, notified).await;
         }
     }
 
     /// Waits until at least `n` requests match `pred`.
-    pub async fn wait_count(&self, what: &str, n: usize, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
+    pub async fn wait_count(
+        &self,
+        what: &str,
+        n: usize,
+        timeout: Duration,
+        pred: impl Fn(&Recorded) -> bool,
+    ) -> Vec<Recorded> {
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.inner.changed.notified();
@@ -226,7 +248,9 @@ fn frame(inner: &Inner, kind: &str, data: Value) -> String {
 fn dispatch(inner: &Inner, kind: &str, data: Value) {
     let text = frame(inner, kind, data);
     let gateway = inner.gateway.lock().unwrap();
-    let tx = gateway.as_ref().expect("the bot is connected to the gateway");
+    let tx = gateway
+        .as_ref()
+        .expect("the bot is connected to the gateway");
     tx.send(text).expect("gateway connection open");
 }
 
@@ -239,7 +263,11 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     *inner.gateway.lock().unwrap() = Some(tx.clone());
     let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
-    if sink.send(WsMessage::Text(hello.to_string().into())).await.is_err() {
+    if sink
+        .send(WsMessage::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
         return;
     }
     let writer = tokio::spawn(async move {
@@ -251,7 +279,9 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
     });
     while let Some(Ok(msg)) = stream.next().await {
         let WsMessage::Text(text) = msg else { continue };
-        let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+        let Ok(payload) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
         match payload["op"].as_u64() {
             Some(1) => {
                 let _ = tx.send(json!({"op": 11, "d": null, "s": null, "t": null}).to_string());
@@ -300,19 +330,29 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn rest(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let _guard = InFlight::enter(&inner);
     let path = uri.path().to_string();
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     let recorded = Recorded {
         method: method.to_string(),
         path: path.clone(),
         body: body.clone(),
-        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(String::from),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
         at: Instant::now(),
     };
     if let Some(fault) = take_fault(&inner, method.as_str(), &path) {
@@ -320,7 +360,9 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
         inner.changed.notify_waiters();
         let status = StatusCode::from_u16(fault.status).unwrap();
         let body = match fault.retry_after {
-            Some(secs) => json!({"message": "You are being rate limited.", "retry_after": secs, "global": false}),
+            Some(secs) => {
+                json!({"message": "You are being rate limited.", "retry_after": secs, "global": false})
+            }
             None => json!({"message": format!("injected {}", fault.status), "code": 0}),
         };
         return (status, axum::Json(body)).into_response();
