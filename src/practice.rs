@@ -117,6 +117,8 @@ pub struct RecordedAnswer {
     pub on_time: bool,
     /// False when the same message id was already stored (a replayed event).
     pub new: bool,
+    /// The message was deleted before it was stored (its delete arrived first).
+    pub withdrawn: bool,
 }
 
 /// A member's streak as shown to users.
@@ -799,6 +801,7 @@ impl Practice {
             drop_id: drop.id,
             on_time,
             new,
+            withdrawn: withdrawn_at.is_some(),
         }))
     }
 

@@ -135,30 +135,26 @@ impl Bot {
         let mut texts = Vec::new();
         let kind = callback.body["type"].as_u64().unwrap_or(0);
         let ephemeral = callback.body["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0;
+        let edit_path = format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original");
+        let followup_path = format!("/api/v10/webhooks/{APP_ID}/{token}");
         if kind == 5 {
-            let edit_path = format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original");
-            let edit = self
-                .fake
-                .wait_for("the deferred reply", WAIT, |r| r.path == edit_path)
+            // After a deferral the answer is an edit of the original or, as poise
+            // does it, a follow-up (the first follow-up replaces "thinking...").
+            self.fake
+                .wait_for("the deferred reply", WAIT, |r| {
+                    r.path == edit_path || r.path == followup_path
+                })
                 .await;
-            texts.push(
-                edit.body["content"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-            raw.push(edit);
         } else if let Some(content) = callback.body["data"]["content"].as_str() {
             texts.push(content.to_string());
         }
         // Follow-ups (long answers) arrive right after; give them a moment.
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let followup_path = format!("/api/v10/webhooks/{APP_ID}/{token}");
         for r in self
             .fake
             .requests()
             .into_iter()
-            .filter(|r| r.path == followup_path)
+            .filter(|r| r.path == followup_path || r.path == edit_path)
         {
             texts.push(r.body["content"].as_str().unwrap_or_default().to_string());
             raw.push(r);
@@ -856,6 +852,350 @@ async fn days_of_drops_answers_reveals_streaks_and_lookups() {
         other.text().contains("Nobody has answered"),
         "streaks are per channel: {}",
         other.text()
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_and_reveal_on_demand_and_schedule_controls() {
+    let bot = start_bot("2026-03-02T07:00:00Z").await;
+    let ada = admin();
+    let ben = Person::member(12, "Ben");
+    // Nothing set up yet.
+    let reply = bot.command("drop", vec![], &ada, CHANNEL_A).await;
+    assert!(
+        reply.text().contains("no schedule yet: run /setup"),
+        "{}",
+        reply.text()
+    );
+    bot.command(
+        "setup",
+        vec![opt("time", json!("18:00")), opt("timezone", json!("UTC"))],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+
+    // A member cannot drop, reveal, pause or resume.
+    for (cmd, options) in [
+        ("drop", vec![]),
+        ("reveal", vec![]),
+        ("schedule", vec![sub("pause", vec![])]),
+        ("schedule", vec![sub("resume", vec![])]),
+    ] {
+        let reply = bot.command(cmd, options, &ben, CHANNEL_A).await;
+        assert!(reply.ephemeral);
+        assert!(
+            reply
+                .text()
+                .contains("You need the Manage Server permission"),
+            "/{cmd}: {}",
+            reply.text()
+        );
+    }
+    assert!(drop_posts(&bot.fake, CHANNEL_A).is_empty());
+
+    // /drop posts today's drop now; the reply is deferred, then edited.
+    let reply = bot.command("drop", vec![], &ada, CHANNEL_A).await;
+    assert_eq!(reply.raw[0].body["type"], 5, "deferred first");
+    assert!(reply.ephemeral);
+    assert!(
+        reply
+            .text()
+            .starts_with("Posted drop #1: https://discord.com/channels/"),
+        "{}",
+        reply.text()
+    );
+    assert_eq!(drop_posts(&bot.fake, CHANNEL_A).len(), 1);
+    let again = bot.command("drop", vec![], &ada, CHANNEL_A).await;
+    assert!(
+        again
+            .text()
+            .contains("Today's drop is already out: https://discord.com/channels/"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(
+        drop_posts(&bot.fake, CHANNEL_A).len(),
+        1,
+        "nothing more was posted"
+    );
+
+    // /schedule show, for anyone.
+    let show = bot
+        .command("schedule", vec![sub("show", vec![])], &ben, CHANNEL_A)
+        .await;
+    assert!(
+        show.text().contains("daily at 18:00 UTC"),
+        "{}",
+        show.text()
+    );
+    assert!(
+        show.text()
+            .contains("Open: drop #1 https://discord.com/channels/"),
+        "{}",
+        show.text()
+    );
+    // The next drop is tomorrow: today's was brought forward.
+    let tomorrow = utc("2026-03-03T18:00:00Z").timestamp();
+    assert!(
+        show.text()
+            .contains(&format!("Next drop: <t:{tomorrow}:F>")),
+        "{}",
+        show.text()
+    );
+
+    // /reveal reveals the open drop now, in its thread.
+    let reply = bot.command("reveal", vec![], &ada, CHANNEL_A).await;
+    assert!(
+        reply
+            .text()
+            .starts_with("Revealed drop #1 in https://discord.com/channels/"),
+        "{}",
+        reply.text()
+    );
+    let message_id = bot
+        .fake
+        .posted_messages()
+        .into_iter()
+        .find(|(c, _)| *c == CHANNEL_A)
+        .unwrap()
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_thread = format!("/api/v10/channels/{message_id}/messages");
+    let reveal_posts: Vec<Recorded> = bot
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == in_thread)
+        .collect();
+    assert!(!reveal_posts.is_empty());
+    for r in &reveal_posts {
+        let content = r.body["content"].as_str().unwrap();
+        assert!(
+            content.chars().count() <= 2000,
+            "every message fits Discord's 2000 characters"
+        );
+        assert_eq!(
+            content.matches("```").count() % 2,
+            0,
+            "no code block left open"
+        );
+        assert_eq!(
+            r.body["allowed_mentions"]["parse"],
+            json!([]),
+            "reveals never ping"
+        );
+    }
+    let none = bot.command("reveal", vec![], &ada, CHANNEL_A).await;
+    assert!(
+        none.text().contains("No drop is open in this channel."),
+        "{}",
+        none.text()
+    );
+
+    // Pause: the 18:00 drop tomorrow does not happen; resume brings the next one back.
+    let paused = bot
+        .command("schedule", vec![sub("pause", vec![])], &ada, CHANNEL_A)
+        .await;
+    assert!(paused.text().starts_with("Paused"), "{}", paused.text());
+    bot.clock.set(utc("2026-03-03T18:00:00Z"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(drop_posts(&bot.fake, CHANNEL_A).len(), 1, "paused: no drop");
+    // Resumed after today's 18:00 has passed: the next drop is tomorrow's, and the
+    // paused day is skipped, not caught up.
+    bot.clock.set(utc("2026-03-03T18:30:00Z"));
+    let resumed = bot
+        .command("schedule", vec![sub("resume", vec![])], &ada, CHANNEL_A)
+        .await;
+    let next = utc("2026-03-04T18:00:00Z").timestamp();
+    assert!(
+        resumed
+            .text()
+            .contains(&format!("Resumed. Next drop: <t:{next}:F>")),
+        "{}",
+        resumed.text()
+    );
+    expect_drop(&bot, CHANNEL_A, "2026-03-04T18:00:00Z", 2).await;
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autocomplete_offers_at_most_25_matching_choices() {
+    let bot = start_bot("2026-03-02T07:00:00Z").await;
+    let ada = admin();
+    let zones = bot
+        .autocomplete(
+            "setup",
+            vec![opt("time", json!("09:00")), focused("timezone", "lond")],
+            &ada,
+            CHANNEL_A,
+        )
+        .await;
+    assert_eq!(zones.first().map(String::as_str), Some("Europe/London"));
+    let many = bot
+        .autocomplete(
+            "setup",
+            vec![focused("timezone", "america")],
+            &ada,
+            CHANNEL_A,
+        )
+        .await;
+    assert_eq!(many.len(), 25, "Discord allows at most 25 choices");
+    assert!(many.iter().all(|z| z.to_lowercase().contains("america")));
+    let topics = bot
+        .autocomplete("setup", vec![focused("topic", "data")], &ada, CHANNEL_A)
+        .await;
+    assert_eq!(topics, ["databases"]);
+    let ids = bot
+        .autocomplete(
+            "question",
+            vec![sub_focused("show", "id", "idempot")],
+            &ada,
+            CHANNEL_A,
+        )
+        .await;
+    assert_eq!(ids.first().map(String::as_str), Some("idempotency"));
+    bot.stop().await;
+}
+
+/// A subcommand whose option is being typed.
+fn sub_focused(sub_name: &str, option: &str, partial: &str) -> Value {
+    json!({"name": sub_name, "type": 1, "options": [focused(option, partial)]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_events_in_any_order_give_the_same_outcome() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    let ben = Person::member(12, "Ben");
+    let cy = Person::member(13, "Cy");
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+
+    // Ben's delete arrives before his message: the message is stored withdrawn.
+    let ben_msg = bot.fake.snowflake();
+    bot.fake
+        .dispatch("MESSAGE_DELETE", message_delete(ben_msg, thread, GUILD_A));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.fake.dispatch(
+        "MESSAGE_CREATE",
+        member_message(
+            ben_msg,
+            thread,
+            GUILD_A,
+            &ben,
+            "oops",
+            utc("2026-03-02T09:05:00Z"),
+        ),
+    );
+    // Cy's edit arrives before his message: the edited text wins.
+    let cy_msg = bot.fake.snowflake();
+    bot.fake.dispatch(
+        "MESSAGE_UPDATE",
+        member_edit(
+            cy_msg,
+            thread,
+            GUILD_A,
+            &cy,
+            "edited first",
+            utc("2026-03-02T09:06:00Z"),
+            utc("2026-03-02T09:07:00Z"),
+        ),
+    );
+    bot.fake
+        .wait_for("Cy's acknowledgement", WAIT, |r| {
+            r.path.contains(&format!("/messages/{cy_msg}/reactions/"))
+        })
+        .await;
+    bot.fake.dispatch(
+        "MESSAGE_CREATE",
+        member_message(
+            cy_msg,
+            thread,
+            GUILD_A,
+            &cy,
+            "original",
+            utc("2026-03-02T09:06:00Z"),
+        ),
+    );
+    // Ada posts twice; both are deleted in bulk.
+    let a1 = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &ada,
+        "one",
+        "2026-03-02T09:10:00Z",
+        CHECK,
+    )
+    .await;
+    let a2 = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &ada,
+        "two",
+        "2026-03-02T09:11:00Z",
+        CHECK,
+    )
+    .await;
+    bot.fake.dispatch(
+        "MESSAGE_DELETE_BULK",
+        message_delete_bulk(&[a1, a2], thread, GUILD_A),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let store = bot.store().await;
+    let mut conn = store.read().await.unwrap();
+    let ben_row = prepbot::store::answers::get(&mut conn, ben_msg)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        ben_row.withdrawn_at.is_some(),
+        "delete-then-create is a withdrawn answer"
+    );
+    let cy_row = prepbot::store::answers::get(&mut conn, cy_msg)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cy_row.body, "edited first",
+        "edit-then-create keeps the edit"
+    );
+    for id in [a1, a2] {
+        assert!(
+            prepbot::store::answers::get(&mut conn, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .withdrawn_at
+                .is_some()
+        );
+    }
+    drop(conn);
+    let reveal = expect_reveal(&bot, thread, "2026-03-03T09:00:00Z", 1).await;
+    assert!(
+        reveal.contains("1 member answered on time: Cy."),
+        "{reveal}"
+    );
+    assert_eq!(
+        bot.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(&format!("/messages/{ben_msg}/reactions/")))
+            .count(),
+        0,
+        "a withdrawn answer gets no acknowledgement"
     );
     bot.stop().await;
 }

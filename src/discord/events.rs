@@ -61,7 +61,7 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
 }
 
 fn acknowledge(data: &Data, channel_id: u64, message_id: u64, recorded: Option<RecordedAnswer>) {
-    if let Some(r) = recorded.filter(|r| r.new) {
+    if let Some(r) = recorded.filter(|r| r.new && !r.withdrawn) {
         let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
         data.acks.send(channel_id, message_id, ack);
     }
