@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{self, StreamExt};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -74,68 +75,110 @@ pub struct PassReport {
     pub failures: usize,
 }
 
-/// Runs everything due at `now`, in due order (at equal instants: reveals, then
-/// retries, then drops). One item's failure is logged and counted, and the pass goes
-/// on with the others. Returns the instant the next item falls due.
-pub async fn run_due(
+/// How many due items one pass works on at once. Posting is network-bound, so a
+/// minute where a thousand channels are due must not go one by one; the REST
+/// client bounds the requests in flight on its own side as well.
+pub const PASS_CONCURRENCY: usize = 16;
+
+enum Outcome {
+    Posted(DropRecord),
+    Revealed(DropRecord),
+    Failed,
+    Nothing,
+}
+
+async fn run_item(
     practice: &Practice,
     outbound: &impl Outbound,
+    work: Work,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let result: Result<Outcome, PracticeError> = match work {
+        Work::Reveal {
+            drop_id,
+            channel_id,
+        } => reveal_one(practice, outbound, drop_id, now)
+            .instrument(info_span!("reveal", drop = drop_id, channel = channel_id))
+            .await
+            .map(|done| done.map_or(Outcome::Failed, Outcome::Revealed)),
+        Work::RetryPost {
+            drop_id,
+            channel_id,
+        } => {
+            async {
+                Ok(match practice.claim_retry(drop_id, now).await? {
+                    Some(claimed) => match post_claimed(practice, outbound, claimed, now).await? {
+                        Ok(d) => Outcome::Posted(d),
+                        Err(_) => Outcome::Failed,
+                    },
+                    None => Outcome::Nothing,
+                })
+            }
+            .instrument(info_span!(
+                "retry_post",
+                drop = drop_id,
+                channel = channel_id
+            ))
+            .await
+        }
+        Work::Drop { channel_id } => {
+            async {
+                Ok(
+                    match practice.claim_scheduled_drop(channel_id, now).await? {
+                        Some(claimed) => {
+                            match post_claimed(practice, outbound, claimed, now).await? {
+                                Ok(d) => Outcome::Posted(d),
+                                Err(_) => Outcome::Failed,
+                            }
+                        }
+                        None => Outcome::Nothing,
+                    },
+                )
+            }
+            .instrument(info_span!("drop", channel = channel_id))
+            .await
+        }
+    };
+    result.unwrap_or_else(|e| {
+        warn!(error = %e, work = ?work, "scheduled work failed; continuing with the rest");
+        Outcome::Failed
+    })
+}
+
+/// Runs everything due at `now`: first every due reveal, then retries and new drops
+/// (a channel's reveal always comes before its next drop), each phase working on up
+/// to [`PASS_CONCURRENCY`] channels at once. One item's failure is logged and
+/// counted, and the pass goes on with the others. Returns the instant the next item
+/// falls due.
+pub async fn run_due(
+    practice: &Practice,
+    outbound: &(impl Outbound + Sync),
     now: DateTime<Utc>,
 ) -> Result<(PassReport, Option<DateTime<Utc>>), PracticeError> {
+    let due: Vec<Work> = practice
+        .agenda()
+        .await?
+        .into_iter()
+        .filter(|(at, _)| *at <= now)
+        .map(|(_, work)| work)
+        .collect();
+    let (reveals, posts): (Vec<Work>, Vec<Work>) = due
+        .into_iter()
+        .partition(|w| matches!(w, Work::Reveal { .. }));
     let mut report = PassReport::default();
-    for (at, work) in practice.agenda().await? {
-        if at > now {
-            continue;
-        }
-        let result = match work {
-            Work::Reveal {
-                drop_id,
-                channel_id,
-            } => {
-                let span = info_span!("reveal", drop = drop_id, channel = channel_id);
-                reveal_one(practice, outbound, drop_id, now)
-                    .instrument(span)
-                    .await
-                    .map(|done| match done {
-                        Some(d) => report.revealed.push(d),
-                        None => report.failures += 1,
-                    })
+    for phase in [reveals, posts] {
+        let outcomes: Vec<Outcome> = stream::iter(phase)
+            .map(|work| run_item(practice, outbound, work, now))
+            .buffered(PASS_CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Posted(d) => report.posted.push(d),
+                Outcome::Revealed(d) => report.revealed.push(d),
+                Outcome::Failed => report.failures += 1,
+                Outcome::Nothing => {}
             }
-            Work::RetryPost {
-                drop_id,
-                channel_id,
-            } => {
-                let span = info_span!("retry_post", drop = drop_id, channel = channel_id);
-                async {
-                    if let Some(claimed) = practice.claim_retry(drop_id, now).await? {
-                        match post_claimed(practice, outbound, claimed, now).await? {
-                            Ok(d) => report.posted.push(d),
-                            Err(_) => report.failures += 1,
-                        }
-                    }
-                    Ok(())
-                }
-                .instrument(span)
-                .await
-            }
-            Work::Drop { channel_id } => {
-                let span = info_span!("drop", channel = channel_id);
-                async {
-                    if let Some(claimed) = practice.claim_scheduled_drop(channel_id, now).await? {
-                        match post_claimed(practice, outbound, claimed, now).await? {
-                            Ok(d) => report.posted.push(d),
-                            Err(_) => report.failures += 1,
-                        }
-                    }
-                    Ok::<_, PracticeError>(())
-                }
-                .instrument(span)
-                .await
-            }
-        };
-        if let Err(e) = result {
-            warn!(error = %e, work = ?work, "scheduled work failed; continuing with the rest");
-            report.failures += 1;
         }
     }
     let next = practice
@@ -270,7 +313,7 @@ pub async fn drop_now(
 /// Started once per process by the runner, never from a gateway event.
 pub async fn run_loop(
     practice: Practice,
-    outbound: impl Outbound,
+    outbound: impl Outbound + Sync,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     shutdown: impl Future<Output = ()>,

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fake_discord::fixtures::*;
-use fake_discord::{
-    APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, GUILD_B, Recorded,
-};
+use fake_discord::{APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, Recorded};
 use prepbot::clock::{Clock, ManualClock};
 use prepbot::discord::{DiscordConfig, Token};
 use prepbot::store::Store;
@@ -1197,5 +1195,210 @@ async fn answer_events_in_any_order_give_the_same_outcome() {
         0,
         "a withdrawn answer gets no acknowledgement"
     );
+    bot.stop().await;
+}
+
+/// The wall clock shifted by an adjustable offset: a real timer (tokio's) decides
+/// when sleepers wake, but the test can move "now" close to a drop instant.
+struct ShiftedClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ShiftedClock {
+    fn at(&self, t: DateTime<Utc>) {
+        self.offset_ms
+            .store((t - Utc::now()).num_milliseconds(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    fn sleep_until(&self, t: DateTime<Utc>) -> prepbot::clock::Sleep<'_> {
+        Box::pin(async move {
+            // Short real sleeps, so a shift of the offset is noticed promptly.
+            while self.now() < t {
+                let left = (t - self.now()).to_std().unwrap_or_default();
+                tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_timer_fires_the_drop_at_its_instant() {
+    let clock = Arc::new(ShiftedClock {
+        offset_ms: std::sync::atomic::AtomicI64::new(0),
+    });
+    clock.at(utc("2026-03-02T08:00:00Z"));
+    let fake = FakeDiscord::start(clock.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(prepbot::discord::run(
+        config(&fake, &db_url),
+        clock.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    fake.wait_identified(WAIT).await;
+    fake.wait_for("commands", WAIT, |r| r.path.ends_with("/commands"))
+        .await;
+    let id = fake.snowflake();
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        slash(
+            id,
+            "tok-real",
+            "setup",
+            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+            &admin(),
+            CHANNEL_A,
+        ),
+    );
+    fake.wait_for("setup reply", WAIT, |r| r.path.contains("tok-real"))
+        .await;
+    // 1.5 s before the drop instant: the scheduler's real sleep must fire it.
+    let shifted = std::time::Instant::now();
+    clock.at(utc("2026-03-02T08:59:58.500Z"));
+    let post = fake
+        .wait_for("the timed drop", WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
+        })
+        .await;
+    let waited = post.at.duration_since(shifted);
+    assert!(
+        waited >= Duration::from_millis(1300),
+        "fired early, after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(6),
+        "fired late, after {waited:?}"
+    );
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_command_registration_stops_the_bot_with_a_clear_error() {
+    let clock = Arc::new(ManualClock::new(utc("2026-03-02T08:00:00Z")));
+    let fake = FakeDiscord::start(clock.clone()).await;
+    fake.break_commands_endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let result = tokio::time::timeout(
+        WAIT,
+        prepbot::discord::run(config(&fake, &db_url), clock, std::future::pending()),
+    )
+    .await
+    .expect("the bot exits instead of hanging");
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(
+        err.contains("startup failed: registering slash commands failed"),
+        "{err}"
+    );
+    assert!(!err.contains("e2e-token-SECRET"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_base_is_a_startup_error_not_a_fallback_to_discord() {
+    // A port nothing listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = DiscordConfig {
+        token: Token::new("e2e-token-SECRET"),
+        database_url: format!("sqlite://{}", dir.path().join("bot.db").display()),
+        questions: Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"),
+        dev_guild: None,
+        api_base: Some(format!("http://127.0.0.1:{port}")),
+    };
+    let clock = Arc::new(ManualClock::new(utc("2026-03-02T08:00:00Z")));
+    let result = tokio::time::timeout(
+        WAIT,
+        prepbot::discord::run(config, clock, std::future::pending()),
+    )
+    .await
+    .expect("fails fast");
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(
+        err.contains(&format!(
+            "the Discord API at http://127.0.0.1:{port} did not answer GET /api/v10/gateway"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("e2e-token-SECRET"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_429() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    let channels: Vec<u64> = (0..40).map(|i| 710_000_000_000_000_000 + i).collect();
+    for &c in &channels {
+        bot.command(
+            "setup",
+            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+            &ada,
+            c,
+        )
+        .await;
+    }
+    bot.fake.set_message_delay(Duration::from_millis(60));
+    // Three of the posts are rate limited; the fake sends retry_after only in the body.
+    for &c in &channels[..3] {
+        bot.fake.add_fault(fake_discord::Fault {
+            method: "POST",
+            path_contains: format!("/channels/{c}/messages"),
+            status: 429,
+            retry_after: Some(0.4),
+            times: 1,
+        });
+    }
+    bot.clock.set(utc("2026-03-02T09:00:00Z"));
+    for &c in &channels {
+        bot.fake
+            .wait_for(&format!("the drop in {c}"), Duration::from_secs(60), |r| {
+                r.method == "POST"
+                    && r.path == format!("/api/v10/channels/{c}/messages")
+                    && bot.fake.posted_messages().iter().any(|(pc, _)| *pc == c)
+            })
+            .await;
+    }
+    // Every channel got exactly one drop, the throttled ones after their wait.
+    for &c in &channels {
+        let posted = bot
+            .fake
+            .posted_messages()
+            .iter()
+            .filter(|(pc, _)| *pc == c)
+            .count();
+        assert_eq!(posted, 1, "channel {c}");
+    }
+    for &c in &channels[..3] {
+        let tries: Vec<Recorded> = bot
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{c}/messages"))
+            .collect();
+        assert_eq!(tries.len(), 2, "one 429, one retry");
+        let gap = tries[1].at.duration_since(tries[0].at);
+        assert!(
+            gap >= Duration::from_millis(390),
+            "retried after {gap:?}, before retry_after"
+        );
+    }
+    let peak = bot.fake.max_in_flight();
+    assert!(
+        peak <= prepbot::discord::rest::DEFAULT_CONCURRENCY + 1,
+        "peak of {peak} requests in flight"
+    );
+    assert!(peak >= 2, "requests did run concurrently ({peak})");
     bot.stop().await;
 }
