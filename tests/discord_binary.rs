@@ -1,0 +1,87 @@
+//! The real `prepbot run` binary against the fake Discord: it starts from the
+//! environment, never shows its token, and stops cleanly on SIGTERM.
+
+mod fake_discord;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_discord::fixtures::*;
+use fake_discord::{CHANNEL_A, FakeDiscord, GUILD_A};
+use serde_json::json;
+
+const TOKEN: &str = "MTIzNDU2Nzg5.binary-test.TOKEN-do-not-log";
+
+fn prepbot() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prepbot"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn a_missing_token_exits_2_with_one_line() {
+    for value in [None, Some(""), Some("   ")] {
+        let mut cmd = prepbot();
+        cmd.arg("run").env_remove("DISCORD_TOKEN");
+        if let Some(v) = value {
+            cmd.env("DISCORD_TOKEN", v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: DISCORD_TOKEN is not set"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigterm() {
+    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
+    let log_path = dir.path().join("bot.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = prepbot()
+        .arg("run")
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("PREPBOT_DISCORD_API_BASE", fake.base())
+        .env("PREPBOT_DEV_GUILD", GUILD_A.to_string())
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display()))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let registered = fake
+        .wait_for("commands", Duration::from_secs(30), |r| r.path.ends_with("/commands"))
+        .await;
+    assert_eq!(registered.authorization.as_deref(), Some(format!("Bot {TOKEN}").as_str()), "the token is used");
+    // Exercise a command, a failure path and a drop, so the logs have something to say.
+    let id = fake.snowflake();
+    fake.dispatch("INTERACTION_CREATE", slash(id, "tok-bin", "setup", vec![opt("time", json!("25:00")), opt("timezone", json!("UTC"))], &Person::admin(1, "Ada"), CHANNEL_A));
+    fake.wait_for("the reply", Duration::from_secs(15), |r| r.path.contains("tok-bin")).await;
+    let id = fake.snowflake();
+    fake.dispatch("INTERACTION_CREATE", slash(id, "tok-bin2", "setup", vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))], &Person::admin(1, "Ada"), CHANNEL_A));
+    fake.wait_for("the reply", Duration::from_secs(15), |r| r.path.contains("tok-bin2")).await;
+    let id = fake.snowflake();
+    fake.dispatch("INTERACTION_CREATE", slash(id, "tok-bin3", "drop", vec![], &Person::admin(1, "Ada"), CHANNEL_A));
+    fake.wait_for("the drop", Duration::from_secs(15), |r| r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")).await;
+
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(std::time::Instant::now() < deadline, "the bot did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(code, Some(0), "a clean exit on SIGTERM:\n{logs}");
+    assert!(logs.len() > 1000, "trace logging produced output");
+    assert!(!logs.contains(TOKEN), "the token appeared in the logs");
+    assert!(!logs.contains("TOKEN-do-not-log"), "part of the token appeared in the logs");
+    assert!(logs.contains("shutting down"), "{logs}");
+}
