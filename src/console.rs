@@ -81,7 +81,7 @@ pub fn render_question(q: &Question, with_answer: bool) -> String {
         out.push_str(&format!("\n\nWhy it is asked\n~~~~~~~~~~~~~~~\n{why}"));
     }
     if with_answer {
-        let mut reveal = build_reveal(q, 0, &Answerers::default());
+        let mut reveal = build_reveal(q, 0, &Answerers::default(), &[]);
         reveal
             .blocks
             .retain(|b| b.heading.as_deref() != Some("Answers"));

@@ -15,7 +15,9 @@ use crate::engine::answers::{answerers, is_on_time};
 use crate::engine::reveal::{DropPost, RevealContent, TextBlock, build_reveal, drop_post};
 use crate::engine::rotation::pick_next;
 use crate::engine::schedule::{Days, Occurrence, Schedule, ScheduleError};
-use crate::engine::streak::{ChannelProgress, MemberStreak, current_streak, replay, settle};
+use crate::engine::streak::{
+    ChannelProgress, MemberStreak, current_streak, is_milestone, replay, settle,
+};
 use crate::engine::{DropState, answers::Answerers};
 use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
@@ -585,17 +587,33 @@ impl Practice {
             .iter()
             .map(StoredAnswer::as_message)
             .collect();
-        tx.commit().await.map_err(StoreError::from)?;
         let who = answerers(&messages, Some(now));
-        let content = self.reveal_content(&drop, &who);
+        // Streaks this reveal will bring to a milestone (O(answerers), like settling).
+        let seq = drop.seq.unwrap_or(0);
+        let mut milestones = Vec::new();
+        for (member_id, name) in &who.on_time {
+            let prev = member_stats::get(&mut tx, drop.channel_id, *member_id).await?;
+            let prev = prev.map(|p| p.streak);
+            let next = settle(prev.as_ref(), seq, now);
+            if is_milestone(next.current) && prev.is_none_or(|p| p.current != next.current) {
+                milestones.push((name.clone(), next.current));
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        let content = self.reveal_content(&drop, &who, &milestones);
         Ok(Some(RevealJob { drop, content }))
     }
 
-    fn reveal_content(&self, drop: &DropRecord, who: &Answerers) -> RevealContent {
+    fn reveal_content(
+        &self,
+        drop: &DropRecord,
+        who: &Answerers,
+        milestones: &[(String, u32)],
+    ) -> RevealContent {
         let seq = drop.seq.unwrap_or(0);
         let id = drop.question_id.as_deref().unwrap_or("");
         match self.bank.get(id) {
-            Some(q) => build_reveal(q, seq, who),
+            Some(q) => build_reveal(q, seq, who, milestones),
             None => RevealContent {
                 title: format!("Reveal #{seq}"),
                 blocks: vec![
@@ -607,7 +625,7 @@ impl Practice {
                     },
                     TextBlock {
                         heading: Some("Answers".into()),
-                        body: crate::engine::reveal::answer_summary(who),
+                        body: crate::engine::reveal::answer_summary(who, milestones),
                     },
                 ],
             },

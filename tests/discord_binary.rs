@@ -31,7 +31,10 @@ fn a_missing_token_exits_2_with_one_line() {
         assert_eq!(out.status.code(), Some(2));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("error: DISCORD_TOKEN is not set"), "{stderr}");
+        assert!(
+            stderr.starts_with("error: DISCORD_TOKEN is not set"),
+            "{stderr}"
+        );
     }
 }
 
@@ -47,41 +50,100 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         .env("DISCORD_TOKEN", TOKEN)
         .env("PREPBOT_DISCORD_API_BASE", fake.base())
         .env("PREPBOT_DEV_GUILD", GUILD_A.to_string())
-        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display()))
+        .env(
+            "PREPBOT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("bot.db").display()),
+        )
         .env("RUST_LOG", "trace")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
     let registered = fake
-        .wait_for("commands", Duration::from_secs(30), |r| r.path.ends_with("/commands"))
+        .wait_for("commands", Duration::from_secs(30), |r| {
+            r.path.ends_with("/commands")
+        })
         .await;
-    assert_eq!(registered.authorization.as_deref(), Some(format!("Bot {TOKEN}").as_str()), "the token is used");
+    assert_eq!(
+        registered.authorization.as_deref(),
+        Some(format!("Bot {TOKEN}").as_str()),
+        "the token is used"
+    );
     // Exercise a command, a failure path and a drop, so the logs have something to say.
     let id = fake.snowflake();
-    fake.dispatch("INTERACTION_CREATE", slash(id, "tok-bin", "setup", vec![opt("time", json!("25:00")), opt("timezone", json!("UTC"))], &Person::admin(1, "Ada"), CHANNEL_A));
-    fake.wait_for("the reply", Duration::from_secs(15), |r| r.path.contains("tok-bin")).await;
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        slash(
+            id,
+            "tok-bin",
+            "setup",
+            vec![opt("time", json!("25:00")), opt("timezone", json!("UTC"))],
+            &Person::admin(1, "Ada"),
+            CHANNEL_A,
+        ),
+    );
+    fake.wait_for("the reply", Duration::from_secs(15), |r| {
+        r.path.contains("tok-bin")
+    })
+    .await;
     let id = fake.snowflake();
-    fake.dispatch("INTERACTION_CREATE", slash(id, "tok-bin2", "setup", vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))], &Person::admin(1, "Ada"), CHANNEL_A));
-    fake.wait_for("the reply", Duration::from_secs(15), |r| r.path.contains("tok-bin2")).await;
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        slash(
+            id,
+            "tok-bin2",
+            "setup",
+            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+            &Person::admin(1, "Ada"),
+            CHANNEL_A,
+        ),
+    );
+    // Setup defers, then answers with a follow-up once stored.
+    fake.wait_for("the setup follow-up", Duration::from_secs(15), |r| {
+        r.path.ends_with("/tok-bin2")
+    })
+    .await;
     let id = fake.snowflake();
-    fake.dispatch("INTERACTION_CREATE", slash(id, "tok-bin3", "drop", vec![], &Person::admin(1, "Ada"), CHANNEL_A));
-    fake.wait_for("the drop", Duration::from_secs(15), |r| r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")).await;
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        slash(
+            id,
+            "tok-bin3",
+            "drop",
+            vec![],
+            &Person::admin(1, "Ada"),
+            CHANNEL_A,
+        ),
+    );
+    fake.wait_for("the drop", Duration::from_secs(15), |r| {
+        r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
+    })
+    .await;
 
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s.code();
         }
-        assert!(std::time::Instant::now() < deadline, "the bot did not stop on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bot did not stop on SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert_eq!(code, Some(0), "a clean exit on SIGTERM:\n{logs}");
     assert!(logs.len() > 1000, "trace logging produced output");
     assert!(!logs.contains(TOKEN), "the token appeared in the logs");
-    assert!(!logs.contains("TOKEN-do-not-log"), "part of the token appeared in the logs");
+    assert!(
+        !logs.contains("TOKEN-do-not-log"),
+        "part of the token appeared in the logs"
+    );
     assert!(logs.contains("shutting down"), "{logs}");
 }

@@ -711,6 +711,10 @@ async fn days_of_drops_answers_reveals_streaks_and_lookups() {
         reveal.contains("2 members answered on time: Ada, Ben."),
         "{reveal}"
     );
+    assert!(
+        !reveal.contains("Milestone"),
+        "one drop is no milestone: {reveal}"
+    );
     let late = answer(
         &bot,
         thread,
@@ -796,7 +800,11 @@ async fn days_of_drops_answers_reveals_streaks_and_lookups() {
         CHECK,
     )
     .await;
-    expect_reveal(&bot, thread3, "2026-03-04T17:00:00Z", 3).await;
+    let reveal3 = expect_reveal(&bot, thread3, "2026-03-04T17:00:00Z", 3).await;
+    assert!(
+        reveal3.contains("Milestone: Ada has answered 3 drops in a row."),
+        "{reveal3}"
+    );
 
     let streak = bot.command("streak", vec![], &ada, CHANNEL_A).await;
     assert!(!streak.ephemeral, "streaks are shared in the channel");

@@ -72,8 +72,9 @@ fn names(members: &std::collections::BTreeMap<u64, String>) -> String {
     names.join(", ")
 }
 
-/// Who answered, in one line or two.
-pub fn answer_summary(answerers: &Answerers) -> String {
+/// Who answered, in one line or two, and the streak milestones this drop brought
+/// (`(name, streak)`, e.g. someone reaching 7 in a row).
+pub fn answer_summary(answerers: &Answerers, milestones: &[(String, u32)]) -> String {
     let on_time = answerers.on_time.len();
     let mut text = match on_time {
         0 => "Nobody answered before the reveal.".to_string(),
@@ -89,10 +90,20 @@ pub fn answer_summary(answerers: &Answerers) -> String {
             names(&answerers.late)
         ));
     }
+    for (name, streak) in milestones {
+        text.push_str(&format!(
+            "\nMilestone: {name} has answered {streak} drops in a row."
+        ));
+    }
     text
 }
 
-pub fn build_reveal(question: &Question, seq: u32, answerers: &Answerers) -> RevealContent {
+pub fn build_reveal(
+    question: &Question,
+    seq: u32,
+    answerers: &Answerers,
+    milestones: &[(String, u32)],
+) -> RevealContent {
     let mut blocks = vec![
         TextBlock::new("Model answer", question.model_answer.clone()),
         TextBlock::new("What interviewers look for", bullets(&question.look_fors)),
@@ -104,7 +115,10 @@ pub fn build_reveal(question: &Question, seq: u32, answerers: &Answerers) -> Rev
     if let Some(tips) = &question.tips {
         blocks.push(TextBlock::new("Tips", tips.clone()));
     }
-    blocks.push(TextBlock::new("Answers", answer_summary(answerers)));
+    blocks.push(TextBlock::new(
+        "Answers",
+        answer_summary(answerers, milestones),
+    ));
     RevealContent {
         title: format!("Reveal #{seq}: {}", question.title),
         blocks,
@@ -141,7 +155,7 @@ mod tests {
         who.on_time.insert(2, "bob".into());
         who.on_time.insert(1, "Alice".into());
         who.late.insert(3, "carol".into());
-        let r = build_reveal(&q, 4, &who);
+        let r = build_reveal(&q, 4, &who, &[("Alice".into(), 7)]);
         assert_eq!(r.title, "Reveal #4: Title of cap");
         let headings: Vec<&str> = r
             .blocks
@@ -161,14 +175,14 @@ mod tests {
         assert_eq!(r.blocks[1].body, "- a\n- b\n- c");
         assert_eq!(
             r.blocks.last().unwrap().body,
-            "2 members answered on time: Alice, bob.\nLate (no streak credit): carol."
+            "2 members answered on time: Alice, bob.\nLate (no streak credit): carol.\nMilestone: Alice has answered 7 drops in a row."
         );
     }
 
     #[test]
     fn nobody_answered() {
         assert_eq!(
-            answer_summary(&Answerers::default()),
+            answer_summary(&Answerers::default(), &[]),
             "Nobody answered before the reveal."
         );
     }
@@ -180,7 +194,7 @@ mod tests {
             .map(|i| format!("Paragraph {i} of a long answer about indexes and locks."))
             .collect::<Vec<_>>()
             .join("\n\n");
-        let msgs = build_reveal(&q, 1, &Answerers::default()).to_messages(2000);
+        let msgs = build_reveal(&q, 1, &Answerers::default(), &[]).to_messages(2000);
         assert!(msgs.len() >= 2);
         assert!(msgs.iter().all(|m| m.chars().count() <= 2000));
         assert!(msgs[0].starts_with("**Reveal #1: Title of long**"));

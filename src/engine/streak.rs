@@ -54,6 +54,13 @@ pub fn replay(seqs: &[u32], last_answered_at: DateTime<Utc>) -> Option<MemberStr
     streak
 }
 
+/// Streak lengths worth announcing at a reveal: 3, 5, 7, 10, 14, 21, 30, 50, 75,
+/// 100, then every 50.
+pub fn is_milestone(streak: u32) -> bool {
+    matches!(streak, 3 | 5 | 7 | 10 | 14 | 21 | 30 | 50 | 75 | 100)
+        || (streak > 100 && streak % 50 == 0)
+}
+
 /// The channel's position: its latest posted sequence number and whether that drop
 /// is still open (posted, not yet revealed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,6 +120,12 @@ mod tests {
             assert_eq!(replayed, play(seqs));
         }
         assert_eq!(replay(&[], t()), None);
+    }
+
+    #[test]
+    fn milestones() {
+        let hits: Vec<u32> = (1..=250).filter(|n| is_milestone(*n)).collect();
+        assert_eq!(hits, [3, 5, 7, 10, 14, 21, 30, 50, 75, 100, 150, 200, 250]);
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub async fn show(
         return say(ctx, text).await;
     }
     let mut text = format!("{}\n{}", headline(q), q.prompt);
-    let mut reveal = build_reveal(q, 0, &Answerers::default());
+    let mut reveal = build_reveal(q, 0, &Answerers::default(), &[]);
     reveal
         .blocks
         .retain(|b| b.heading.as_deref() != Some("Answers"));

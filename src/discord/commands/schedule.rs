@@ -65,6 +65,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
 #[poise::command(slash_command, guild_only)]
 pub async fn pause(ctx: Context<'_>) -> Result<(), CommandError> {
     require_admin(ctx)?;
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     data.practice
         .set_paused(ctx.channel_id().get(), true, data.clock.now())
@@ -80,6 +81,7 @@ pub async fn pause(ctx: Context<'_>) -> Result<(), CommandError> {
 #[poise::command(slash_command, guild_only)]
 pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
     require_admin(ctx)?;
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let now = data.clock.now();
     let channel = data

@@ -83,6 +83,8 @@ pub async fn setup(
         difficulty: difficulty.map(Into::into),
         kind: None,
     };
+    // Input is valid; storing it may wait on a busy database, so answer Discord now.
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let now = data.clock.now();
     let channel_id = ctx.channel_id().get();
