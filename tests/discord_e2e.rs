@@ -1410,3 +1410,112 @@ async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_42
     assert!(peak >= 2, "requests did run concurrently ({peak})");
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_error_gets_a_short_generic_reply_and_the_details_stay_in_the_log() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    // Another process holds the database's write lock past the busy timeout.
+    let other = bot.store().await;
+    let lock = other.write().await.unwrap();
+    let reply = bot
+        .command(
+            "setup",
+            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+            &admin(),
+            CHANNEL_A,
+        )
+        .await;
+    drop(lock);
+    assert!(reply.ephemeral);
+    assert_eq!(
+        reply.raw[0].body["type"], 5,
+        "acknowledged before waiting on the database"
+    );
+    let text = reply.text();
+    assert!(text.contains("Something went wrong on our side"), "{text}");
+    assert!(
+        !text.contains("locked") && !text.contains("database"),
+        "internals stay in the log: {text}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_acknowledgements_never_hold_up_storing_answers() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    // Reactions are rate limited hard: ten 429s of 0.3 s each before any goes through.
+    bot.fake.add_fault(fake_discord::Fault {
+        method: "PUT",
+        path_contains: "/reactions/".into(),
+        status: 429,
+        retry_after: Some(0.3),
+        times: 10,
+    });
+    let people: Vec<Person> = (0..10).map(|i| Person::member(100 + i, "member")).collect();
+    let mut ids = Vec::new();
+    let sent = std::time::Instant::now();
+    for p in &people {
+        let id = bot.fake.snowflake();
+        ids.push(id);
+        bot.fake.dispatch(
+            "MESSAGE_CREATE",
+            member_message(
+                id,
+                thread,
+                GUILD_A,
+                p,
+                "an answer",
+                utc("2026-03-02T09:30:00Z"),
+            ),
+        );
+    }
+    // All ten are stored long before the acknowledgements can have gone out.
+    let store = bot.store().await;
+    loop {
+        let mut conn = store.read().await.unwrap();
+        let mut stored = 0;
+        for id in &ids {
+            if prepbot::store::answers::get(&mut conn, *id)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                stored += 1;
+            }
+        }
+        if stored == ids.len() {
+            break;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "only {stored} of 10 answers stored after {:?}",
+            sent.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored_after = sent.elapsed();
+    let acks = bot
+        .fake
+        .wait_count(
+            "ten acknowledgements after ten 429s",
+            10 + 10,
+            Duration::from_secs(60),
+            |r| r.path.contains("/reactions/"),
+        )
+        .await;
+    let last_ack = acks.last().unwrap().at.duration_since(sent);
+    assert!(
+        stored_after < last_ack,
+        "stored in {stored_after:?}, acknowledged by {last_ack:?}"
+    );
+    bot.stop().await;
+}

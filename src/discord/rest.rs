@@ -47,8 +47,11 @@ pub struct Rest {
     base: String,
     auth: String,
     permits: Semaphore,
-    /// Attempts per call for 429 and 5xx answers and transport errors.
+    /// Attempts per call for 5xx answers and transport errors.
     max_attempts: u32,
+    /// Waits per call for 429 answers: Discord says exactly how long to wait, so
+    /// these are counted apart, and bounded so a call never waits forever.
+    max_rate_limited: u32,
 }
 
 impl std::fmt::Debug for Rest {
@@ -107,6 +110,7 @@ impl Rest {
             auth: format!("Bot {}", token.expose()),
             permits: Semaphore::new(concurrency.max(1)),
             max_attempts: 5,
+            max_rate_limited: 10,
         })
     }
 
@@ -124,6 +128,7 @@ impl Rest {
             reason,
         };
         let mut attempt = 0;
+        let mut rate_limited = 0;
         loop {
             attempt += 1;
             let response = {
@@ -184,7 +189,10 @@ impl Rest {
                 .chars()
                 .take(300)
                 .collect::<String>();
-            if status == StatusCode::TOO_MANY_REQUESTS && attempt < self.max_attempts {
+            if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < self.max_rate_limited {
+                rate_limited += 1;
+                // A 429 is not a failed attempt: the request is simply early.
+                attempt -= 1;
                 let body_wait = json
                     .as_ref()
                     .and_then(|j| j.get("retry_after"))
