@@ -1519,3 +1519,66 @@ async fn slow_acknowledgements_never_hold_up_storing_answers() {
     );
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crafted_interactions_are_checked_on_our_side() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    // No `permissions` on the member at all (poise's own check would panic here).
+    let id = bot.id();
+    let token = format!("tok{id}");
+    let mut interaction = slash(
+        id,
+        &token,
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &admin(),
+        CHANNEL_A,
+    );
+    interaction["member"]
+        .as_object_mut()
+        .unwrap()
+        .remove("permissions");
+    interaction
+        .as_object_mut()
+        .unwrap()
+        .remove("app_permissions");
+    bot.fake.dispatch("INTERACTION_CREATE", interaction);
+    let reply = bot.reply(id, &token).await;
+    assert!(
+        reply
+            .text()
+            .contains("You need the Manage Server permission"),
+        "{}",
+        reply.text()
+    );
+    // A choice Discord would never offer.
+    let reply = bot
+        .command(
+            "setup",
+            vec![
+                opt("time", json!("09:00")),
+                opt("timezone", json!("UTC")),
+                opt("difficulty", json!("brutal")),
+            ],
+            &admin(),
+            CHANNEL_A,
+        )
+        .await;
+    assert!(reply.ephemeral);
+    assert!(
+        reply
+            .text()
+            .contains("could not be read; use the values Discord offers"),
+        "{}",
+        reply.text()
+    );
+    let mut conn = bot.store().await.read().await.unwrap();
+    assert!(
+        prepbot::store::channels::get(&mut conn, CHANNEL_A)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
+    bot.stop().await;
+}

@@ -188,9 +188,9 @@ async fn handle(err: FrameworkError<'_, Data, CommandError>) {
         FrameworkError::CommandStructureMismatch {
             description, ctx, ..
         } => {
-            warn!(command = %ctx.command().qualified_name, description, "the registered command differs from this build; re-register");
+            warn!(command = %ctx.command().qualified_name, description, "options that do not match the command (a crafted interaction, or registration lagging behind this build)");
             let reply = CreateReply::default()
-                .content("This command's options changed; please try again in a minute.")
+                .content("Some options of this command could not be read; use the values Discord offers (if the bot was just updated, try again in a minute).")
                 .ephemeral(true);
             let _ = poise::Context::Application(ctx).send(reply).await;
         }
