@@ -214,26 +214,31 @@ impl Rest {
         }
     }
 
+    /// POSTs a serialisable body and reads the JSON answer.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: String,
+        body: &impl serde::Serialize,
+    ) -> Result<T, RestError> {
+        let fail = |reason: String| RestError {
+            method: "POST".into(),
+            path: path.clone(),
+            status: None,
+            reason,
+        };
+        let body = serde_json::to_value(body).map_err(|e| fail(e.to_string()))?;
+        self.call(Method::POST, &path, Some(&body))
+            .await?
+            .ok_or_else(|| fail("empty response".into()))
+    }
+
     pub async fn create_message(
         &self,
         channel_id: u64,
         message: &CreateMessage,
     ) -> Result<Message, RestError> {
-        let body = serde_json::to_value(message).map_err(|e| RestError {
-            method: "POST".into(),
-            path: format!("/channels/{channel_id}/messages"),
-            status: None,
-            reason: e.to_string(),
-        })?;
-        let path = format!("/channels/{channel_id}/messages");
-        self.call(Method::POST, &path, Some(&body))
-            .await?
-            .ok_or_else(|| RestError {
-                method: "POST".into(),
-                path,
-                status: None,
-                reason: "empty response".into(),
-            })
+        self.post(format!("/channels/{channel_id}/messages"), message)
+            .await
     }
 
     /// Starts a public thread from a message; its id equals the message's.
@@ -243,21 +248,11 @@ impl Rest {
         message_id: u64,
         thread: &CreateThread<'_>,
     ) -> Result<GuildChannel, RestError> {
-        let path = format!("/channels/{channel_id}/messages/{message_id}/threads");
-        let body = serde_json::to_value(thread).map_err(|e| RestError {
-            method: "POST".into(),
-            path: path.clone(),
-            status: None,
-            reason: e.to_string(),
-        })?;
-        self.call(Method::POST, &path, Some(&body))
-            .await?
-            .ok_or_else(|| RestError {
-                method: "POST".into(),
-                path,
-                status: None,
-                reason: "empty response".into(),
-            })
+        self.post(
+            format!("/channels/{channel_id}/messages/{message_id}/threads"),
+            thread,
+        )
+        .await
     }
 
     pub async fn add_reaction(
