@@ -653,9 +653,11 @@ async fn open_questions_are_known_per_guild_until_revealed() {
     .await
     .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
-    let qid = report.posted[0].question_id.clone().unwrap();
+    // Claimed (being posted): its question already counts as open.
+    let claimed = p.claim_scheduled_drop(CHANNEL, t).await.unwrap().unwrap();
+    let qid = claimed.drop.question_id.clone().unwrap();
+    assert!(p.open_question_ids(GUILD).await.unwrap().contains(&qid));
+    p.mark_posted(claimed.drop.id, 77, 77, t).await.unwrap();
     assert!(p.open_question_ids(GUILD).await.unwrap().contains(&qid));
     assert!(p.open_question_ids(GUILD + 1).await.unwrap().is_empty());
     let t = utc("2026-01-05T11:00:00Z");

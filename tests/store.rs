@@ -315,3 +315,32 @@ async fn pausing_and_resuming_moves_active_from_only_on_resume() {
     );
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn reads_do_not_wait_for_a_writer_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let store = Store::open_path_with(&path, StdDuration::from_secs(3))
+        .await
+        .unwrap();
+    with_channel(&store).await;
+    // Another process holds the write lock.
+    let other = Store::open_path(&path).await.unwrap();
+    let held = other.write().await.unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..8 {
+        let mut conn = store.read().await.unwrap();
+        assert!(channels::get(&mut conn, CHANNEL).await.unwrap().is_some());
+    }
+    assert!(
+        started.elapsed() < StdDuration::from_secs(2),
+        "reads waited {:?}",
+        started.elapsed()
+    );
+    drop(held);
+    let mut conn = store.read().await.unwrap();
+    let write = sqlx::query("DELETE FROM channels")
+        .execute(&mut *conn)
+        .await;
+    assert!(write.is_err(), "read connections are read-only");
+}

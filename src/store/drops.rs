@@ -173,7 +173,8 @@ pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<V
     rows.into_iter().map(DropRecord::try_from).collect()
 }
 
-/// Open drops of every channel of a guild, through the channels table.
+/// Drops of every channel of a guild that are out or going out (claimed or
+/// posted, not revealed), through the channels table.
 pub async fn open_in_guild(conn: &mut SqliteConnection, guild_id: u64) -> Result<Vec<DropRecord>> {
     let columns = COLUMNS
         .split(", ")
@@ -182,7 +183,7 @@ pub async fn open_in_guild(conn: &mut SqliteConnection, guild_id: u64) -> Result
         .join(", ");
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {columns} FROM drops d JOIN channels c ON c.channel_id = d.channel_id \
-         WHERE c.guild_id = ? AND d.state = 'posted' ORDER BY d.id"
+         WHERE c.guild_id = ? AND d.state IN ('claimed', 'posted') ORDER BY d.id"
     ))
     .bind(to_db(guild_id))
     .fetch_all(conn)

@@ -83,7 +83,8 @@ fn redact_url(url: &str) -> String {
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
 impl Store {
@@ -124,37 +125,51 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        let open_error = |e: sqlx::Error| match StoreError::from(e) {
+            StoreError::Sql(e) => StoreError::Open {
+                target: target.to_string(),
+                reason: e.to_string(),
+            },
+            other => other,
+        };
+        // Writers and readers get separate pools. SQLite takes one writer at a time
+        // anyway; two writer connections keep a second writer queued in SQLite's busy
+        // handler rather than in the pool. Readers never wait for a writer in WAL
+        // mode, and with their own pool they never wait for a connection a writer
+        // holds while it waits for the lock: a lookup stays fast while the database
+        // is busy.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(2)
             .acquire_timeout(busy_timeout + Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Sql(e) => StoreError::Open {
-                    target: target.to_string(),
-                    reason: e.to_string(),
-                },
-                other => other,
-            })?;
-        MIGRATOR.run(&pool).await.map_err(|e| match e {
+            .map_err(open_error)?;
+        MIGRATOR.run(&writer).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) if is_busy(&e) => StoreError::from(e),
             other => StoreError::Migrate(other.to_string()),
         })?;
-        Ok(Store { pool })
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_error)?;
+        Ok(Store { writer, reader })
     }
 
     /// A write transaction (`BEGIN IMMEDIATE`): commit it, or it rolls back on drop.
     pub async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// A pooled connection for reads.
+    /// A pooled read-only connection.
     pub async fn read(&self) -> Result<PoolConnection<Sqlite>> {
-        Ok(self.pool.acquire().await?)
+        Ok(self.reader.acquire().await?)
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }
 
