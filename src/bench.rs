@@ -65,7 +65,12 @@ fn time_sync(name: &str, n: u32, mut f: impl FnMut(u32)) -> Row {
 struct NullOutbound(std::sync::atomic::AtomicU64);
 
 impl Outbound for NullOutbound {
-    async fn post_drop(&self, _c: u64, post: &DropPost) -> Result<PostedDrop, OutboundError> {
+    async fn post_drop(
+        &self,
+        _c: u64,
+        _key: &str,
+        post: &DropPost,
+    ) -> Result<PostedDrop, OutboundError> {
         let id = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(PostedDrop {
             message_id: id,
@@ -76,6 +81,7 @@ impl Outbound for NullOutbound {
         &self,
         _c: u64,
         _t: u64,
+        _key: &str,
         _r: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
         Ok(DateTime::<Utc>::MIN_UTC)

@@ -122,6 +122,7 @@ impl Outbound for ConsoleOutbound {
     async fn post_drop(
         &self,
         _channel_id: u64,
+        _key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
         let now = self.clock.now();
@@ -137,6 +138,7 @@ impl Outbound for ConsoleOutbound {
         &self,
         _channel_id: u64,
         _thread_id: u64,
+        _key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let now = self.clock.now();

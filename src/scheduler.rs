@@ -39,10 +39,15 @@ pub struct OutboundError {
 }
 
 /// Where drops and reveals go: Discord, Slack, the terminal.
+///
+/// `key` identifies the post across retries (`d<drop id>` for a drop, `r<drop id>`
+/// for a reveal): a platform that can deduplicate on it (Discord's message nonce)
+/// must, so a retry after an answer that was lost never posts twice.
 pub trait Outbound {
     fn post_drop(
         &self,
         channel_id: u64,
+        key: &str,
         post: &DropPost,
     ) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
     /// Opens the answer thread under a posted drop message; returns its id. Called
@@ -63,6 +68,7 @@ pub trait Outbound {
         &self,
         channel_id: u64,
         thread_id: u64,
+        key: &str,
         reveal: &RevealContent,
     ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
 }
@@ -200,7 +206,11 @@ async fn post_claimed(
     now: DateTime<Utc>,
 ) -> Result<Result<DropRecord, String>, PracticeError> {
     let drop = &claimed.drop;
-    match outbound.post_drop(drop.channel_id, &claimed.post).await {
+    let key = format!("d{}", drop.id);
+    match outbound
+        .post_drop(drop.channel_id, &key, &claimed.post)
+        .await
+    {
         Ok(posted) => {
             // Record the drop with its future thread id before opening the thread.
             let recorded = practice
@@ -256,7 +266,12 @@ pub async fn reveal_one(
     };
     let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
     let closed_at = match outbound
-        .post_reveal(job.drop.channel_id, thread, &job.content)
+        .post_reveal(
+            job.drop.channel_id,
+            thread,
+            &format!("r{drop_id}"),
+            &job.content,
+        )
         .await
     {
         Ok(at) => {

@@ -1366,6 +1366,7 @@ async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_42
             status: 429,
             retry_after: Some(0.4),
             times: 1,
+            after_create: false,
         });
     }
     bot.clock.set(utc("2026-03-02T09:00:00Z"));
@@ -1459,6 +1460,7 @@ async fn slow_acknowledgements_never_hold_up_storing_answers() {
         status: 429,
         retry_after: Some(0.3),
         times: 10,
+        after_create: false,
     });
     let people: Vec<Person> = (0..10).map(|i| Person::member(100 + i, "member")).collect();
     let mut ids = Vec::new();
@@ -1580,5 +1582,73 @@ async fn crafted_interactions_are_checked_on_our_side() {
             .is_none()
     );
     drop(conn);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &admin(),
+        CHANNEL_A,
+    )
+    .await;
+    // Discord creates the drop, then the answer is a 502; the bot tries again.
+    bot.fake.add_fault(fake_discord::Fault {
+        method: "POST",
+        path_contains: format!("/channels/{CHANNEL_A}/messages"),
+        status: 502,
+        retry_after: None,
+        times: 1,
+        after_create: true,
+    });
+    let (post, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    let tries: Vec<Recorded> = bot
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
+        })
+        .collect();
+    assert_eq!(tries.len(), 2, "the post was retried");
+    assert_eq!(
+        tries[0].body["nonce"], tries[1].body["nonce"],
+        "with the same nonce"
+    );
+    assert_eq!(post.body["enforce_nonce"], true);
+    let in_channel = bot
+        .fake
+        .posted_messages()
+        .into_iter()
+        .filter(|(c, _)| *c == CHANNEL_A)
+        .count();
+    assert_eq!(in_channel, 1, "exactly one question message exists");
+    // The reveal's parts carry nonces too, one per part.
+    bot.fake.add_fault(fake_discord::Fault {
+        method: "POST",
+        path_contains: format!("/channels/{thread}/messages"),
+        status: 500,
+        retry_after: None,
+        times: 1,
+        after_create: true,
+    });
+    expect_reveal(&bot, thread, "2026-03-03T09:00:00Z", 1).await;
+    let parts: Vec<Value> = bot
+        .fake
+        .posted_messages()
+        .into_iter()
+        .filter(|(c, _)| *c == thread)
+        .map(|(_, m)| m)
+        .collect();
+    let mut contents: Vec<&str> = parts
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    let all = contents.len();
+    contents.dedup();
+    assert_eq!(contents.len(), all, "no reveal part was posted twice");
     bot.stop().await;
 }

@@ -34,11 +34,12 @@ impl Outbound for DiscordOutbound {
     async fn post_drop(
         &self,
         channel_id: u64,
+        key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
         let message = self
             .rest
-            .create_message(channel_id, &render::drop_message(post))
+            .create_message(channel_id, &render::drop_message(post, key))
             .await
             .map_err(outbound_error)?;
         Ok(PostedDrop {
@@ -66,6 +67,7 @@ impl Outbound for DiscordOutbound {
         &self,
         _channel_id: u64,
         thread_id: u64,
+        key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let chunks = reveal.to_messages(render::CONTENT_LIMIT);
@@ -73,7 +75,10 @@ impl Outbound for DiscordOutbound {
         for (i, chunk) in chunks.iter().enumerate() {
             match self
                 .rest
-                .create_message(thread_id, &render::text_message(chunk))
+                .create_message(
+                    thread_id,
+                    &render::text_message(chunk, &format!("{key}p{i}")),
+                )
                 .await
             {
                 Ok(message) => {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 use serenity::{
     AutoArchiveDuration, CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage,
-    CreateThread,
+    CreateThread, Nonce,
 };
 
 use crate::engine::reveal::DropPost;
@@ -44,6 +44,19 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Text cut to a limit at a paragraph, line or word boundary and never inside a
+/// code block (see `engine::split`), marked with "…" when cut.
+pub fn fit(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let first = crate::engine::split::split(text, limit - 2)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    format!("{first}\n…")
+}
+
 /// No pings from anything the bot posts.
 pub fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
@@ -53,14 +66,22 @@ pub fn no_mentions() -> CreateAllowedMentions {
         .replied_user(false)
 }
 
+/// Asks Discord to deduplicate on `nonce` (at most 25 characters): a retry of a
+/// post whose answer was lost returns the message already created.
+fn deduplicated(message: CreateMessage, nonce: &str) -> CreateMessage {
+    message
+        .nonce(Nonce::String(nonce.chars().take(25).collect()))
+        .enforce_nonce(true)
+}
+
 /// The drop: an embed with the question, topic, difficulty and the reveal time.
-pub fn drop_message(post: &DropPost) -> CreateMessage {
+pub fn drop_message(post: &DropPost, nonce: &str) -> CreateMessage {
     let embed = CreateEmbed::new()
         .title(truncate(
             &format!("Drop #{}: {}", post.seq, post.title),
             EMBED_TITLE_LIMIT,
         ))
-        .description(truncate(&post.prompt, EMBED_DESCRIPTION_LIMIT))
+        .description(fit(&post.prompt, EMBED_DESCRIPTION_LIMIT))
         .field("Topic", &post.topic, true)
         .field("Difficulty", &post.difficulty, true)
         .field("Kind", &post.kind, true)
@@ -77,9 +98,12 @@ pub fn drop_message(post: &DropPost) -> CreateMessage {
             "Answer in the thread below. Question id: {}",
             post.question_id
         )));
-    CreateMessage::new()
-        .embed(embed)
-        .allowed_mentions(no_mentions())
+    deduplicated(
+        CreateMessage::new()
+            .embed(embed)
+            .allowed_mentions(no_mentions()),
+        nonce,
+    )
 }
 
 /// The thread under a drop: a week's auto-archive, so late answers still land.
@@ -91,11 +115,12 @@ pub fn drop_thread(post: &DropPost) -> CreateThread<'static> {
     .auto_archive_duration(AutoArchiveDuration::OneWeek)
 }
 
-/// One plain message of a reveal or a lookup.
-pub fn text_message(content: &str) -> CreateMessage {
-    CreateMessage::new()
+/// One plain message (a part of a reveal), deduplicated on `nonce`.
+pub fn text_message(content: &str, nonce: &str) -> CreateMessage {
+    let message = CreateMessage::new()
         .content(truncate(content, CONTENT_LIMIT))
-        .allowed_mentions(no_mentions())
+        .allowed_mentions(no_mentions());
+    deduplicated(message, nonce)
 }
 
 #[cfg(test)]
@@ -117,7 +142,9 @@ mod tests {
 
     #[test]
     fn the_drop_embed_carries_the_reveal_as_a_discord_timestamp() {
-        let json = serde_json::to_value(drop_message(&post())).unwrap();
+        let json = serde_json::to_value(drop_message(&post(), "d42")).unwrap();
+        assert_eq!(json["nonce"], "d42");
+        assert_eq!(json["enforce_nonce"], true);
         let embed = &json["embeds"][0];
         assert_eq!(embed["title"], "Drop #3: CAP in practice");
         assert_eq!(embed["description"], "What does CAP say?");
@@ -130,6 +157,19 @@ mod tests {
         assert_eq!(json["allowed_mentions"]["parse"], serde_json::json!([]));
         let thread = serde_json::to_value(drop_thread(&post())).unwrap();
         assert_eq!(thread["auto_archive_duration"], 10080);
+    }
+
+    #[test]
+    fn fitting_a_long_prompt_never_leaves_a_code_block_open() {
+        let prompt = format!(
+            "Intro.\n\n```rust\n{}```\n\nOutro.",
+            "let x = 1;\n".repeat(600)
+        );
+        let fitted = fit(&prompt, EMBED_DESCRIPTION_LIMIT);
+        assert!(fitted.chars().count() <= EMBED_DESCRIPTION_LIMIT);
+        assert_eq!(fitted.matches("```").count() % 2, 0, "{fitted}");
+        assert!(fitted.ends_with('…'));
+        assert_eq!(fit("short", 100), "short");
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl Outbound for Recording {
     async fn post_drop(
         &self,
         channel_id: u64,
+        _key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
         if self.fail_drops.load(Ordering::SeqCst) {
@@ -145,6 +146,7 @@ impl Outbound for Recording {
         &self,
         channel_id: u64,
         thread_id: u64,
+        _key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
         self.reveal_attempts.fetch_add(1, Ordering::SeqCst);

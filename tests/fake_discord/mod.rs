@@ -56,6 +56,9 @@ pub struct Fault {
     pub retry_after: Option<f64>,
     /// How many matching requests fail; then the rule is spent.
     pub times: usize,
+    /// Do the work first (create the message), then answer with the failure: the
+    /// answer is lost, not the request.
+    pub after_create: bool,
 }
 
 struct Inner {
@@ -80,6 +83,8 @@ struct Inner {
     threads: Mutex<HashMap<u64, u64>>,
     /// Channel messages the bot posted, by channel id.
     posted: Mutex<Vec<(u64, Value)>>,
+    /// Messages by (channel, nonce), for `enforce_nonce` deduplication.
+    nonces: Mutex<HashMap<(u64, String), Value>>,
 }
 
 #[derive(Clone)]
@@ -111,6 +116,7 @@ impl FakeDiscord {
             break_commands: Mutex::new(false),
             threads: Mutex::new(HashMap::new()),
             posted: Mutex::new(Vec::new()),
+            nonces: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/gateway-ws", get(gateway))
@@ -356,6 +362,9 @@ async fn rest(
         at: Instant::now(),
     };
     if let Some(fault) = take_fault(&inner, method.as_str(), &path) {
+        if fault.after_create {
+            let _ = answer(&inner, &method, &path, &body).await;
+        }
         inner.requests.lock().unwrap().push(recorded);
         inner.changed.notify_waiters();
         let status = StatusCode::from_u16(fault.status).unwrap();
@@ -403,8 +412,18 @@ async fn answer(inner: &Inner, method: &Method, path: &str, body: &Value) -> Res
                 tokio::time::sleep(delay).await;
             }
             let channel: u64 = channel.parse().unwrap_or(0);
+            // Like Discord: with enforce_nonce, a nonce seen before returns that message.
+            let nonce = body["nonce"].as_str().filter(|_| body["enforce_nonce"] == json!(true));
+            if let Some(nonce) = nonce {
+                if let Some(existing) = inner.nonces.lock().unwrap().get(&(channel, nonce.to_string())) {
+                    return json_ok(existing.clone());
+                }
+            }
             let id = snowflake(inner);
             let message = fixtures::message(id, channel, fixtures::bot_user(), body, inner.clock.now());
+            if let Some(nonce) = nonce {
+                inner.nonces.lock().unwrap().insert((channel, nonce.to_string()), message.clone());
+            }
             inner.posted.lock().unwrap().push((channel, message.clone()));
             // Discord echoes every message, the bot's own included, on the gateway.
             let mut echoed = message.clone();
