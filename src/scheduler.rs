@@ -73,6 +73,26 @@ pub trait Outbound {
     ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
 }
 
+/// The longest one platform operation (a post, a thread, a whole reveal) may take.
+/// Well inside the claim lease ([`crate::practice::LEASE`]): an operation still
+/// running when its lease ran out could be taken over and done twice. Past this, it
+/// counts as a retryable failure (a post Discord did accept is deduplicated on retry).
+pub const OUTBOUND_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
+
+async fn within_budget<T>(
+    what: &str,
+    op: impl Future<Output = Result<T, OutboundError>>,
+) -> Result<T, OutboundError> {
+    tokio::time::timeout(OUTBOUND_BUDGET, op)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OutboundError {
+                message: format!("{what} took longer than {} s", OUTBOUND_BUDGET.as_secs()),
+                retryable: true,
+            })
+        })
+}
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PassReport {
@@ -207,9 +227,11 @@ async fn post_claimed(
 ) -> Result<Result<DropRecord, String>, PracticeError> {
     let drop = &claimed.drop;
     let key = format!("d{}", drop.id);
-    match outbound
-        .post_drop(drop.channel_id, &key, &claimed.post)
-        .await
+    match within_budget(
+        "posting the drop",
+        outbound.post_drop(drop.channel_id, &key, &claimed.post),
+    )
+    .await
     {
         Ok(posted) => {
             // Record the drop with its future thread id before opening the thread.
@@ -226,10 +248,8 @@ async fn post_claimed(
                     .failure
                     .unwrap_or_else(|| "the drop was not recorded as posted".into())));
             }
-            match outbound
-                .open_thread(drop.channel_id, posted.message_id, &claimed.post)
-                .await
-            {
+            let thread = outbound.open_thread(drop.channel_id, posted.message_id, &claimed.post);
+            match within_budget("opening the thread", thread).await {
                 Ok(thread_id) if thread_id != posted.message_id => {
                     practice.set_thread(drop.id, thread_id).await?;
                 }
@@ -265,15 +285,9 @@ pub async fn reveal_one(
         return Ok(None);
     };
     let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
-    let closed_at = match outbound
-        .post_reveal(
-            job.drop.channel_id,
-            thread,
-            &format!("r{drop_id}"),
-            &job.content,
-        )
-        .await
-    {
+    let key = format!("r{drop_id}");
+    let reveal = outbound.post_reveal(job.drop.channel_id, thread, &key, &job.content);
+    let closed_at = match within_budget("posting the reveal", reveal).await {
         Ok(at) => {
             practice.mark_revealed(drop_id, at).await?;
             at

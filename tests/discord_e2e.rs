@@ -334,6 +334,13 @@ async fn bad_input_gets_an_ephemeral_error_and_stores_nothing() {
         (
             vec![
                 opt("time", json!("09:00")),
+                opt("timezone", json!("Z".repeat(2100))),
+            ],
+            "is not a known IANA time zone",
+        ),
+        (
+            vec![
+                opt("time", json!("09:00")),
                 opt("timezone", json!("Mars/Olympus")),
             ],
             "is not a known IANA time zone",
@@ -1650,5 +1657,79 @@ async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
     let all = contents.len();
     contents.dedup();
     assert_eq!(contents.len(), all, "no reveal part was posted twice");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_in_a_drop_thread_are_about_its_channel_and_setup_there_is_refused() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &ada,
+        "mine",
+        "2026-03-02T09:10:00Z",
+        CHECK,
+    )
+    .await;
+
+    let run_in_thread = |name: &str, options: Vec<Value>| {
+        let id = bot.id();
+        let token = format!("tok{id}");
+        let interaction = in_thread(
+            slash(id, &token, name, options, &ada, thread),
+            thread,
+            CHANNEL_A,
+        );
+        bot.fake.dispatch("INTERACTION_CREATE", interaction);
+        (id, token)
+    };
+    let (id, token) = run_in_thread(
+        "setup",
+        vec![opt("time", json!("10:00")), opt("timezone", json!("UTC"))],
+    );
+    let reply = bot.reply(id, &token).await;
+    assert!(
+        reply.text().contains("Run /setup in a text channel"),
+        "{}",
+        reply.text()
+    );
+    let (id, token) = run_in_thread("question", vec![sub("today", vec![])]);
+    let reply = bot.reply(id, &token).await;
+    assert!(reply.text().starts_with("Drop #1: "), "{}", reply.text());
+    // Revealing from inside the thread reveals the thread's drop.
+    bot.clock.set(utc("2026-03-02T09:30:00Z"));
+    let (id, token) = run_in_thread("reveal", vec![]);
+    let reply = bot.reply(id, &token).await;
+    assert!(
+        reply.text().starts_with("Revealed drop #1"),
+        "{}",
+        reply.text()
+    );
+    let (id, token) = run_in_thread("streak", vec![]);
+    let reply = bot.reply(id, &token).await;
+    assert!(
+        reply.text().contains("current streak 1"),
+        "{}",
+        reply.text()
+    );
+    let mut conn = bot.store().await.read().await.unwrap();
+    assert!(
+        prepbot::store::channels::get(&mut conn, thread)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
     bot.stop().await;
 }

@@ -124,6 +124,9 @@ const GENERIC: &str =
     "Something went wrong on our side; it has been logged. Please try again in a minute.";
 
 async fn tell(ctx: Context<'_>, text: &str) {
+    // Serenity refuses a reply over Discord's limit before sending it, which would
+    // leave the user with "the application did not respond".
+    let text = super::render::truncate(text, super::render::CONTENT_LIMIT);
     let reply = CreateReply::default().content(text).ephemeral(true);
     if let Err(e) = ctx.send(reply).await {
         warn!(error = %describe_serenity(&e), command = %ctx.command().qualified_name, "could not send an error reply");

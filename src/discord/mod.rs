@@ -43,8 +43,16 @@ use rest::Rest;
 pub struct Token(String);
 
 impl Token {
+    /// Takes the token as Discord shows it; a pasted "Bot " prefix is dropped (it is
+    /// added where the token is used).
     pub fn new(token: impl Into<String>) -> Self {
-        Token(token.into())
+        let token = token.into();
+        let bare = token
+            .trim()
+            .strip_prefix("Bot ")
+            .unwrap_or(token.trim())
+            .trim();
+        Token(bare.to_string())
     }
 
     pub(crate) fn expose(&self) -> &str {
@@ -155,8 +163,17 @@ pub async fn run(
     let store = Store::open_url(&config.database_url).await?;
     let practice = Practice::new(store.clone(), Arc::new(bank));
 
-    let mut http =
-        HttpBuilder::new(config.token.expose()).default_allowed_mentions(render::no_mentions());
+    // Serenity's default HTTP client never times out: a server that accepts the
+    // connection and never answers would hang startup (the gateway probe, command
+    // registration) forever.
+    let http_client = || {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+    };
+    let mut http = HttpBuilder::new(config.token.expose())
+        .client(http_client()?)
+        .default_allowed_mentions(render::no_mentions());
     if let Some(base) = &config.api_base {
         // Serenity honours the proxy only with its ratelimiter off; our own REST client
         // paces the bursts and honours 429s (see `rest`).
@@ -164,6 +181,7 @@ pub async fn run(
         // Serenity falls back to the real gateway if this call fails; in proxy mode
         // that must be a startup error instead.
         let probe = HttpBuilder::new(config.token.expose())
+            .client(http_client()?)
             .proxy(base.clone())
             .ratelimiter_disabled(true)
             .build();
@@ -192,7 +210,9 @@ pub async fn run(
         acks,
     };
 
-    let (setup_failed_tx, setup_failed_rx) = oneshot::channel::<String>();
+    // Setup reports success or failure here; a setup that panics drops the sender,
+    // which counts as a failure too.
+    let (setup_tx, mut setup_rx) = oneshot::channel::<Result<(), String>>();
     let dev_guild = config.dev_guild.map(GuildId::new);
     let framework = poise::Framework::builder()
         .options(commands::options())
@@ -200,17 +220,24 @@ pub async fn run(
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
                 let commands = &framework.options().commands;
-                let registered = match dev_guild {
-                    Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
-                    None => poise::builtins::register_globally(ctx, commands).await,
+                let register = async {
+                    match dev_guild {
+                        Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+                        None => poise::builtins::register_globally(ctx, commands).await,
+                    }
+                    .map_err(|e| errors::describe_serenity(&e))
                 };
+                let registered = tokio::time::timeout(std::time::Duration::from_secs(30), register)
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 30 s".into()));
                 if let Err(e) = registered {
-                    let why = format!("registering slash commands failed: {}", errors::describe_serenity(&e));
+                    let why = format!("registering slash commands failed: {e}");
                     // Without this the process would run on with every event waiting
                     // for user data that never comes.
-                    let _ = setup_failed_tx.send(why.clone());
+                    let _ = setup_tx.send(Err(why.clone()));
                     return Err(CommandError::Internal(anyhow::anyhow!(why)));
                 }
+                let _ = setup_tx.send(Ok(()));
                 info!(user = %ready.user.name, guilds = ready.guilds.len(), dev_guild = ?dev_guild.map(|g| g.get()), "connected; commands registered");
                 Ok(data)
             })
@@ -246,12 +273,26 @@ pub async fn run(
     ));
 
     let shard_manager = client.shard_manager.clone();
-    let outcome = tokio::select! {
-        result = client.start() => result.map_err(|e| anyhow::anyhow!("the Discord connection failed: {}", errors::describe_serenity(&e))),
-        Ok(why) = setup_failed_rx => Err(anyhow::anyhow!("startup failed: {why}")),
-        () = shutdown => {
-            info!("shutting down");
-            Ok(())
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut connection = std::pin::pin!(client.start());
+    let mut setup_pending = true;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut connection => {
+                break result.map_err(|e| anyhow::anyhow!("the Discord connection failed: {}", errors::describe_serenity(&e)));
+            }
+            setup = &mut setup_rx, if setup_pending => {
+                setup_pending = false;
+                match setup {
+                    Ok(Ok(())) => {}
+                    Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),
+                    Err(_) => break Err(anyhow::anyhow!("startup failed: the setup step panicked")),
+                }
+            }
+            () = &mut shutdown => {
+                info!("shutting down");
+                break Ok(());
+            }
         }
     };
     shard_manager.shutdown_all().await;
@@ -386,6 +427,12 @@ mod tests {
             ("PREPBOT_DISCORD_API_BASE", "127.0.0.1:5000"),
         ]));
         assert!(matches!(bad.unwrap_err(), ConfigError::BadApiBase(_)));
+    }
+
+    #[test]
+    fn a_pasted_bot_prefix_is_dropped() {
+        assert_eq!(Token::new("Bot abc.def").expose(), "abc.def");
+        assert_eq!(Token::new("  abc.def ").expose(), "abc.def");
     }
 
     #[test]

@@ -67,6 +67,17 @@ impl fmt::Display for Days {
     }
 }
 
+/// User input as echoed in an error: at most 60 characters, so an error about a
+/// 6,000-character option still fits in a chat message.
+fn shown(s: &str) -> String {
+    let s = s.trim();
+    if s.chars().count() <= 60 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    }
+}
+
 /// Bad schedule input, worded for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
@@ -98,11 +109,11 @@ impl FromStr for Days {
                 .iter()
                 .zip(FULL_WEEKDAY_NAMES)
                 .position(|(short, full)| part == *short || part == full)
-                .ok_or_else(|| ScheduleError::BadDays(s.to_string()))?;
+                .ok_or_else(|| ScheduleError::BadDays(shown(s)))?;
             set.insert(day);
         }
         Days::from_bits(set.iter().fold(0u8, |b, i| b | (1 << i)))
-            .ok_or_else(|| ScheduleError::BadDays(s.to_string()))
+            .ok_or_else(|| ScheduleError::BadDays(shown(s)))
     }
 }
 
@@ -118,7 +129,7 @@ const FULL_WEEKDAY_NAMES: [&str; 7] = [
 
 /// Parses `HH:MM` (24-hour).
 pub fn parse_time(s: &str) -> Result<NaiveTime, ScheduleError> {
-    let bad = || ScheduleError::BadTime(s.to_string());
+    let bad = || ScheduleError::BadTime(shown(s));
     let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     if !digits(h) || !digits(m) || h.len() > 2 || m.len() != 2 {
@@ -135,7 +146,7 @@ pub fn parse_zone(s: &str) -> Result<Tz, ScheduleError> {
     name.parse::<Tz>()
         .ok()
         .or_else(|| Tz::from_str_insensitive(name).ok())
-        .ok_or_else(|| ScheduleError::UnknownZone(s.to_string()))
+        .ok_or_else(|| ScheduleError::UnknownZone(shown(s)))
 }
 
 pub fn check_reveal_hours(hours: i64) -> Result<u32, ScheduleError> {

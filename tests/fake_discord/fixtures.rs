@@ -348,6 +348,14 @@ pub fn autocomplete(
     interaction(4, id, token, command, options, &[], by, channel)
 }
 
+/// The same interaction, run inside a thread of `parent`.
+pub fn in_thread(mut interaction: Value, thread: u64, parent: u64) -> Value {
+    interaction["channel_id"] = json!(thread.to_string());
+    interaction["channel"] =
+        json!({"id": thread.to_string(), "type": 11, "parent_id": parent.to_string()});
+    interaction
+}
+
 /// A focused (being typed) autocomplete option.
 pub fn focused(name: &str, partial: &str) -> Value {
     json!({"name": name, "type": 3, "value": partial, "focused": true})

@@ -23,7 +23,7 @@ pub async fn drop_now(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = guild_id(ctx)?;
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
-    let channel_id = ctx.channel_id().get();
+    let channel_id = super::home_channel(ctx);
     let now = data.clock.now();
     let result = scheduler::drop_now(&data.practice, &data.outbound, channel_id, now).await;
     data.wake.notify_one();
@@ -57,7 +57,7 @@ pub async fn reveal(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = guild_id(ctx)?;
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
-    let channel_id = ctx.channel_id().get();
+    let channel_id = super::home_channel(ctx);
     let Some(open) = data.practice.open_drop(channel_id).await? else {
         return Err(CommandError::user("No drop is open in this channel."));
     };

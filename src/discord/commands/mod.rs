@@ -102,6 +102,48 @@ impl From<DifficultyChoice> for crate::bank::Difficulty {
     }
 }
 
+fn is_thread(kind: serenity::ChannelType) -> bool {
+    matches!(
+        kind,
+        serenity::ChannelType::PublicThread
+            | serenity::ChannelType::PrivateThread
+            | serenity::ChannelType::NewsThread
+    )
+}
+
+/// The practice channel a command is about: the channel it runs in, or, when it
+/// runs inside a thread (a drop's, say), the thread's parent channel.
+pub fn home_channel(ctx: Context<'_>) -> u64 {
+    if let poise::Context::Application(a) = ctx {
+        if let Some(channel) = &a.interaction.channel {
+            if is_thread(channel.kind) {
+                if let Some(parent) = channel.parent_id {
+                    return parent.get();
+                }
+            }
+        }
+    }
+    ctx.channel_id().get()
+}
+
+/// `/setup` only makes sense in a text or announcement channel: each drop opens a
+/// thread, which threads, voice channels and forums cannot host this way.
+pub fn require_text_channel(ctx: Context<'_>) -> Result<(), CommandError> {
+    if let poise::Context::Application(a) = ctx {
+        if let Some(channel) = &a.interaction.channel {
+            if !matches!(
+                channel.kind,
+                serenity::ChannelType::Text | serenity::ChannelType::News
+            ) {
+                return Err(CommandError::user(
+                    "Run /setup in a text channel: every drop there opens a thread for the answers.",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a topic against the bank.
 pub fn check_topic(
     ctx: Context<'_>,

@@ -46,7 +46,7 @@ async fn say(ctx: Context<'_>, text: String) -> Result<(), CommandError> {
 pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = guild_id(ctx)?;
     let data = ctx.data();
-    let channel_id = ctx.channel_id().get();
+    let channel_id = super::home_channel(ctx);
     let Some(open) = data.practice.open_drop(channel_id).await? else {
         let next = match data.practice.channel(channel_id).await? {
             Some(channel) => data.practice.next_drop(&channel, data.clock.now()).await?,
@@ -106,6 +106,7 @@ pub async fn show(
     ctx: Context<'_>,
     #[description = "The question's id (type to search)"]
     #[autocomplete = "autocomplete_id"]
+    #[max_length = 100]
     id: String,
 ) -> Result<(), CommandError> {
     let guild = guild_id(ctx)?;
@@ -181,7 +182,9 @@ pub async fn random(
 #[poise::command(slash_command, guild_only)]
 pub async fn search(
     ctx: Context<'_>,
-    #[description = "Words to look for, e.g. cache invalidation"] query: String,
+    #[description = "Words to look for, e.g. cache invalidation"]
+    #[max_length = 200]
+    query: String,
 ) -> Result<(), CommandError> {
     let query = query.trim();
     let n = query.chars().count();

@@ -24,7 +24,7 @@ pub async fn schedule(_ctx: Context<'_>) -> Result<(), CommandError> {
 pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
     let data = ctx.data();
     let now = data.clock.now();
-    let channel_id = ctx.channel_id().get();
+    let channel_id = super::home_channel(ctx);
     let Some(channel) = data.practice.channel(channel_id).await? else {
         return Err(PracticeError::NotConfigured.into());
     };
@@ -68,7 +68,7 @@ pub async fn pause(ctx: Context<'_>) -> Result<(), CommandError> {
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
     data.practice
-        .set_paused(ctx.channel_id().get(), true, data.clock.now())
+        .set_paused(super::home_channel(ctx), true, data.clock.now())
         .await?;
     data.wake.notify_one();
     let text = "Paused: no new drops here until /schedule resume. An open drop is still revealed on time, and nobody's streak breaks while paused.";
@@ -86,7 +86,7 @@ pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
     let now = data.clock.now();
     let channel = data
         .practice
-        .set_paused(ctx.channel_id().get(), false, now)
+        .set_paused(super::home_channel(ctx), false, now)
         .await?;
     data.wake.notify_one();
     let next = data.practice.next_drop(&channel, now).await?;

@@ -47,9 +47,12 @@ async fn autocomplete_days(_ctx: Context<'_>, partial: &str) -> CreateAutocomple
 #[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
 pub async fn setup(
     ctx: Context<'_>,
-    #[description = "Local drop time, 24-hour HH:MM, e.g. 09:30"] time: String,
+    #[description = "Local drop time, 24-hour HH:MM, e.g. 09:30"]
+    #[max_length = 16]
+    time: String,
     #[description = "IANA time zone, e.g. Europe/London or America/New_York"]
     #[autocomplete = "autocomplete_zone"]
+    #[max_length = 64]
     timezone: String,
     #[description = "Hours from the drop to the reveal, 1 to 168 (default 24)"]
     #[min = 1]
@@ -57,15 +60,18 @@ pub async fn setup(
     reveal_after: Option<i64>,
     #[description = "daily, weekdays, or days such as mon,wed,fri (default daily)"]
     #[autocomplete = "autocomplete_days"]
+    #[max_length = 64]
     days: Option<String>,
     #[description = "Only questions of this topic (default: all)"]
     #[autocomplete = "autocomplete_topic"]
+    #[max_length = 64]
     topic: Option<String>,
     #[description = "Only questions of this difficulty (default: all)"] difficulty: Option<
         DifficultyChoice,
     >,
 ) -> Result<(), CommandError> {
     require_admin(ctx)?;
+    super::require_text_channel(ctx)?;
     let guild = guild_id(ctx)?;
     // Discord's client enforces min/max, but a crafted interaction does not: check all.
     let time = parse_time(&time).map_err(|e| CommandError::user(e.to_string()))?;

@@ -20,7 +20,7 @@ pub async fn streak(
     let view = ctx
         .data()
         .practice
-        .streak(ctx.channel_id().get(), user.id.get())
+        .streak(super::home_channel(ctx), user.id.get())
         .await?;
     let text = match view {
         Some(s) => format!(
@@ -43,7 +43,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
     let rows = ctx
         .data()
         .practice
-        .leaderboard(ctx.channel_id().get(), 10)
+        .leaderboard(super::home_channel(ctx), 10)
         .await?;
     if rows.is_empty() {
         ctx.send(
