@@ -455,22 +455,36 @@ fn model_answer(id: &str) -> String {
 /// Moves the clock and waits for the drop the scheduler posts; returns (post, thread id).
 async fn expect_drop(bot: &Bot, channel: u64, at: &str, n: usize) -> (Recorded, u64) {
     bot.clock.set(utc(at));
-    let posts = bot
+    let embeds_in = |channel: u64| -> Vec<Value> {
+        bot.fake
+            .posted_messages()
+            .into_iter()
+            .filter(|(c, m)| *c == channel && m["embeds"].as_array().is_some_and(|e| !e.is_empty()))
+            .map(|(_, m)| m)
+            .collect()
+    };
+    bot.fake
+        .wait_until(&format!("drop #{n} is posted in {channel}"), WAIT, || {
+            embeds_in(channel).len() >= n
+        })
+        .await;
+    let message_id: u64 = embeds_in(channel)[n - 1]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The request that created it (the last drop POST so far; earlier ones may have
+    // been refused).
+    let post = bot
         .fake
-        .wait_count(&format!("drop #{n} in {channel}"), n, WAIT, |r| {
+        .requests()
+        .into_iter()
+        .filter(|r| {
             r.method == "POST"
                 && r.path == format!("/api/v10/channels/{channel}/messages")
                 && r.body["embeds"].is_array()
         })
-        .await;
-    let post = posts[n - 1].clone();
-    let message_id = bot
-        .fake
-        .posted_messages()
-        .into_iter()
-        .filter(|(c, m)| *c == channel && m["embeds"].as_array().is_some_and(|e| !e.is_empty()))
-        .nth(n - 1)
-        .map(|(_, m)| m["id"].as_str().unwrap().parse::<u64>().unwrap())
+        .last()
         .unwrap();
     let thread = bot
         .fake
@@ -514,27 +528,46 @@ async fn answer(
     id
 }
 
+/// Waits until the drop whose thread is `thread` is closed (revealed) in the bot's
+/// database.
+async fn wait_revealed(bot: &Bot, thread: u64) {
+    let store = bot.store().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut conn = store.read().await.unwrap();
+        let drop_row = prepbot::store::drops::by_thread(&mut conn, thread)
+            .await
+            .unwrap();
+        drop(conn);
+        if drop_row.is_some_and(|d| d.state == prepbot::engine::DropState::Revealed) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drop of thread {thread} was not revealed"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Moves the clock to a reveal and waits until it is posted and recorded; returns
+/// the text posted in the thread.
 async fn expect_reveal(bot: &Bot, thread: u64, at: &str, n: usize) -> String {
     bot.clock.set(utc(at));
+    wait_revealed(bot, thread).await;
     let path = format!("/api/v10/channels/{thread}/messages");
-    bot.fake
-        .wait_for(&format!("reveal #{n}"), WAIT, |r| {
-            r.method == "POST"
-                && r.path == path
-                && r.body["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains(&format!("Reveal #{n}")))
-        })
-        .await;
-    // Let the remaining parts of a long reveal land.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    bot.fake
-        .requests()
+    let posted: Vec<String> = bot
+        .fake
+        .posted_messages()
         .into_iter()
-        .filter(|r| r.method == "POST" && r.path == path)
-        .map(|r| r.body["content"].as_str().unwrap_or_default().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+        .filter(|(c, _)| *c == thread)
+        .map(|(_, m)| m["content"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        posted.iter().any(|c| c.contains(&format!("Reveal #{n}"))),
+        "reveal #{n} was not posted in {path}"
+    );
+    posted.join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1367,14 +1400,10 @@ async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_42
     bot.fake.set_message_delay(Duration::from_millis(60));
     // Three of the posts are rate limited; the fake sends retry_after only in the body.
     for &c in &channels[..3] {
-        bot.fake.add_fault(fake_discord::Fault {
-            method: "POST",
-            path_contains: format!("/channels/{c}/messages"),
-            status: 429,
-            retry_after: Some(0.4),
-            times: 1,
-            after_create: false,
-        });
+        bot.fake.add_fault(
+            fake_discord::Fault::new("POST", format!("/channels/{c}/messages"), 429)
+                .retry_after(0.4),
+        );
     }
     bot.clock.set(utc("2026-03-02T09:00:00Z"));
     for &c in &channels {
@@ -1461,14 +1490,11 @@ async fn slow_acknowledgements_never_hold_up_storing_answers() {
     .await;
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     // Reactions are rate limited hard: ten 429s of 0.3 s each before any goes through.
-    bot.fake.add_fault(fake_discord::Fault {
-        method: "PUT",
-        path_contains: "/reactions/".into(),
-        status: 429,
-        retry_after: Some(0.3),
-        times: 10,
-        after_create: false,
-    });
+    bot.fake.add_fault(
+        fake_discord::Fault::new("PUT", "/reactions/", 429)
+            .retry_after(0.3)
+            .times(10),
+    );
     let people: Vec<Person> = (0..10).map(|i| Person::member(100 + i, "member")).collect();
     let mut ids = Vec::new();
     let sent = std::time::Instant::now();
@@ -1603,14 +1629,10 @@ async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
     )
     .await;
     // Discord creates the drop, then the answer is a 502; the bot tries again.
-    bot.fake.add_fault(fake_discord::Fault {
-        method: "POST",
-        path_contains: format!("/channels/{CHANNEL_A}/messages"),
-        status: 502,
-        retry_after: None,
-        times: 1,
-        after_create: true,
-    });
+    bot.fake.add_fault(
+        fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 502)
+            .after_create(),
+    );
     let (post, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     let tries: Vec<Recorded> = bot
         .fake
@@ -1634,14 +1656,10 @@ async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
         .count();
     assert_eq!(in_channel, 1, "exactly one question message exists");
     // The reveal's parts carry nonces too, one per part.
-    bot.fake.add_fault(fake_discord::Fault {
-        method: "POST",
-        path_contains: format!("/channels/{thread}/messages"),
-        status: 500,
-        retry_after: None,
-        times: 1,
-        after_create: true,
-    });
+    bot.fake.add_fault(
+        fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 500)
+            .after_create(),
+    );
     expect_reveal(&bot, thread, "2026-03-03T09:00:00Z", 1).await;
     let parts: Vec<Value> = bot
         .fake
@@ -1731,5 +1749,88 @@ async fn commands_in_a_drop_thread_are_about_its_channel_and_setup_there_is_refu
             .is_none()
     );
     drop(conn);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_and_reveals_survive_lost_answers_and_deleted_threads() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+    // The thread is created but the answer is lost; the retry hears "already created".
+    bot.fake
+        .add_fault(fake_discord::Fault::new("POST", "/threads", 500).after_create());
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    bot.fake
+        .wait_count("a second thread request", 2, WAIT, |r| {
+            r.path.ends_with("/threads")
+        })
+        .await;
+    answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &ada,
+        "still counted",
+        "2026-03-02T09:10:00Z",
+        CHECK,
+    )
+    .await;
+    // The thread is deleted before the reveal: the reveal goes to the channel.
+    bot.fake.add_fault(
+        fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 404).code(10003),
+    );
+    bot.clock.set(utc("2026-03-03T09:00:00Z"));
+    bot.fake
+        .wait_for("the reveal in the channel", WAIT, |r| {
+            r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Reveal #1"))
+        })
+        .await;
+    wait_revealed(&bot, thread).await;
+    let streak = bot.command("streak", vec![], &ada, CHANNEL_A).await;
+    assert!(
+        streak.text().contains("current streak 1"),
+        "{}",
+        streak.text()
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_only_a_retry_after_header_is_honoured() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &admin(),
+        CHANNEL_A,
+    )
+    .await;
+    bot.fake.add_fault(
+        fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 429)
+            .retry_after(0.6)
+            .header_only(),
+    );
+    expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    let tries: Vec<Recorded> = bot
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
+        })
+        .collect();
+    assert_eq!(tries.len(), 2);
+    let gap = tries[1].at.duration_since(tries[0].at);
+    assert!(gap >= Duration::from_millis(590), "retried after {gap:?}");
     bot.stop().await;
 }

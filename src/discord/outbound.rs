@@ -12,6 +12,10 @@ use super::rest::{Rest, RestError};
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::scheduler::{Outbound, OutboundError, PostedDrop};
 
+/// Discord's error codes the adapter acts on.
+const UNKNOWN_CHANNEL: i64 = 10003;
+const THREAD_ALREADY_CREATED: i64 = 160004;
+
 fn outbound_error(e: RestError) -> OutboundError {
     OutboundError {
         retryable: e.retryable(),
@@ -55,43 +59,51 @@ impl Outbound for DiscordOutbound {
         message_id: u64,
         post: &DropPost,
     ) -> Result<u64, OutboundError> {
-        let thread = self
+        match self
             .rest
             .start_thread(channel_id, message_id, &render::drop_thread(post))
             .await
-            .map_err(outbound_error)?;
-        Ok(thread.id.get())
+        {
+            Ok(thread) => Ok(thread.id.get()),
+            // A retry after a lost answer: the thread exists, with the message's id.
+            Err(e) if e.code == Some(THREAD_ALREADY_CREATED) => Ok(message_id),
+            Err(e) => Err(outbound_error(e)),
+        }
     }
 
     async fn post_reveal(
         &self,
-        _channel_id: u64,
+        channel_id: u64,
         thread_id: u64,
         key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let chunks = reveal.to_messages(render::CONTENT_LIMIT);
+        // If the drop's thread was never opened (or was deleted), the reveal goes to
+        // the channel instead of being lost.
+        let mut target = thread_id;
         let mut revealed_at = None;
         for (i, chunk) in chunks.iter().enumerate() {
-            match self
-                .rest
-                .create_message(
-                    thread_id,
-                    &render::text_message(chunk, &format!("{key}p{i}")),
-                )
-                .await
-            {
-                Ok(message) => {
-                    revealed_at.get_or_insert(*message.timestamp);
-                }
-                // Nothing went out yet: let the scheduler retry the whole reveal.
-                Err(e) if i == 0 => return Err(outbound_error(e)),
-                // The reveal started; repeating it would duplicate the first part.
-                Err(e) => {
-                    warn!(thread = thread_id, part = i + 1, of = chunks.len(), error = %e, "a later part of a reveal could not be posted");
-                    break;
+            // Each part has its own nonce, so when a later part fails and the
+            // scheduler retries the whole reveal, the parts already out are not
+            // posted again.
+            let part = render::text_message(chunk, &format!("{key}p{i}"));
+            let mut sent = self.rest.create_message(target, &part).await;
+            if i == 0 && target != channel_id {
+                if let Err(e) = &sent {
+                    if e.code == Some(UNKNOWN_CHANNEL) {
+                        warn!(
+                            thread = thread_id,
+                            channel = channel_id,
+                            "the drop's thread is gone; revealing in the channel"
+                        );
+                        target = channel_id;
+                        sent = self.rest.create_message(target, &part).await;
+                    }
                 }
             }
+            let message = sent.map_err(outbound_error)?;
+            revealed_at.get_or_insert(*message.timestamp);
         }
         revealed_at.ok_or_else(|| OutboundError {
             message: "the reveal had no content".into(),

@@ -29,6 +29,9 @@ pub struct RestError {
     pub path: String,
     /// The HTTP status, `None` for transport failures (timeout, refused).
     pub status: Option<u16>,
+    /// Discord's JSON error code (10003 Unknown Channel, 160004 thread already
+    /// created...), when it sent one.
+    pub code: Option<i64>,
     pub reason: String,
 }
 
@@ -47,6 +50,7 @@ pub struct Rest {
     base: String,
     auth: String,
     permits: Semaphore,
+    limits: Limits,
     /// Attempts per call for 5xx answers and transport errors.
     max_attempts: u32,
     /// Waits per call for 429 answers: Discord says exactly how long to wait, so
@@ -59,6 +63,61 @@ impl std::fmt::Debug for Rest {
         f.debug_struct("Rest")
             .field("base", &self.base)
             .finish_non_exhaustive()
+    }
+}
+
+/// A route's rate-limit bucket, approximated by its major parameter (the channel)
+/// and the kind of call: Discord limits message creation, reactions and threads per
+/// channel.
+fn bucket_of(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["channels", channel, "messages", _, "reactions", ..] => format!("reactions:{channel}"),
+        ["channels", channel, "messages", _, "threads"] => format!("threads:{channel}"),
+        ["channels", channel, rest @ ..] => format!("{}:{channel}", rest.first().unwrap_or(&"")),
+        _ => path.to_string(),
+    }
+}
+
+/// When each bucket (and the global limit, under the key "") may be used again.
+#[derive(Debug, Default)]
+struct Limits {
+    until: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+}
+
+impl Limits {
+    fn block(&self, bucket: &str, for_: Duration) {
+        let until = tokio::time::Instant::now() + for_;
+        let mut map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = map.entry(bucket.to_string()).or_insert(until);
+        *slot = (*slot).max(until);
+    }
+
+    async fn wait(&self, bucket: &str) {
+        let until = {
+            let map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+            [map.get(""), map.get(bucket)]
+                .into_iter()
+                .flatten()
+                .max()
+                .copied()
+        };
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset-After` says the bucket is
+    /// empty until then.
+    fn note_headers(&self, bucket: &str, headers: &reqwest::header::HeaderMap) {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let remaining = get("x-ratelimit-remaining").and_then(|v| v.parse::<f64>().ok());
+        let reset_after = get("x-ratelimit-reset-after").and_then(|v| v.parse::<f64>().ok());
+        if let (Some(remaining), Some(reset)) = (remaining, reset_after) {
+            if remaining <= 0.0 {
+                self.block(bucket, Duration::from_secs_f64(reset.clamp(0.0, 60.0)));
+            }
+        }
     }
 }
 
@@ -109,6 +168,7 @@ impl Rest {
                 .to_string(),
             auth: format!("Bot {}", token.expose()),
             permits: Semaphore::new(concurrency.max(1)),
+            limits: Limits::default(),
             max_attempts: 5,
             max_rate_limited: 10,
         })
@@ -125,12 +185,17 @@ impl Rest {
             method: method.to_string(),
             path: path.to_string(),
             status,
+            code: None,
             reason,
         };
+        let bucket = bucket_of(path);
         let mut attempt = 0;
         let mut rate_limited = 0;
         loop {
             attempt += 1;
+            // Wait out a global limit, or this route's bucket if Discord said it is
+            // empty: better than sending a request certain to get a 429.
+            self.limits.wait(&bucket).await;
             let response = {
                 // The permit covers the exchange only, never a retry wait.
                 let _permit = self
@@ -159,6 +224,7 @@ impl Rest {
             };
             let status = response.status();
             debug!(%method, path, status = status.as_u16(), "discord");
+            self.limits.note_headers(&bucket, response.headers());
             if status.is_success() {
                 if status == StatusCode::NO_CONTENT {
                     return Ok(None);
@@ -198,8 +264,18 @@ impl Rest {
                     .and_then(|j| j.get("retry_after"))
                     .and_then(|v| v.as_f64());
                 let secs = body_wait.or(header_wait).unwrap_or(1.0).clamp(0.0, 60.0);
-                warn!(%method, path, retry_after = secs, "rate limited; waiting");
-                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                let global = json
+                    .as_ref()
+                    .and_then(|j| j.get("global"))
+                    .and_then(|g| g.as_bool())
+                    .unwrap_or(false);
+                warn!(%method, path, retry_after = secs, global, "rate limited; waiting");
+                // Everyone sharing the bucket (or, for a global limit, every call)
+                // waits, not just this request.
+                self.limits.block(
+                    global.then_some("").unwrap_or(&bucket),
+                    Duration::from_secs_f64(secs),
+                );
                 continue;
             }
             if status.is_server_error() && attempt < self.max_attempts {
@@ -207,10 +283,15 @@ impl Rest {
                 tokio::time::sleep(Duration::from_millis(500 << attempt.min(5)) + jitter()).await;
                 continue;
             }
-            return Err(fail(
+            let mut error = fail(
                 Some(status.as_u16()),
                 format!("HTTP {}: {message}", status.as_u16()),
-            ));
+            );
+            error.code = json
+                .as_ref()
+                .and_then(|j| j.get("code"))
+                .and_then(|c| c.as_i64());
+            return Err(error);
         }
     }
 
@@ -224,6 +305,7 @@ impl Rest {
             method: "POST".into(),
             path: path.clone(),
             status: None,
+            code: None,
             reason,
         };
         let body = serde_json::to_value(body).map_err(|e| fail(e.to_string()))?;
@@ -283,11 +365,54 @@ mod tests {
     }
 
     #[test]
+    fn buckets_follow_the_channel_and_the_kind_of_call() {
+        assert_eq!(bucket_of("/channels/5/messages"), "messages:5");
+        assert_eq!(
+            bucket_of("/channels/5/messages/9/reactions/%E2%9C%85/@me"),
+            "reactions:5"
+        );
+        assert_eq!(bucket_of("/channels/5/messages/9/threads"), "threads:5");
+        assert_ne!(
+            bucket_of("/channels/5/messages"),
+            bucket_of("/channels/6/messages")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_bucket_makes_the_next_call_wait() {
+        let limits = Limits::default();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        headers.insert("x-ratelimit-reset-after", "0.2".parse().unwrap());
+        limits.note_headers("messages:5", &headers);
+        let t = std::time::Instant::now();
+        limits.wait("messages:6").await;
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "other buckets are free"
+        );
+        limits.wait("messages:5").await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            t.elapsed()
+        );
+        limits.block("", Duration::from_millis(150));
+        let t = std::time::Instant::now();
+        limits.wait("anything").await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(140),
+            "a global limit stops every call"
+        );
+    }
+
+    #[test]
     fn which_failures_are_worth_retrying() {
         let e = |status| RestError {
             method: "POST".into(),
             path: "/x".into(),
             status,
+            code: None,
             reason: String::new(),
         };
         assert!(e(None).retryable());

@@ -59,6 +59,50 @@ pub struct Fault {
     /// Do the work first (create the message), then answer with the failure: the
     /// answer is lost, not the request.
     pub after_create: bool,
+    /// Discord's JSON error code in the body.
+    pub code: i64,
+    /// For 429: send the wait only in the `Retry-After` header, not in the body.
+    pub header_only: bool,
+}
+
+impl Fault {
+    pub fn new(method: &'static str, path_contains: impl Into<String>, status: u16) -> Self {
+        Fault {
+            method,
+            path_contains: path_contains.into(),
+            status,
+            retry_after: None,
+            times: 1,
+            after_create: false,
+            code: 0,
+            header_only: false,
+        }
+    }
+
+    pub fn header_only(mut self) -> Self {
+        self.header_only = true;
+        self
+    }
+
+    pub fn retry_after(mut self, secs: f64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub fn times(mut self, n: usize) -> Self {
+        self.times = n;
+        self
+    }
+
+    pub fn after_create(mut self) -> Self {
+        self.after_create = true;
+        self
+    }
+
+    pub fn code(mut self, code: i64) -> Self {
+        self.code = code;
+        self
+    }
 }
 
 struct Inner {
@@ -229,6 +273,24 @@ impl FakeDiscord {
         }
     }
 
+    /// Polls `cond` (after each request the fake serves) until it holds.
+    pub async fn wait_until(&self, what: &str, timeout: Duration, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            if cond() {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!("timed out waiting until {what}");
+            }
+            // Also poll on a short timer: the condition may depend on the bot's
+            // database, not only on requests.
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notified).await;
+        }
+    }
+
     /// Sends a dispatch event (`t`, `d`) down the gateway.
     pub fn dispatch(&self, kind: &str, data: Value) {
         dispatch(&self.inner, kind, data);
@@ -369,12 +431,21 @@ async fn rest(
         inner.changed.notify_waiters();
         let status = StatusCode::from_u16(fault.status).unwrap();
         let body = match fault.retry_after {
+            Some(_) if fault.header_only => {
+                json!({"message": "You are being rate limited.", "global": false})
+            }
             Some(secs) => {
                 json!({"message": "You are being rate limited.", "retry_after": secs, "global": false})
             }
-            None => json!({"message": format!("injected {}", fault.status), "code": 0}),
+            None => json!({"message": format!("injected {}", fault.status), "code": fault.code}),
         };
-        return (status, axum::Json(body)).into_response();
+        let mut response = (status, axum::Json(body)).into_response();
+        if let (Some(secs), true) = (fault.retry_after, fault.header_only) {
+            response
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        return response;
     }
     let response = answer(&inner, &method, &path, &body).await;
     inner.requests.lock().unwrap().push(recorded);
@@ -440,6 +511,17 @@ async fn answer(inner: &Inner, method: &Method, path: &str, body: &Value) -> Res
         ("POST", ["channels", channel, "messages", message, "threads"]) => {
             let channel: u64 = channel.parse().unwrap_or(0);
             let message: u64 = message.parse().unwrap_or(0);
+            if inner.threads.lock().unwrap().contains_key(&message) {
+                // Like Discord: one thread per message.
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({
+                        "message": "A thread has already been created for this message",
+                        "code": 160004
+                    })),
+                )
+                    .into_response();
+            }
             inner.threads.lock().unwrap().insert(message, channel);
             json_ok(fixtures::thread(message, channel, body["name"].as_str().unwrap_or("thread")))
         }
