@@ -273,7 +273,7 @@ impl Rest {
                 // Everyone sharing the bucket (or, for a global limit, every call)
                 // waits, not just this request.
                 self.limits.block(
-                    global.then_some("").unwrap_or(&bucket),
+                    if global { "" } else { &bucket },
                     Duration::from_secs_f64(secs),
                 );
                 continue;
