@@ -479,12 +479,11 @@ async fn expect_drop(bot: &Bot, channel: u64, at: &str, n: usize) -> (Recorded, 
         .fake
         .requests()
         .into_iter()
-        .filter(|r| {
+        .rfind(|r| {
             r.method == "POST"
                 && r.path == format!("/api/v10/channels/{channel}/messages")
                 && r.body["embeds"].is_array()
         })
-        .last()
         .unwrap();
     let thread = bot
         .fake
