@@ -784,7 +784,18 @@ impl Practice {
             return Ok(None);
         }
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
-        let withdrawn_at = answers::tombstoned_at(&mut tx, msg.message_id).await?;
+        // An edit or delete that overtook this create applies now.
+        let early = answers::early_event(&mut tx, msg.message_id)
+            .await?
+            .unwrap_or_default();
+        let withdrawn_at = early.withdrawn_at;
+        let (mut body, mut edited_at) = (msg.body.clone(), edited_at);
+        if let (Some(early_body), Some(early_at)) = (early.edited_body, early.edited_at) {
+            if edited_at.is_none_or(|at| early_at > at) {
+                body = early_body;
+                edited_at = Some(early_at);
+            }
+        }
         let new = answers::insert(
             &mut tx,
             &StoredAnswer {
@@ -792,7 +803,7 @@ impl Practice {
                 drop_id: drop.id,
                 member_id: msg.member_id,
                 member_name: msg.member_name.clone(),
-                body: msg.body.clone(),
+                body: body.clone(),
                 posted_at: msg.posted_at,
                 edited_at,
                 withdrawn_at,
@@ -801,7 +812,7 @@ impl Practice {
         .await?;
         if !new {
             if let Some(at) = edited_at {
-                answers::edit(&mut tx, msg.message_id, &msg.body, at).await?;
+                answers::edit(&mut tx, msg.message_id, &body, at).await?;
             }
         }
         if new && on_time && withdrawn_at.is_none() && drop.state == DropState::Revealed {
@@ -823,6 +834,28 @@ impl Practice {
         }))
     }
 
+    /// An edit of a message in a thread, known only by its id (a partial update):
+    /// replaces the stored text, or, if the message is in a drop's thread but not
+    /// stored yet, keeps the edit for when it is. `false` if neither applied.
+    pub async fn edit_in_thread(
+        &self,
+        thread_id: u64,
+        message_id: u64,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.store.write().await?;
+        let mut done = answers::edit(&mut tx, message_id, body, at).await?;
+        if !done && answers::get(&mut tx, message_id).await?.is_none() {
+            if let Some(drop) = drops::by_thread(&mut tx, thread_id).await? {
+                answers::early_edit(&mut tx, message_id, drop.id, body, at).await?;
+                done = true;
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(done)
+    }
+
     /// Replaces a stored message's text. `false` if it is not a stored answer.
     pub async fn edit_message(
         &self,
@@ -838,7 +871,7 @@ impl Practice {
 
     /// A message deleted from a thread: withdraws it if stored; if it is in a drop's
     /// thread but not stored yet (the delete overtook the create), leaves a
-    /// tombstone so the create is stored withdrawn. `false` if neither applied.
+    /// note so the create is stored withdrawn. `false` if neither applied.
     pub async fn withdraw_in_thread(
         &self,
         thread_id: u64,
@@ -849,7 +882,7 @@ impl Practice {
         let mut done = answers::withdraw(&mut tx, message_id, at).await?;
         if !done && answers::get(&mut tx, message_id).await?.is_none() {
             if let Some(drop) = drops::by_thread(&mut tx, thread_id).await? {
-                answers::tombstone(&mut tx, message_id, drop.id, at).await?;
+                answers::early_withdraw(&mut tx, message_id, drop.id, at).await?;
                 done = true;
             }
         }

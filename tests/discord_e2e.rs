@@ -1833,3 +1833,96 @@ async fn a_429_with_only_a_retry_after_header_is_honoured() {
     assert!(gap >= Duration::from_millis(590), "retried after {gap:?}");
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_edit_before_its_message_is_kept_and_wins_if_later() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    let ada = admin();
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &ada,
+        CHANNEL_A,
+    )
+    .await;
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    let id = bot.fake.snowflake();
+    bot.fake.dispatch(
+        "MESSAGE_UPDATE",
+        partial_edit(id, thread, GUILD_A, "the edit", utc("2026-03-02T09:20:00Z")),
+    );
+    // An update that is no edit (no edit time) changes nothing.
+    bot.fake
+        .dispatch("MESSAGE_UPDATE", embed_only_update(id, thread, GUILD_A));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.fake.dispatch(
+        "MESSAGE_CREATE",
+        member_message(
+            id,
+            thread,
+            GUILD_A,
+            &ada,
+            "the original",
+            utc("2026-03-02T09:10:00Z"),
+        ),
+    );
+    bot.fake
+        .wait_for("the acknowledgement", WAIT, |r| {
+            r.path == format!("/api/v10/channels/{thread}/messages/{id}/reactions/{CHECK}/@me")
+        })
+        .await;
+    let mut conn = bot.store().await.read().await.unwrap();
+    let row = prepbot::store::answers::get(&mut conn, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.body, "the edit");
+    assert_eq!(row.edited_at, Some(utc("2026-03-02T09:20:00Z")));
+    drop(conn);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_gateway_session_neither_re_registers_nor_doubles_the_scheduler() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    bot.command(
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+        &admin(),
+        CHANNEL_A,
+    )
+    .await;
+    // Discord invalidates the session: the bot identifies again and gets a new READY.
+    bot.fake
+        .send_raw(json!({"op": 9, "d": false, "s": null, "t": null}));
+    bot.fake
+        .wait_until("a second IDENTIFY", Duration::from_secs(30), || {
+            bot.fake.identifies() >= 2
+        })
+        .await;
+    let reply = bot
+        .command("schedule", vec![sub("show", vec![])], &admin(), CHANNEL_A)
+        .await;
+    assert!(
+        reply.text().contains("daily at 09:00 UTC"),
+        "commands still work: {}",
+        reply.text()
+    );
+    expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let commands = bot
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/commands"))
+        .count();
+    assert_eq!(commands, 1, "setup ran once");
+    let drops = bot
+        .fake
+        .posted_messages()
+        .iter()
+        .filter(|(c, _)| *c == CHANNEL_A)
+        .count();
+    assert_eq!(drops, 1, "one scheduler, one drop");
+    bot.stop().await;
+}

@@ -35,8 +35,8 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "answers",
             "channels",
             "drops",
+            "early_message_events",
             "member_stats",
-            "message_tombstones",
             "rotation_used",
             "rotations"
         ]

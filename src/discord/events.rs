@@ -6,17 +6,40 @@
 
 use poise::serenity_prelude as serenity;
 use serenity::{Attachment, FullEvent, Message, MessageType, MessageUpdateEvent};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::outbound::Ack;
 use super::{CommandError, Data};
-use crate::practice::{IncomingMessage, RecordedAnswer};
+use crate::practice::{IncomingMessage, PracticeError, RecordedAnswer};
+use crate::store::StoreError;
 
 pub fn handler<'a>(
     framework: poise::FrameworkContext<'a, Data, CommandError>,
     event: &'a FullEvent,
 ) -> poise::BoxFuture<'a, Result<(), CommandError>> {
     Box::pin(handle(event, framework.user_data))
+}
+
+/// Runs a store operation, trying again when another process holds the database
+/// past the busy timeout: an answer must not be lost to a moment of contention.
+async fn persist<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, PracticeError>
+where
+    Fut: std::future::Future<Output = Result<T, PracticeError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(PracticeError::Store(StoreError::Locked)) if attempt < 4 => {
+                warn!(
+                    attempt,
+                    "database locked while storing an answer event; retrying"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
@@ -26,7 +49,7 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
             let Some(msg) = incoming(new_message) else {
                 return Ok(());
             };
-            let recorded = data.practice.record_message(msg).await?;
+            let recorded = persist(|| data.practice.record_message(msg.clone())).await?;
             acknowledge(
                 data,
                 new_message.channel_id.get(),
@@ -34,15 +57,17 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
                 recorded,
             );
         }
-        FullEvent::MessageUpdate { event, .. } => on_update(data, event, now).await?,
+        FullEvent::MessageUpdate { event, .. } => on_update(data, event).await?,
         FullEvent::MessageDelete {
             channel_id,
             deleted_message_id,
             ..
         } => {
-            data.practice
-                .withdraw_in_thread(channel_id.get(), deleted_message_id.get(), now)
-                .await?;
+            persist(|| {
+                data.practice
+                    .withdraw_in_thread(channel_id.get(), deleted_message_id.get(), now)
+            })
+            .await?;
         }
         FullEvent::MessageDeleteBulk {
             channel_id,
@@ -50,9 +75,11 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
             ..
         } => {
             for id in multiple_deleted_messages_ids {
-                data.practice
-                    .withdraw_in_thread(channel_id.get(), id.get(), now)
-                    .await?;
+                persist(|| {
+                    data.practice
+                        .withdraw_in_thread(channel_id.get(), id.get(), now)
+                })
+                .await?;
             }
         }
         _ => {}
@@ -105,40 +132,55 @@ fn incoming(m: &Message) -> Option<IncomingMessage> {
     })
 }
 
-async fn on_update(
-    data: &Data,
-    event: &MessageUpdateEvent,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), CommandError> {
-    // An update without content is Discord adding a link preview: nothing changed.
-    let Some(content) = &event.content else {
-        debug!(message = event.id.get(), "update without content ignored");
+async fn on_update(data: &Data, event: &MessageUpdateEvent) -> Result<(), CommandError> {
+    // An update without content is Discord adding a link preview, and one without
+    // an edit time is not an edit by the member: nothing changed.
+    let (Some(content), Some(edited)) = (&event.content, event.edited_timestamp) else {
+        debug!(message = event.id.get(), "update without an edit ignored");
         return Ok(());
     };
+    if event.author.as_ref().is_some_and(|a| a.bot)
+        || event.webhook_id.is_some_and(|w| w.is_some())
+        || event
+            .kind
+            .is_some_and(|k| !matches!(k, MessageType::Regular | MessageType::InlineReply))
+    {
+        return Ok(());
+    }
     let body = body_of(content, event.attachments.as_deref().unwrap_or(&[]));
-    let edited_at = event.edited_timestamp.map(|t| *t).unwrap_or(now);
+    let edited_at = *edited;
     match (&event.author, event.timestamp) {
         // A full update: enough to store the message if its create has not arrived.
-        (Some(author), Some(timestamp)) if !author.bot => {
+        (Some(author), Some(timestamp)) => {
+            let nick = event
+                .member
+                .as_ref()
+                .and_then(|m| m.as_ref())
+                .and_then(|m| m.nick.clone());
             let msg = IncomingMessage {
                 thread_id: event.channel_id.get(),
                 message_id: event.id.get(),
                 member_id: author.id.get(),
-                member_name: author
-                    .global_name
-                    .clone()
+                member_name: nick
+                    .or_else(|| author.global_name.clone())
                     .unwrap_or_else(|| author.name.clone()),
                 body,
                 posted_at: *timestamp,
             };
-            let recorded = data.practice.record_edit(msg, edited_at).await?;
+            let recorded = persist(|| data.practice.record_edit(msg.clone(), edited_at)).await?;
             acknowledge(data, event.channel_id.get(), event.id.get(), recorded);
         }
-        (Some(_bot), _) => {}
+        // A partial one: applied to the stored message, or kept until it arrives.
         _ => {
-            data.practice
-                .edit_message(event.id.get(), &body, edited_at)
-                .await?;
+            persist(|| {
+                data.practice.edit_in_thread(
+                    event.channel_id.get(),
+                    event.id.get(),
+                    &body,
+                    edited_at,
+                )
+            })
+            .await?;
         }
     }
     Ok(())

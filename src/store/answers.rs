@@ -112,16 +112,24 @@ pub async fn edit(
     Ok(done.rows_affected() == 1)
 }
 
+/// An edit or delete seen before the message itself was stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EarlyEvent {
+    pub edited_body: Option<String>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
 /// Records that a message of a drop's thread was deleted before it was stored.
-pub async fn tombstone(
+pub async fn early_withdraw(
     conn: &mut SqliteConnection,
     message_id: u64,
     drop_id: i64,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO message_tombstones (message_id, drop_id, withdrawn_at) VALUES (?, ?, ?) \
-         ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO early_message_events (message_id, drop_id, withdrawn_at) VALUES (?, ?, ?) \
+         ON CONFLICT (message_id) DO UPDATE SET withdrawn_at = COALESCE(withdrawn_at, excluded.withdrawn_at)",
     )
     .bind(to_db(message_id))
     .bind(drop_id)
@@ -131,17 +139,47 @@ pub async fn tombstone(
     Ok(())
 }
 
-/// When a not-yet-stored message was deleted, if it was.
-pub async fn tombstoned_at(
+/// Records an edit of a message not stored yet; the latest edit wins.
+pub async fn early_edit(
     conn: &mut SqliteConnection,
     message_id: u64,
-) -> Result<Option<DateTime<Utc>>> {
-    let at: Option<i64> =
-        sqlx::query_scalar("SELECT withdrawn_at FROM message_tombstones WHERE message_id = ?")
-            .bind(to_db(message_id))
-            .fetch_optional(conn)
-            .await?;
-    at.map(instant).transpose()
+    drop_id: i64,
+    body: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO early_message_events (message_id, drop_id, edited_body, edited_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (message_id) DO UPDATE SET edited_body = excluded.edited_body, edited_at = excluded.edited_at \
+         WHERE edited_at IS NULL OR edited_at <= excluded.edited_at",
+    )
+    .bind(to_db(message_id))
+    .bind(drop_id)
+    .bind(body)
+    .bind(epoch(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The early edit or delete of a message, if any.
+pub async fn early_event(
+    conn: &mut SqliteConnection,
+    message_id: u64,
+) -> Result<Option<EarlyEvent>> {
+    let row: Option<(Option<String>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT edited_body, edited_at, withdrawn_at FROM early_message_events WHERE message_id = ?",
+    )
+    .bind(to_db(message_id))
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(edited_body, edited_at, withdrawn_at)| {
+        Ok(EarlyEvent {
+            edited_body,
+            edited_at: edited_at.map(instant).transpose()?,
+            withdrawn_at: withdrawn_at.map(instant).transpose()?,
+        })
+    })
+    .transpose()
 }
 
 /// Marks a message withdrawn (the member deleted it). `false` if unknown or already withdrawn.

@@ -413,6 +413,23 @@ pub fn member_edit(
     m
 }
 
+/// A MESSAGE_UPDATE that carries only the id, the new content and the edit time.
+pub fn partial_edit(
+    id: u64,
+    channel: u64,
+    guild: u64,
+    content: &str,
+    edited: DateTime<Utc>,
+) -> Value {
+    json!({
+        "id": id.to_string(),
+        "channel_id": channel.to_string(),
+        "guild_id": guild.to_string(),
+        "content": content,
+        "edited_timestamp": ts(edited),
+    })
+}
+
 /// A MESSAGE_UPDATE without content (Discord adding a link preview).
 pub fn embed_only_update(id: u64, channel: u64, guild: u64) -> Value {
     json!({

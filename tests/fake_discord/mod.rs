@@ -291,6 +291,16 @@ impl FakeDiscord {
         }
     }
 
+    /// Sends a raw gateway payload (an opcode other than dispatch, say).
+    pub fn send_raw(&self, payload: Value) {
+        let gateway = self.inner.gateway.lock().unwrap();
+        let tx = gateway
+            .as_ref()
+            .expect("the bot is connected to the gateway");
+        tx.send(payload.to_string())
+            .expect("gateway connection open");
+    }
+
     /// Sends a dispatch event (`t`, `d`) down the gateway.
     pub fn dispatch(&self, kind: &str, data: Value) {
         dispatch(&self.inner, kind, data);
