@@ -26,18 +26,26 @@ impl Clock for SystemClock {
     }
 
     fn sleep_until(&self, t: DateTime<Utc>) -> Sleep<'_> {
-        Box::pin(async move {
-            // Sleep in slices of at most a minute and look at the wall clock again:
-            // a suspended laptop or a stepped clock must not make a drop late by hours.
-            loop {
-                let left = t - Utc::now();
-                let Ok(left) = left.to_std() else { break };
-                if left.is_zero() {
-                    break;
-                }
-                tokio::time::sleep(left.min(std::time::Duration::from_secs(60))).await;
-            }
-        })
+        Box::pin(sleep_until_by(Utc::now, t))
+    }
+}
+
+/// The longest real sleep between two looks at a wall clock.
+pub const WALL_SLICE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sleeps (really, on tokio's timer) until `now()` reads `t` or later. It sleeps in
+/// slices of at most [`WALL_SLICE`] and looks at `now()` again after each: a
+/// suspended machine or a stepped clock must not make a drop late by hours.
+/// [`SystemClock`] uses it with the wall clock; a shifted wall clock can too.
+pub async fn sleep_until_by(now: impl Fn() -> DateTime<Utc>, t: DateTime<Utc>) {
+    loop {
+        let Ok(left) = (t - now()).to_std() else {
+            break;
+        };
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(WALL_SLICE)).await;
     }
 }
 

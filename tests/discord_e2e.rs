@@ -1064,6 +1064,18 @@ async fn drop_and_reveal_on_demand_and_schedule_controls() {
         resumed.text()
     );
     expect_drop(&bot, CHANNEL_A, "2026-03-04T18:00:00Z", 2).await;
+    // By now the scheduler has been past 2026-03-03 18:00 for sure: nothing was
+    // posted or recorded for the paused day.
+    let store = bot.store().await;
+    let mut conn = store.read().await.unwrap();
+    let paused_day = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+    assert!(
+        prepbot::store::drops::for_date(&mut conn, CHANNEL_A, paused_day)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
     bot.stop().await;
 }
 
@@ -1245,8 +1257,9 @@ async fn answer_events_in_any_order_give_the_same_outcome() {
     bot.stop().await;
 }
 
-/// The wall clock shifted by an adjustable offset: a real timer (tokio's) decides
-/// when sleepers wake, but the test can move "now" close to a drop instant.
+/// The wall clock shifted by an offset the test sets: "now" is the test's, but the
+/// waiting is done by the production code (`clock::sleep_until_by`) on tokio's
+/// real timer.
 struct ShiftedClock {
     offset_ms: std::sync::atomic::AtomicI64,
 }
@@ -1264,13 +1277,7 @@ impl Clock for ShiftedClock {
     }
 
     fn sleep_until(&self, t: DateTime<Utc>) -> prepbot::clock::Sleep<'_> {
-        Box::pin(async move {
-            // Short real sleeps, so a shift of the offset is noticed promptly.
-            while self.now() < t {
-                let left = (t - self.now()).to_std().unwrap_or_default();
-                tokio::time::sleep(left.min(Duration::from_millis(200))).await;
-            }
-        })
+        Box::pin(prepbot::clock::sleep_until_by(|| self.now(), t))
     }
 }
 
@@ -1279,7 +1286,8 @@ async fn a_real_timer_fires_the_drop_at_its_instant() {
     let clock = Arc::new(ShiftedClock {
         offset_ms: std::sync::atomic::AtomicI64::new(0),
     });
-    clock.at(utc("2026-03-02T08:00:00Z"));
+    // Three seconds before 09:00: setup happens now, the drop is due in 3 s.
+    clock.at(utc("2026-03-02T08:59:57Z"));
     let fake = FakeDiscord::start(clock.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
@@ -1306,24 +1314,25 @@ async fn a_real_timer_fires_the_drop_at_its_instant() {
             CHANNEL_A,
         ),
     );
-    fake.wait_for("setup reply", WAIT, |r| r.path.contains("tok-real"))
+    fake.wait_for("setup reply", WAIT, |r| r.path.ends_with("/tok-real"))
         .await;
-    // 1.5 s before the drop instant: the scheduler's real sleep must fire it.
-    let shifted = std::time::Instant::now();
-    clock.at(utc("2026-03-02T08:59:58.500Z"));
+    let set_up = std::time::Instant::now();
+    let left = (utc("2026-03-02T09:00:00Z") - clock.now())
+        .to_std()
+        .expect("set up before 09:00");
     let post = fake
         .wait_for("the timed drop", WAIT, |r| {
             r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
         })
         .await;
-    let waited = post.at.duration_since(shifted);
+    let waited = post.at.duration_since(set_up);
     assert!(
-        waited >= Duration::from_millis(1300),
-        "fired early, after {waited:?}"
+        waited + Duration::from_millis(100) >= left,
+        "fired early: {waited:?} of {left:?}"
     );
     assert!(
-        waited < Duration::from_secs(6),
-        "fired late, after {waited:?}"
+        waited < left + Duration::from_secs(3),
+        "fired late: {waited:?} of {left:?}"
     );
     let _ = stop.send(());
     task.await.unwrap().unwrap();
@@ -1448,7 +1457,7 @@ async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_42
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_internal_error_gets_a_short_generic_reply_and_the_details_stay_in_the_log() {
+async fn an_internal_error_gets_a_short_generic_reply_and_no_internals_reach_the_user() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
     // Another process holds the database's write lock past the busy timeout.
     let other = bot.store().await;
@@ -1585,6 +1594,29 @@ async fn crafted_interactions_are_checked_on_our_side() {
         "{}",
         reply.text()
     );
+    for (cmd, options) in [
+        ("drop", vec![]),
+        ("reveal", vec![]),
+        ("schedule", vec![sub("pause", vec![])]),
+        ("schedule", vec![sub("resume", vec![])]),
+    ] {
+        let id = bot.id();
+        let token = format!("tok{id}");
+        let mut interaction = slash(id, &token, cmd, options, &admin(), CHANNEL_A);
+        interaction["member"]
+            .as_object_mut()
+            .unwrap()
+            .remove("permissions");
+        bot.fake.dispatch("INTERACTION_CREATE", interaction);
+        let reply = bot.reply(id, &token).await;
+        assert!(
+            reply
+                .text()
+                .contains("You need the Manage Server permission"),
+            "/{cmd}: {}",
+            reply.text()
+        );
+    }
     // A choice Discord would never offer.
     let reply = bot
         .command(

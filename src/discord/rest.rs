@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serenity::all::{CreateMessage, CreateThread, GuildChannel, Message};
+use serenity::all::{ChannelId, CreateMessage, CreateThread, MessageId, Timestamp};
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
@@ -20,6 +20,20 @@ pub const DISCORD_API: &str = "https://discord.com";
 /// Requests in flight at once by default: enough to post a burst of drops quickly,
 /// few enough that a thousand due channels do not open a thousand connections.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// The parts of a created message the bot needs. Reading only these keeps a
+/// successful post from counting as a failure when Discord adds or changes fields.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CreatedMessage {
+    pub id: MessageId,
+    pub timestamp: Timestamp,
+}
+
+/// The part of a created thread the bot needs.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CreatedThread {
+    pub id: ChannelId,
+}
 
 /// A failed call. Never contains the token (it travels only in a header).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -318,7 +332,7 @@ impl Rest {
         &self,
         channel_id: u64,
         message: &CreateMessage,
-    ) -> Result<Message, RestError> {
+    ) -> Result<CreatedMessage, RestError> {
         self.post(format!("/channels/{channel_id}/messages"), message)
             .await
     }
@@ -329,7 +343,7 @@ impl Rest {
         channel_id: u64,
         message_id: u64,
         thread: &CreateThread<'_>,
-    ) -> Result<GuildChannel, RestError> {
+    ) -> Result<CreatedThread, RestError> {
         self.post(
             format!("/channels/{channel_id}/messages/{message_id}/threads"),
             thread,

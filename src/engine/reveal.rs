@@ -66,10 +66,30 @@ fn bullets(items: &[String]) -> String {
         .join("\n")
 }
 
+/// A name (or any text from a member) made inert in Markdown: no bold, no masked
+/// link, no code span can come out of it.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn names(members: &std::collections::BTreeMap<u64, String>) -> String {
     let mut names: Vec<&str> = members.values().map(String::as_str).collect();
     names.sort_by_key(|n| n.to_lowercase());
-    names.join(", ")
+    names
+        .into_iter()
+        .map(escape_markdown)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Who answered, in one line or two, and the streak milestones this drop brought
@@ -176,6 +196,20 @@ mod tests {
         assert_eq!(
             r.blocks.last().unwrap().body,
             "2 members answered on time: Alice, bob.\nLate (no streak credit): carol.\nMilestone: Alice has answered 7 drops in a row."
+        );
+    }
+
+    #[test]
+    fn member_names_cannot_format_or_link() {
+        assert_eq!(
+            escape_markdown("[free](https://x.y) **bold**"),
+            "\\[free\\]\\(https://x.y\\) \\*\\*bold\\*\\*"
+        );
+        let mut who = Answerers::default();
+        who.on_time.insert(1, "_ann_".into());
+        assert_eq!(
+            answer_summary(&who, &[]),
+            "1 member answered on time: \\_ann\\_."
         );
     }
 

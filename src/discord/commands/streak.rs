@@ -5,6 +5,7 @@ use poise::serenity_prelude as serenity;
 
 use crate::discord::render::relative_time;
 use crate::discord::{CommandError, Context};
+use crate::engine::reveal::escape_markdown;
 
 /// A member's streak in this channel
 #[poise::command(slash_command, guild_only)]
@@ -17,6 +18,7 @@ pub async fn streak(
         .global_name
         .clone()
         .unwrap_or_else(|| user.name.clone());
+    let name = escape_markdown(&name);
     let view = ctx
         .data()
         .practice
@@ -58,7 +60,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
         text.push_str(&format!(
             "{}. {}: {} (best {}, {} on time)\n",
             i + 1,
-            r.member_name,
+            escape_markdown(&r.member_name),
             r.current,
             r.best,
             r.total_on_time
