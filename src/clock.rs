@@ -38,10 +38,7 @@ pub const WALL_SLICE: std::time::Duration = std::time::Duration::from_secs(60);
 /// suspended machine or a stepped clock must not make a drop late by hours.
 /// [`SystemClock`] uses it with the wall clock; a shifted wall clock can too.
 pub async fn sleep_until_by(now: impl Fn() -> DateTime<Utc>, t: DateTime<Utc>) {
-    loop {
-        let Ok(left) = (t - now()).to_std() else {
-            break;
-        };
+    while let Ok(left) = (t - now()).to_std() {
         if left.is_zero() {
             break;
         }
