@@ -37,8 +37,8 @@ pub use errors::CommandError;
 use outbound::{AckQueue, DiscordOutbound};
 use rest::Rest;
 
-/// The bot token. Its `Debug` hides it, it has no `Display`, and it only ever goes
-/// into an `Authorization` header.
+/// The bot token. Its `Debug` hides it and it has no `Display`; it goes only to
+/// Discord (the REST `Authorization` header and the gateway's IDENTIFY).
 #[derive(Clone)]
 pub struct Token(String);
 
