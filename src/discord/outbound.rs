@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -128,7 +129,7 @@ impl Ack {
     }
 }
 
-/// Reactions acknowledging answers, posted by one background task. Discord limits
+/// Reactions acknowledging answers, posted by one background task in a few lanes. Discord limits
 /// reactions per channel tightly, so they queue here and go out as fast as the rate
 /// limits allow (the REST client waits out each 429). Storing an answer never waits
 /// for this: `send` never blocks, and when the queue is full the acknowledgement is
@@ -141,16 +142,26 @@ pub struct AckQueue {
 /// Acknowledgements waiting at most; a burst beyond this loses only the ✅.
 pub const ACK_QUEUE_CAPACITY: usize = 1024;
 
+/// Reactions in flight at once: a channel whose reaction bucket is empty holds up
+/// one lane, not the acknowledgements of every other channel.
+pub const ACK_LANES: usize = 4;
+
 impl AckQueue {
     pub fn start(rest: Arc<Rest>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(u64, u64, Ack)>(ACK_QUEUE_CAPACITY);
-        tokio::spawn(async move {
-            while let Some((channel, message, ack)) = rx.recv().await {
-                if let Err(e) = rest.add_reaction(channel, message, ack.emoji()).await {
-                    warn!(channel, message, error = %e, "could not acknowledge an answer");
-                }
-            }
+        let (tx, rx) = mpsc::channel::<(u64, u64, Ack)>(ACK_QUEUE_CAPACITY);
+        let queue = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
         });
+        tokio::spawn(
+            queue.for_each_concurrent(ACK_LANES, move |(channel, message, ack)| {
+                let rest = rest.clone();
+                async move {
+                    if let Err(e) = rest.add_reaction(channel, message, ack.emoji()).await {
+                        warn!(channel, message, error = %e, "could not acknowledge an answer");
+                    }
+                }
+            }),
+        );
         AckQueue { tx }
     }
 
