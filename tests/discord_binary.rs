@@ -70,52 +70,33 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         "the token is used"
     );
     // Exercise a command, a failure path and a drop, so the logs have something to say.
-    let id = fake.snowflake();
-    fake.dispatch(
-        "INTERACTION_CREATE",
-        slash(
-            id,
-            "tok-bin",
-            "setup",
-            vec![opt("time", json!("25:00")), opt("timezone", json!("UTC"))],
-            &Person::admin(1, "Ada"),
-            CHANNEL_A,
-        ),
+    let command = |token: &str, name: &str, options: Vec<serde_json::Value>| {
+        let by = Person::admin(1, "Ada");
+        fake.dispatch(
+            "INTERACTION_CREATE",
+            slash(fake.snowflake(), token, name, options, &by, CHANNEL_A),
+        );
+    };
+    let wait = Duration::from_secs(15);
+    command(
+        "tok-bin",
+        "setup",
+        vec![opt("time", json!("25:00")), opt("timezone", json!("UTC"))],
     );
-    fake.wait_for("the reply", Duration::from_secs(15), |r| {
-        r.path.contains("tok-bin")
-    })
-    .await;
-    let id = fake.snowflake();
-    fake.dispatch(
-        "INTERACTION_CREATE",
-        slash(
-            id,
-            "tok-bin2",
-            "setup",
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-            &Person::admin(1, "Ada"),
-            CHANNEL_A,
-        ),
+    fake.wait_for("the error reply", wait, |r| r.path.contains("tok-bin"))
+        .await;
+    command(
+        "tok-bin2",
+        "setup",
+        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
     );
     // Setup defers, then answers with a follow-up once stored.
-    fake.wait_for("the setup follow-up", Duration::from_secs(15), |r| {
+    fake.wait_for("the setup follow-up", wait, |r| {
         r.path.ends_with("/tok-bin2")
     })
     .await;
-    let id = fake.snowflake();
-    fake.dispatch(
-        "INTERACTION_CREATE",
-        slash(
-            id,
-            "tok-bin3",
-            "drop",
-            vec![],
-            &Person::admin(1, "Ada"),
-            CHANNEL_A,
-        ),
-    );
-    fake.wait_for("the drop", Duration::from_secs(15), |r| {
+    command("tok-bin3", "drop", vec![]);
+    fake.wait_for("the drop", wait, |r| {
         r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
     })
     .await;

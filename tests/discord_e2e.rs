@@ -212,6 +212,26 @@ fn admin() -> Person {
     Person::admin(11, "Ada")
 }
 
+/// `/setup` by the admin with just a time and a zone.
+async fn set_up(bot: &Bot, time: &str, zone: &str, channel: u64) -> Reply {
+    bot.command(
+        "setup",
+        vec![opt("time", json!(time)), opt("timezone", json!(zone))],
+        &admin(),
+        channel,
+    )
+    .await
+}
+
+/// The channel's stored schedule, if any.
+async fn channel_row(bot: &Bot, channel: u64) -> Option<prepbot::store::channels::Channel> {
+    let store = bot.store().await;
+    let mut conn = store.read().await.unwrap();
+    prepbot::store::channels::get(&mut conn, channel)
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn startup_registers_every_command_with_descriptions() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
@@ -316,14 +336,10 @@ async fn setup_by_an_admin_schedules_and_a_member_is_refused() {
         .command("schedule", vec![sub("show", vec![])], &ben, CHANNEL_A2)
         .await;
     assert!(show.text().contains("no schedule yet"), "{}", show.text());
-    let mut conn = bot.store().await.read().await.unwrap();
     assert!(
-        prepbot::store::channels::get(&mut conn, CHANNEL_A2)
-            .await
-            .unwrap()
-            .is_none()
+        channel_row(&bot, CHANNEL_A2).await.is_none(),
+        "nothing stored"
     );
-    drop(conn);
     bot.stop().await;
 }
 
@@ -391,14 +407,10 @@ async fn bad_input_gets_an_ephemeral_error_and_stores_nothing() {
             reply.text()
         );
     }
-    let mut conn = bot.store().await.read().await.unwrap();
     assert!(
-        prepbot::store::channels::get(&mut conn, CHANNEL_A)
-            .await
-            .unwrap()
-            .is_none()
+        channel_row(&bot, CHANNEL_A).await.is_none(),
+        "nothing stored"
     );
-    drop(conn);
     let search = bot
         .command(
             "question",
@@ -913,13 +925,7 @@ async fn drop_and_reveal_on_demand_and_schedule_controls() {
         "{}",
         reply.text()
     );
-    bot.command(
-        "setup",
-        vec![opt("time", json!("18:00")), opt("timezone", json!("UTC"))],
-        &ada,
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "18:00", "UTC", CHANNEL_A).await;
 
     // A member cannot drop, reveal, pause or resume.
     for (cmd, options) in [
@@ -1129,13 +1135,7 @@ async fn answer_events_in_any_order_give_the_same_outcome() {
     let ada = admin();
     let ben = Person::member(12, "Ben");
     let cy = Person::member(13, "Cy");
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &ada,
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
 
     // Ben's delete arrives before his message: the message is stored withdrawn.
@@ -1394,16 +1394,9 @@ async fn an_unreachable_api_base_is_a_startup_error_not_a_fallback_to_discord() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_429() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
-    let ada = admin();
     let channels: Vec<u64> = (0..40).map(|i| 710_000_000_000_000_000 + i).collect();
     for &c in &channels {
-        bot.command(
-            "setup",
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-            &ada,
-            c,
-        )
-        .await;
+        set_up(&bot, "09:00", "UTC", c).await;
     }
     bot.fake.set_message_delay(Duration::from_millis(60));
     // Three of the posts are rate limited; the fake sends retry_after only in the body.
@@ -1462,14 +1455,7 @@ async fn an_internal_error_gets_a_short_generic_reply_and_no_internals_reach_the
     // Another process holds the database's write lock past the busy timeout.
     let other = bot.store().await;
     let lock = other.write().await.unwrap();
-    let reply = bot
-        .command(
-            "setup",
-            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-            &admin(),
-            CHANNEL_A,
-        )
-        .await;
+    let reply = set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     drop(lock);
     assert!(reply.ephemeral);
     assert_eq!(
@@ -1488,14 +1474,7 @@ async fn an_internal_error_gets_a_short_generic_reply_and_no_internals_reach_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_acknowledgements_never_hold_up_storing_answers() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
-    let ada = admin();
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &ada,
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     // Reactions are rate limited hard: ten 429s of 0.3 s each before any goes through.
     bot.fake.add_fault(
@@ -1638,27 +1617,17 @@ async fn crafted_interactions_are_checked_on_our_side() {
         "{}",
         reply.text()
     );
-    let mut conn = bot.store().await.read().await.unwrap();
     assert!(
-        prepbot::store::channels::get(&mut conn, CHANNEL_A)
-            .await
-            .unwrap()
-            .is_none()
+        channel_row(&bot, CHANNEL_A).await.is_none(),
+        "nothing stored"
     );
-    drop(conn);
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &admin(),
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     // Discord creates the drop, then the answer is a 502; the bot tries again.
     bot.fake.add_fault(
         fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 502)
@@ -1713,13 +1682,7 @@ async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
 async fn commands_in_a_drop_thread_are_about_its_channel_and_setup_there_is_refused() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
     let ada = admin();
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &ada,
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     answer(
         &bot,
@@ -1772,14 +1735,7 @@ async fn commands_in_a_drop_thread_are_about_its_channel_and_setup_there_is_refu
         "{}",
         reply.text()
     );
-    let mut conn = bot.store().await.read().await.unwrap();
-    assert!(
-        prepbot::store::channels::get(&mut conn, thread)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    drop(conn);
+    assert!(channel_row(&bot, thread).await.is_none(), "nothing stored");
     bot.stop().await;
 }
 
@@ -1787,13 +1743,7 @@ async fn commands_in_a_drop_thread_are_about_its_channel_and_setup_there_is_refu
 async fn threads_and_reveals_survive_lost_answers_and_deleted_threads() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
     let ada = admin();
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &ada,
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     // The thread is created but the answer is lost; the retry hears "already created".
     bot.fake
         .add_fault(fake_discord::Fault::new("POST", "/threads", 500).after_create());
@@ -1839,13 +1789,7 @@ async fn threads_and_reveals_survive_lost_answers_and_deleted_threads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_only_a_retry_after_header_is_honoured() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &admin(),
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     bot.fake.add_fault(
         fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 429)
             .retry_after(0.6)
@@ -1870,13 +1814,7 @@ async fn a_429_with_only_a_retry_after_header_is_honoured() {
 async fn a_partial_edit_before_its_message_is_kept_and_wins_if_later() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
     let ada = admin();
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &ada,
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     let id = bot.fake.snowflake();
     bot.fake.dispatch(
@@ -1917,13 +1855,7 @@ async fn a_partial_edit_before_its_message_is_kept_and_wins_if_later() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_gateway_session_neither_re_registers_nor_doubles_the_scheduler() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
-    bot.command(
-        "setup",
-        vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
-        &admin(),
-        CHANNEL_A,
-    )
-    .await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     // Discord invalidates the session: the bot identifies again and gets a new READY.
     bot.fake
         .send_raw(json!({"op": 9, "d": false, "s": null, "t": null}));
