@@ -52,14 +52,12 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
     assert_eq!(next.drop_at, utc("2026-03-02T09:00:00Z"));
 
     let t = utc("2026-03-02T08:59:59Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert!(report.posted.is_empty());
     assert_eq!(wake, Some(utc("2026-03-02T09:00:00Z")));
 
     let t = utc("2026-03-02T09:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert_eq!(report.posted.len(), 1);
     let drop = &report.posted[0];
     assert_eq!(drop.seq, Some(1));
@@ -100,8 +98,7 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
     );
 
     let t = utc("2026-03-02T17:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert_eq!(report.revealed.len(), 1);
     assert_eq!(wake, Some(utc("2026-03-03T09:00:00Z")));
     let reveals = out.reveals.lock().unwrap().clone();
@@ -140,8 +137,7 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
     .unwrap();
     // Down at 09:00 EDT (13:00 UTC); back at 14:30 UTC: still before the 21:00 UTC reveal.
     let t = utc("2026-06-01T14:30:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     assert_eq!(report.posted.len(), 1);
     assert_eq!(
         report.posted[0].reveal_due_at,
@@ -152,20 +148,15 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
     p.record_message(message(thread, 1, 7, utc("2026-06-01T15:00:00Z")))
         .await
         .unwrap();
-    out.at(utc("2026-06-01T21:00:00Z"));
-    run_due(&p, &out, utc("2026-06-01T21:00:00Z"))
-        .await
-        .unwrap();
+    out.pass(&p, utc("2026-06-01T21:00:00Z")).await;
 
     // Down for all of June 2 (drop 13:00 UTC, reveal 21:00 UTC); back on June 3 at 12:00 UTC.
     let t = utc("2026-06-03T12:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert!(report.posted.is_empty());
     assert_eq!(wake, Some(utc("2026-06-03T13:00:00Z")));
     let t = utc("2026-06-03T13:00:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     assert_eq!(
         report.posted[0].seq,
         Some(2),
@@ -175,10 +166,7 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
     p.record_message(message(thread, 2, 7, utc("2026-06-03T14:00:00Z")))
         .await
         .unwrap();
-    out.at(utc("2026-06-03T21:00:00Z"));
-    run_due(&p, &out, utc("2026-06-03T21:00:00Z"))
-        .await
-        .unwrap();
+    out.pass(&p, utc("2026-06-03T21:00:00Z")).await;
 
     assert_eq!(
         drop_states(p.store()).await,
@@ -222,13 +210,11 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
 
     // The winner dies before posting. Within the lease nothing is retried...
     let out = Recording::default();
-    out.at(t + Duration::seconds(30));
-    let (report, wake) = run_due(&b, &out, t + Duration::seconds(30)).await.unwrap();
+    let (report, wake) = out.pass(&b, t + Duration::seconds(30)).await;
     assert!(report.posted.is_empty());
     assert_eq!(wake, Some(t + LEASE));
     // ...after it, the other process posts the same drop, once.
-    out.at(t + LEASE);
-    let (report, _) = run_due(&b, &out, t + LEASE).await.unwrap();
+    let (report, _) = out.pass(&b, t + LEASE).await;
     assert_eq!(report.posted.len(), 1);
     assert_eq!(report.posted[0].local_date, date("2026-01-05"));
     assert_eq!(out.drop_count(), 1);
@@ -258,8 +244,7 @@ async fn drop_now_brings_today_forward_and_refuses_a_second() {
     }
     // Today's scheduled 18:00 drop was brought forward: nothing more today.
     let t = utc("2026-02-02T18:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert!(report.posted.is_empty());
     assert_eq!(wake, Some(utc("2026-02-03T08:00:00Z")));
     assert_eq!(out.drop_count(), 1);
@@ -284,10 +269,7 @@ async fn a_schedule_change_never_leaves_two_drops_open() {
     )
     .await
     .unwrap();
-    out.at(utc("2026-01-05T20:00:00Z"));
-    run_due(&p, &out, utc("2026-01-05T20:00:00Z"))
-        .await
-        .unwrap();
+    out.pass(&p, utc("2026-01-05T20:00:00Z")).await;
     // Reveal due at 16:00 tomorrow; the schedule now says 09:00.
     p.setup_channel(
         setup("09:00", "UTC", Days::DAILY, 20),
@@ -297,8 +279,7 @@ async fn a_schedule_change_never_leaves_two_drops_open() {
     .await
     .unwrap();
     let t = utc("2026-01-06T09:00:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     assert_eq!(report.revealed.len(), 1, "the open drop is revealed first");
     assert_eq!(report.posted.len(), 1);
     assert_eq!(report.posted[0].seq, Some(2));
@@ -403,8 +384,7 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
     // Member 1 answers drops 1, 2, 3 and 5; member 2 answers all five.
     for seq in 1..=5u32 {
         let (drop, wake) = loop {
-            out.at(t);
-            let (report, wake) = run_due(&p, &out, t).await.unwrap();
+            let (report, wake) = out.pass(&p, t).await;
             if let Some(d) = report.posted.first() {
                 break (d.clone(), wake.unwrap());
             }
@@ -426,8 +406,7 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
                 .unwrap();
         }
         t = wake;
-        out.at(t);
-        run_due(&p, &out, t).await.unwrap(); // the reveal
+        out.pass(&p, t).await; // the reveal
         if seq == 3 {
             // Resume two days later.
             p.set_paused(CHANNEL, false, t + Duration::days(2))
@@ -469,8 +448,7 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
     .await
     .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     let thread = report.posted[0].thread_id.unwrap();
     let huge = "word ".repeat(40_000);
     let mut m = message(thread, 1, 1, utc("2026-01-05T10:00:00Z"));
@@ -515,8 +493,7 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
 
     // The reveal is posted at 17:00; member 4's 16:59:59 message arrives after it.
     let t = utc("2026-01-05T17:00:00Z");
-    out.at(t);
-    run_due(&p, &out, t).await.unwrap();
+    out.pass(&p, t).await;
     let raced = p
         .record_message(message(thread, 5, 4, utc("2026-01-05T16:59:59Z")))
         .await
@@ -582,8 +559,7 @@ async fn a_failed_post_is_retried_with_backoff_and_a_permanent_failure_is_final(
     .unwrap();
     out.fail_drops.store(true, Ordering::SeqCst);
     let t = utc("2026-01-05T09:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert_eq!(report.posted.len(), 0);
     assert_eq!(
         wake,
@@ -592,8 +568,7 @@ async fn a_failed_post_is_retried_with_backoff_and_a_permanent_failure_is_final(
     );
     out.fail_drops.store(false, Ordering::SeqCst);
     let t = t + Duration::seconds(30);
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     assert_eq!(report.posted.len(), 1, "posted on retry");
     assert_eq!(report.posted[0].seq, Some(1));
 
@@ -601,8 +576,7 @@ async fn a_failed_post_is_retried_with_backoff_and_a_permanent_failure_is_final(
     out.fail_drops.store(true, Ordering::SeqCst);
     out.fail_permanently.store(true, Ordering::SeqCst);
     let t = utc("2026-01-06T09:00:00Z");
-    out.at(t);
-    run_due(&p, &out, t).await.unwrap();
+    out.pass(&p, t).await;
     let states = drop_states(p.store()).await;
     assert_eq!(
         states.last().unwrap(),
@@ -631,8 +605,7 @@ async fn spring_forward_drop_fires_at_the_end_of_the_gap() {
     out.at(t);
     assert!(run_due(&p, &out, t).await.unwrap().0.posted.is_empty());
     let t = utc("2026-03-08T07:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert_eq!(report.posted.len(), 1);
     assert_eq!(
         wake,
@@ -661,8 +634,7 @@ async fn open_questions_are_known_per_guild_until_revealed() {
     assert!(p.open_question_ids(GUILD).await.unwrap().contains(&qid));
     assert!(p.open_question_ids(GUILD + 1).await.unwrap().is_empty());
     let t = utc("2026-01-05T11:00:00Z");
-    out.at(t);
-    run_due(&p, &out, t).await.unwrap();
+    out.pass(&p, t).await;
     assert!(p.open_question_ids(GUILD).await.unwrap().is_empty());
 }
 
@@ -691,8 +663,7 @@ async fn an_empty_pool_is_refused_at_setup_and_skipped_as_failed_later() {
     let p = Practice::new(store, Arc::new(QuestionBank::from_questions(only_db)));
     let out = Recording::default();
     let t = utc("2026-01-05T09:00:00Z");
-    out.at(t);
-    let (report, wake) = run_due(&p, &out, t).await.unwrap();
+    let (report, wake) = out.pass(&p, t).await;
     assert!(report.posted.is_empty());
     assert_eq!(
         wake,
@@ -720,8 +691,7 @@ async fn a_retryable_post_failure_gives_up_at_the_reveal_time() {
     let mut t = utc("2026-01-05T09:00:00Z");
     let mut attempts = 0;
     while t <= utc("2026-01-05T10:00:00Z") {
-        out.at(t);
-        let (report, wake) = run_due(&p, &out, t).await.unwrap();
+        let (report, wake) = out.pass(&p, t).await;
         assert!(report.posted.is_empty());
         attempts += 1;
         t = wake.unwrap();
@@ -757,8 +727,7 @@ async fn drop_now_supersedes_a_drop_waiting_to_retry() {
     .unwrap();
     out.fail_drops.store(true, Ordering::SeqCst);
     let t = utc("2026-01-05T23:00:00Z");
-    out.at(t);
-    run_due(&p, &out, t).await.unwrap();
+    out.pass(&p, t).await;
     out.fail_drops.store(false, Ordering::SeqCst);
     // Just after midnight an admin asks for today's drop.
     let t = utc("2026-01-06T00:00:10Z");
@@ -768,8 +737,7 @@ async fn drop_now_supersedes_a_drop_waiting_to_retry() {
     // Later passes never post the superseded drop.
     for minutes in [1, 3, 10, 30, 120] {
         let t = utc("2026-01-06T00:00:10Z") + Duration::minutes(minutes);
-        out.at(t);
-        let (report, _) = run_due(&p, &out, t).await.unwrap();
+        let (report, _) = out.pass(&p, t).await;
         assert!(report.posted.is_empty(), "reposted at +{minutes} min");
         assert_eq!(report.failures, 0);
     }
@@ -792,8 +760,7 @@ async fn drop_now_on_a_missed_date_posts_it() {
     .unwrap();
     // The bot was down from 06:00 to 09:00: today's drop is recorded missed.
     let t = utc("2026-01-05T09:00:00Z");
-    out.at(t);
-    run_due(&p, &out, t).await.unwrap();
+    out.pass(&p, t).await;
     assert_eq!(
         drop_states(p.store()).await,
         [(date("2026-01-05"), DropState::Missed, None)]
@@ -818,8 +785,7 @@ async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on
     .await
     .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     let thread = report.posted[0].thread_id.unwrap();
     p.record_message(message(thread, 1, 7, t + Duration::hours(1)))
         .await
@@ -830,8 +796,7 @@ async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on
     let mut t = utc("2026-01-05T17:00:00Z");
     let mut waits = Vec::new();
     loop {
-        out.at(t);
-        let (report, wake) = run_due(&p, &out, t).await.unwrap();
+        let (report, wake) = out.pass(&p, t).await;
         if !report.revealed.is_empty() {
             break;
         }
@@ -865,12 +830,10 @@ async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on
     // A permanent failure closes the drop at once; the next day's drop goes out.
     out.fail_permanently.store(true, Ordering::SeqCst);
     let t = utc("2026-01-06T09:00:00Z");
-    out.at(t);
-    run_due(&p, &out, t).await.unwrap();
+    out.pass(&p, t).await;
     let before = out.reveal_attempts.load(Ordering::SeqCst);
     let t = utc("2026-01-06T17:00:00Z");
-    out.at(t);
-    let (report, _) = run_due(&p, &out, t).await.unwrap();
+    let (report, _) = out.pass(&p, t).await;
     assert_eq!(report.revealed.len(), 1);
     assert_eq!(out.reveal_attempts.load(Ordering::SeqCst), before + 1);
     out.fail_reveals.store(false, Ordering::SeqCst);
@@ -893,8 +856,7 @@ async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak(
     let mut threads = Vec::new();
     for day in 0..4 {
         let t = utc("2026-01-05T09:00:00Z") + Duration::days(day);
-        out.at(t);
-        let (report, _) = run_due(&p, &out, t).await.unwrap();
+        let (report, _) = out.pass(&p, t).await;
         let thread = report.posted[0].thread_id.unwrap();
         threads.push((thread, t));
         if day != 2 {
@@ -903,8 +865,7 @@ async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak(
                 .unwrap();
         }
         let r = t + Duration::hours(8);
-        out.at(r);
-        run_due(&p, &out, r).await.unwrap();
+        out.pass(&p, r).await;
     }
     let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
     assert_eq!((s.current, s.best, s.total_on_time), (1, 2, 3));

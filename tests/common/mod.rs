@@ -104,6 +104,18 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// One scheduler pass at `now`, with this outbound's clock set to `now`.
+    pub async fn pass(
+        &self,
+        practice: &Practice,
+        now: DateTime<Utc>,
+    ) -> (prepbot::scheduler::PassReport, Option<DateTime<Utc>>) {
+        self.at(now);
+        prepbot::scheduler::run_due(practice, self, now)
+            .await
+            .expect("a scheduler pass")
+    }
+
     pub fn at(&self, now: DateTime<Utc>) {
         *self.now.lock().unwrap() = Some(now);
     }
