@@ -1,0 +1,410 @@
+//! The end-to-end harness: the real bot (its library entry, `prepbot::discord::run`)
+//! started against the fake Discord on 127.0.0.1 with a clock the test drives, and
+//! helpers for what tests do with it (commands, answers, waiting for drops and
+//! reveals). Shared by every test binary that drives the bot in-process.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prepbot::clock::{Clock, ManualClock};
+use prepbot::discord::{DiscordConfig, Token};
+use prepbot::store::Store;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::fake_discord::fixtures::*;
+use crate::fake_discord::{APP_ID, FakeDiscord, GUILD_A, Recorded};
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+pub struct Bot {
+    pub fake: FakeDiscord,
+    pub clock: Arc<ManualClock>,
+    pub stop: Option<oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub db_url: String,
+    pub _dir: tempfile::TempDir,
+    pub next_id: AtomicU64,
+}
+
+/// A command's reply as it reached the fake: the interaction callback, and for a
+/// deferred command the edit of the original response, plus any follow-ups.
+#[derive(Debug)]
+pub struct Reply {
+    pub ephemeral: bool,
+    pub texts: Vec<String>,
+    pub raw: Vec<Recorded>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        self.texts.join("\n")
+    }
+}
+
+pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
+    DiscordConfig {
+        token: Token::new("e2e-token-SECRET"),
+        database_url: db_url.to_string(),
+        questions: Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"),
+        dev_guild: Some(GUILD_A),
+        api_base: Some(fake.base()),
+    }
+}
+
+pub async fn start_bot(start: &str) -> Bot {
+    let clock = Arc::new(ManualClock::new(utc(start)));
+    let fake = FakeDiscord::start(clock.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(prepbot::discord::run(
+        config(&fake, &db_url),
+        clock.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    fake.wait_identified(WAIT).await;
+    fake.wait_for("commands registered in the dev guild", WAIT, |r| {
+        r.method == "PUT" && r.path.ends_with(&format!("/guilds/{GUILD_A}/commands"))
+    })
+    .await;
+    Bot {
+        fake,
+        clock,
+        stop: Some(stop),
+        task,
+        db_url,
+        _dir: dir,
+        next_id: AtomicU64::new(1),
+    }
+}
+
+impl Bot {
+    pub fn id(&self) -> u64 {
+        self.fake.snowflake() + self.next_id.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Sends a slash command and waits for its answer.
+    pub async fn command(
+        &self,
+        name: &str,
+        options: Vec<Value>,
+        by: &Person,
+        channel: u64,
+    ) -> Reply {
+        let id = self.id();
+        let token = format!("tok{id}");
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            slash(id, &token, name, options, by, channel),
+        );
+        self.reply(id, &token).await
+    }
+
+    pub async fn command_with_users(
+        &self,
+        name: &str,
+        options: Vec<Value>,
+        users: &[&Person],
+        by: &Person,
+        channel: u64,
+    ) -> Reply {
+        let id = self.id();
+        let token = format!("tok{id}");
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            slash_with_users(id, &token, name, options, users, by, channel),
+        );
+        self.reply(id, &token).await
+    }
+
+    pub async fn reply(&self, id: u64, token: &str) -> Reply {
+        let callback_path = format!("/api/v10/interactions/{id}/{token}/callback");
+        let callback = self
+            .fake
+            .wait_for(&format!("the callback of {id}"), WAIT, |r| {
+                r.path == callback_path
+            })
+            .await;
+        let mut raw = vec![callback.clone()];
+        let mut texts = Vec::new();
+        let kind = callback.body["type"].as_u64().unwrap_or(0);
+        let ephemeral = callback.body["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0;
+        let edit_path = format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original");
+        let followup_path = format!("/api/v10/webhooks/{APP_ID}/{token}");
+        if kind == 5 {
+            // After a deferral the answer is an edit of the original or, as poise
+            // does it, a follow-up (the first follow-up replaces "thinking...").
+            self.fake
+                .wait_for("the deferred reply", WAIT, |r| {
+                    r.path == edit_path || r.path == followup_path
+                })
+                .await;
+        } else if let Some(content) = callback.body["data"]["content"].as_str() {
+            texts.push(content.to_string());
+        }
+        // Follow-ups (long answers) arrive right after; give them a moment.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        for r in self
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == followup_path || r.path == edit_path)
+        {
+            texts.push(r.body["content"].as_str().unwrap_or_default().to_string());
+            raw.push(r);
+        }
+        Reply {
+            ephemeral,
+            texts,
+            raw,
+        }
+    }
+
+    /// Sends an autocomplete interaction and returns the offered choices.
+    pub async fn autocomplete(
+        &self,
+        name: &str,
+        options: Vec<Value>,
+        by: &Person,
+        channel: u64,
+    ) -> Vec<String> {
+        let id = self.id();
+        let token = format!("tok{id}");
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            autocomplete(id, &token, name, options, by, channel),
+        );
+        let path = format!("/api/v10/interactions/{id}/{token}/callback");
+        let r = self
+            .fake
+            .wait_for("autocomplete choices", WAIT, |r| r.path == path)
+            .await;
+        assert_eq!(r.body["type"], 8, "an autocomplete result");
+        r.body["data"]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open_url(&self.db_url).await.unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the bot stops")
+            .expect("no panic");
+        result.expect("the bot stops cleanly");
+    }
+}
+
+pub fn admin() -> Person {
+    Person::admin(11, "Ada")
+}
+
+/// `/setup` by the admin with just a time and a zone.
+pub async fn set_up(bot: &Bot, time: &str, zone: &str, channel: u64) -> Reply {
+    bot.command(
+        "setup",
+        vec![opt("time", json!(time)), opt("timezone", json!(zone))],
+        &admin(),
+        channel,
+    )
+    .await
+}
+
+/// The channel's stored schedule, if any.
+pub async fn channel_row(bot: &Bot, channel: u64) -> Option<prepbot::store::channels::Channel> {
+    let store = bot.store().await;
+    let mut conn = store.read().await.unwrap();
+    prepbot::store::channels::get(&mut conn, channel)
+        .await
+        .unwrap()
+}
+
+pub const CHECK: &str = "%E2%9C%85";
+pub const CLOCK_EMOJI: &str = "%F0%9F%95%92";
+
+pub fn drop_posts(fake: &FakeDiscord, channel: u64) -> Vec<Recorded> {
+    let path = format!("/api/v10/channels/{channel}/messages");
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path && r.body["embeds"].is_array())
+        .collect()
+}
+
+/// The id of the question a drop post is about (from its embed footer).
+pub fn question_of(post: &Recorded) -> String {
+    let footer = post.body["embeds"][0]["footer"]["text"].as_str().unwrap();
+    footer.rsplit("Question id: ").next().unwrap().to_string()
+}
+
+pub fn model_answer(id: &str) -> String {
+    let bank =
+        prepbot::bank::QuestionBank::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"))
+            .unwrap();
+    bank.get(id).unwrap().model_answer.clone()
+}
+
+/// Moves the clock and waits for the drop the scheduler posts; returns (post, thread id).
+pub async fn expect_drop(bot: &Bot, channel: u64, at: &str, n: usize) -> (Recorded, u64) {
+    bot.clock.set(utc(at));
+    let embeds_in = |channel: u64| -> Vec<Value> {
+        bot.fake
+            .posted_messages()
+            .into_iter()
+            .filter(|(c, m)| *c == channel && m["embeds"].as_array().is_some_and(|e| !e.is_empty()))
+            .map(|(_, m)| m)
+            .collect()
+    };
+    bot.fake
+        .wait_until(&format!("drop #{n} is posted in {channel}"), WAIT, || {
+            embeds_in(channel).len() >= n
+        })
+        .await;
+    let message_id: u64 = embeds_in(channel)[n - 1]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The request that created it (the last drop POST so far; earlier ones may have
+    // been refused).
+    let post = bot
+        .fake
+        .requests()
+        .into_iter()
+        .rfind(|r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{channel}/messages")
+                && r.body["embeds"].is_array()
+        })
+        .unwrap();
+    let thread = bot
+        .fake
+        .wait_for("the drop's thread", WAIT, |r| {
+            r.path == format!("/api/v10/channels/{channel}/messages/{message_id}/threads")
+        })
+        .await;
+    assert_eq!(
+        thread.body["auto_archive_duration"], 10080,
+        "a week's auto-archive"
+    );
+    (post, message_id)
+}
+
+/// A member posts in a thread at `at` and the bot acknowledges it with `emoji`.
+pub async fn answer(
+    bot: &Bot,
+    thread: u64,
+    guild: u64,
+    who: &Person,
+    text: &str,
+    at: &str,
+    emoji: &str,
+) -> u64 {
+    let id = bot.fake.snowflake();
+    bot.fake.dispatch(
+        "MESSAGE_CREATE",
+        member_message(id, thread, guild, who, text, utc(at)),
+    );
+    bot.fake
+        .wait_for(
+            &format!("the reaction to {}'s answer", who.name),
+            WAIT,
+            |r| {
+                r.method == "PUT"
+                    && r.path
+                        == format!("/api/v10/channels/{thread}/messages/{id}/reactions/{emoji}/@me")
+            },
+        )
+        .await;
+    id
+}
+
+/// Waits until the drop whose thread is `thread` is closed (revealed) in the bot's
+/// database.
+pub async fn wait_revealed(bot: &Bot, thread: u64) {
+    let store = bot.store().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut conn = store.read().await.unwrap();
+        let drop_row = prepbot::store::drops::by_thread(&mut conn, thread)
+            .await
+            .unwrap();
+        drop(conn);
+        if drop_row.is_some_and(|d| d.state == prepbot::engine::DropState::Revealed) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drop of thread {thread} was not revealed"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Moves the clock to a reveal and waits until it is posted and recorded; returns
+/// the text posted in the thread.
+pub async fn expect_reveal(bot: &Bot, thread: u64, at: &str, n: usize) -> String {
+    bot.clock.set(utc(at));
+    wait_revealed(bot, thread).await;
+    let path = format!("/api/v10/channels/{thread}/messages");
+    let posted: Vec<String> = bot
+        .fake
+        .posted_messages()
+        .into_iter()
+        .filter(|(c, _)| *c == thread)
+        .map(|(_, m)| m["content"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        posted.iter().any(|c| c.contains(&format!("Reveal #{n}"))),
+        "reveal #{n} was not posted in {path}"
+    );
+    posted.join("\n")
+}
+
+/// A subcommand whose option is being typed.
+pub fn sub_focused(sub_name: &str, option: &str, partial: &str) -> Value {
+    json!({"name": sub_name, "type": 1, "options": [focused(option, partial)]})
+}
+
+/// The wall clock shifted by an offset the test sets: "now" is the test's, but the
+/// waiting is done by the production code (`clock::sleep_until_by`) on tokio's
+/// real timer.
+pub struct ShiftedClock {
+    pub offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ShiftedClock {
+    pub fn at(&self, t: DateTime<Utc>) {
+        self.offset_ms
+            .store((t - Utc::now()).num_milliseconds(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    fn sleep_until(&self, t: DateTime<Utc>) -> prepbot::clock::Sleep<'_> {
+        Box::pin(prepbot::clock::sleep_until_by(|| self.now(), t))
+    }
+}
