@@ -33,6 +33,22 @@ pub const LEASE: Duration = Duration::seconds(120);
 /// backoff), so a reveal that cannot be posted does not hold up the next drop.
 pub const MAX_REVEAL_ATTEMPTS: u32 = 8;
 
+/// A message as a platform lists it when the bot catches up: the member's message
+/// and, if it was edited, when.
+#[derive(Debug, Clone)]
+pub struct ListedMessage {
+    pub message: IncomingMessage,
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+/// What catching up on one thread changed.
+#[derive(Debug, Default)]
+pub struct Reconciled {
+    /// Messages stored for the first time, with what was recorded.
+    pub stored: Vec<(u64, RecordedAnswer)>,
+    pub withdrawn: usize,
+}
+
 /// Errors from a use case. [`PracticeError::is_user_error`] tells adapters which ones
 /// to show to the person who asked, as they are.
 #[derive(Debug, thiserror::Error)]
@@ -144,11 +160,27 @@ pub fn backoff(attempts: u32) -> Duration {
 pub struct Practice {
     store: Store,
     bank: Arc<QuestionBank>,
+    lease: Duration,
 }
 
 impl Practice {
+    /// Sets how long a claim on a drop or a reveal holds ([`LEASE`] by default): a
+    /// claim left by a process that died is taken over once it runs out.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
     pub fn new(store: Store, bank: Arc<QuestionBank>) -> Self {
-        Practice { store, bank }
+        Practice {
+            store,
+            bank,
+            lease: LEASE,
+        }
     }
 
     pub fn bank(&self) -> &QuestionBank {
@@ -184,6 +216,7 @@ impl Practice {
                 paused: false,
             },
             active_from: now,
+            pause_reason: None,
         };
         let mut tx = self.store.write().await?;
         channels::upsert(&mut tx, &channel, now).await?;
@@ -218,6 +251,35 @@ impl Practice {
             .ok_or(PracticeError::NotConfigured)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(channel)
+    }
+
+    /// The platform says the channel no longer exists: pause its schedule (kept,
+    /// with its history and streaks, in case it was a mistake) and say why.
+    pub async fn channel_gone(
+        &self,
+        channel_id: u64,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        if channels::pause_with_reason(&mut tx, channel_id, why, now).await? {
+            warn!(
+                channel = channel_id,
+                reason = why,
+                "the channel is gone; its schedule is paused, not deleted"
+            );
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The channel's most recent drop if it failed (with why): what `/schedule
+    /// show` reports as "last drop failed".
+    pub async fn last_failure(&self, channel_id: u64) -> Result<Option<DropRecord>> {
+        let mut conn = self.store.read().await?;
+        Ok(drops::latest(&mut conn, channel_id)
+            .await?
+            .filter(|d| d.state == DropState::Failed && d.failure.is_some()))
     }
 
     /// The channel's next scheduled drop after `now`; `None` while paused.
@@ -383,11 +445,11 @@ impl Practice {
             return Err(PracticeError::EmptyPool(ch.schedule.pool.clone()));
         };
         let id = match existing {
-            Some(id) => drops::reclaim(tx, id, occ, &pick.question_id, now, now + LEASE)
+            Some(id) => drops::reclaim(tx, id, occ, &pick.question_id, now, now + self.lease)
                 .await?
                 .then_some(id),
             None => {
-                drops::insert_claimed(tx, ch.channel_id, occ, &pick.question_id, now, now + LEASE)
+                drops::insert_claimed(tx, ch.channel_id, occ, &pick.question_id, now, now + self.lease)
                     .await?
             }
         };
@@ -463,7 +525,7 @@ impl Practice {
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(None);
         }
-        if !drops::renew_claim(&mut tx, drop_id, now, now + LEASE).await? {
+        if !drops::renew_claim(&mut tx, drop_id, now, now + self.lease).await? {
             return Ok(None);
         }
         let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
@@ -576,7 +638,7 @@ impl Practice {
         now: DateTime<Utc>,
     ) -> Result<Option<RevealJob>> {
         let mut tx = self.store.write().await?;
-        if !drops::lease_reveal(&mut tx, drop_id, now, now + LEASE).await? {
+        if !drops::lease_reveal(&mut tx, drop_id, now, now + self.lease).await? {
             return Ok(None);
         }
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
@@ -896,6 +958,56 @@ impl Practice {
         let done = answers::withdraw(&mut tx, message_id, at).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
+    }
+
+    /// Brings a drop's stored answers in line with its thread as the platform lists
+    /// it now (after the bot was away): messages not stored yet are stored (on
+    /// time if posted before the reveal), edits are applied, and stored answers no
+    /// longer in the thread are withdrawn. `listed_up_to` is the highest message id
+    /// the listing covered (it is complete up to there); a stored answer above it
+    /// counts as deleted only if it is older than `listed_at` by a margin for
+    /// clock skew (a message posted during the listing is not withdrawn).
+    pub async fn reconcile_thread(
+        &self,
+        drop: &DropRecord,
+        listed: Vec<ListedMessage>,
+        listed_up_to: u64,
+        listed_at: DateTime<Utc>,
+    ) -> Result<Reconciled> {
+        let mut done = Reconciled::default();
+        let mut seen = HashSet::with_capacity(listed.len());
+        for item in listed {
+            seen.insert(item.message.message_id);
+            let message_id = item.message.message_id;
+            let recorded = match item.edited_at {
+                Some(at) => self.record_edit(item.message, at).await?,
+                None => self.record_message(item.message).await?,
+            };
+            if let Some(r) = recorded.filter(|r| r.new) {
+                done.stored.push((message_id, r));
+            }
+        }
+        let stored = {
+            let mut conn = self.store.read().await?;
+            answers::for_drop(&mut conn, drop.id).await?
+        };
+        let cutoff = listed_at - Duration::seconds(30);
+        for a in stored {
+            if a.withdrawn_at.is_none()
+                && !seen.contains(&a.message_id)
+                && (a.message_id <= listed_up_to || a.posted_at < cutoff)
+                && self.withdraw_message(a.message_id, listed_at).await?
+            {
+                done.withdrawn += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Drops posted and not yet revealed, in every channel.
+    pub async fn open_drops(&self) -> Result<Vec<DropRecord>> {
+        let mut conn = self.store.read().await?;
+        Ok(drops::in_state(&mut conn, DropState::Posted).await?)
     }
 
     // ---- reads -------------------------------------------------------------------

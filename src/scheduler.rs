@@ -30,12 +30,43 @@ pub struct PostedDrop {
 }
 
 /// A platform failure. `retryable` is false when retrying cannot help (the channel
-/// is gone, the bot lacks a permission).
+/// is gone, the bot lacks a permission); `channel_gone` says the channel itself no
+/// longer exists, so its schedule is paused instead of failing every day.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct OutboundError {
     pub message: String,
     pub retryable: bool,
+    pub channel_gone: bool,
+}
+
+impl OutboundError {
+    /// A failure worth retrying later (a timeout, a 5xx).
+    pub fn transient(message: impl Into<String>) -> Self {
+        OutboundError {
+            message: message.into(),
+            retryable: true,
+            channel_gone: false,
+        }
+    }
+
+    /// A failure retrying cannot fix (a missing permission, a refused post).
+    pub fn permanent(message: impl Into<String>) -> Self {
+        OutboundError {
+            message: message.into(),
+            retryable: false,
+            channel_gone: false,
+        }
+    }
+
+    /// The channel was deleted.
+    pub fn channel_gone(message: impl Into<String>) -> Self {
+        OutboundError {
+            message: message.into(),
+            retryable: false,
+            channel_gone: true,
+        }
+    }
 }
 
 /// Where drops and reveals go: Discord, Slack, the terminal.
@@ -63,6 +94,18 @@ pub trait Outbound {
     ) -> impl Future<Output = Result<u64, OutboundError>> + Send {
         async move { Ok(message_id) }
     }
+    /// Looks for a drop message posted earlier under `key` (a post whose answer was
+    /// lost, by a process that then died): after a restart longer than the
+    /// platform's deduplication window, posting again would make a second message.
+    /// The default finds nothing (platforms that post nothing visible, or whose
+    /// deduplication never expires).
+    fn find_drop(
+        &self,
+        _channel_id: u64,
+        _key: &str,
+    ) -> impl Future<Output = Result<Option<PostedDrop>, OutboundError>> + Send {
+        async { Ok(None) }
+    }
     /// Posts the reveal in the drop's thread; returns the instant it was posted.
     fn post_reveal(
         &self,
@@ -73,25 +116,35 @@ pub trait Outbound {
     ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
 }
 
-/// The longest one platform operation (a post, a thread, a whole reveal) may take.
-/// Well inside the claim lease ([`crate::practice::LEASE`]): an operation still
-/// running when its lease ran out could be taken over and done twice. Past this, it
+/// The longest one platform operation (a post, a thread, a whole reveal) may take:
+/// three quarters of the claim lease ([`Practice::lease`]), so an operation still
+/// running when its lease ran out is never taken over and done twice. Past this, it
 /// counts as a retryable failure (a post Discord did accept is deduplicated on retry).
-pub const OUTBOUND_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
+pub fn outbound_budget(practice: &Practice) -> std::time::Duration {
+    (practice.lease() * 3 / 4)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_secs(1))
+}
 
 async fn within_budget<T>(
+    practice: &Practice,
     what: &str,
     op: impl Future<Output = Result<T, OutboundError>>,
 ) -> Result<T, OutboundError> {
-    tokio::time::timeout(OUTBOUND_BUDGET, op)
-        .await
-        .unwrap_or_else(|_| {
-            Err(OutboundError {
-                message: format!("{what} took longer than {} s", OUTBOUND_BUDGET.as_secs()),
-                retryable: true,
-            })
-        })
+    let budget = outbound_budget(practice);
+    tokio::time::timeout(budget, op).await.unwrap_or_else(|_| {
+        Err(OutboundError::transient(format!(
+            "{what} took longer than {} s",
+            budget.as_secs_f32()
+        )))
+    })
 }
+
+/// How long after a drop's first post attempt a retry trusts the platform's
+/// deduplication (Discord's nonces last "a few minutes"). A later retry first looks
+/// for the message in the channel ([`Outbound::find_drop`]).
+pub const NONCE_TRUST: Duration = Duration::seconds(60);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -227,12 +280,48 @@ async fn post_claimed(
 ) -> Result<Result<DropRecord, String>, PracticeError> {
     let drop = &claimed.drop;
     let key = format!("d{}", drop.id);
-    match within_budget(
-        "posting the drop",
-        outbound.post_drop(drop.channel_id, &key, &claimed.post),
-    )
-    .await
-    {
+    // A retry long after the first attempt: that attempt may have reached the
+    // platform after all, and its deduplication may have expired.
+    let stale = drop.attempts > 1 && drop.claimed_at.is_some_and(|at| now - at >= NONCE_TRUST);
+    let found = if stale {
+        match within_budget(
+            practice,
+            "looking for an earlier post",
+            outbound.find_drop(drop.channel_id, &key),
+        )
+        .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                // Not knowing is not the same as not posted: try again later.
+                let e = OutboundError::transient(format!(
+                    "could not check for an earlier post: {}",
+                    e.message
+                ));
+                practice
+                    .post_failed(drop.id, &e.message, e.retryable, now)
+                    .await?;
+                return Ok(Err(e.message));
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(found) = &found {
+        info!(drop = drop.id, message = found.message_id, "found the drop's earlier post; not posting again");
+    }
+    let posted = match found {
+        Some(found) => Ok(found),
+        None => {
+            within_budget(
+                practice,
+                "posting the drop",
+                outbound.post_drop(drop.channel_id, &key, &claimed.post),
+            )
+            .await
+        }
+    };
+    match posted {
         Ok(posted) => {
             // Record the drop with its future thread id before opening the thread.
             let recorded = practice
@@ -249,7 +338,7 @@ async fn post_claimed(
                     .unwrap_or_else(|| "the drop was not recorded as posted".into())));
             }
             let thread = outbound.open_thread(drop.channel_id, posted.message_id, &claimed.post);
-            match within_budget("opening the thread", thread).await {
+            match within_budget(practice, "opening the thread", thread).await {
                 Ok(thread_id) if thread_id != posted.message_id => {
                     practice.set_thread(drop.id, thread_id).await?;
                 }
@@ -267,6 +356,11 @@ async fn post_claimed(
             practice
                 .post_failed(drop.id, &e.message, e.retryable, now)
                 .await?;
+            if e.channel_gone {
+                practice
+                    .channel_gone(drop.channel_id, &e.message, now)
+                    .await?;
+            }
             Ok(Err(e.message))
         }
     }
@@ -287,16 +381,21 @@ pub async fn reveal_one(
     let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
     let key = format!("r{drop_id}");
     let reveal = outbound.post_reveal(job.drop.channel_id, thread, &key, &job.content);
-    let closed_at = match within_budget("posting the reveal", reveal).await {
+    let closed_at = match within_budget(practice, "posting the reveal", reveal).await {
         Ok(at) => {
             practice.mark_revealed(drop_id, at).await?;
             at
         }
         Err(e) => {
-            if !practice
+            let closed = practice
                 .reveal_failed(drop_id, &e.message, e.retryable, now)
-                .await?
-            {
+                .await?;
+            if e.channel_gone {
+                practice
+                    .channel_gone(job.drop.channel_id, &e.message, now)
+                    .await?;
+            }
+            if !closed {
                 return Ok(None);
             }
             now

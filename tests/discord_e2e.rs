@@ -988,6 +988,7 @@ async fn an_unreachable_api_base_is_a_startup_error_not_a_fallback_to_discord() 
         questions: Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"),
         dev_guild: None,
         api_base: Some(format!("http://127.0.0.1:{port}")),
+        claim_lease: None,
     };
     let clock = Arc::new(ManualClock::new(utc("2026-03-02T08:00:00Z")));
     let result = tokio::time::timeout(

@@ -130,6 +130,7 @@ async fn with_channel(store: &Store) {
             paused: false,
         },
         active_from: utc("2026-01-01T00:00:00Z"),
+        pause_reason: None,
     };
     channels::upsert(&mut tx, &channel, utc("2026-01-01T00:00:00Z"))
         .await

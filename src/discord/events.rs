@@ -4,11 +4,13 @@
 //! one message may be handled in any order; the practice layer makes the outcome the
 //! same whatever the order (see `Practice::record_edit` and `withdraw_in_thread`).
 
+use std::sync::atomic::Ordering;
+
 use poise::serenity_prelude as serenity;
 use serenity::{Attachment, FullEvent, Message, MessageType, MessageUpdateEvent};
 use tracing::{debug, warn};
 
-use super::outbound::Ack;
+use super::outbound::{Ack, AckQueue};
 use super::{CommandError, Data};
 use crate::practice::{IncomingMessage, PracticeError, RecordedAnswer};
 use crate::store::StoreError;
@@ -82,15 +84,40 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
                 .await?;
             }
         }
+        FullEvent::Ready { .. } => {
+            // A new session (not a resume) after the first: Discord does not replay
+            // what happened while disconnected, so catch up on open threads.
+            if data.sessions.fetch_add(1, Ordering::SeqCst) > 0 {
+                let (practice, outbound, acks) = (
+                    data.practice.clone(),
+                    data.outbound.clone(),
+                    data.acks.clone(),
+                );
+                tokio::spawn(async move {
+                    super::backfill::run(&practice, outbound.rest(), &acks, now).await;
+                });
+            }
+        }
         _ => {}
     }
     Ok(())
 }
 
 fn acknowledge(data: &Data, channel_id: u64, message_id: u64, recorded: Option<RecordedAnswer>) {
+    acknowledge_with(&data.acks, channel_id, message_id, recorded);
+}
+
+/// Reacts to a newly stored answer (✅ on time, 🕒 late); nothing for a message
+/// seen before or already withdrawn.
+pub(super) fn acknowledge_with(
+    acks: &AckQueue,
+    channel_id: u64,
+    message_id: u64,
+    recorded: Option<RecordedAnswer>,
+) {
     if let Some(r) = recorded.filter(|r| r.new && !r.withdrawn) {
         let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
-        data.acks.send(channel_id, message_id, ack);
+        acks.send(channel_id, message_id, ack);
     }
 }
 
@@ -109,7 +136,7 @@ fn body_of(content: &str, attachments: &[Attachment]) -> String {
 
 /// A member's message as the practice layer sees it; `None` for bots, webhooks and
 /// system messages (thread created, pins...).
-fn incoming(m: &Message) -> Option<IncomingMessage> {
+pub(super) fn incoming(m: &Message) -> Option<IncomingMessage> {
     if m.author.bot
         || m.webhook_id.is_some()
         || !matches!(m.kind, MessageType::Regular | MessageType::InlineReply)

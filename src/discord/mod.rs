@@ -6,16 +6,21 @@
 //! - [`outbound`]: drops and reveals as Discord messages, and the paced ✅/🕒 queue.
 //! - [`rest`]: the REST calls those make, with their own 429 handling.
 //! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
+//! - [`backfill`]: catching up on threads after the bot was away.
+//! - [`tracked`]: counts the events being handled, for a graceful shutdown.
 //!
-//! The scheduler is started once, here, with its own REST client, never from the
-//! Ready event (Discord sends Ready again after reconnects) nor from poise's setup.
+//! The scheduler is started once, here, with its own REST client, after the first
+//! Ready and the backfill, never from the Ready event itself (Discord sends Ready
+//! again after reconnects) nor from poise's setup.
 
+pub mod backfill;
 pub mod commands;
 pub mod errors;
 pub mod events;
 pub mod outbound;
 pub mod render;
 pub mod rest;
+pub mod tracked;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -77,6 +82,8 @@ pub enum ConfigError {
     BadDevGuild(String),
     #[error("PREPBOT_DISCORD_API_BASE must look like http://host:port, not `{0}`")]
     BadApiBase(String),
+    #[error("PREPBOT_CLAIM_LEASE_SECS must be a number of seconds from 2 to 3600, not `{0}`")]
+    BadLease(String),
 }
 
 /// What `prepbot run` reads from the environment.
@@ -90,6 +97,10 @@ pub struct DiscordConfig {
     /// Send every REST call here (and take the gateway URL from it): a fake Discord
     /// in tests, or an API proxy such as twilight-http-proxy.
     pub api_base: Option<String>,
+    /// How long a claim on a drop or a reveal holds ([`crate::practice::LEASE`] by
+    /// default): after a crash, a drop whose post may or may not have gone out is
+    /// retried (deduplicated) once its claim runs out.
+    pub claim_lease: Option<chrono::Duration>,
 }
 
 impl DiscordConfig {
@@ -119,6 +130,15 @@ impl DiscordConfig {
                 }
             })
             .transpose()?;
+        let claim_lease = set("PREPBOT_CLAIM_LEASE_SECS")
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|s| (2..=3600).contains(s))
+                    .map(chrono::Duration::seconds)
+                    .ok_or(ConfigError::BadLease(v))
+            })
+            .transpose()?;
         Ok(DiscordConfig {
             token: Token::new(token),
             database_url: set("PREPBOT_DATABASE_URL")
@@ -127,6 +147,7 @@ impl DiscordConfig {
                 .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
             dev_guild,
             api_base,
+            claim_lease,
         })
     }
 
@@ -143,6 +164,9 @@ pub struct Data {
     pub wake: Arc<Notify>,
     pub outbound: DiscordOutbound,
     pub acks: AckQueue,
+    /// Gateway sessions started (READY received): after the first, a new session
+    /// means events may have been missed, so the threads are caught up on again.
+    pub sessions: std::sync::atomic::AtomicUsize,
 }
 
 pub type Context<'a> = poise::Context<'a, Data, CommandError>;
@@ -161,7 +185,10 @@ pub async fn run(
         )
     })?;
     let store = Store::open_url(&config.database_url).await?;
-    let practice = Practice::new(store.clone(), Arc::new(bank));
+    let mut practice = Practice::new(store.clone(), Arc::new(bank));
+    if let Some(lease) = config.claim_lease {
+        practice = practice.with_lease(lease);
+    }
 
     // Serenity's default HTTP client never times out: a server that accepts the
     // connection and never answers would hang startup (the gateway probe, command
@@ -200,15 +227,17 @@ pub async fn run(
         rest::DEFAULT_CONCURRENCY,
     )?);
     let outbound = DiscordOutbound::new(rest.clone());
-    let acks = AckQueue::start(rest);
+    let acks = AckQueue::start(rest.clone());
     let wake = Arc::new(Notify::new());
     let data = Data {
         practice: practice.clone(),
         clock: clock.clone(),
         wake: wake.clone(),
         outbound: outbound.clone(),
-        acks,
+        acks: acks.clone(),
+        sessions: std::sync::atomic::AtomicUsize::new(0),
     };
+    let bot_user = outbound.clone();
 
     // Setup reports success or failure here; a setup that panics drops the sender,
     // which counts as a failure too.
@@ -237,6 +266,7 @@ pub async fn run(
                     let _ = setup_tx.send(Err(why.clone()));
                     return Err(CommandError::Internal(anyhow::anyhow!(why)));
                 }
+                bot_user.set_bot_user(ready.user.id.get());
                 let _ = setup_tx.send(Ok(()));
                 info!(user = %ready.user.name, guilds = ready.guilds.len(), dev_guild = ?dev_guild.map(|g| g.get()), "connected; commands registered");
                 Ok(data)
@@ -246,6 +276,11 @@ pub async fn run(
 
     let intents =
         GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    let in_flight = tracked::InFlight::default();
+    let framework = tracked::Tracked {
+        inner: framework,
+        in_flight: in_flight.clone(),
+    };
     let mut client = ClientBuilder::new_with_http(http, intents)
         .framework(framework)
         .await
@@ -260,17 +295,33 @@ pub async fn run(
         check_gateway_url(base, &ws_url)?;
     }
 
-    // The scheduler: once per process, with its own stop signal.
+    // The scheduler: once per process, with its own stop signal, started when the
+    // gateway is up (so no answer posted from now on is missed) and the threads of
+    // open drops are caught up on (so a catch-up reveal counts those answers).
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let scheduler = tokio::spawn(crate::scheduler::run_loop(
-        practice,
-        outbound,
-        clock,
-        wake,
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let mut stop_rx = Some(stop_rx);
+    let mut scheduler = None;
+    let start_scheduler = |stop_rx: oneshot::Receiver<()>| {
+        let (practice, outbound, clock, wake, acks) = (
+            practice.clone(),
+            outbound.clone(),
+            clock.clone(),
+            wake.clone(),
+            acks.clone(),
+        );
+        tokio::spawn(async move {
+            let mut stop_rx = stop_rx;
+            let now = clock.now();
+            tokio::select! {
+                _ = backfill::run(&practice, outbound.rest(), &acks, now) => {}
+                _ = &mut stop_rx => return,
+            }
+            crate::scheduler::run_loop(practice, outbound, clock, wake, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        })
+    };
 
     let shard_manager = client.shard_manager.clone();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -284,7 +335,11 @@ pub async fn run(
             setup = &mut setup_rx, if setup_pending => {
                 setup_pending = false;
                 match setup {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => {
+                        if let Some(rx) = stop_rx.take() {
+                            scheduler = Some(start_scheduler(rx));
+                        }
+                    }
                     Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),
                     Err(_) => break Err(anyhow::anyhow!("startup failed: the setup step panicked")),
                 }
@@ -295,14 +350,35 @@ pub async fn run(
             }
         }
     };
+    // Stop taking events, let the ones being handled finish their writes, stop the
+    // scheduler (a pass in progress completes; a claim cut short is retried after
+    // its lease by the next start), then close the database.
     shard_manager.shutdown_all().await;
+    let unfinished = in_flight.idle(SHUTDOWN_GRACE).await;
+    if unfinished > 0 {
+        warn!(
+            unfinished,
+            "events still being handled after {} s; stopping anyway",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
     let _ = stop_tx.send(());
-    if let Err(e) = scheduler.await {
-        error!(error = %e, "the scheduler task ended abnormally");
+    if let Some(mut scheduler) = scheduler {
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut scheduler).await {
+            Ok(Err(e)) => error!(error = %e, "the scheduler task ended abnormally"),
+            Ok(Ok(())) => {}
+            Err(_) => {
+                warn!("the scheduler did not stop in time; its claims are retried after their lease");
+                scheduler.abort();
+            }
+        }
     }
     store.close().await;
     outcome
 }
+
+/// How long shutdown waits for events being handled, and then for the scheduler.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// In proxy mode the gateway must be the proxy's, never Discord's.
 fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {

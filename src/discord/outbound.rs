@@ -1,7 +1,7 @@
 //! Drops and reveals as Discord messages ([`DiscordOutbound`], the scheduler's
 //! adapter) and the acknowledgement queue ([`AckQueue`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -17,21 +17,54 @@ use crate::scheduler::{Outbound, OutboundError, PostedDrop};
 const UNKNOWN_CHANNEL: i64 = 10003;
 const THREAD_ALREADY_CREATED: i64 = 160004;
 
+/// How many of a channel's latest messages are searched for an earlier drop post.
+const FIND_WINDOW: u8 = 50;
+
 fn outbound_error(e: RestError) -> OutboundError {
-    OutboundError {
-        retryable: e.retryable(),
-        message: e.to_string(),
+    if e.retryable() {
+        OutboundError::transient(e.to_string())
+    } else {
+        OutboundError::permanent(e.to_string())
+    }
+}
+
+/// A failure to post in a channel, in words an admin can act on (`/schedule show`
+/// repeats it): a deleted channel, or a permission the bot lacks there.
+fn channel_error(channel_id: u64, e: RestError) -> OutboundError {
+    match (e.status, e.code) {
+        (Some(404), Some(UNKNOWN_CHANNEL)) => OutboundError::channel_gone(format!(
+            "the channel <#{channel_id}> no longer exists (Discord: Unknown Channel); its schedule is paused"
+        )),
+        (Some(403), _) => OutboundError::permanent(format!(
+            "the bot lacks permission to post in <#{channel_id}>: it needs View Channel, Send Messages, Embed Links and Create Public Threads there (Discord: {})",
+            e.reason
+        )),
+        _ => outbound_error(e),
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct DiscordOutbound {
     rest: Arc<Rest>,
+    /// The bot's own user id, once the gateway said it (READY): only its own
+    /// messages count when looking for an earlier post.
+    me: Arc<OnceLock<u64>>,
 }
 
 impl DiscordOutbound {
     pub fn new(rest: Arc<Rest>) -> Self {
-        DiscordOutbound { rest }
+        DiscordOutbound {
+            rest,
+            me: Arc::new(OnceLock::new()),
+        }
+    }
+
+    pub fn set_bot_user(&self, id: u64) {
+        let _ = self.me.set(id);
+    }
+
+    pub fn rest(&self) -> &Arc<Rest> {
+        &self.rest
     }
 }
 
@@ -46,11 +79,32 @@ impl Outbound for DiscordOutbound {
             .rest
             .create_message(channel_id, &render::drop_message(post, key))
             .await
-            .map_err(outbound_error)?;
+            .map_err(|e| channel_error(channel_id, e))?;
         Ok(PostedDrop {
             message_id: message.id.get(),
             posted_at: *message.timestamp,
         })
+    }
+
+    async fn find_drop(
+        &self,
+        channel_id: u64,
+        key: &str,
+    ) -> Result<Option<PostedDrop>, OutboundError> {
+        let recent = self
+            .rest
+            .messages(channel_id, None, FIND_WINDOW)
+            .await
+            .map_err(|e| channel_error(channel_id, e))?;
+        let me = self.me.get().copied();
+        Ok(recent
+            .iter()
+            .filter(|m| m.author.bot && me.is_none_or(|me| m.author.id.get() == me))
+            .find(|m| render::is_drop_message(m, key))
+            .map(|m| PostedDrop {
+                message_id: m.id.get(),
+                posted_at: *m.timestamp,
+            }))
     }
 
     /// A public thread started from the drop message: its id is the message's.
@@ -68,7 +122,7 @@ impl Outbound for DiscordOutbound {
             Ok(thread) => Ok(thread.id.get()),
             // A retry after a lost answer: the thread exists, with the message's id.
             Err(e) if e.code == Some(THREAD_ALREADY_CREATED) => Ok(message_id),
-            Err(e) => Err(outbound_error(e)),
+            Err(e) => Err(channel_error(channel_id, e)),
         }
     }
 
@@ -103,13 +157,16 @@ impl Outbound for DiscordOutbound {
                     }
                 }
             }
-            let message = sent.map_err(outbound_error)?;
+            let message = sent.map_err(|e| {
+                if target == channel_id {
+                    channel_error(channel_id, e)
+                } else {
+                    outbound_error(e)
+                }
+            })?;
             revealed_at.get_or_insert(*message.timestamp);
         }
-        revealed_at.ok_or_else(|| OutboundError {
-            message: "the reveal had no content".into(),
-            retryable: false,
-        })
+        revealed_at.ok_or_else(|| OutboundError::permanent("the reveal had no content"))
     }
 }
 

@@ -74,6 +74,22 @@ fn deduplicated(message: CreateMessage, nonce: &str) -> CreateMessage {
         .enforce_nonce(true)
 }
 
+/// The text in a drop's footer that ties the message to its drop (the post's key),
+/// so the bot can find its own post again after Discord forgot the nonce.
+pub fn drop_marker(key: &str) -> String {
+    format!("Ref {key}")
+}
+
+/// Whether a message is the drop posted under `key`: an embed whose footer
+/// carries its marker.
+pub fn is_drop_message(message: &serenity::Message, key: &str) -> bool {
+    let marker = format!("{} ·", drop_marker(key));
+    message
+        .embeds
+        .iter()
+        .any(|e| e.footer.as_ref().is_some_and(|f| f.text.contains(&marker)))
+}
+
 /// The drop: an embed with the question, topic, difficulty and the reveal time.
 pub fn drop_message(post: &DropPost, nonce: &str) -> CreateMessage {
     let embed = CreateEmbed::new()
@@ -95,7 +111,8 @@ pub fn drop_message(post: &DropPost, nonce: &str) -> CreateMessage {
             false,
         )
         .footer(CreateEmbedFooter::new(format!(
-            "Answer in the thread below. Question id: {}",
+            "Answer in the thread below. {} · Question id: {}",
+            drop_marker(nonce),
             post.question_id
         )));
     deduplicated(
@@ -155,6 +172,10 @@ mod tests {
                 .any(|f| f["value"] == "<t:1800000000:F> (<t:1800000000:R>)")
         );
         assert_eq!(json["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(
+            embed["footer"]["text"],
+            "Answer in the thread below. Ref d42 · Question id: cap-theorem"
+        );
         let thread = serde_json::to_value(drop_thread(&post())).unwrap();
         assert_eq!(thread["auto_archive_duration"], 10080);
     }

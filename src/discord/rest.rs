@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serenity::all::{ChannelId, CreateMessage, CreateThread, MessageId, Timestamp};
+use serenity::all::{ChannelId, CreateMessage, CreateThread, Message, MessageId, Timestamp};
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
@@ -84,6 +84,7 @@ impl std::fmt::Debug for Rest {
 /// and the kind of call: Discord limits message creation, reactions and threads per
 /// channel.
 fn bucket_of(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
         ["channels", channel, "messages", _, "reactions", ..] => format!("reactions:{channel}"),
@@ -349,6 +350,25 @@ impl Rest {
             thread,
         )
         .await
+    }
+
+    /// Up to `limit` (at most 100) messages of a channel: the oldest ones after
+    /// `after` when given, else the newest. Discord lists them newest first.
+    pub async fn messages(
+        &self,
+        channel_id: u64,
+        after: Option<u64>,
+        limit: u8,
+    ) -> Result<Vec<Message>, RestError> {
+        let limit = limit.clamp(1, 100);
+        let path = match after {
+            Some(after) => format!("/channels/{channel_id}/messages?after={after}&limit={limit}"),
+            None => format!("/channels/{channel_id}/messages?limit={limit}"),
+        };
+        Ok(self
+            .call::<Vec<Message>>(Method::GET, &path, None)
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn add_reaction(

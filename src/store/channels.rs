@@ -16,10 +16,12 @@ pub struct Channel {
     pub schedule: Schedule,
     /// No drop is due before this instant (set at setup and at resume).
     pub active_from: DateTime<Utc>,
+    /// Why the bot paused the channel itself (it was deleted); `None` otherwise.
+    pub pause_reason: Option<String>,
 }
 
 const COLUMNS: &str = "channel_id, guild_id, drop_time, time_zone, days, reveal_after_hours, \
-     pool_topic, pool_difficulty, pool_kind, paused, active_from";
+     pool_topic, pool_difficulty, pool_kind, paused, active_from, pause_reason";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -34,6 +36,7 @@ struct Row {
     pool_kind: Option<String>,
     paused: bool,
     active_from: i64,
+    pause_reason: Option<String>,
 }
 
 impl TryFrom<Row> for Channel {
@@ -72,6 +75,7 @@ impl TryFrom<Row> for Channel {
             guild_id: from_db(r.guild_id),
             schedule,
             active_from: instant(r.active_from)?,
+            pause_reason: r.pause_reason,
         })
     }
 }
@@ -91,7 +95,7 @@ pub async fn upsert(
              guild_id = excluded.guild_id, drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
              days = excluded.days, reveal_after_hours = excluded.reveal_after_hours, \
              pool_topic = excluded.pool_topic, pool_difficulty = excluded.pool_difficulty, \
-             pool_kind = excluded.pool_kind, paused = excluded.paused, \
+             pool_kind = excluded.pool_kind, paused = excluded.paused, pause_reason = NULL, \
              active_from = excluded.active_from, updated_at = excluded.updated_at",
     )
     .bind(to_db(channel.channel_id))
@@ -164,12 +168,31 @@ pub async fn set_paused(
     let done = sqlx::query(
         "UPDATE channels SET \
              active_from = CASE WHEN paused = 1 AND ? = 0 THEN ? ELSE active_from END, \
-             paused = ?, updated_at = ? \
+             paused = ?, pause_reason = NULL, updated_at = ? \
          WHERE channel_id = ?",
     )
     .bind(paused)
     .bind(epoch(now))
     .bind(paused)
+    .bind(epoch(now))
+    .bind(to_db(channel_id))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pauses a channel on the bot's own account, keeping its schedule and history:
+/// its platform channel is gone. An admin's resume clears the reason.
+pub async fn pause_with_reason(
+    conn: &mut SqliteConnection,
+    channel_id: u64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE channels SET paused = 1, pause_reason = ?, updated_at = ? WHERE channel_id = ?",
+    )
+    .bind(reason)
     .bind(epoch(now))
     .bind(to_db(channel_id))
     .execute(conn)

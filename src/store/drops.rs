@@ -23,6 +23,8 @@ pub struct DropRecord {
     pub seq: Option<u32>,
     pub due_at: DateTime<Utc>,
     pub reveal_due_at: DateTime<Utc>,
+    /// When the drop was first claimed (its first post attempt).
+    pub claimed_at: Option<DateTime<Utc>>,
     pub lease_until: Option<DateTime<Utc>>,
     pub attempts: u32,
     pub posted_at: Option<DateTime<Utc>>,
@@ -33,7 +35,7 @@ pub struct DropRecord {
 }
 
 const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
-     lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure";
+     claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -45,6 +47,7 @@ struct Row {
     seq: Option<i64>,
     due_at: i64,
     reveal_due_at: i64,
+    claimed_at: Option<i64>,
     lease_until: Option<i64>,
     attempts: i64,
     posted_at: Option<i64>,
@@ -70,6 +73,7 @@ impl TryFrom<Row> for DropRecord {
             seq: r.seq.map(|s| s as u32),
             due_at: instant(r.due_at)?,
             reveal_due_at: instant(r.reveal_due_at)?,
+            claimed_at: opt_instant(r.claimed_at)?,
             lease_until: opt_instant(r.lease_until)?,
             attempts: r.attempts as u32,
             posted_at: opt_instant(r.posted_at)?,

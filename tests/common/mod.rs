@@ -144,6 +144,7 @@ impl Outbound for Recording {
             return Err(OutboundError {
                 message: "HTTP 503 from the platform".into(),
                 retryable: !self.fail_permanently.load(Ordering::SeqCst),
+                channel_gone: false,
             });
         }
         self.drops.lock().unwrap().push((channel_id, post.clone()));
@@ -166,6 +167,7 @@ impl Outbound for Recording {
             return Err(OutboundError {
                 message: "HTTP 404: Unknown Channel".into(),
                 retryable: !self.fail_permanently.load(Ordering::SeqCst),
+                channel_gone: false,
             });
         }
         self.reveals

@@ -39,6 +39,8 @@ pub const CHANNEL_B: u64 = 700_000_000_000_000_002;
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// The query string, without the `?`.
+    pub query: String,
     pub body: Value,
     pub authorization: Option<String>,
     pub at: Instant,
@@ -63,6 +65,8 @@ pub struct Fault {
     pub code: i64,
     /// For 429: send the wait only in the `Retry-After` header, not in the body.
     pub header_only: bool,
+    /// Do the work, then never answer (the bot is killed or times out waiting).
+    pub hang: bool,
 }
 
 impl Fault {
@@ -76,7 +80,13 @@ impl Fault {
             after_create: false,
             code: 0,
             header_only: false,
+            hang: false,
         }
+    }
+
+    pub fn hang(mut self) -> Self {
+        self.hang = true;
+        self
     }
 
     pub fn header_only(mut self) -> Self {
@@ -129,6 +139,12 @@ struct Inner {
     posted: Mutex<Vec<(u64, Value)>>,
     /// Messages by (channel, nonce), for `enforce_nonce` deduplication.
     nonces: Mutex<HashMap<(u64, String), Value>>,
+    /// Every channel's messages as `GET /channels/{id}/messages` shows them: the
+    /// bot's posts and members' messages, kept up to date by the create, update and
+    /// delete events the fake dispatches (or applies while the bot is away).
+    history: Mutex<HashMap<u64, Vec<Value>>>,
+    /// Channels that answer 404 Unknown Channel to everything (deleted).
+    deleted: Mutex<Vec<u64>>,
 }
 
 #[derive(Clone)]
@@ -161,6 +177,8 @@ impl FakeDiscord {
             threads: Mutex::new(HashMap::new()),
             posted: Mutex::new(Vec::new()),
             nonces: Mutex::new(HashMap::new()),
+            history: Mutex::new(HashMap::new()),
+            deleted: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/gateway-ws", get(gateway))
@@ -306,6 +324,36 @@ impl FakeDiscord {
         dispatch(&self.inner, kind, data);
     }
 
+    /// Applies a message event to the channel histories without sending it: what
+    /// members do while the bot is not connected.
+    pub fn happen_offline(&self, kind: &str, data: Value) {
+        apply_to_history(&self.inner, kind, &data);
+    }
+
+    /// Forgets the nonces seen so far, as Discord does after a few minutes.
+    pub fn forget_nonces(&self) {
+        self.inner.nonces.lock().unwrap().clear();
+    }
+
+    /// Deletes a channel: every later request about it gets 404 Unknown Channel.
+    pub fn delete_channel(&self, channel: u64) {
+        self.inner.deleted.lock().unwrap().push(channel);
+    }
+
+    /// A channel's messages as the history endpoint returns them, oldest first.
+    pub fn history(&self, channel: u64) -> Vec<Value> {
+        let mut h = self
+            .inner
+            .history
+            .lock()
+            .unwrap()
+            .get(&channel)
+            .cloned()
+            .unwrap_or_default();
+        h.sort_by_key(message_id);
+        h
+    }
+
     /// The bot's posted channel messages, in order, with the channel they went to.
     pub fn posted_messages(&self) -> Vec<(u64, Value)> {
         self.inner.posted.lock().unwrap().clone()
@@ -323,7 +371,47 @@ fn frame(inner: &Inner, kind: &str, data: Value) -> String {
     json!({"op": 0, "t": kind, "s": s, "d": data}).to_string()
 }
 
+fn message_id(m: &Value) -> u64 {
+    m["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Keeps the channel histories in step with a message event.
+fn apply_to_history(inner: &Inner, kind: &str, data: &Value) {
+    let channel: u64 = data["channel_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut history = inner.history.lock().unwrap();
+    let messages = history.entry(channel).or_default();
+    match kind {
+        "MESSAGE_CREATE" => {
+            let id = message_id(data);
+            if !messages.iter().any(|m| message_id(m) == id) {
+                let mut m = data.clone();
+                m.as_object_mut().map(|o| o.remove("guild_id"));
+                messages.push(m);
+            }
+        }
+        "MESSAGE_UPDATE" => {
+            let id = message_id(data);
+            if let Some(m) = messages.iter_mut().find(|m| message_id(m) == id) {
+                for key in ["content", "edited_timestamp", "attachments", "embeds"] {
+                    if let Some(v) = data.get(key) {
+                        m[key] = v.clone();
+                    }
+                }
+            }
+        }
+        "MESSAGE_DELETE" => {
+            let id = message_id(data);
+            messages.retain(|m| message_id(m) != id);
+        }
+        _ => {}
+    }
+}
+
 fn dispatch(inner: &Inner, kind: &str, data: Value) {
+    apply_to_history(inner, kind, &data);
     let text = frame(inner, kind, data);
     let gateway = inner.gateway.lock().unwrap();
     let tx = gateway
@@ -417,6 +505,7 @@ async fn rest(
 ) -> Response {
     let _guard = InFlight::enter(&inner);
     let path = uri.path().to_string();
+    let query = uri.query().unwrap_or_default().to_string();
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -426,6 +515,7 @@ async fn rest(
     let recorded = Recorded {
         method: method.to_string(),
         path: path.clone(),
+        query: query.clone(),
         body: body.clone(),
         authorization: headers
             .get("authorization")
@@ -434,8 +524,14 @@ async fn rest(
         at: Instant::now(),
     };
     if let Some(fault) = take_fault(&inner, method.as_str(), &path) {
-        if fault.after_create {
-            let _ = answer(&inner, &method, &path, &body).await;
+        if fault.after_create || fault.hang {
+            let _ = answer(&inner, &method, &path, &query, &body).await;
+        }
+        if fault.hang {
+            inner.requests.lock().unwrap().push(recorded);
+            inner.changed.notify_waiters();
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
         }
         inner.requests.lock().unwrap().push(recorded);
         inner.changed.notify_waiters();
@@ -457,16 +553,55 @@ async fn rest(
         }
         return response;
     }
-    let response = answer(&inner, &method, &path, &body).await;
+    let response = answer(&inner, &method, &path, &query, &body).await;
     inner.requests.lock().unwrap().push(recorded);
     inner.changed.notify_waiters();
     response
 }
 
-async fn answer(inner: &Inner, method: &Method, path: &str, body: &Value) -> Response {
+async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &Value) -> Response {
     let parts: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
     let json_ok = |v: Value| (StatusCode::OK, axum::Json(v)).into_response();
+    if let ["channels", channel, ..] = parts.as_slice() {
+        let channel: u64 = channel.parse().unwrap_or(0);
+        if inner.deleted.lock().unwrap().contains(&channel) {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"message": "Unknown Channel", "code": 10003})),
+            )
+                .into_response();
+        }
+    }
     match (method.as_str(), parts.as_slice()) {
+        ("GET", ["channels", channel, "messages"]) => {
+            // Like Discord: newest first; `after` gives the oldest `limit` messages
+            // after that id, `before` the newest before it; at most 100.
+            let channel: u64 = channel.parse().unwrap_or(0);
+            let param = |name: &str| -> Option<u64> {
+                query
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == name)
+                    .and_then(|(_, v)| v.parse().ok())
+            };
+            let limit = param("limit").unwrap_or(50).clamp(1, 100) as usize;
+            let mut messages = inner
+                .history
+                .lock()
+                .unwrap()
+                .get(&channel)
+                .cloned()
+                .unwrap_or_default();
+            messages.sort_by_key(message_id);
+            let page: Vec<Value> = if let Some(after) = param("after") {
+                messages.into_iter().filter(|m| message_id(m) > after).take(limit).collect()
+            } else {
+                let before = param("before").unwrap_or(u64::MAX);
+                let older: Vec<Value> = messages.into_iter().filter(|m| message_id(m) < before).collect();
+                older[older.len().saturating_sub(limit)..].to_vec()
+            };
+            json_ok(Value::Array(page.into_iter().rev().collect()))
+        }
         ("GET", ["gateway"]) => json_ok(json!({"url": format!("ws://127.0.0.1:{}/gateway-ws", inner.port)})),
         ("PUT", ["applications", _, "commands"]) | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
             if *inner.break_commands.lock().unwrap() {
@@ -506,6 +641,7 @@ async fn answer(inner: &Inner, method: &Method, path: &str, body: &Value) -> Res
                 inner.nonces.lock().unwrap().insert((channel, nonce.to_string()), message.clone());
             }
             inner.posted.lock().unwrap().push((channel, message.clone()));
+            apply_to_history(inner, "MESSAGE_CREATE", &message);
             // Discord echoes every message, the bot's own included, on the gateway.
             let mut echoed = message.clone();
             if let Some(parent) = inner.threads.lock().unwrap().get(&channel).copied() {

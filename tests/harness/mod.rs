@@ -57,6 +57,7 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
         questions: Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"),
         dev_guild: Some(GUILD_A),
         api_base: Some(fake.base()),
+        claim_lease: None,
     }
 }
 
