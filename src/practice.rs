@@ -255,12 +255,7 @@ impl Practice {
 
     /// The platform says the channel no longer exists: pause its schedule (kept,
     /// with its history and streaks, in case it was a mistake) and say why.
-    pub async fn channel_gone(
-        &self,
-        channel_id: u64,
-        why: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    pub async fn channel_gone(&self, channel_id: u64, why: &str, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.store.write().await?;
         if channels::pause_with_reason(&mut tx, channel_id, why, now).await? {
             warn!(
@@ -449,8 +444,15 @@ impl Practice {
                 .await?
                 .then_some(id),
             None => {
-                drops::insert_claimed(tx, ch.channel_id, occ, &pick.question_id, now, now + self.lease)
-                    .await?
+                drops::insert_claimed(
+                    tx,
+                    ch.channel_id,
+                    occ,
+                    &pick.question_id,
+                    now,
+                    now + self.lease,
+                )
+                .await?
             }
         };
         let Some(id) = id else {

@@ -308,7 +308,11 @@ async fn post_claimed(
         None
     };
     if let Some(found) = &found {
-        info!(drop = drop.id, message = found.message_id, "found the drop's earlier post; not posting again");
+        info!(
+            drop = drop.id,
+            message = found.message_id,
+            "found the drop's earlier post; not posting again"
+        );
     }
     let posted = match found {
         Some(found) => Ok(found),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake_discord::fixtures::*;
-use fake_discord::{CHANNEL_A, FakeDiscord, GUILD_A};
+use fake_discord::{CHANNEL_A, FakeDiscord, Fault, GUILD_A};
 use serde_json::json;
 
 const TOKEN: &str = "MTIzNDU2Nzg5.binary-test.TOKEN-do-not-log";
@@ -127,4 +127,118 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         "part of the token appeared in the logs"
     );
     assert!(logs.contains("shutting down"), "{logs}");
+}
+
+/// Starts `prepbot run` against the fake with the database in `dir`, logging to
+/// `log_name` there.
+fn spawn_bot(fake: &FakeDiscord, dir: &std::path::Path, log_name: &str) -> std::process::Child {
+    let log = std::fs::File::create(dir.join(log_name)).unwrap();
+    prepbot()
+        .arg("run")
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("PREPBOT_DISCORD_API_BASE", fake.base())
+        .env("PREPBOT_DEV_GUILD", GUILD_A.to_string())
+        .env(
+            "PREPBOT_DATABASE_URL",
+            format!("sqlite://{}", dir.join("bot.db").display()),
+        )
+        // A short claim, so the restarted bot retries within seconds.
+        .env("PREPBOT_CLAIM_LEASE_SECS", "3")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_killed_mid_post_posts_the_drop_exactly_once_after_restart() {
+    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wait = Duration::from_secs(30);
+    let mut first = spawn_bot(&fake, dir.path(), "first.log");
+    fake.wait_identified(wait).await;
+    fake.wait_for("commands", wait, |r| r.path.ends_with("/commands"))
+        .await;
+    let by = Person::admin(1, "Ada");
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        slash(
+            fake.snowflake(),
+            "tok-setup",
+            "setup",
+            vec![opt("time", json!("09:00")), opt("timezone", json!("UTC"))],
+            &by,
+            CHANNEL_A,
+        ),
+    );
+    fake.wait_for("the setup follow-up", wait, |r| {
+        r.path.ends_with("/tok-setup")
+    })
+    .await;
+    // Discord creates the drop message but the answer never comes back; the bot
+    // is killed while it waits.
+    let drops_path = format!("/api/v10/channels/{CHANNEL_A}/messages");
+    fake.add_fault(Fault::new("POST", drops_path.clone(), 200).hang());
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        slash(fake.snowflake(), "tok-drop", "drop", vec![], &by, CHANNEL_A),
+    );
+    let lost = fake
+        .wait_for("the drop post", wait, |r| {
+            r.method == "POST" && r.path == drops_path
+        })
+        .await;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    let mut second = spawn_bot(&fake, dir.path(), "second.log");
+    let thread = fake
+        .wait_for("the thread under the drop", wait, |r| {
+            r.method == "POST"
+                && r.path.starts_with(&format!("{drops_path}/"))
+                && r.path.ends_with("/threads")
+        })
+        .await;
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == drops_path)
+        .collect();
+    assert_eq!(posts.len(), 2, "posted once by each process");
+    assert!(lost.body["nonce"].as_str().is_some_and(|n| !n.is_empty()));
+    assert_eq!(posts[1].body["nonce"], lost.body["nonce"], "the same nonce");
+    assert_eq!(posts[1].body["enforce_nonce"], true);
+    let messages: Vec<_> = fake
+        .posted_messages()
+        .into_iter()
+        .filter(|(c, m)| *c == CHANNEL_A && m["embeds"].as_array().is_some_and(|e| !e.is_empty()))
+        .collect();
+    assert_eq!(messages.len(), 1, "exactly one question message");
+    let message_id: u64 = messages[0].1["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        thread
+            .path
+            .contains(&format!("/messages/{message_id}/threads"))
+    );
+
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(second.id().to_string())
+        .status()
+        .unwrap();
+    let status = second.wait().unwrap();
+    let logs = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    assert_eq!(status.code(), Some(0), "{logs}");
+    let store = prepbot::store::Store::open_path(&dir.path().join("bot.db"))
+        .await
+        .unwrap();
+    let mut conn = store.read().await.unwrap();
+    let d = prepbot::store::drops::latest(&mut conn, CHANNEL_A)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.state, prepbot::engine::DropState::Posted, "{d:?}");
+    assert_eq!(d.message_id, Some(message_id));
+    assert_eq!(d.thread_id, Some(message_id));
 }

@@ -81,9 +81,7 @@ async fn one(
         return Ok((0, 0));
     };
     let (listed, up_to) = list_thread(rest, thread).await?;
-    let done = practice
-        .reconcile_thread(drop, listed, up_to, now)
-        .await?;
+    let done = practice.reconcile_thread(drop, listed, up_to, now).await?;
     for (message_id, recorded) in &done.stored {
         acknowledge_with(acks, thread, *message_id, Some(*recorded));
     }

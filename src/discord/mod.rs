@@ -368,7 +368,9 @@ pub async fn run(
             Ok(Err(e)) => error!(error = %e, "the scheduler task ended abnormally"),
             Ok(Ok(())) => {}
             Err(_) => {
-                warn!("the scheduler did not stop in time; its claims are retried after their lease");
+                warn!(
+                    "the scheduler did not stop in time; its claims are retried after their lease"
+                );
                 scheduler.abort();
             }
         }

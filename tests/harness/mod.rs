@@ -33,6 +33,7 @@ pub struct Bot {
     pub db_url: String,
     pub _dir: tempfile::TempDir,
     pub next_id: AtomicU64,
+    pub claim_lease: Option<chrono::Duration>,
 }
 
 /// A command's reply as it reached the fake: the interaction callback, and for a
@@ -62,21 +63,48 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
 }
 
 pub async fn start_bot(start: &str) -> Bot {
+    start_bot_with(start, None).await
+}
+
+/// [`start_bot`] with a claim lease of its own (`PREPBOT_CLAIM_LEASE_SECS`).
+pub async fn start_bot_with(start: &str, claim_lease: Option<chrono::Duration>) -> Bot {
     let clock = Arc::new(ManualClock::new(utc(start)));
     let fake = FakeDiscord::start(clock.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    launch(fake, clock, dir, db_url, claim_lease).await
+}
+
+/// Runs the bot against `fake` and waits until it is connected and registered.
+async fn launch(
+    fake: FakeDiscord,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
+    db_url: String,
+    claim_lease: Option<chrono::Duration>,
+) -> Bot {
+    let identified = fake.identifies();
+    let registrations = |fake: &FakeDiscord| {
+        fake.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "PUT" && r.path.ends_with(&format!("/guilds/{GUILD_A}/commands"))
+            })
+            .count()
+    };
+    let registered = registrations(&fake);
+    let mut cfg = config(&fake, &db_url);
+    cfg.claim_lease = claim_lease;
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepbot::discord::run(
-        config(&fake, &db_url),
-        clock.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    fake.wait_identified(WAIT).await;
-    fake.wait_for("commands registered in the dev guild", WAIT, |r| {
-        r.method == "PUT" && r.path.ends_with(&format!("/guilds/{GUILD_A}/commands"))
+    let task = tokio::spawn(prepbot::discord::run(cfg, clock.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    fake.wait_until("the bot identifies", WAIT, || {
+        fake.identifies() > identified
+    })
+    .await;
+    fake.wait_until("commands registered in the dev guild", WAIT, || {
+        registrations(&fake) > registered
     })
     .await;
     Bot {
@@ -87,6 +115,7 @@ pub async fn start_bot(start: &str) -> Bot {
         db_url,
         _dir: dir,
         next_id: AtomicU64::new(1),
+        claim_lease,
     }
 }
 
@@ -204,7 +233,20 @@ impl Bot {
         Store::open_url(&self.db_url).await.unwrap()
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.shut_down().await;
+    }
+
+    /// Stops the bot cleanly and gives back what a restart needs.
+    async fn shut_down(
+        mut self,
+    ) -> (
+        FakeDiscord,
+        Arc<ManualClock>,
+        tempfile::TempDir,
+        String,
+        Option<chrono::Duration>,
+    ) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -213,6 +255,27 @@ impl Bot {
             .expect("the bot stops")
             .expect("no panic");
         result.expect("the bot stops cleanly");
+        (
+            self.fake,
+            self.clock,
+            self._dir,
+            self.db_url,
+            self.claim_lease,
+        )
+    }
+
+    /// Stops the bot cleanly; returns its database's directory (kept alive) and URL.
+    pub async fn stop_keeping_database(self) -> (tempfile::TempDir, String) {
+        let (_, _, dir, db_url, _) = self.shut_down().await;
+        (dir, db_url)
+    }
+
+    /// Stops the bot, lets `while_down` change the world (the clock, the fake's
+    /// channels), and starts it again on the same database and fake Discord.
+    pub async fn restart(self, while_down: impl FnOnce(&FakeDiscord, &ManualClock)) -> Bot {
+        let (fake, clock, dir, db_url, lease) = self.shut_down().await;
+        while_down(&fake, &clock);
+        launch(fake, clock, dir, db_url, lease).await
     }
 }
 

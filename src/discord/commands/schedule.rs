@@ -56,6 +56,16 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
             relative_time(open.reveal_due_at)
         ));
     }
+    if let Some(reason) = &channel.pause_reason {
+        text.push_str(&format!("\nPaused by the bot: {reason}."));
+    }
+    if let Some(failed) = data.practice.last_failure(channel_id).await? {
+        text.push_str(&format!(
+            "\nLast drop failed ({}): {}.",
+            relative_time(failed.due_at),
+            failed.failure.unwrap_or_default().trim_end_matches('.')
+        ));
+    }
     ctx.send(CreateReply::default().content(text).ephemeral(true))
         .await?;
     Ok(())
