@@ -84,19 +84,17 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
                 .await?;
             }
         }
-        FullEvent::Ready { .. } => {
-            // A new session (not a resume) after the first: Discord does not replay
-            // what happened while disconnected, so catch up on open threads.
-            if data.sessions.fetch_add(1, Ordering::SeqCst) > 0 {
-                let (practice, outbound, acks) = (
-                    data.practice.clone(),
-                    data.outbound.clone(),
-                    data.acks.clone(),
-                );
-                tokio::spawn(async move {
-                    super::backfill::run(&practice, outbound.rest(), &acks, now).await;
-                });
-            }
+        // A new session (not a resume) after the first: Discord does not replay
+        // what happened while disconnected, so catch up on open threads.
+        FullEvent::Ready { .. } if data.sessions.fetch_add(1, Ordering::SeqCst) > 0 => {
+            let (practice, outbound, acks) = (
+                data.practice.clone(),
+                data.outbound.clone(),
+                data.acks.clone(),
+            );
+            tokio::spawn(async move {
+                super::backfill::run(&practice, outbound.rest(), &acks, now).await;
+            });
         }
         _ => {}
     }
