@@ -3,6 +3,7 @@
 //!
 //! - [`commands`]: one file per command group, all listed in [`commands::all`].
 //! - [`events`]: answers in drop threads (create, edit, delete).
+//! - [`limit`]: each member's command budget, checked before every command.
 //! - [`outbound`]: drops and reveals as Discord messages, and the paced ✅/🕒 queue.
 //! - [`rest`]: the REST calls those make, with their own 429 handling.
 //! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
@@ -13,6 +14,7 @@
 pub mod commands;
 pub mod errors;
 pub mod events;
+pub mod limit;
 pub mod outbound;
 pub mod render;
 pub mod rest;
@@ -143,6 +145,8 @@ pub struct Data {
     pub wake: Arc<Notify>,
     pub outbound: DiscordOutbound,
     pub acks: AckQueue,
+    /// Each member's command budget (see `limit`).
+    pub limits: limit::MemberLimiter,
 }
 
 pub type Context<'a> = poise::Context<'a, Data, CommandError>;
@@ -208,6 +212,7 @@ pub async fn run(
         wake: wake.clone(),
         outbound: outbound.clone(),
         acks,
+        limits: limit::MemberLimiter::default(),
     };
 
     // Setup reports success or failure here; a setup that panics drops the sender,
