@@ -175,3 +175,32 @@ fn rest_answers_are_readable_by_serenity() {
     );
     let _: serenity::all::Command = serde_json::from_value(cmd).unwrap();
 }
+
+#[test]
+fn a_message_with_only_an_attachment() {
+    let ben = Person::member(2, "ben");
+    let Event::MessageCreate(m) = check(
+        "MESSAGE_CREATE",
+        member_message_with_attachments(
+            5,
+            6,
+            GUILD_A,
+            &ben,
+            "",
+            &[(
+                "diagram.png",
+                "https://cdn.discordapp.com/attachments/6/9/diagram.png",
+            )],
+            at(),
+        ),
+    ) else {
+        panic!()
+    };
+    assert_eq!(m.message.content, "");
+    assert_eq!(m.message.attachments.len(), 1);
+    assert_eq!(m.message.attachments[0].filename, "diagram.png");
+    assert_eq!(
+        m.message.attachments[0].url,
+        "https://cdn.discordapp.com/attachments/6/9/diagram.png"
+    );
+}

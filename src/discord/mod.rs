@@ -3,6 +3,7 @@
 //!
 //! - [`commands`]: one file per command group, all listed in [`commands::all`].
 //! - [`events`]: answers in drop threads (create, edit, delete).
+//! - [`limit`]: each member's command budget, checked before every command.
 //! - [`outbound`]: drops and reveals as Discord messages, and the paced ✅/🕒 queue.
 //! - [`rest`]: the REST calls those make, with their own 429 handling.
 //! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
@@ -17,6 +18,7 @@ pub mod backfill;
 pub mod commands;
 pub mod errors;
 pub mod events;
+pub mod limit;
 pub mod outbound;
 pub mod render;
 pub mod rest;
@@ -167,6 +169,8 @@ pub struct Data {
     /// Gateway sessions started (READY received): after the first, a new session
     /// means events may have been missed, so the threads are caught up on again.
     pub sessions: std::sync::atomic::AtomicUsize,
+    /// Each member's command budget (see `limit`).
+    pub limits: limit::MemberLimiter,
 }
 
 pub type Context<'a> = poise::Context<'a, Data, CommandError>;
@@ -236,6 +240,7 @@ pub async fn run(
         outbound: outbound.clone(),
         acks: acks.clone(),
         sessions: std::sync::atomic::AtomicUsize::new(0),
+        limits: limit::MemberLimiter::default(),
     };
     let bot_user = outbound.clone();
 

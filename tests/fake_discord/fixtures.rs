@@ -451,3 +451,34 @@ pub fn message_delete_bulk(ids: &[u64], channel: u64, guild: u64) -> Value {
         "guild_id": guild.to_string(),
     })
 }
+
+/// A member's message with attachments, given as `(filename, url)`; `content` may be
+/// empty (a diagram posted on its own).
+pub fn member_message_with_attachments(
+    id: u64,
+    channel: u64,
+    guild: u64,
+    by: &Person,
+    content: &str,
+    attachments: &[(&str, &str)],
+    at: DateTime<Utc>,
+) -> Value {
+    let mut m = member_message(id, channel, guild, by, content, at);
+    m["attachments"] = attachments
+        .iter()
+        .enumerate()
+        .map(|(i, (filename, url))| {
+            json!({
+                "id": (id + 1 + i as u64).to_string(),
+                "filename": filename,
+                "size": 48_213,
+                "url": url,
+                "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+                "content_type": "image/png",
+                "width": 1200,
+                "height": 800,
+            })
+        })
+        .collect();
+    m
+}

@@ -36,6 +36,7 @@ pub fn options() -> poise::FrameworkOptions<Data, CommandError> {
         on_error: errors::on_error,
         event_handler: events::handler,
         allowed_mentions: Some(render::no_mentions()),
+        command_check: Some(super::limit::check),
         pre_command: |ctx| {
             Box::pin(async move {
                 info!(
