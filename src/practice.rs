@@ -161,6 +161,7 @@ pub struct Practice {
     store: Store,
     bank: Arc<QuestionBank>,
     lease: Duration,
+    catch_up_grace: Option<Duration>,
 }
 
 impl Practice {
@@ -175,11 +176,20 @@ impl Practice {
         self.lease
     }
 
+    /// How late after its time a drop that fell due while the bot was down may
+    /// still be posted; past that (or past its reveal time, whichever is first) it
+    /// is recorded as missed. `None` (the default): until the reveal time.
+    pub fn with_catch_up_grace(mut self, grace: Option<Duration>) -> Self {
+        self.catch_up_grace = grace;
+        self
+    }
+
     pub fn new(store: Store, bank: Arc<QuestionBank>) -> Self {
         Practice {
             store,
             bank,
             lease: LEASE,
+            catch_up_grace: None,
         }
     }
 
@@ -402,8 +412,12 @@ impl Practice {
                 tx.commit().await.map_err(StoreError::from)?;
                 return Ok(None);
             }
-            if occ.reveal_at <= now {
-                warn!(channel = channel_id, date = %occ.local_date, "drop missed: its reveal time passed before it could be posted");
+            let deadline = match self.catch_up_grace {
+                Some(grace) => occ.reveal_at.min(occ.drop_at + grace),
+                None => occ.reveal_at,
+            };
+            if deadline <= now {
+                warn!(channel = channel_id, date = %occ.local_date, "drop missed: it fell due while the bot was down and its catch-up window passed");
                 drops::insert_missed(&mut tx, channel_id, &occ).await?;
                 after = Some(occ.local_date);
                 continue;

@@ -880,3 +880,53 @@ async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak(
     let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
     assert_eq!((s.current, s.best, s.total_on_time), (4, 4, 4));
 }
+
+#[tokio::test]
+async fn a_catch_up_grace_bounds_how_late_a_drop_is_posted_after_downtime() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let p = p.with_catch_up_grace(Some(chrono::Duration::minutes(60)));
+    let out = Recording::default();
+    p.setup_channel(
+        setup("09:00", "Europe/London", Days::DAILY, 8),
+        1,
+        utc("2026-06-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    // 09:00 BST is 08:00 UTC. Back at 08:45 UTC: within the hour, posted late.
+    let (report, _) = out.pass(&p, utc("2026-06-01T08:45:00Z")).await;
+    assert_eq!(report.posted.len(), 1);
+    let thread = report.posted[0].thread_id.unwrap();
+    p.record_message(message(thread, 1, 7, utc("2026-06-01T09:00:00Z")))
+        .await
+        .unwrap();
+    out.pass(&p, utc("2026-06-01T16:00:00Z")).await;
+    // Back at 09:30 UTC on June 2, 90 minutes after the drop time: missed, though
+    // the reveal (16:00 UTC) is hours away.
+    let (report, wake) = out.pass(&p, utc("2026-06-02T09:30:00Z")).await;
+    assert!(report.posted.is_empty());
+    assert_eq!(wake, Some(utc("2026-06-03T08:00:00Z")));
+    let states = drop_states(p.store()).await;
+    assert_eq!(states[1], (date("2026-06-02"), DropState::Missed, None));
+    // The missed day breaks nobody's streak.
+    let (report, _) = out.pass(&p, utc("2026-06-03T08:00:00Z")).await;
+    let thread = report.posted[0].thread_id.unwrap();
+    p.record_message(message(thread, 2, 7, utc("2026-06-03T09:00:00Z")))
+        .await
+        .unwrap();
+    out.pass(&p, utc("2026-06-03T16:00:00Z")).await;
+    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    assert_eq!((s.current, s.best), (2, 2));
+
+    // Without a grace, the same downtime posts the drop late (until the reveal).
+    let (p2, _dir2) = practice_with(small_bank(3)).await;
+    p2.setup_channel(
+        setup("09:00", "Europe/London", Days::DAILY, 8),
+        1,
+        utc("2026-06-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let (report, _) = out.pass(&p2, utc("2026-06-01T15:59:00Z")).await;
+    assert_eq!(report.posted.len(), 1, "posted a minute before its reveal");
+}

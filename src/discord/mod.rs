@@ -86,6 +86,10 @@ pub enum ConfigError {
     BadApiBase(String),
     #[error("PREPBOT_CLAIM_LEASE_SECS must be a number of seconds from 2 to 3600, not `{0}`")]
     BadLease(String),
+    #[error(
+        "PREPBOT_CATCH_UP_GRACE_MINS must be a number of minutes from 1 to 10080 (a week), not `{0}`"
+    )]
+    BadGrace(String),
 }
 
 /// What `prepbot run` reads from the environment.
@@ -103,6 +107,9 @@ pub struct DiscordConfig {
     /// default): after a crash, a drop whose post may or may not have gone out is
     /// retried (deduplicated) once its claim runs out.
     pub claim_lease: Option<chrono::Duration>,
+    /// How late a drop that fell due while the bot was down may still be posted
+    /// (`PREPBOT_CATCH_UP_GRACE_MINS`); `None`: until its reveal time.
+    pub catch_up_grace: Option<chrono::Duration>,
 }
 
 impl DiscordConfig {
@@ -141,6 +148,15 @@ impl DiscordConfig {
                     .ok_or(ConfigError::BadLease(v))
             })
             .transpose()?;
+        let catch_up_grace = set("PREPBOT_CATCH_UP_GRACE_MINS")
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|m| (1..=10080).contains(m))
+                    .map(chrono::Duration::minutes)
+                    .ok_or(ConfigError::BadGrace(v))
+            })
+            .transpose()?;
         Ok(DiscordConfig {
             token: Token::new(token),
             database_url: set("PREPBOT_DATABASE_URL")
@@ -150,6 +166,7 @@ impl DiscordConfig {
             dev_guild,
             api_base,
             claim_lease,
+            catch_up_grace,
         })
     }
 
@@ -189,7 +206,8 @@ pub async fn run(
         )
     })?;
     let store = Store::open_url(&config.database_url).await?;
-    let mut practice = Practice::new(store.clone(), Arc::new(bank));
+    let mut practice =
+        Practice::new(store.clone(), Arc::new(bank)).with_catch_up_grace(config.catch_up_grace);
     if let Some(lease) = config.claim_lease {
         practice = practice.with_lease(lease);
     }
@@ -510,6 +528,31 @@ mod tests {
             ("PREPBOT_DISCORD_API_BASE", "127.0.0.1:5000"),
         ]));
         assert!(matches!(bad.unwrap_err(), ConfigError::BadApiBase(_)));
+    }
+
+    #[test]
+    fn the_lease_and_the_catch_up_grace_are_bounded() {
+        let c = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "t"),
+            ("PREPBOT_CLAIM_LEASE_SECS", "30"),
+            ("PREPBOT_CATCH_UP_GRACE_MINS", "90"),
+        ]))
+        .unwrap();
+        assert_eq!(c.claim_lease, Some(chrono::Duration::seconds(30)));
+        assert_eq!(c.catch_up_grace, Some(chrono::Duration::minutes(90)));
+        let c = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "t")])).unwrap();
+        assert_eq!((c.claim_lease, c.catch_up_grace), (None, None));
+        for (name, value) in [
+            ("PREPBOT_CLAIM_LEASE_SECS", "1"),
+            ("PREPBOT_CLAIM_LEASE_SECS", "two"),
+            ("PREPBOT_CATCH_UP_GRACE_MINS", "0"),
+            ("PREPBOT_CATCH_UP_GRACE_MINS", "10081"),
+        ] {
+            let err = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "t"), (name, value)]))
+                .unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+            assert!(err.to_string().contains(value), "{err}");
+        }
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
         dev_guild: Some(GUILD_A),
         api_base: Some(fake.base()),
         claim_lease: None,
+        catch_up_grace: None,
     }
 }
 
