@@ -67,6 +67,7 @@ pub enum Command {
         action: QuestionsCommand,
     },
     /// Measure the engine, the store and the bank; prints a table of timings.
+    /// `prepbot bench seed PATH` builds a large database for the load harness.
     Bench {
         /// Question bank directory.
         #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
@@ -74,6 +75,28 @@ pub enum Command {
         /// Fewer iterations, for a quick look.
         #[arg(long)]
         quick: bool,
+        #[command(subcommand)]
+        action: Option<BenchCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Build a large database reproducibly (default: 100,000 members, 1,000,000
+    /// answers over 1,000 drops in 10 channels).
+    Seed {
+        /// The database file to create (must not exist).
+        path: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        members: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        answers: u64,
+        #[arg(long, default_value_t = 1_000)]
+        drops: u64,
+        #[arg(long, default_value_t = 10)]
+        channels: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
 }
 
@@ -174,7 +197,46 @@ pub fn run(cli: Cli) -> ExitCode {
                     .map(|_| ())
             })
         }
-        Command::Bench { questions, quick } => {
+        Command::Bench {
+            questions,
+            action:
+                Some(BenchCommand::Seed {
+                    path,
+                    members,
+                    answers,
+                    drops,
+                    channels,
+                    seed,
+                }),
+            ..
+        } => {
+            let Some(bank) = load_bank(&questions) else {
+                return ExitCode::from(1);
+            };
+            let spec = crate::seed::SeedSpec {
+                members,
+                answers,
+                drops,
+                channels,
+                seed,
+            };
+            block_on(async move {
+                let s = crate::seed::seed(&path, Arc::new(bank), spec).await?;
+                say!(
+                    "{}: {} channels, {} drops, {} answers, {} member streaks in {:.1} s",
+                    path.display(),
+                    s.channels,
+                    s.drops,
+                    s.answers,
+                    s.member_stats,
+                    s.seconds
+                );
+                Ok(())
+            })
+        }
+        Command::Bench {
+            questions, quick, ..
+        } => {
             let Some(bank) = load_bank(&questions) else {
                 return ExitCode::from(1);
             };

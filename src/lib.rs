@@ -23,5 +23,6 @@ pub mod discord;
 pub mod engine;
 pub mod practice;
 pub mod scheduler;
+pub mod seed;
 pub mod status;
 pub mod store;
