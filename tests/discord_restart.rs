@@ -499,3 +499,69 @@ async fn shutdown_waits_for_answers_being_stored() {
         );
     }
 }
+
+/// The POSTs of drops to `channel`, in order.
+fn drop_posts_to(bot: &Bot, channel: u64) -> Vec<fake_discord::Recorded> {
+    let path = format!("/api/v10/channels/{channel}/messages");
+    bot.fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_for_as_long_as_discord_says_not_a_fixed_time() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    set_up_nine_to_five(&bot, CHANNEL_A).await;
+    set_up_nine_to_five(&bot, CHANNEL_A2).await;
+    // Two different waits: no fixed sleep satisfies both bounds below.
+    for (channel, secs) in [(CHANNEL_A, 0.1), (CHANNEL_A2, 1.5)] {
+        bot.fake.add_fault(
+            Fault::new("POST", format!("/channels/{channel}/messages"), 429).retry_after(secs),
+        );
+    }
+    bot.clock.set(utc("2026-03-02T09:00:00Z"));
+    for channel in [CHANNEL_A, CHANNEL_A2] {
+        bot.fake
+            .wait_until("the drop after its 429", WAIT, || {
+                drop_posts_to(&bot, channel).len() >= 2
+            })
+            .await;
+    }
+    let gap = |channel| {
+        let posts = drop_posts_to(&bot, channel);
+        assert_eq!(posts.len(), 2, "one 429, one retry");
+        posts[1].at.duration_since(posts[0].at)
+    };
+    let short = gap(CHANNEL_A);
+    let long = gap(CHANNEL_A2);
+    assert!(
+        short >= Duration::from_millis(95) && short < Duration::from_millis(1000),
+        "retry_after 0.1 s, retried after {short:?}"
+    );
+    assert!(
+        long >= Duration::from_millis(1490),
+        "retry_after 1.5 s, retried after {long:?}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_on_a_drop_is_retried_after_a_backoff() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    set_up_nine_to_five(&bot, CHANNEL_A).await;
+    bot.fake.add_fault(Fault::new(
+        "POST",
+        format!("/channels/{CHANNEL_A}/messages"),
+        503,
+    ));
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    let posts = drop_posts_to(&bot, CHANNEL_A);
+    assert_eq!(posts.len(), 2, "one 503, one retry");
+    let gap = posts[1].at.duration_since(posts[0].at);
+    assert!(gap >= Duration::from_millis(990), "backed off {gap:?}");
+    assert_eq!(posts[0].body["nonce"], posts[1].body["nonce"]);
+    assert_eq!(drop_of_thread(&bot, thread).await.state, DropState::Posted);
+    bot.stop().await;
+}
