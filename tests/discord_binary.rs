@@ -95,6 +95,8 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         r.path.ends_with("/tok-bin2")
     })
     .await;
+    // A REST failure on the way: its error is logged, the token must not be.
+    fake.add_fault(Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 403).code(50013));
     command("tok-bin3", "drop", vec![]);
     fake.wait_for("the drop", wait, |r| {
         r.path == format!("/api/v10/channels/{CHANNEL_A}/messages")
@@ -127,6 +129,10 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         "part of the token appeared in the logs"
     );
     assert!(logs.contains("shutting down"), "{logs}");
+    assert!(
+        logs.contains("lacks permission to post"),
+        "the failure was logged:\n{logs}"
+    );
 }
 
 /// Starts `prepbot run` against the fake with the database in `dir`, logging to
