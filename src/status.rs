@@ -26,6 +26,9 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
             s.pool,
             if s.paused { ", paused" } else { "" },
         ));
+        if let Some(reason) = &ch.pause_reason {
+            out.push_str(&format!("  paused by the bot: {reason}\n"));
+        }
         let latest = drops::latest(&mut conn, ch.channel_id).await?;
         if !s.paused {
             let next = s.next_occurrence(

@@ -432,6 +432,15 @@ async fn a_deleted_channel_pauses_its_schedule_and_keeps_it() {
         "{row:?}"
     );
     assert_eq!(row.schedule.time.format("%H:%M").to_string(), "09:00");
+    let status = prepbot::status::report(&bot.store().await, utc("2026-03-02T10:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        status.contains(&format!("channel {CHANNEL_A2}"))
+            && status.contains("paused by the bot: the channel")
+            && status.contains("no longer exists"),
+        "{status}"
+    );
     // Days pass; nothing more is sent there.
     bot.clock.set(utc("2026-03-04T09:30:00Z"));
     tokio::time::sleep(Duration::from_millis(300)).await;
