@@ -167,9 +167,21 @@ impl Store {
         Ok(self.reader.acquire().await?)
     }
 
+    /// Closes every connection. Once it returns, none is left open on the file, so the
+    /// file can be copied, replaced or opened read-only at once.
     pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        // sqlx's close returns once no connection is checked out, but a connection on its
+        // way back to the pool at that moment can still land among the idle ones, open
+        // until the pool is dropped. Close again until both pools are empty: a few
+        // milliseconds at most, bounded in case a connection never comes back.
+        for _ in 0..1000 {
+            self.reader.close().await;
+            self.writer.close().await;
+            if self.reader.size() == 0 && self.writer.size() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
