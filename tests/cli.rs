@@ -189,3 +189,69 @@ fn a_closed_output_pipe_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success());
 }
+
+/// A demo database with a migration this build does not know, as a newer prepbot leaves it.
+async fn newer_database(dir: &std::path::Path) -> std::path::PathBuf {
+    use sqlx::Connection;
+    let db = dir.join("newer.db");
+    let demo = prepbot(&["demo", "--days", "1", "--db", db.to_str().unwrap()]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(20_990_101_i64)
+    .bind("from the future")
+    .bind(true)
+    .bind(vec![0u8; 48])
+    .bind(1_i64)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_prepbot_stops_status_and_run_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = newer_database(dir.path()).await;
+    let before = std::fs::read(&db).unwrap();
+    let known = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.split('_').next().and_then(|v| v.parse::<i64>().ok())
+        })
+        .max()
+        .unwrap();
+    for command in ["status", "run"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg(command)
+            .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DISCORD_TOKEN", "not-a-real-token")
+            .env_remove("PREPBOT_QUESTIONS")
+            .env_remove("PREPBOT_DEV_GUILD")
+            .env_remove("PREPBOT_DISCORD_API_BASE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert_eq!(
+            text(&out.stderr).trim_end(),
+            format!(
+                "error: the database sqlite://{} was created by a newer prepbot (schema version 20990101, this build knows up to {known}); upgrade prepbot or use a backup",
+                db.display()
+            ),
+            "{command}"
+        );
+        assert!(out.stdout.is_empty(), "{command}");
+    }
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "the file is unchanged"
+    );
+}
