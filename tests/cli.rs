@@ -255,3 +255,82 @@ async fn a_database_from_a_newer_prepbot_stops_status_and_run_with_one_line() {
         "the file is unchanged"
     );
 }
+
+fn with_database(db: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .args(args)
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .output()
+        .expect("run prepbot")
+}
+
+#[test]
+fn backup_copies_the_configured_database_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db");
+    let demo = prepbot(&[
+        "demo",
+        "--days",
+        "2",
+        "--start",
+        "2026-11-23",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let copy = dir.path().join("copy.db");
+
+    let out = with_database(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "backed up sqlite://{} to {} (",
+            db.display(),
+            copy.display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with(" KiB)"), "{stdout}");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["bot.db", "copy.db"], "no -wal or -shm left behind");
+    // The copy is the same bot state.
+    let original = with_database(&db, &["status"]);
+    let restored = with_database(&copy, &["status"]);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert_eq!(text(&restored.stdout), text(&original.stdout));
+
+    let before = std::fs::read(&copy).unwrap();
+    let out = with_database(&db, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "error: cannot back up to {}: it already exists, and a backup never overwrites anything: choose a new file name",
+            copy.display()
+        )
+    );
+    assert!(
+        std::fs::read(&copy).unwrap() == before,
+        "the old copy is intact"
+    );
+
+    let nowhere = dir.path().join("gone").join("copy.db");
+    let out = with_database(&db, &["backup", nowhere.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "error: cannot back up to {}: the directory {} does not exist",
+            nowhere.display(),
+            dir.path().join("gone").display()
+        )
+    );
+
+    let out = prepbot(&["backup"]);
+    assert_eq!(out.status.code(), Some(2), "the path is required");
+}

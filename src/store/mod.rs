@@ -7,7 +7,8 @@
 //! Functions take `&mut SqliteConnection`, so callers compose them inside one
 //! transaction ([`Store::write`]) or run them on a pooled connection ([`Store::read`]).
 //! Faults an operator can meet (a read-only or full database, one left by a newer
-//! prepbot, a lock held too long) become [`StoreError`]s that say what to do.
+//! prepbot, a lock held too long) become [`StoreError`]s that say what to do;
+//! [`Store::backup_to`] and [`backup_url`] copy a live database.
 
 pub mod answers;
 pub mod channels;
@@ -16,7 +17,7 @@ pub mod ids;
 pub mod member_stats;
 pub mod rotation;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error("cannot back up to {path}: {reason}")]
+    Backup { path: String, reason: String },
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -327,6 +330,14 @@ impl Store {
         Ok(self.reader.acquire().await?)
     }
 
+    /// Writes a consistent copy of the database to `dest`, a new file in an existing
+    /// directory, while others go on writing; returns the copy's absolute path. The copy
+    /// is one read transaction (`VACUUM INTO`), so it waits for no writer and holds none up.
+    pub async fn backup_to(&self, dest: &Path) -> Result<PathBuf> {
+        let mut conn = self.read().await?;
+        backup_with(&mut conn, dest).await
+    }
+
     /// Closes every connection. Once it returns, none is left open on the file, so the
     /// file can be copied, replaced or opened read-only at once.
     pub async fn close(&self) {
@@ -343,6 +354,93 @@ impl Store {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+}
+
+/// `prepbot backup`: copies the database at a `sqlite:` URL to `dest` (see
+/// [`Store::backup_to`]) through one connection that only reads. Unlike
+/// [`Store::open_url`] it creates nothing and applies no migration: the live database
+/// belongs to the running bot.
+pub async fn backup_url(url: &str, dest: &Path) -> Result<PathBuf> {
+    let options = url_options(url)?;
+    let target = redact_url(url);
+    if !options.get_filename().is_file() {
+        return Err(StoreError::Open {
+            target,
+            reason: "there is no database file there to back up".into(),
+        });
+    }
+    // Not opened read-only: SQLite's read-only connections never remove the -wal and
+    // -shm files they create, and files left by a backup run as root while the bot is
+    // stopped would keep the bot's own user from writing when it starts again.
+    let options = options
+        .create_if_missing(false)
+        .busy_timeout(DEFAULT_BUSY_TIMEOUT);
+    let mut conn =
+        SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| match StoreError::at(&target, e) {
+                StoreError::Sql(e) => StoreError::Open {
+                    target: target.clone(),
+                    reason: e.to_string(),
+                },
+                other => other,
+            })?;
+    let copied = backup_with(&mut conn, dest).await;
+    // It wrote nothing, so a failure to close loses nothing.
+    let _ = conn.close().await;
+    copied
+}
+
+async fn backup_with(conn: &mut SqliteConnection, dest: &Path) -> Result<PathBuf> {
+    let shown = dest.display().to_string();
+    let refuse = |reason: String| StoreError::Backup {
+        path: shown.clone(),
+        reason,
+    };
+    // Absolute, so SQLite never reads the name as a `file:` URI.
+    let dest = std::path::absolute(dest).map_err(|e| refuse(e.to_string()))?;
+    let Some(dest_text) = dest.to_str() else {
+        return Err(refuse("the path is not valid UTF-8".into()));
+    };
+    // Claim the name first: no other file is ever overwritten, even one created a moment
+    // ago, and `VACUUM INTO` accepts an empty file.
+    let dir = dest.parent().unwrap_or(Path::new("/"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&dest)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => refuse(
+                "it already exists, and a backup never overwrites anything: choose a new file name"
+                    .into(),
+            ),
+            std::io::ErrorKind::NotFound => {
+                refuse(format!("the directory {} does not exist", dir.display()))
+            }
+            _ => refuse(e.to_string()),
+        })?;
+    let copied = async {
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest_text)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Sql(e) => refuse(e.to_string()),
+                StoreError::Full => refuse("the disk is full".into()),
+                other => other,
+            })?;
+        // SQLite does not sync the copy; a backup that a crash can lose is no backup.
+        std::fs::File::open(&dest)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| refuse(format!("cannot sync the copy to disk: {e}")))
+    }
+    .await;
+    if let Err(e) = copied {
+        // The file is ours (created above): leave no half-written copy behind.
+        let _ = std::fs::remove_file(&dest);
+        return Err(e);
+    }
+    Ok(dest)
 }
 
 #[cfg(test)]
