@@ -58,6 +58,13 @@ pub enum Command {
     /// Show each configured channel from the bot's database (PREPBOT_DATABASE_URL):
     /// schedule, next drop, open drop, drop counts and the last problem.
     Status,
+    /// Copy the bot's database (PREPBOT_DATABASE_URL) to a new file: a consistent
+    /// snapshot, safe to take while the bot runs.
+    Backup {
+        /// The copy to write: a new file in an existing directory.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
     /// Look questions up in the bank.
     Questions {
         /// Question bank directory.
@@ -172,6 +179,18 @@ pub fn run(cli: Cli) -> ExitCode {
             let text = crate::status::report(&store, Utc::now()).await;
             store.close().await;
             say!("{}", text?);
+            Ok(())
+        }),
+        Command::Backup { path } => block_on(async move {
+            let config = Config::from_env();
+            let copy = crate::store::backup_url(&config.database_url, &path).await?;
+            let size = std::fs::metadata(&copy).map(|m| m.len()).unwrap_or(0);
+            say!(
+                "backed up {} to {} ({} KiB)",
+                crate::store::redact_url(&config.database_url),
+                copy.display(),
+                size.div_ceil(1024)
+            );
             Ok(())
         }),
         Command::Questions { dir, action } => questions(&dir, action),

@@ -189,3 +189,148 @@ fn a_closed_output_pipe_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success());
 }
+
+/// A demo database with a migration this build does not know, as a newer prepbot leaves it.
+async fn newer_database(dir: &std::path::Path) -> std::path::PathBuf {
+    use sqlx::Connection;
+    let db = dir.join("newer.db");
+    let demo = prepbot(&["demo", "--days", "1", "--db", db.to_str().unwrap()]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(20_990_101_i64)
+    .bind("from the future")
+    .bind(true)
+    .bind(vec![0u8; 48])
+    .bind(1_i64)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_prepbot_stops_status_and_run_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = newer_database(dir.path()).await;
+    let before = std::fs::read(&db).unwrap();
+    let known = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.split('_').next().and_then(|v| v.parse::<i64>().ok())
+        })
+        .max()
+        .unwrap();
+    for command in ["status", "run"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg(command)
+            .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DISCORD_TOKEN", "not-a-real-token")
+            .env_remove("PREPBOT_QUESTIONS")
+            .env_remove("PREPBOT_DEV_GUILD")
+            .env_remove("PREPBOT_DISCORD_API_BASE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert_eq!(
+            text(&out.stderr).trim_end(),
+            format!(
+                "error: the database sqlite://{} was created by a newer prepbot (schema version 20990101, this build knows up to {known}); upgrade prepbot or use a backup",
+                db.display()
+            ),
+            "{command}"
+        );
+        assert!(out.stdout.is_empty(), "{command}");
+    }
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "the file is unchanged"
+    );
+}
+
+fn with_database(db: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .args(args)
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .output()
+        .expect("run prepbot")
+}
+
+#[test]
+fn backup_copies_the_configured_database_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db");
+    let demo = prepbot(&[
+        "demo",
+        "--days",
+        "2",
+        "--start",
+        "2026-11-23",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let copy = dir.path().join("copy.db");
+
+    let out = with_database(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "backed up sqlite://{} to {} (",
+            db.display(),
+            copy.display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with(" KiB)"), "{stdout}");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["bot.db", "copy.db"], "no -wal or -shm left behind");
+    // The copy is the same bot state.
+    let original = with_database(&db, &["status"]);
+    let restored = with_database(&copy, &["status"]);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert_eq!(text(&restored.stdout), text(&original.stdout));
+
+    let before = std::fs::read(&copy).unwrap();
+    let out = with_database(&db, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "error: cannot back up to {}: it already exists, and a backup never overwrites anything: choose a new file name",
+            copy.display()
+        )
+    );
+    assert!(
+        std::fs::read(&copy).unwrap() == before,
+        "the old copy is intact"
+    );
+
+    let nowhere = dir.path().join("gone").join("copy.db");
+    let out = with_database(&db, &["backup", nowhere.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "error: cannot back up to {}: the directory {} does not exist",
+            nowhere.display(),
+            dir.path().join("gone").display()
+        )
+    );
+
+    let out = prepbot(&["backup"]);
+    assert_eq!(out.status.code(), Some(2), "the path is required");
+}

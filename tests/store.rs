@@ -345,3 +345,161 @@ async fn reads_do_not_wait_for_a_writer_and_cannot_write() {
         .await;
     assert!(write.is_err(), "read connections are read-only");
 }
+
+async fn answer_count(store: &Store) -> i64 {
+    let mut conn = store.read().await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM answers")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// Checks a backup: intact, fully migrated, and holding whole transactions of the
+/// writer (pairs of answers 0, 1, 2, ... with none missing), between `before` and `after`.
+async fn check_backup(copy: &std::path::Path, before: i64, after: i64, migrations: i64) {
+    let store = Store::open_path(copy).await.unwrap();
+    let mut conn = store.read().await.unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(applied, migrations, "every migration is in the copy");
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM answers ORDER BY message_id")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let n = ids.len() as i64;
+    assert!(before <= n && n <= after, "{before} <= {n} <= {after}");
+    assert_eq!(n % 2, 0, "whole transactions only");
+    assert!(ids.iter().copied().eq(0..n), "a prefix of what was written");
+    assert!(channels::get(&mut conn, CHANNEL).await.unwrap().is_some());
+    drop(conn);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
+    let (store, dir) = fresh_store().await;
+    with_channel(&store).await;
+    let now = utc("2026-01-05T09:00:00Z");
+    let drop_id = {
+        let mut tx = store.write().await.unwrap();
+        let id = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    let path = dir.path().join("prepbot.db");
+
+    // The running bot: another pool on the same file, two answers per transaction.
+    let bot = Store::open_path(&path).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (bot, stop) = (bot.clone(), stop.clone());
+        async move {
+            let mut next = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut tx = bot.write().await.unwrap();
+                for id in [next, next + 1] {
+                    let a = answers::StoredAnswer {
+                        message_id: id,
+                        drop_id,
+                        member_id: 7,
+                        member_name: "writer".into(),
+                        body: format!("answer {id} {}", "x".repeat(500)),
+                        posted_at: now,
+                        edited_at: None,
+                        withdrawn_at: None,
+                    };
+                    assert!(answers::insert(&mut tx, &a).await.unwrap());
+                }
+                tx.commit().await.unwrap();
+                next += 2;
+            }
+        }
+    });
+    while answer_count(&store).await < 40 {
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+
+    let before = answer_count(&store).await;
+    let through_store = store
+        .backup_to(&dir.path().join("copy-1.db"))
+        .await
+        .unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let through_url = prepbot::store::backup_url(&url, &dir.path().join("copy-2.db"))
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    let after = answer_count(&store).await;
+    assert!(after > before, "the writer kept writing during the backups");
+
+    let mut conn = store.read().await.unwrap();
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(through_store, dir.path().join("copy-1.db"));
+    for copy in [&through_store, &through_url] {
+        check_backup(copy, before, after, migrations).await;
+    }
+    bot.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_backup_never_overwrites_a_file_and_needs_its_directory() {
+    let (store, dir) = fresh_store().await;
+    let existing = dir.path().join("existing.db");
+    std::fs::write(&existing, "keep me").unwrap();
+    for target in [existing.clone(), dir.path().join("empty.db")] {
+        if target.ends_with("empty.db") {
+            std::fs::write(&target, "").unwrap();
+        }
+        let err = store.backup_to(&target).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backup { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot back up to {}: it already exists, and a backup never overwrites anything: choose a new file name",
+                target.display()
+            )
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert_eq!(std::fs::read(dir.path().join("empty.db")).unwrap(), b"");
+
+    let nowhere = dir.path().join("no-such-dir").join("copy.db");
+    let err = store.backup_to(&nowhere).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot back up to {}: the directory {} does not exist",
+            nowhere.display(),
+            dir.path().join("no-such-dir").display()
+        )
+    );
+    assert!(!dir.path().join("no-such-dir").exists());
+
+    let missing = format!("sqlite://{}", dir.path().join("missing.db").display());
+    let err = prepbot::store::backup_url(&missing, &dir.path().join("copy.db"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("cannot open the database {missing}: there is no database file there to back up")
+    );
+    assert!(!dir.path().join("copy.db").exists(), "no empty copy left");
+    assert!(!dir.path().join("missing.db").exists(), "nothing created");
+    store.close().await;
+}
