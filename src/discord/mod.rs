@@ -37,6 +37,7 @@ use tracing::{error, info, warn};
 use crate::bank::QuestionBank;
 use crate::clock::Clock;
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS};
+use crate::ingest::AnswerWriter;
 use crate::practice::Practice;
 use crate::store::Store;
 
@@ -178,6 +179,8 @@ impl DiscordConfig {
 /// Shared by every command and event handler.
 pub struct Data {
     pub practice: Practice,
+    /// Where answer events go to be committed in batches (see [`crate::ingest`]).
+    pub answers: AnswerWriter,
     pub clock: Arc<dyn Clock>,
     /// Wakes the scheduler when a schedule or a drop changed.
     pub wake: Arc<Notify>,
@@ -251,8 +254,10 @@ pub async fn run(
     let outbound = DiscordOutbound::new(rest.clone());
     let acks = AckQueue::start(rest.clone());
     let wake = Arc::new(Notify::new());
+    let (answers, answer_writer) = AnswerWriter::start(practice.clone());
     let data = Data {
         practice: practice.clone(),
+        answers,
         clock: clock.clone(),
         wake: wake.clone(),
         outbound: outbound.clone(),
@@ -384,6 +389,14 @@ pub async fn run(
             "events still being handled after {} s; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
         );
+    }
+    // The events are done (or given up on); the writer commits whatever they
+    // queued, then ends.
+    if tokio::time::timeout(SHUTDOWN_GRACE, answer_writer.stop())
+        .await
+        .is_err()
+    {
+        warn!("the answer writer did not finish in time; stopping anyway");
     }
     let _ = stop_tx.send(());
     if let Some(mut scheduler) = scheduler {
