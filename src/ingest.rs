@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError};
+use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError, ThreadDrops};
 use crate::store::StoreError;
 
 /// Events applied in one transaction at most. A batch of 256 short answers
@@ -230,8 +230,9 @@ async fn write_batch(
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut failed = None;
+    let mut drops = ThreadDrops::default();
     for job in &jobs {
-        match practice.apply_in(&mut tx, &job.event).await {
+        match practice.apply_in(&mut tx, &job.event, &mut drops).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) => {
                 failed = Some(e);

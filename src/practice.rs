@@ -190,6 +190,27 @@ impl AnswerOutcome {
     }
 }
 
+/// The drops of threads looked up in one write transaction. No answer event
+/// changes a drop, so within one transaction each thread's drop is read once: a
+/// batch of answers to one drop reads it once, not once per answer.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadDrops(HashMap<u64, Option<DropRecord>>);
+
+impl ThreadDrops {
+    async fn get(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        thread_id: u64,
+    ) -> Result<Option<DropRecord>> {
+        if let Some(known) = self.0.get(&thread_id) {
+            return Ok(known.clone());
+        }
+        let drop = drops::by_thread(tx, thread_id).await?;
+        self.0.insert(thread_id, drop.clone());
+        Ok(drop)
+    }
+}
+
 /// A member's streak as shown to users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreakView {
@@ -890,7 +911,9 @@ impl Practice {
     /// was seen first is stored already withdrawn.
     pub async fn record_message(&self, msg: IncomingMessage) -> Result<Option<RecordedAnswer>> {
         let mut tx = self.store.write().await?;
-        let recorded = self.store_message_in(&mut tx, &msg, None).await?;
+        let recorded = self
+            .store_message_in(&mut tx, &msg, None, &mut ThreadDrops::default())
+            .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(recorded)
     }
@@ -906,7 +929,7 @@ impl Practice {
     ) -> Result<Option<RecordedAnswer>> {
         let mut tx = self.store.write().await?;
         let recorded = self
-            .store_message_in(&mut tx, &msg, Some(edited_at))
+            .store_message_in(&mut tx, &msg, Some(edited_at), &mut ThreadDrops::default())
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(recorded)
@@ -915,42 +938,47 @@ impl Practice {
     /// Applies one answer event in a write transaction of its own.
     pub async fn apply(&self, event: &AnswerEvent) -> Result<AnswerOutcome> {
         let mut tx = self.store.write().await?;
-        let outcome = self.apply_in(&mut tx, event).await?;
+        let outcome = self
+            .apply_in(&mut tx, event, &mut ThreadDrops::default())
+            .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(outcome)
     }
 
     /// Applies one answer event inside the caller's write transaction: the same
     /// rules as [`Practice::record_message`], [`Practice::record_edit`],
-    /// [`Practice::edit_in_thread`] and [`Practice::withdraw_in_thread`]. On an
-    /// error the caller must roll the whole transaction back (SQLite may already
-    /// have).
+    /// [`Practice::edit_in_thread`] and [`Practice::withdraw_in_thread`]. `drops`
+    /// belongs to this transaction. On an error the caller must roll the whole
+    /// transaction back (SQLite may already have).
     pub(crate) async fn apply_in(
         &self,
         tx: &mut sqlx::SqliteConnection,
         event: &AnswerEvent,
+        drops: &mut ThreadDrops,
     ) -> Result<AnswerOutcome> {
         Ok(match event {
             AnswerEvent::Posted(msg) => {
-                AnswerOutcome::Recorded(self.store_message_in(tx, msg, None).await?)
+                AnswerOutcome::Recorded(self.store_message_in(tx, msg, None, drops).await?)
             }
-            AnswerEvent::Edited { message, edited_at } => {
-                AnswerOutcome::Recorded(self.store_message_in(tx, message, Some(*edited_at)).await?)
-            }
+            AnswerEvent::Edited { message, edited_at } => AnswerOutcome::Recorded(
+                self.store_message_in(tx, message, Some(*edited_at), drops)
+                    .await?,
+            ),
             AnswerEvent::EditedText {
                 thread_id,
                 message_id,
                 body,
                 edited_at,
             } => AnswerOutcome::Applied(
-                Self::edit_in_thread_in(tx, *thread_id, *message_id, body, *edited_at).await?,
+                Self::edit_in_thread_in(tx, *thread_id, *message_id, body, *edited_at, drops)
+                    .await?,
             ),
             AnswerEvent::Deleted {
                 thread_id,
                 message_id,
                 at,
             } => AnswerOutcome::Applied(
-                Self::withdraw_in_thread_in(tx, *thread_id, *message_id, *at).await?,
+                Self::withdraw_in_thread_in(tx, *thread_id, *message_id, *at, drops).await?,
             ),
         })
     }
@@ -960,8 +988,9 @@ impl Practice {
         tx: &mut sqlx::SqliteConnection,
         msg: &IncomingMessage,
         edited_at: Option<DateTime<Utc>>,
+        drops: &mut ThreadDrops,
     ) -> Result<Option<RecordedAnswer>> {
-        let Some(drop) = drops::by_thread(tx, msg.thread_id).await? else {
+        let Some(drop) = drops.get(tx, msg.thread_id).await? else {
             return Ok(None);
         };
         if !matches!(drop.state, DropState::Posted | DropState::Revealed) {
@@ -1022,7 +1051,15 @@ impl Practice {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        let done = Self::edit_in_thread_in(&mut tx, thread_id, message_id, body, at).await?;
+        let done = Self::edit_in_thread_in(
+            &mut tx,
+            thread_id,
+            message_id,
+            body,
+            at,
+            &mut ThreadDrops::default(),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }
@@ -1033,10 +1070,11 @@ impl Practice {
         message_id: u64,
         body: &str,
         at: DateTime<Utc>,
+        drops: &mut ThreadDrops,
     ) -> Result<bool> {
         let mut done = answers::edit(tx, message_id, body, at).await?;
         if !done && answers::get(tx, message_id).await?.is_none() {
-            if let Some(drop) = drops::by_thread(tx, thread_id).await? {
+            if let Some(drop) = drops.get(tx, thread_id).await? {
                 answers::early_edit(tx, message_id, drop.id, body, at).await?;
                 done = true;
             }
@@ -1067,7 +1105,14 @@ impl Practice {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        let done = Self::withdraw_in_thread_in(&mut tx, thread_id, message_id, at).await?;
+        let done = Self::withdraw_in_thread_in(
+            &mut tx,
+            thread_id,
+            message_id,
+            at,
+            &mut ThreadDrops::default(),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }
@@ -1077,10 +1122,11 @@ impl Practice {
         thread_id: u64,
         message_id: u64,
         at: DateTime<Utc>,
+        drops: &mut ThreadDrops,
     ) -> Result<bool> {
         let mut done = answers::withdraw(tx, message_id, at).await?;
         if !done && answers::get(tx, message_id).await?.is_none() {
-            if let Some(drop) = drops::by_thread(tx, thread_id).await? {
+            if let Some(drop) = drops.get(tx, thread_id).await? {
                 answers::early_withdraw(tx, message_id, drop.id, at).await?;
                 done = true;
             }
