@@ -27,12 +27,12 @@ CREATE INDEX answers_by_drop_member ON answers (drop_id, member_id, posted_at);
 -- Deleting a drop (a channel's cascade) finds its early events without a scan.
 CREATE INDEX early_message_events_by_drop ON early_message_events (drop_id);
 
--- The leaderboard in two ordered walks: members whose streak is live, by streak,
--- then everyone else, by on-time answers; names compare without case, as shown.
--- last_seq (and current_streak) are in the indexes so the rows each walk skips
--- are skipped without reading them.
+-- The leaderboard in two ordered walks, each stopping at its limit: members whose
+-- streak is current (last answered at the latest revealed drop) by streak, then
+-- everyone else by on-time answers; names compare without case, as shown. The
+-- second walk skips the few current members from the index alone.
 DROP INDEX member_stats_leaderboard;
-CREATE INDEX member_stats_by_streak ON member_stats
-    (channel_id, current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, member_id, last_seq);
+CREATE INDEX member_stats_current ON member_stats
+    (channel_id, last_seq, current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, member_id);
 CREATE INDEX member_stats_by_total ON member_stats
     (channel_id, total_on_time DESC, member_name COLLATE NOCASE, member_id, last_seq, current_streak);
