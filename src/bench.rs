@@ -6,6 +6,9 @@
 //! - store: recording one answer; settling a reveal with 20 answerers, on a channel
 //!   with a short history and with a long one (settling must not grow with history);
 //!   one scheduler agenda over 100 channels.
+//! - ingest: 10,000 answers from 64 concurrent submitters through the answer writer
+//!   (group commit), against one transaction per answer; with `synchronous` NORMAL
+//!   (what the bot runs) and FULL.
 //!
 //! [`write_generated_bank`] writes a large valid bank for the Criterion benches
 //! (`benches/`) and any other harness that needs more questions than ship.
@@ -22,7 +25,8 @@ use crate::bank::{PoolFilter, QuestionBank};
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::engine::schedule::{Days, Schedule, parse_zone};
 use crate::engine::split::split;
-use crate::practice::{ChannelSetup, IncomingMessage, Practice};
+use crate::ingest::AnswerWriter;
+use crate::practice::{AnswerEvent, ChannelSetup, IncomingMessage, Practice};
 use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
 use crate::store::Store;
 
@@ -506,6 +510,15 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
     ));
     store.close().await;
 
+    // Ingestion: answers per second into committed storage.
+    let total = if quick { 2_000 } else { 10_000 };
+    let mut rates = Vec::new();
+    for full_sync in [false, true] {
+        for batched in [true, false] {
+            rates.push(ingest_rate(bank.clone(), full_sync, batched, total, 64).await?);
+        }
+    }
+
     let mut out = format!(
         "{:<62} {:>6} {:>11} {:>11}\n",
         "benchmark", "n", "mean", "best"
@@ -519,7 +532,140 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
             fmt_dur(r.best)
         ));
     }
+    out.push('\n');
+    for r in rates {
+        out.push_str(&r.line());
+        out.push('\n');
+    }
     Ok(out)
+}
+
+/// Answers per second from concurrent submitters into committed storage.
+struct IngestRate {
+    answers: u64,
+    submitters: u64,
+    batched: bool,
+    full_sync: bool,
+    elapsed: StdDuration,
+    transactions: u64,
+}
+
+impl IngestRate {
+    fn line(&self) -> String {
+        let per_second = self.answers as f64 / self.elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "ingest: {} answers, {} submitters, {}, synchronous={}: {:.0} answers/s ({} in {} transactions, mean {:.1} per commit)",
+            self.answers,
+            self.submitters,
+            if self.batched {
+                "through the answer writer"
+            } else {
+                "one transaction each"
+            },
+            if self.full_sync { "FULL" } else { "NORMAL" },
+            per_second,
+            fmt_dur(self.elapsed),
+            self.transactions,
+            self.answers as f64 / self.transactions.max(1) as f64
+        )
+    }
+}
+
+/// Records `total` answers (500 characters each) in one open drop's thread from
+/// `submitters` concurrent tasks, each waiting for its answer to be stored before
+/// sending the next (as a gateway handler does); a fresh database per run.
+async fn ingest_rate(
+    bank: Arc<QuestionBank>,
+    full_sync: bool,
+    batched: bool,
+    total: u64,
+    submitters: u64,
+) -> anyhow::Result<IngestRate> {
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("ingest.db");
+    let store = if full_sync {
+        Store::open_path_synchronous_full(&file).await?
+    } else {
+        Store::open_path(&file).await?
+    };
+    let practice = Practice::new(store.clone(), bank);
+    let start = bench_start()?;
+    let setup = ChannelSetup {
+        guild_id: 1,
+        channel_id: 1,
+        time: NaiveTime::from_hms_opt(9, 0, 0).context("time")?,
+        zone: chrono_tz::UTC,
+        days: Days::DAILY,
+        reveal_after_hours: 8,
+        pool: PoolFilter::default(),
+    };
+    practice.setup_channel(setup, 1, start).await?;
+    let drop_at = start + Duration::hours(9);
+    let claimed = practice
+        .claim_scheduled_drop(1, drop_at)
+        .await?
+        .context("a drop should be due")?;
+    let thread = practice
+        .mark_posted(claimed.drop.id, 9, 9, drop_at)
+        .await?
+        .thread_id
+        .context("posted drops have a thread")?;
+    let (writer, task) = AnswerWriter::start(practice.clone());
+    let submitters = submitters.max(1);
+    // The first `total % submitters` submitters send one more, so exactly `total` go.
+    let share = |s: u64| total / submitters + u64::from(s < total % submitters);
+    let body: String = "An answer about trade-offs, with an example. "
+        .repeat(12)
+        .chars()
+        .take(500)
+        .collect();
+    let t = Instant::now();
+    let handles: Vec<_> = (0..submitters)
+        .map(|s| {
+            let (writer, practice, body) = (writer.clone(), practice.clone(), body.clone());
+            let first = (0..s).map(share).sum::<u64>();
+            let count = share(s);
+            tokio::spawn(async move {
+                for i in 0..count {
+                    let id = 1_000_000 + first + i;
+                    let msg = IncomingMessage {
+                        thread_id: thread,
+                        message_id: id,
+                        member_id: 10_000 + id % 5_000,
+                        member_name: "bench".into(),
+                        body: body.clone(),
+                        posted_at: drop_at + Duration::minutes(30),
+                    };
+                    let recorded = if batched {
+                        writer.submit(AnswerEvent::Posted(msg)).await?.recorded()
+                    } else {
+                        practice.record_message(msg).await?
+                    };
+                    anyhow::ensure!(
+                        recorded.is_some_and(|r| r.new),
+                        "answer {id} was not recorded"
+                    );
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await??;
+    }
+    let elapsed = t.elapsed();
+    let answers = total;
+    let stats = writer.stats();
+    task.stop().await;
+    store.close().await;
+    Ok(IngestRate {
+        answers,
+        submitters,
+        batched,
+        full_sync,
+        elapsed,
+        transactions: if batched { stats.batches } else { answers },
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //!   chat platform and of the wall clock.
 //! - [`store`]: all SQL (sqlx + SQLite), one file per table or aggregate.
 //! - [`practice`]: the use cases adapters call, joining the engine to the store.
+//! - [`ingest`]: the answer writer: answer events from every adapter, committed in batches.
 //! - [`scheduler`]: runs whatever is due at an instant through an [`scheduler::Outbound`] adapter.
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
 //! - [`status`]: `prepbot status`, what the database says about each channel.
@@ -21,6 +22,7 @@ pub mod console;
 pub mod demo;
 pub mod discord;
 pub mod engine;
+pub mod ingest;
 pub mod practice;
 pub mod scheduler;
 pub mod seed;

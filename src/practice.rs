@@ -67,13 +67,18 @@ pub enum PracticeError {
     Busy,
     #[error("the platform refused the post: {0}")]
     PostFailed(String),
+    #[error("the answer writer has stopped (the bot is shutting down)")]
+    WriterStopped,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl PracticeError {
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, PracticeError::Store(_) | PracticeError::PostFailed(_))
+        !matches!(
+            self,
+            PracticeError::Store(_) | PracticeError::PostFailed(_) | PracticeError::WriterStopped
+        )
     }
 }
 
@@ -137,6 +142,73 @@ pub struct RecordedAnswer {
     pub new: bool,
     /// The message was deleted before it was stored (its delete arrived first).
     pub withdrawn: bool,
+}
+
+/// A change to a thread's messages as a platform reports it. Events about one
+/// message may arrive in any order; applying them in any order gives the same
+/// stored answer.
+#[derive(Debug, Clone)]
+pub enum AnswerEvent {
+    /// A message posted ([`Practice::record_message`]).
+    Posted(IncomingMessage),
+    /// An edit with the whole message, enough to store it if its create has not
+    /// been seen ([`Practice::record_edit`]).
+    Edited {
+        message: IncomingMessage,
+        edited_at: DateTime<Utc>,
+    },
+    /// An edit known only by its ids ([`Practice::edit_in_thread`]).
+    EditedText {
+        thread_id: u64,
+        message_id: u64,
+        body: String,
+        edited_at: DateTime<Utc>,
+    },
+    /// A message deleted ([`Practice::withdraw_in_thread`]).
+    Deleted {
+        thread_id: u64,
+        message_id: u64,
+        at: DateTime<Utc>,
+    },
+}
+
+/// What applying an [`AnswerEvent`] did: what a posted or fully edited message
+/// recorded, or whether an edit or delete by id applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerOutcome {
+    Recorded(Option<RecordedAnswer>),
+    Applied(bool),
+}
+
+impl AnswerOutcome {
+    /// What a posted or fully edited message recorded; `None` for the other events.
+    pub fn recorded(self) -> Option<RecordedAnswer> {
+        match self {
+            AnswerOutcome::Recorded(r) => r,
+            AnswerOutcome::Applied(_) => None,
+        }
+    }
+}
+
+/// The drops of threads looked up in one write transaction. No answer event
+/// changes a drop, so within one transaction each thread's drop is read once: a
+/// batch of answers to one drop reads it once, not once per answer.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadDrops(HashMap<u64, Option<DropRecord>>);
+
+impl ThreadDrops {
+    async fn get(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        thread_id: u64,
+    ) -> Result<Option<DropRecord>> {
+        if let Some(known) = self.0.get(&thread_id) {
+            return Ok(known.clone());
+        }
+        let drop = drops::by_thread(tx, thread_id).await?;
+        self.0.insert(thread_id, drop.clone());
+        Ok(drop)
+    }
 }
 
 /// A member's streak as shown to users.
@@ -826,13 +898,22 @@ impl Practice {
     }
 
     // ---- answers ---------------------------------------------------------------
+    //
+    // Each answer use case has a `*_in` form that runs on a write transaction the
+    // caller owns, so the answer writer (`crate::ingest`) can apply many events in
+    // one commit with exactly the rules the one-transaction forms use.
 
     /// Stores a message posted in a drop's thread. `None` if the thread is not a drop's.
     /// An on-time message whose event arrives after the reveal was recorded (the two
     /// raced) settles that member's streak for the drop then. A message whose delete
     /// was seen first is stored already withdrawn.
     pub async fn record_message(&self, msg: IncomingMessage) -> Result<Option<RecordedAnswer>> {
-        self.store_message(msg, None).await
+        let mut tx = self.store.write().await?;
+        let recorded = self
+            .store_message_in(&mut tx, &msg, None, &mut ThreadDrops::default())
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(recorded)
     }
 
     /// An edit of a message in a drop's thread, made at `edited_at`. Replaces the
@@ -844,16 +925,70 @@ impl Practice {
         msg: IncomingMessage,
         edited_at: DateTime<Utc>,
     ) -> Result<Option<RecordedAnswer>> {
-        self.store_message(msg, Some(edited_at)).await
+        let mut tx = self.store.write().await?;
+        let recorded = self
+            .store_message_in(&mut tx, &msg, Some(edited_at), &mut ThreadDrops::default())
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(recorded)
     }
 
-    async fn store_message(
-        &self,
-        msg: IncomingMessage,
-        edited_at: Option<DateTime<Utc>>,
-    ) -> Result<Option<RecordedAnswer>> {
+    /// Applies one answer event in a write transaction of its own.
+    pub async fn apply(&self, event: &AnswerEvent) -> Result<AnswerOutcome> {
         let mut tx = self.store.write().await?;
-        let Some(drop) = drops::by_thread(&mut tx, msg.thread_id).await? else {
+        let outcome = self
+            .apply_in(&mut tx, event, &mut ThreadDrops::default())
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(outcome)
+    }
+
+    /// Applies one answer event inside the caller's write transaction: the same
+    /// rules as [`Practice::record_message`], [`Practice::record_edit`],
+    /// [`Practice::edit_in_thread`] and [`Practice::withdraw_in_thread`]. `drops`
+    /// belongs to this transaction. On an error the caller must roll the whole
+    /// transaction back (SQLite may already have).
+    pub(crate) async fn apply_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        event: &AnswerEvent,
+        drops: &mut ThreadDrops,
+    ) -> Result<AnswerOutcome> {
+        Ok(match event {
+            AnswerEvent::Posted(msg) => {
+                AnswerOutcome::Recorded(self.store_message_in(tx, msg, None, drops).await?)
+            }
+            AnswerEvent::Edited { message, edited_at } => AnswerOutcome::Recorded(
+                self.store_message_in(tx, message, Some(*edited_at), drops)
+                    .await?,
+            ),
+            AnswerEvent::EditedText {
+                thread_id,
+                message_id,
+                body,
+                edited_at,
+            } => AnswerOutcome::Applied(
+                Self::edit_in_thread_in(tx, *thread_id, *message_id, body, *edited_at, drops)
+                    .await?,
+            ),
+            AnswerEvent::Deleted {
+                thread_id,
+                message_id,
+                at,
+            } => AnswerOutcome::Applied(
+                Self::withdraw_in_thread_in(tx, *thread_id, *message_id, *at, drops).await?,
+            ),
+        })
+    }
+
+    async fn store_message_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        msg: &IncomingMessage,
+        edited_at: Option<DateTime<Utc>>,
+        drops: &mut ThreadDrops,
+    ) -> Result<Option<RecordedAnswer>> {
+        let Some(drop) = drops.get(tx, msg.thread_id).await? else {
             return Ok(None);
         };
         if !matches!(drop.state, DropState::Posted | DropState::Revealed) {
@@ -861,7 +996,7 @@ impl Practice {
         }
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
         // An edit or delete that overtook this create applies now.
-        let early = answers::early_event(&mut tx, msg.message_id)
+        let early = answers::early_event(tx, msg.message_id)
             .await?
             .unwrap_or_default();
         let withdrawn_at = early.withdrawn_at;
@@ -873,7 +1008,7 @@ impl Practice {
             }
         }
         let new = answers::insert(
-            &mut tx,
+            tx,
             &StoredAnswer {
                 message_id: msg.message_id,
                 drop_id: drop.id,
@@ -888,20 +1023,13 @@ impl Practice {
         .await?;
         if !new {
             if let Some(at) = edited_at {
-                answers::edit(&mut tx, msg.message_id, &body, at).await?;
+                answers::edit(tx, msg.message_id, &body, at).await?;
             }
         }
         if new && on_time && withdrawn_at.is_none() && drop.state == DropState::Revealed {
-            self.settle_in(
-                &mut tx,
-                &drop,
-                msg.member_id,
-                &msg.member_name,
-                msg.posted_at,
-            )
-            .await?;
+            self.settle_in(tx, &drop, msg.member_id, &msg.member_name, msg.posted_at)
+                .await?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
         Ok(Some(RecordedAnswer {
             drop_id: drop.id,
             on_time,
@@ -921,14 +1049,34 @@ impl Practice {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        let mut done = answers::edit(&mut tx, message_id, body, at).await?;
-        if !done && answers::get(&mut tx, message_id).await?.is_none() {
-            if let Some(drop) = drops::by_thread(&mut tx, thread_id).await? {
-                answers::early_edit(&mut tx, message_id, drop.id, body, at).await?;
+        let done = Self::edit_in_thread_in(
+            &mut tx,
+            thread_id,
+            message_id,
+            body,
+            at,
+            &mut ThreadDrops::default(),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(done)
+    }
+
+    async fn edit_in_thread_in(
+        tx: &mut sqlx::SqliteConnection,
+        thread_id: u64,
+        message_id: u64,
+        body: &str,
+        at: DateTime<Utc>,
+        drops: &mut ThreadDrops,
+    ) -> Result<bool> {
+        let mut done = answers::edit(tx, message_id, body, at).await?;
+        if !done && answers::get(tx, message_id).await?.is_none() {
+            if let Some(drop) = drops.get(tx, thread_id).await? {
+                answers::early_edit(tx, message_id, drop.id, body, at).await?;
                 done = true;
             }
         }
-        tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }
 
@@ -955,14 +1103,32 @@ impl Practice {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        let mut done = answers::withdraw(&mut tx, message_id, at).await?;
-        if !done && answers::get(&mut tx, message_id).await?.is_none() {
-            if let Some(drop) = drops::by_thread(&mut tx, thread_id).await? {
-                answers::early_withdraw(&mut tx, message_id, drop.id, at).await?;
+        let done = Self::withdraw_in_thread_in(
+            &mut tx,
+            thread_id,
+            message_id,
+            at,
+            &mut ThreadDrops::default(),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(done)
+    }
+
+    async fn withdraw_in_thread_in(
+        tx: &mut sqlx::SqliteConnection,
+        thread_id: u64,
+        message_id: u64,
+        at: DateTime<Utc>,
+        drops: &mut ThreadDrops,
+    ) -> Result<bool> {
+        let mut done = answers::withdraw(tx, message_id, at).await?;
+        if !done && answers::get(tx, message_id).await?.is_none() {
+            if let Some(drop) = drops.get(tx, thread_id).await? {
+                answers::early_withdraw(tx, message_id, drop.id, at).await?;
                 done = true;
             }
         }
-        tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }
 

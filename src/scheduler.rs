@@ -246,12 +246,15 @@ pub async fn run_due(
         .partition(|w| matches!(w, Work::Reveal { .. }));
     let mut report = PassReport::default();
     for phase in [reveals, posts] {
-        let outcomes: Vec<Outcome> = stream::iter(phase)
-            .map(|work| run_item(practice, outbound, work, now))
-            .buffered(PASS_CONCURRENCY)
+        // Unordered, so one slow item (a channel whose bucket is waiting out a 429)
+        // never keeps the next ones from starting; the report keeps the agenda's order.
+        let mut outcomes: Vec<(usize, Outcome)> = stream::iter(phase.into_iter().enumerate())
+            .map(|(i, work)| async move { (i, run_item(practice, outbound, work, now).await) })
+            .buffer_unordered(PASS_CONCURRENCY)
             .collect()
             .await;
-        for outcome in outcomes {
+        outcomes.sort_by_key(|(i, _)| *i);
+        for (_, outcome) in outcomes {
             match outcome {
                 Outcome::Posted(d) => report.posted.push(d),
                 Outcome::Revealed(d) => report.revealed.push(d),

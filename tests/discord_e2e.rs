@@ -990,6 +990,7 @@ async fn an_unreachable_api_base_is_a_startup_error_not_a_fallback_to_discord() 
         api_base: Some(format!("http://127.0.0.1:{port}")),
         claim_lease: None,
         catch_up_grace: None,
+        discord_rate: None,
     };
     let clock = Arc::new(ManualClock::new(utc("2026-03-02T08:00:00Z")));
     let result = tokio::time::timeout(

@@ -3,45 +3,25 @@
 //! Serenity handles each event in its own task, so a create, an edit and a delete of
 //! one message may be handled in any order; the practice layer makes the outcome the
 //! same whatever the order (see `Practice::record_edit` and `withdraw_in_thread`).
+//! Every answer event goes through the answer writer ([`crate::ingest`]), which
+//! commits them in batches; a handler hears the outcome only after the commit, so
+//! the reaction never acknowledges an answer that is not stored yet.
 
 use std::sync::atomic::Ordering;
 
 use poise::serenity_prelude as serenity;
 use serenity::{Attachment, FullEvent, Message, MessageType, MessageUpdateEvent};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::outbound::{Ack, AckQueue};
 use super::{CommandError, Data};
-use crate::practice::{IncomingMessage, PracticeError, RecordedAnswer};
-use crate::store::StoreError;
+use crate::practice::{AnswerEvent, IncomingMessage, RecordedAnswer};
 
 pub fn handler<'a>(
     framework: poise::FrameworkContext<'a, Data, CommandError>,
     event: &'a FullEvent,
 ) -> poise::BoxFuture<'a, Result<(), CommandError>> {
     Box::pin(handle(event, framework.user_data))
-}
-
-/// Runs a store operation, trying again when another process holds the database
-/// past the busy timeout: an answer must not be lost to a moment of contention.
-async fn persist<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, PracticeError>
-where
-    Fut: std::future::Future<Output = Result<T, PracticeError>>,
-{
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Err(PracticeError::Store(StoreError::Locked)) if attempt < 4 => {
-                warn!(
-                    attempt,
-                    "database locked while storing an answer event; retrying"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
 }
 
 async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
@@ -51,7 +31,11 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
             let Some(msg) = incoming(new_message) else {
                 return Ok(());
             };
-            let recorded = persist(|| data.practice.record_message(msg.clone())).await?;
+            let recorded = data
+                .answers
+                .submit(AnswerEvent::Posted(msg))
+                .await?
+                .recorded();
             acknowledge(
                 data,
                 new_message.channel_id.get(),
@@ -65,24 +49,28 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
             deleted_message_id,
             ..
         } => {
-            persist(|| {
-                data.practice
-                    .withdraw_in_thread(channel_id.get(), deleted_message_id.get(), now)
-            })
-            .await?;
+            data.answers
+                .submit(AnswerEvent::Deleted {
+                    thread_id: channel_id.get(),
+                    message_id: deleted_message_id.get(),
+                    at: now,
+                })
+                .await?;
         }
         FullEvent::MessageDeleteBulk {
             channel_id,
             multiple_deleted_messages_ids,
             ..
         } => {
-            for id in multiple_deleted_messages_ids {
-                persist(|| {
-                    data.practice
-                        .withdraw_in_thread(channel_id.get(), id.get(), now)
+            // Queued together, so they usually share one commit.
+            futures_util::future::try_join_all(multiple_deleted_messages_ids.iter().map(|id| {
+                data.answers.submit(AnswerEvent::Deleted {
+                    thread_id: channel_id.get(),
+                    message_id: id.get(),
+                    at: now,
                 })
-                .await?;
-            }
+            }))
+            .await?;
         }
         // A new session (not a resume) after the first: Discord does not replay
         // what happened while disconnected, so catch up on open threads.
@@ -192,20 +180,26 @@ async fn on_update(data: &Data, event: &MessageUpdateEvent) -> Result<(), Comman
                 body,
                 posted_at: *timestamp,
             };
-            let recorded = persist(|| data.practice.record_edit(msg.clone(), edited_at)).await?;
+            let recorded = data
+                .answers
+                .submit(AnswerEvent::Edited {
+                    message: msg,
+                    edited_at,
+                })
+                .await?
+                .recorded();
             acknowledge(data, event.channel_id.get(), event.id.get(), recorded);
         }
         // A partial one: applied to the stored message, or kept until it arrives.
         _ => {
-            persist(|| {
-                data.practice.edit_in_thread(
-                    event.channel_id.get(),
-                    event.id.get(),
-                    &body,
+            data.answers
+                .submit(AnswerEvent::EditedText {
+                    thread_id: event.channel_id.get(),
+                    message_id: event.id.get(),
+                    body,
                     edited_at,
-                )
-            })
-            .await?;
+                })
+                .await?;
         }
     }
     Ok(())

@@ -37,6 +37,7 @@ use tracing::{error, info, warn};
 use crate::bank::QuestionBank;
 use crate::clock::Clock;
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS};
+use crate::ingest::AnswerWriter;
 use crate::practice::Practice;
 use crate::store::Store;
 
@@ -90,6 +91,10 @@ pub enum ConfigError {
         "PREPBOT_CATCH_UP_GRACE_MINS must be a number of minutes from 1 to 10080 (a week), not `{0}`"
     )]
     BadGrace(String),
+    #[error(
+        "PREPBOT_DISCORD_RATE must be a number of requests per second from 1 to 10000, not `{0}`"
+    )]
+    BadRate(String),
 }
 
 /// What `prepbot run` reads from the environment.
@@ -110,6 +115,10 @@ pub struct DiscordConfig {
     /// How late a drop that fell due while the bot was down may still be posted
     /// (`PREPBOT_CATCH_UP_GRACE_MINS`); `None`: until its reveal time.
     pub catch_up_grace: Option<chrono::Duration>,
+    /// Requests per second the bot's own REST client paces itself to
+    /// (`PREPBOT_DISCORD_RATE`); `None`: [`rest::DEFAULT_RATE`], Discord's global
+    /// limit for a bot.
+    pub discord_rate: Option<u32>,
 }
 
 impl DiscordConfig {
@@ -157,6 +166,14 @@ impl DiscordConfig {
                     .ok_or(ConfigError::BadGrace(v))
             })
             .transpose()?;
+        let discord_rate = set("PREPBOT_DISCORD_RATE")
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|r| (1..=10_000).contains(r))
+                    .ok_or(ConfigError::BadRate(v))
+            })
+            .transpose()?;
         Ok(DiscordConfig {
             token: Token::new(token),
             database_url: set("PREPBOT_DATABASE_URL")
@@ -167,6 +184,7 @@ impl DiscordConfig {
             api_base,
             claim_lease,
             catch_up_grace,
+            discord_rate,
         })
     }
 
@@ -178,6 +196,8 @@ impl DiscordConfig {
 /// Shared by every command and event handler.
 pub struct Data {
     pub practice: Practice,
+    /// Where answer events go to be committed in batches (see [`crate::ingest`]).
+    pub answers: AnswerWriter,
     pub clock: Arc<dyn Clock>,
     /// Wakes the scheduler when a schedule or a drop changed.
     pub wake: Arc<Notify>,
@@ -243,16 +263,21 @@ pub async fn run(
     }
     let http = http.build();
 
-    let rest = Arc::new(Rest::new(
-        &config.token,
-        config.api_base.as_deref(),
-        rest::DEFAULT_CONCURRENCY,
-    )?);
+    let rest = Arc::new(
+        Rest::new(
+            &config.token,
+            config.api_base.as_deref(),
+            rest::DEFAULT_CONCURRENCY,
+        )?
+        .with_rate(config.discord_rate.unwrap_or(rest::DEFAULT_RATE)),
+    );
     let outbound = DiscordOutbound::new(rest.clone());
     let acks = AckQueue::start(rest.clone());
     let wake = Arc::new(Notify::new());
+    let (answers, answer_writer) = AnswerWriter::start(practice.clone());
     let data = Data {
         practice: practice.clone(),
+        answers,
         clock: clock.clone(),
         wake: wake.clone(),
         outbound: outbound.clone(),
@@ -384,6 +409,14 @@ pub async fn run(
             "events still being handled after {} s; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
         );
+    }
+    // The events are done (or given up on); the writer commits whatever they
+    // queued, then ends.
+    if tokio::time::timeout(SHUTDOWN_GRACE, answer_writer.stop())
+        .await
+        .is_err()
+    {
+        warn!("the answer writer did not finish in time; stopping anyway");
     }
     let _ = stop_tx.send(());
     if let Some(mut scheduler) = scheduler {
@@ -531,7 +564,7 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_and_the_catch_up_grace_are_bounded() {
+    fn the_lease_the_catch_up_grace_and_the_rate_are_bounded() {
         let c = DiscordConfig::from_vars(vars(&[
             ("DISCORD_TOKEN", "t"),
             ("PREPBOT_CLAIM_LEASE_SECS", "30"),
@@ -542,11 +575,24 @@ mod tests {
         assert_eq!(c.catch_up_grace, Some(chrono::Duration::minutes(90)));
         let c = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "t")])).unwrap();
         assert_eq!((c.claim_lease, c.catch_up_grace), (None, None));
+        assert_eq!(c.discord_rate, None);
+        for (value, rate) in [("1", 1), ("50", 50), (" 250 ", 250), ("10000", 10_000)] {
+            let c = DiscordConfig::from_vars(vars(&[
+                ("DISCORD_TOKEN", "t"),
+                ("PREPBOT_DISCORD_RATE", value),
+            ]))
+            .unwrap();
+            assert_eq!(c.discord_rate, Some(rate));
+        }
         for (name, value) in [
             ("PREPBOT_CLAIM_LEASE_SECS", "1"),
             ("PREPBOT_CLAIM_LEASE_SECS", "two"),
             ("PREPBOT_CATCH_UP_GRACE_MINS", "0"),
             ("PREPBOT_CATCH_UP_GRACE_MINS", "10081"),
+            ("PREPBOT_DISCORD_RATE", "0"),
+            ("PREPBOT_DISCORD_RATE", "10001"),
+            ("PREPBOT_DISCORD_RATE", "fast"),
+            ("PREPBOT_DISCORD_RATE", "-5"),
         ] {
             let err = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "t"), (name, value)]))
                 .unwrap_err();

@@ -1,7 +1,10 @@
 //! The REST calls the scheduler and the acknowledgement queue make, with their own
-//! rate-limit handling: a bounded number of requests in flight, and a 429 answered by
-//! waiting the `retry_after` Discord sends (in the body, or the `Retry-After` header)
-//! and trying again. Serenity cannot do that in proxy mode: with its ratelimiter off
+//! rate-limit handling: a bounded number of requests in flight (and so of
+//! connections), requests paced to the global limit before they are sent
+//! ([`Pacer`]: a drop fan-out over thousands of channels runs at the limit instead
+//! of hitting it), and a 429 answered by waiting the `retry_after` Discord sends (in
+//! the body, or the `Retry-After` header; the whole client for a `global` one) and
+//! trying again. Serenity cannot do that in proxy mode: with its ratelimiter off
 //! it surfaces a 429 as an error without headers or `retry_after`.
 
 use std::time::Duration;
@@ -20,6 +23,10 @@ pub const DISCORD_API: &str = "https://discord.com";
 /// Requests in flight at once by default: enough to post a burst of drops quickly,
 /// few enough that a thousand due channels do not open a thousand connections.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Requests per second by default (`PREPBOT_DISCORD_RATE`): Discord's documented
+/// global limit for a bot.
+pub const DEFAULT_RATE: u32 = 50;
 
 /// The parts of a created message the bot needs. Reading only these keeps a
 /// successful post from counting as a failure when Discord adds or changes fields.
@@ -63,7 +70,11 @@ pub struct Rest {
     client: reqwest::Client,
     base: String,
     auth: String,
+    /// One per request in flight, held from before the request is sent until its
+    /// body is read: the connection is busy for all of that, so no request beyond
+    /// these ever needs a connection of its own.
     permits: Semaphore,
+    pacer: Pacer,
     limits: Limits,
     /// Attempts per call for 5xx answers and transport errors.
     max_attempts: u32,
@@ -122,6 +133,16 @@ impl Limits {
         }
     }
 
+    /// Whether the bucket (or everything) must wait before another request.
+    fn is_blocked(&self, bucket: &str) -> bool {
+        let now = tokio::time::Instant::now();
+        let map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        [map.get(""), map.get(bucket)]
+            .into_iter()
+            .flatten()
+            .any(|until| *until > now)
+    }
+
     /// `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset-After` says the bucket is
     /// empty until then.
     fn note_headers(&self, bucket: &str, headers: &reqwest::header::HeaderMap) {
@@ -133,6 +154,50 @@ impl Limits {
                 self.block(bucket, Duration::from_secs_f64(reset.clamp(0.0, 60.0)));
             }
         }
+    }
+}
+
+/// Spaces requests evenly at a steady rate: each request takes the next free slot,
+/// one interval after the one before (a token bucket holding a single token).
+/// Slots are never saved up while the client is idle, so a burst after a quiet
+/// spell still goes out at the rate, never above it. Slots are reserved by
+/// arithmetic, not by when a sleeping task wakes, so the rate holds on average even
+/// when the timer is coarser than the interval (10,000 requests/s is 0.1 ms apart).
+///
+/// The interval is `(1 s + JITTER_MARGIN) / rate`: N requests in every 1.02 s
+/// rather than in every second. Discord counts requests in a one-second window as
+/// they arrive; with slots exactly 1/N apart, any request arriving a little later
+/// than the one N slots after it (a late timer, a busy core, the network) would put
+/// N + 1 in a window and draw a 429 that stops every request. The margin absorbs up
+/// to 20 ms of such jitter for 2% of the rate.
+#[derive(Debug)]
+struct Pacer {
+    interval: Duration,
+    next: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+/// How much arrival jitter the pacing leaves room for (see [`Pacer`]).
+const JITTER_MARGIN: Duration = Duration::from_millis(20);
+
+impl Pacer {
+    fn new(per_second: u32) -> Self {
+        Pacer {
+            interval: (Duration::from_secs(1) + JITTER_MARGIN) / per_second.max(1),
+            next: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Takes the next slot: the instant this request may be sent.
+    fn reserve(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = next.map_or(now, |n| n.max(now));
+        *next = Some(slot + self.interval);
+        slot
+    }
+
+    async fn wait(&self) {
+        tokio::time::sleep_until(self.reserve()).await;
     }
 }
 
@@ -158,16 +223,36 @@ fn jitter() -> Duration {
     Duration::from_millis(u64::from(nanos % 250))
 }
 
+/// One request and its whole answer, read while the request's permit was held.
+enum Exchange {
+    Answered {
+        status: StatusCode,
+        /// The `Retry-After` header, in seconds.
+        retry_after: Option<f64>,
+        /// The body, or why it could not be read.
+        body: Result<Vec<u8>, String>,
+    },
+    /// A 429 elsewhere blocked this request's bucket while it waited for its slot:
+    /// not sent.
+    Blocked,
+}
+
 impl Rest {
     /// `api_base` is the proxy base (`http://host:port`) or `None` for Discord itself.
+    /// Requests are paced to [`DEFAULT_RATE`] per second unless [`Rest::with_rate`]
+    /// says otherwise.
     pub fn new(
         token: &Token,
         api_base: Option<&str>,
         concurrency: usize,
     ) -> Result<Rest, reqwest::Error> {
+        let concurrency = concurrency.max(1);
         let client = reqwest::Client::builder()
             // Well inside the scheduler's claim lease, so a hung call never outlives it.
             .timeout(Duration::from_secs(20))
+            // As many idle connections kept as requests can be in flight: each request
+            // finds the one the request before it left, and none is closed and
+            // opened again.
             .pool_max_idle_per_host(concurrency)
             .user_agent(concat!(
                 "DiscordBot (https://github.com/prepbot, ",
@@ -182,10 +267,67 @@ impl Rest {
                 .trim_end_matches('/')
                 .to_string(),
             auth: format!("Bot {}", token.expose()),
-            permits: Semaphore::new(concurrency.max(1)),
+            permits: Semaphore::new(concurrency),
+            pacer: Pacer::new(DEFAULT_RATE),
             limits: Limits::default(),
             max_attempts: 5,
             max_rate_limited: 10,
+        })
+    }
+
+    /// Paces requests to `per_second` (at least 1) instead of [`DEFAULT_RATE`].
+    pub fn with_rate(mut self, per_second: u32) -> Self {
+        self.pacer = Pacer::new(per_second);
+        self
+    }
+
+    /// Sends one request and reads its whole answer, holding a permit throughout:
+    /// the permit stands for the connection, which is busy until the body is read.
+    /// A transport failure is `Err` with its reason.
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        bucket: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Exchange, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "client closed".to_string())?;
+        self.pacer.wait().await;
+        if self.limits.is_blocked(bucket) {
+            return Ok(Exchange::Blocked);
+        }
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}/api/v10{path}", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = response.status();
+        debug!(%method, path, status = status.as_u16(), "discord");
+        self.limits.note_headers(bucket, response.headers());
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok());
+        let body = response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.to_string());
+        Ok(Exchange::Answered {
+            status,
+            retry_after,
+            body,
         })
     }
 
@@ -195,7 +337,6 @@ impl Rest {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Option<T>, RestError> {
-        let url = format!("{}/api/v10{path}", self.base);
         let fail = |status: Option<u16>, reason: String| RestError {
             method: method.to_string(),
             path: path.to_string(),
@@ -209,58 +350,40 @@ impl Rest {
         loop {
             attempt += 1;
             // Wait out a global limit, or this route's bucket if Discord said it is
-            // empty: better than sending a request certain to get a 429.
+            // empty: better than sending a request certain to get a 429. No permit is
+            // held while waiting, here or in any retry wait below.
             self.limits.wait(&bucket).await;
-            let response = {
-                // The permit covers the exchange only, never a retry wait.
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| fail(None, "client closed".into()))?;
-                let mut request = self
-                    .client
-                    .request(method.clone(), &url)
-                    .header(reqwest::header::AUTHORIZATION, &self.auth);
-                if let Some(body) = body {
-                    request = request.json(body);
-                }
-                request.send().await
-            };
-            let response = match response {
-                Ok(r) => r,
-                Err(e) if attempt < self.max_attempts => {
-                    let wait = Duration::from_millis(500 << attempt.min(5)) + jitter();
-                    warn!(%method, path, error = %e.without_url(), attempt, "request failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                Err(e) => return Err(fail(None, e.without_url().to_string())),
-            };
-            let status = response.status();
-            debug!(%method, path, status = status.as_u16(), "discord");
-            self.limits.note_headers(&bucket, response.headers());
+            let (status, header_wait, bytes) =
+                match self.exchange(&method, path, &bucket, body).await {
+                    Ok(Exchange::Answered {
+                        status,
+                        retry_after,
+                        body,
+                    }) => (status, retry_after, body),
+                    Ok(Exchange::Blocked) => {
+                        attempt -= 1;
+                        continue;
+                    }
+                    Err(e) if attempt < self.max_attempts => {
+                        let wait = Duration::from_millis(500 << attempt.min(5)) + jitter();
+                        warn!(%method, path, error = %e, attempt, "request failed; retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    Err(e) => return Err(fail(None, e)),
+                };
             if status.is_success() {
-                if status == StatusCode::NO_CONTENT {
-                    return Ok(None);
-                }
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| fail(Some(status.as_u16()), e.to_string()))?;
-                if bytes.is_empty() {
+                let bytes = bytes.map_err(|e| fail(Some(status.as_u16()), e))?;
+                if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                     return Ok(None);
                 }
                 return serde_json::from_slice(&bytes)
                     .map(Some)
                     .map_err(|e| fail(Some(status.as_u16()), format!("unreadable response: {e}")));
             }
-            let header_wait = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<f64>().ok());
-            let text = response.text().await.unwrap_or_default();
+            let text = bytes
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
             let message = json
                 .as_ref()
@@ -438,6 +561,82 @@ mod tests {
             t.elapsed() >= Duration::from_millis(140),
             "a global limit stops every call"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_hands_out_evenly_spaced_slots_and_saves_none_while_idle() {
+        // 10 per second: one slot every 102 ms (1.02 s / 10).
+        let pacer = Pacer::new(10);
+        let step = Duration::from_millis(102);
+        let t0 = tokio::time::Instant::now();
+        let slots: Vec<_> = (0..5).map(|_| pacer.reserve()).collect();
+        let expected: Vec<_> = (0..5u32).map(|i| t0 + step * i).collect();
+        assert_eq!(slots, expected, "a burst is spread out from now");
+
+        // Twenty waiting at once pass exactly one interval apart.
+        let pacer = std::sync::Arc::new(Pacer::new(10));
+        let start = tokio::time::Instant::now();
+        let waiters: Vec<_> = (0..20)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer.wait().await;
+                    tokio::time::Instant::now()
+                })
+            })
+            .collect();
+        let mut passed = Vec::new();
+        for w in waiters {
+            passed.push(w.await.unwrap());
+        }
+        passed.sort();
+        for (i, at) in passed.iter().enumerate() {
+            assert_eq!(*at - start, step * i as u32, "waiter {i}");
+        }
+
+        // A quiet spell saves nothing: the next request goes at once, the one after
+        // it a full interval later, not in a catch-up burst.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let t1 = tokio::time::Instant::now();
+        assert_eq!(pacer.reserve(), t1);
+        assert_eq!(pacer.reserve(), t1 + step);
+
+        // Rates finer than the timer hold by arithmetic: 10,000 per second is 102 µs
+        // apart, so 1,001 slots span 102 ms, whatever the timer's resolution.
+        let fast = Pacer::new(10_000);
+        let first = fast.reserve();
+        let last = (0..1_000).map(|_| fast.reserve()).last().unwrap();
+        assert_eq!(last - first, Duration::from_micros(102_000));
+
+        // A rate of 0 cannot be configured; the pacer treats it as 1 per second.
+        assert_eq!(Pacer::new(0).interval, Duration::from_millis(1_020));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_second_never_holds_more_requests_than_the_rate() {
+        // Slots at the rate: any one-second window holds at most `rate` of them,
+        // even with a slot on each edge of the window.
+        for rate in [1u32, 3, 50, 500, 10_000] {
+            let pacer = Pacer::new(rate);
+            let slots: Vec<_> = (0..(rate as usize * 3 + 1))
+                .map(|_| pacer.reserve())
+                .collect();
+            let window = Duration::from_secs(1);
+            // The most slots in a closed window starting at any slot.
+            let mut most = 0;
+            let mut end = 0;
+            for start in 0..slots.len() {
+                while end < slots.len() && slots[end] - slots[start] <= window {
+                    end += 1;
+                }
+                most = most.max(end - start);
+            }
+            assert!(most <= rate as usize, "{most} in a second at {rate}/s");
+            assert!(
+                most as f64 >= f64::from(rate) * 0.97,
+                "{most} in a second at {rate}/s is too slow"
+            );
+        }
     }
 
     #[test]

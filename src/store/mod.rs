@@ -204,7 +204,7 @@ impl Store {
     /// Opens (creating if missing) the database at a `sqlite://` URL.
     pub async fn open_url(url: &str) -> Result<Store> {
         let options = url_options(url)?;
-        Self::open(options, &redact_url(url), DEFAULT_BUSY_TIMEOUT, None).await
+        Self::open(options, &redact_url(url), DEFAULT_BUSY_TIMEOUT, None, false).await
     }
 
     /// Opens (creating if missing) the database file at `path`.
@@ -214,7 +214,30 @@ impl Store {
 
     pub async fn open_path_with(path: &Path, busy_timeout: Duration) -> Result<Store> {
         let options = SqliteConnectOptions::new().filename(path);
-        Self::open(options, &path.display().to_string(), busy_timeout, None).await
+        Self::open(
+            options,
+            &path.display().to_string(),
+            busy_timeout,
+            None,
+            false,
+        )
+        .await
+    }
+
+    /// Like [`Store::open_path`], with `synchronous = FULL`: every commit waits until
+    /// the WAL is on disk, so it survives power loss too, not only a crash of the
+    /// process. The bot runs with NORMAL; `prepbot bench` uses this to measure the
+    /// difference.
+    pub async fn open_path_synchronous_full(path: &Path) -> Result<Store> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open(
+            options,
+            &path.display().to_string(),
+            DEFAULT_BUSY_TIMEOUT,
+            None,
+            true,
+        )
+        .await
     }
 
     /// Like [`Store::open_path_with`], with the database allowed to grow to at most
@@ -233,6 +256,7 @@ impl Store {
             &path.display().to_string(),
             busy_timeout,
             Some(max_pages),
+            false,
         )
         .await
     }
@@ -242,11 +266,16 @@ impl Store {
         target: &str,
         busy_timeout: Duration,
         max_pages: Option<u32>,
+        synchronous_full: bool,
     ) -> Result<Store> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(if synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .foreign_keys(true)
             .busy_timeout(busy_timeout);
         let open_error = |e: sqlx::Error| match StoreError::at(target, e) {

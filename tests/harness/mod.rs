@@ -60,6 +60,7 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
         api_base: Some(fake.base()),
         claim_lease: None,
         catch_up_grace: None,
+        discord_rate: None,
     }
 }
 

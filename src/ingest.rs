@@ -1,0 +1,295 @@
+//! Group commit for answers. Every answer event an adapter sees (a message posted,
+//! edited or deleted in a thread) goes to one writer task over a bounded channel;
+//! the writer takes whatever is queued, applies it in one write transaction with the
+//! practice layer's own rules ([`Practice::apply`]), commits, and only then tells
+//! each submitter what happened. So nothing is reported stored, and nothing is
+//! acknowledged to a member, before it is committed; and one commit carries up to
+//! [`MAX_BATCH`] answers instead of one.
+//!
+//! - [`AnswerWriter`]: the cheap, cloneable handle adapters submit through.
+//! - [`WriterTask`]: the task itself; the runner stops it once nothing submits.
+//!
+//! Events go through one queue and are applied in the order they were queued, so
+//! a create, an edit and a delete of one message meet the same rules whether they
+//! share a batch or not (the rules make the outcome independent of their order).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError, ThreadDrops};
+use crate::store::StoreError;
+
+/// Events applied in one transaction at most. A batch of 256 short answers
+/// commits in a few milliseconds, which is as long as a submitter waits behind it.
+pub const MAX_BATCH: usize = 256;
+
+/// Events waiting at most. Submitters wait for room beyond it (backpressure on
+/// the event handlers), so a flood costs bounded memory here.
+pub const QUEUE_CAPACITY: usize = 1024;
+
+/// Attempts at a write transaction while another process holds the database past
+/// the busy timeout, as the event handlers made before there was a writer: an
+/// answer must not be lost to a moment of contention.
+const LOCKED_ATTEMPTS: u32 = 4;
+
+struct Job {
+    event: AnswerEvent,
+    done: oneshot::Sender<Result<AnswerOutcome, PracticeError>>,
+}
+
+/// What the writer has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed holding a batch of events.
+    pub batches: u64,
+    /// Events committed in those batches.
+    pub batched_events: u64,
+    /// The largest batch committed.
+    pub largest_batch: usize,
+    /// Batches that failed and were applied again one event per transaction.
+    pub split_batches: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    batched_events: AtomicU64,
+    largest_batch: AtomicUsize,
+    split_batches: AtomicU64,
+}
+
+/// Submits answer events to the writer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AnswerWriter {
+    tx: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
+}
+
+/// The writer task. [`WriterTask::stop`] lets it finish what is queued and end;
+/// dropping it leaves the task running until every [`AnswerWriter`] is dropped.
+pub struct WriterTask {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl AnswerWriter {
+    /// Starts the writer task with the default batch size and queue capacity.
+    pub fn start(practice: Practice) -> (AnswerWriter, WriterTask) {
+        Self::start_with(practice, MAX_BATCH, QUEUE_CAPACITY)
+    }
+
+    pub fn start_with(
+        practice: Practice,
+        max_batch: usize,
+        capacity: usize,
+    ) -> (AnswerWriter, WriterTask) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (stop, stop_rx) = oneshot::channel();
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(run(
+            practice,
+            rx,
+            stop_rx,
+            counters.clone(),
+            max_batch.max(1),
+        ));
+        (AnswerWriter { tx, counters }, WriterTask { stop, task })
+    }
+
+    /// Queues an event (waiting for room if the queue is full) and waits until it is
+    /// committed; returns what it did. [`PracticeError::WriterStopped`] once the
+    /// writer has stopped.
+    pub async fn submit(&self, event: AnswerEvent) -> Result<AnswerOutcome, PracticeError> {
+        let (done, outcome) = oneshot::channel();
+        self.tx
+            .send(Job { event, done })
+            .await
+            .map_err(|_| PracticeError::WriterStopped)?;
+        outcome.await.map_err(|_| PracticeError::WriterStopped)?
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.counters;
+        WriterStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            batched_events: c.batched_events.load(Ordering::Relaxed),
+            largest_batch: c.largest_batch.load(Ordering::Relaxed),
+            split_batches: c.split_batches.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl WriterTask {
+    /// Stops taking events, writes every event already queued, and waits for the
+    /// task to end. Submissions after this fail with [`PracticeError::WriterStopped`].
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Err(e) = self.task.await {
+            warn!(error = %e, "the answer writer ended abnormally");
+        }
+    }
+}
+
+async fn run(
+    practice: Practice,
+    mut rx: mpsc::Receiver<Job>,
+    mut stop: oneshot::Receiver<()>,
+    counters: Arc<Counters>,
+    max_batch: usize,
+) {
+    // Until stopped, wait for either an event or the stop; once stopped (or once the
+    // `WriterTask` is dropped without stopping), only for events.
+    let mut watching = true;
+    loop {
+        let first = if watching {
+            tokio::select! {
+                job = rx.recv() => job,
+                stopped = &mut stop => {
+                    watching = false;
+                    if stopped.is_ok() {
+                        // Refuse new events; `recv` still yields the queued ones, then None.
+                        rx.close();
+                    }
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = first else { break };
+        write_batch(&practice, &mut rx, first, max_batch, &counters).await;
+    }
+    debug!("answer writer stopped");
+}
+
+/// Opens a write transaction, trying again while another process holds the lock.
+async fn begin(
+    practice: &Practice,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, PracticeError> {
+    let mut attempt = 1;
+    loop {
+        match practice.store().write().await {
+            Ok(tx) => return Ok(tx),
+            Err(StoreError::Locked) if attempt < LOCKED_ATTEMPTS => {
+                warn!(attempt, "database locked while storing answers; retrying");
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn write_batch(
+    practice: &Practice,
+    rx: &mut mpsc::Receiver<Job>,
+    first: Job,
+    max_batch: usize,
+    counters: &Counters,
+) {
+    let mut jobs = vec![first];
+    // Take the lock first, then everything queued meanwhile: events pile up while
+    // the lock is busy, and they all go into this one commit.
+    let tx = begin(practice).await;
+    while jobs.len() < max_batch {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    let mut tx = match tx {
+        Ok(tx) => tx,
+        Err(PracticeError::Store(StoreError::Locked)) => {
+            // Another process held the database through every attempt: nothing was
+            // written, and each submitter hears so (as each handler did on its own
+            // before there was a writer).
+            warn!(
+                events = jobs.len(),
+                "database still locked; answer events not stored"
+            );
+            for job in jobs {
+                let _ = job.done.send(Err(StoreError::Locked.into()));
+            }
+            return;
+        }
+        Err(e) => {
+            // Not a lock: let each event try on its own, and report its own error.
+            warn!(events = jobs.len(), error = %e, "cannot open a write transaction for answers; storing them one by one");
+            counters.split_batches.fetch_add(1, Ordering::Relaxed);
+            for job in jobs {
+                let outcome = apply_alone(practice, &job.event).await;
+                let _ = job.done.send(outcome);
+            }
+            return;
+        }
+    };
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut failed = None;
+    let mut drops = ThreadDrops::default();
+    for job in &jobs {
+        match practice.apply_in(&mut tx, &job.event, &mut drops).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let committed = match failed {
+        // After a failed statement SQLite may have rolled the transaction back on
+        // its own; nothing more is run in it.
+        Some(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+        None => tx.commit().await.map_err(|e| StoreError::from(e).into()),
+    };
+    match committed {
+        Ok(()) => {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters
+                .batched_events
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            counters
+                .largest_batch
+                .fetch_max(jobs.len(), Ordering::Relaxed);
+            debug!(events = jobs.len(), "answer batch committed");
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.done.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            // One event's failure (or a failed commit) must not cost the others:
+            // nothing of the batch was committed, so apply each event alone and give
+            // each submitter its own result.
+            warn!(events = jobs.len(), error = %e, "an answer batch failed; storing its events one by one");
+            counters.split_batches.fetch_add(1, Ordering::Relaxed);
+            for job in jobs {
+                let outcome = apply_alone(practice, &job.event).await;
+                let _ = job.done.send(outcome);
+            }
+        }
+    }
+}
+
+/// One event in a transaction of its own, trying again while the database is locked.
+async fn apply_alone(
+    practice: &Practice,
+    event: &AnswerEvent,
+) -> Result<AnswerOutcome, PracticeError> {
+    let mut attempt = 1;
+    loop {
+        match practice.apply(event).await {
+            Err(PracticeError::Store(StoreError::Locked)) if attempt < LOCKED_ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
