@@ -9,7 +9,11 @@
 //! - ingest: 10,000 answers from 64 concurrent submitters through the answer writer
 //!   (group commit), against one transaction per answer; with `synchronous` NORMAL
 //!   (what the bot runs) and FULL.
+//!
+//! [`write_generated_bank`] writes a large valid bank for the Criterion benches
+//! (`benches/`) and any other harness that needs more questions than ship.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -25,6 +29,177 @@ use crate::ingest::AnswerWriter;
 use crate::practice::{AnswerEvent, ChannelSetup, IncomingMessage, Practice};
 use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
 use crate::store::Store;
+
+/// Topics of the generated bank: the shipped ones, so pools and search behave as
+/// they would on a real pack.
+const GENERATED_TOPICS: [&str; 10] = [
+    "apis",
+    "architecture",
+    "behavioral",
+    "caching",
+    "culture-fit",
+    "databases",
+    "devops",
+    "distributed-systems",
+    "observability",
+    "security",
+];
+
+/// Words the generated text is drawn from: enough distinct terms that a relevance
+/// search has real work to do (term maps of many sizes, prefixes shared by many).
+const GENERATED_WORDS: &str = "cache invalidation ttl stampede redis replica leader follower \
+     quorum partition consensus raft paxos latency throughput backpressure queue kafka consumer \
+     producer offset idempotency retry timeout circuit breaker bulkhead rate limit \
+     token bucket jwt oauth session cookie tls certificate rotation secret index \
+     postgres mysql query planner vacuum migration schema column shard rebalance \
+     hash ring consistent eventual linearizable snapshot isolation deadlock lock \
+     lease heartbeat failover deploy canary rollback feature flag metric trace span \
+     log alert slo budget pager incident postmortem capacity autoscaling container \
+     kubernetes pod node network dns load balancer gateway pagination cursor \
+     versioning webhook grpc protobuf stakeholder mentoring";
+
+const GENERATED_FILLER: &str =
+    "the a when under with because so before after every one two per at of for";
+
+/// A small deterministic generator, so every run writes the same bank.
+struct Words {
+    state: u64,
+    words: Vec<&'static str>,
+    filler: Vec<&'static str>,
+}
+
+impl Words {
+    fn new(seed: u64) -> Self {
+        Words {
+            state: seed,
+            words: GENERATED_WORDS.split_whitespace().collect(),
+            filler: GENERATED_FILLER.split_whitespace().collect(),
+        }
+    }
+
+    fn next(&mut self, n: usize) -> usize {
+        self.state = self
+            .state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.state >> 33) % n as u64) as usize
+    }
+
+    /// Half the words are common technical terms; the other half come from 20,000
+    /// made-up ones, so the bank's vocabulary grows with its size as a real one's
+    /// does (the 81 shipped questions use about 5,000 distinct words, 340 each).
+    fn word(&mut self) -> String {
+        const SYLLABLES: [&str; 20] = [
+            "ka", "ro", "mi", "ten", "su", "lo", "var", "din", "pe", "qua", "zor", "bel", "ti",
+            "gra", "nu", "fex", "mo", "lin", "dra", "cy",
+        ];
+        if self.next(2) == 0 {
+            let i = self.next(self.words.len());
+            return self.words[i].to_string();
+        }
+        let k = self.next(20_000);
+        let mut word = String::new();
+        let mut rest = k;
+        for _ in 0..if k < 8_000 { 3 } else { 4 } {
+            word.push_str(SYLLABLES[rest % SYLLABLES.len()]);
+            rest /= SYLLABLES.len();
+        }
+        word
+    }
+
+    /// A sentence of about a dozen words, capitalised, with a full stop.
+    fn sentence(&mut self) -> String {
+        let len = 8 + self.next(8);
+        let mut words = Vec::with_capacity(len);
+        for i in 0..len {
+            let w = if i % 3 == 1 {
+                let i = self.next(self.filler.len());
+                self.filler[i].to_string()
+            } else {
+                self.word()
+            };
+            words.push(w);
+        }
+        let text = words.join(" ");
+        let mut chars = text.chars();
+        let first = chars.next().map(|c| c.to_ascii_uppercase());
+        format!("{}{}.", first.unwrap_or('A'), chars.as_str())
+    }
+
+    fn paragraph(&mut self, sentences: usize) -> String {
+        (0..sentences)
+            .map(|_| self.sentence())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Writes `n` valid questions under `dir` (`<topic>/<id>.md`, the format of
+/// `questions/README.md`), about 4 KB each like the shipped ones: every section,
+/// bullet lists, and a fenced code block holding a `## ` line the parser must not
+/// take for a heading. Deterministic: the same `n` writes the same files.
+pub fn write_generated_bank(dir: &Path, n: usize) -> anyhow::Result<()> {
+    const DIFFICULTIES: [&str; 3] = ["easy", "medium", "hard"];
+    const KINDS: [&str; 5] = [
+        "technical",
+        "system-design",
+        "behavioral",
+        "situational",
+        "culture-fit",
+    ];
+    let mut words = Words::new(0x5eed);
+    for i in 0..n {
+        let topic = GENERATED_TOPICS[i % GENERATED_TOPICS.len()];
+        let id = format!("{topic}-generated-{i:05}");
+        let folder = dir.join(topic);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+        let title = format!(
+            "{} {} and {} ({i})",
+            words.word(),
+            words.word(),
+            words.word()
+        );
+        let tags: Vec<String> = (0..3).map(|_| format!("\"{}\"", words.word())).collect();
+        let mut text = String::with_capacity(5_000);
+        let _ = write!(
+            text,
+            "+++\nid = \"{id}\"\ntitle = \"{title}\"\ntopic = \"{topic}\"\n\
+             difficulty = \"{}\"\nkind = \"{}\"\ntags = [{}]\n+++\n\n",
+            DIFFICULTIES[i % DIFFICULTIES.len()],
+            KINDS[i % KINDS.len()],
+            tags.join(", ")
+        );
+        let _ = write!(text, "## Question\n\n{}\n\n", words.paragraph(3));
+        let _ = write!(text, "## Why it is asked\n\n{}\n\n", words.paragraph(2));
+        text.push_str("## Model answer\n\n");
+        for _ in 0..4 {
+            let _ = write!(text, "{}\n\n", words.paragraph(5));
+        }
+        text.push_str("```\n## not a heading inside a code block\n");
+        let _ = writeln!(text, "{} = {}", words.word(), words.word());
+        text.push_str("```\n\n");
+        for _ in 0..2 {
+            let _ = write!(text, "{}\n\n", words.paragraph(5));
+        }
+        text.push_str("## What interviewers look for\n\n");
+        for _ in 0..3 {
+            let _ = writeln!(text, "- {}", words.sentence());
+        }
+        text.push_str("\n## Common mistakes\n\n");
+        for _ in 0..2 {
+            let _ = writeln!(text, "- {}\n  {}", words.sentence(), words.sentence());
+        }
+        text.push_str("\n## Follow-ups\n\n");
+        for _ in 0..2 {
+            let _ = writeln!(text, "- {}", words.sentence());
+        }
+        let _ = write!(text, "\n## Tips\n\n{}\n", words.paragraph(2));
+        let path = folder.join(format!("{id}.md"));
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
 
 struct Row {
     name: String,
@@ -491,4 +666,30 @@ async fn ingest_rate(
         elapsed,
         transactions: if batched { stats.batches } else { answers },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_bank_loads_whole_and_is_about_the_size_of_the_shipped_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_generated_bank(dir.path(), 40).expect("write");
+        let bank = QuestionBank::load(dir.path()).expect("every generated question is valid");
+        assert_eq!(bank.len(), 40);
+        assert_eq!(bank.topics().len(), GENERATED_TOPICS.len());
+        let q = &bank.all()[0];
+        assert_eq!(q.look_fors.len(), 3);
+        assert_eq!(q.mistakes.len(), 2);
+        assert!(q.model_answer.contains("## not a heading"));
+        let bytes: u64 = bank
+            .all()
+            .iter()
+            .map(|q| std::fs::metadata(&q.path).map_or(0, |m| m.len()))
+            .sum();
+        let mean = bytes / 40;
+        assert!((3_000..6_000).contains(&mean), "mean size {mean} bytes");
+        assert!(!bank.search("cache invalidation", 5).is_empty());
+    }
 }

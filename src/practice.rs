@@ -414,16 +414,14 @@ impl Practice {
     // ---- the scheduler's agenda ---------------------------------------------
 
     /// Everything pending, each with the instant it is due, sorted. Items due at or
-    /// before `now` should run now; the first later one is when to wake up.
+    /// before `now` should run now; the first later one is when to wake up. Three
+    /// queries, whatever the number of channels.
     pub async fn agenda(&self) -> Result<Vec<(DateTime<Utc>, Work)>> {
         let mut conn = self.store.read().await?;
         let mut items = Vec::new();
         let mut next_drop_of = HashMap::new();
-        for ch in channels::list_active(&mut conn).await? {
-            let latest = drops::latest(&mut conn, ch.channel_id).await?;
-            let next = ch
-                .schedule
-                .next_occurrence(latest.map(|d| d.local_date), ch.active_from);
+        for (ch, latest) in channels::list_active_with_latest_drop(&mut conn).await? {
+            let next = ch.schedule.next_occurrence(latest, ch.active_from);
             next_drop_of.insert(ch.channel_id, next.drop_at);
             items.push((
                 next.drop_at,

@@ -6,7 +6,9 @@
 //! outvote a title; a term's weights from different fields add up. A query term scores its best weight times its inverse document
 //! frequency; a term that is only a prefix of a word (`idempot`) scores half.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Question;
 
@@ -20,9 +22,35 @@ pub struct SearchHit<'a> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
     /// Per question (same order as the bank), term -> weight.
-    terms: Vec<HashMap<String, f32>>,
+    terms: Vec<TermMap<f32>>,
     /// Term -> number of questions containing it.
-    doc_freq: HashMap<String, u32>,
+    doc_freq: TermMap<u32>,
+}
+
+/// Building the index hashes every word of the bank a few times (about 1.5
+/// million hashes for 1,000 questions), so the maps use FNV-1a rather than the
+/// standard SipHash: the keys are the bank's own words, not input an attacker
+/// chooses to collide.
+type TermMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 const STOPWORDS: &[&str] = &[
@@ -30,46 +58,75 @@ const STOPWORDS: &[&str] = &[
     "of", "on", "or", "that", "the", "this", "to", "what", "when", "why", "with", "you", "your",
 ];
 
-pub(crate) fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+fn is_stopword(w: &str) -> bool {
+    // Every stopword is short; most words are not.
+    w.len() <= 4 && STOPWORDS.contains(&w)
 }
 
-fn add_field(map: &mut HashMap<String, f32>, text: &str, weight: f32) {
-    let mut counts: HashMap<String, u32> = HashMap::new();
-    for t in tokens(text) {
-        *counts.entry(t).or_default() += 1;
+/// Lowercased words that are not stopwords; an ASCII word already in lowercase is
+/// not copied.
+pub(crate) fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            if w.is_ascii() && !w.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Borrowed(w)
+            } else {
+                Cow::Owned(w.to_lowercase())
+            }
+        })
+        .filter(|w| !is_stopword(w))
+}
+
+/// A question's term -> weight map. Each field's count of a term is damped
+/// separately and the fields' weights add up in field order (title first).
+fn term_weights(q: &Question) -> TermMap<f32> {
+    const WEIGHTS: [f32; 6] = [6.0, 5.0, 4.0, 3.0, 2.0, 1.0];
+    let tags = q.tags.join(" ");
+    let body = [
+        q.why_asked.as_deref().unwrap_or(""),
+        &q.model_answer,
+        &q.look_fors.join("\n"),
+        &q.mistakes.join("\n"),
+        &q.follow_ups.join("\n"),
+        q.tips.as_deref().unwrap_or(""),
+    ]
+    .join("\n");
+    let fields: [&str; 6] = [&q.title, &tags, &q.id, &q.topic, &q.prompt, &body];
+    // One hash per word, and one copy per distinct term.
+    let mut counts: HashMap<Cow<'_, str>, [u32; 6], BuildHasherDefault<Fnv>> = HashMap::default();
+    for (field, text) in fields.iter().enumerate() {
+        for t in tokens(text) {
+            counts.entry(t).or_default()[field] += 1;
+        }
     }
-    for (term, n) in counts {
-        *map.entry(term).or_default() += weight * (1.0 + (n as f32).ln());
-    }
+    counts
+        .into_iter()
+        .map(|(term, n)| {
+            let mut weight = 0.0_f32;
+            for (count, field_weight) in n.iter().zip(WEIGHTS) {
+                if *count > 0 {
+                    weight += field_weight * (1.0 + (*count as f32).ln());
+                }
+            }
+            (term.into_owned(), weight)
+        })
+        .collect()
 }
 
 impl Index {
     pub(crate) fn build(questions: &[Question]) -> Self {
         let mut terms = Vec::with_capacity(questions.len());
-        let mut doc_freq: HashMap<String, u32> = HashMap::new();
+        let mut doc_freq: TermMap<u32> = HashMap::default();
         for q in questions {
-            let mut map = HashMap::new();
-            add_field(&mut map, &q.title, 6.0);
-            add_field(&mut map, &q.tags.join(" "), 5.0);
-            add_field(&mut map, &q.id, 4.0);
-            add_field(&mut map, &q.topic, 3.0);
-            add_field(&mut map, &q.prompt, 2.0);
-            let body = [
-                q.why_asked.as_deref().unwrap_or(""),
-                &q.model_answer,
-                &q.look_fors.join("\n"),
-                &q.mistakes.join("\n"),
-                &q.follow_ups.join("\n"),
-                q.tips.as_deref().unwrap_or(""),
-            ]
-            .join("\n");
-            add_field(&mut map, &body, 1.0);
+            let map = term_weights(q);
             for term in map.keys() {
-                *doc_freq.entry(term.clone()).or_default() += 1;
+                match doc_freq.get_mut(term) {
+                    Some(n) => *n += 1,
+                    None => {
+                        doc_freq.insert(term.clone(), 1);
+                    }
+                }
             }
             terms.push(map);
         }
@@ -82,7 +139,7 @@ impl Index {
         query: &str,
         limit: usize,
     ) -> Vec<SearchHit<'a>> {
-        let mut query_terms: Vec<String> = tokens(query).collect();
+        let mut query_terms: Vec<String> = tokens(query).map(Cow::into_owned).collect();
         query_terms.sort();
         query_terms.dedup();
         if query_terms.is_empty() || limit == 0 {

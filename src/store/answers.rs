@@ -266,10 +266,14 @@ pub async fn on_time_seqs(
     channel_id: u64,
     member_id: u64,
 ) -> Result<Vec<u32>> {
+    // Walks the channel's drops in seq order and looks the member up in each one's
+    // answers by index: no sort, and no read of other members' answers.
     let seqs: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT d.seq FROM answers a JOIN drops d ON d.id = a.drop_id \
-         WHERE d.channel_id = ? AND a.member_id = ? AND a.withdrawn_at IS NULL \
-           AND d.state = 'revealed' AND a.posted_at <= d.revealed_at \
+        "SELECT d.seq FROM drops d \
+         WHERE d.channel_id = ? AND d.state = 'revealed' AND EXISTS ( \
+             SELECT 1 FROM answers a \
+             WHERE a.drop_id = d.id AND a.member_id = ? AND a.withdrawn_at IS NULL \
+               AND a.posted_at <= d.revealed_at) \
          ORDER BY d.seq",
     )
     .bind(to_db(channel_id))

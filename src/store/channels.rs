@@ -1,9 +1,9 @@
 //! The `channels` table: each configured channel and its schedule.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::SqliteConnection;
 
-use super::ids::{epoch, from_db, instant, to_db};
+use super::ids::{date_from_db, epoch, from_db, instant, to_db};
 use super::{Result, StoreError};
 use crate::bank::PoolFilter;
 use crate::engine::schedule::{Days, Schedule, parse_time, parse_zone};
@@ -136,25 +136,63 @@ pub async fn list_all(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
     list_where(conn, "1 = 1").await
 }
 
+/// Every channel that is not paused, by id, each with the local date of its latest
+/// drop (whatever its state): what the scheduler's agenda needs, in one query
+/// whatever the number of channels. Unreadable rows are logged and skipped.
+pub async fn list_active_with_latest_drop(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(Channel, Option<NaiveDate>)>> {
+    // The latest date is a MAX over the drops' (channel_id, local_date) unique
+    // index: one index lookup per channel, never a scan of a channel's history.
+    let rows: Vec<RowWithLatest> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, \
+             (SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = channels.channel_id) \
+                 AS latest_drop_date \
+         FROM channels WHERE paused = 0 ORDER BY channel_id"
+    ))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let latest = match r.latest_drop_date.as_deref().map(date_from_db).transpose() {
+                Ok(latest) => latest,
+                Err(e) => return skip_unreadable(r.channel.channel_id, e),
+            };
+            readable(r.channel).map(|c| (c, latest))
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct RowWithLatest {
+    #[sqlx(flatten)]
+    channel: Row,
+    latest_drop_date: Option<String>,
+}
+
 async fn list_where(conn: &mut SqliteConnection, condition: &'static str) -> Result<Vec<Channel>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM channels WHERE {condition} ORDER BY channel_id"
     ))
     .fetch_all(conn)
     .await?;
-    // One unreadable row (a zone this build does not know, say) must not stop every
-    // other channel: skip it, loudly.
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            let id = from_db(row.channel_id);
-            Channel::try_from(row)
-                .map_err(
-                    |e| tracing::warn!(channel = id, error = %e, "skipping an unreadable channel"),
-                )
-                .ok()
-        })
-        .collect())
+    Ok(rows.into_iter().filter_map(readable).collect())
+}
+
+/// One unreadable row (a zone this build does not know, say) must not stop every
+/// other channel: it is skipped, loudly.
+fn readable(row: Row) -> Option<Channel> {
+    let id = row.channel_id;
+    match Channel::try_from(row) {
+        Ok(channel) => Some(channel),
+        Err(e) => skip_unreadable(id, e),
+    }
+}
+
+fn skip_unreadable<T>(channel_id: i64, e: StoreError) -> Option<T> {
+    tracing::warn!(channel = from_db(channel_id), error = %e, "skipping an unreadable channel");
+    None
 }
 
 /// Pauses or resumes; resuming a paused channel moves `active_from` to `now` so the paused days are

@@ -178,16 +178,19 @@ pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<V
 }
 
 /// Drops of every channel of a guild that are out or going out (claimed or
-/// posted, not revealed), through the channels table.
+/// posted, not revealed), through the channels table, in no particular order.
 pub async fn open_in_guild(conn: &mut SqliteConnection, guild_id: u64) -> Result<Vec<DropRecord>> {
     let columns = COLUMNS
         .split(", ")
         .map(|c| format!("d.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // CROSS JOIN keeps SQLite from reordering the join: the guild's channels first
+    // (channels_by_guild), then each one's claimed or posted drops
+    // (drops_by_channel_state), rather than every open drop of every guild.
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {columns} FROM drops d JOIN channels c ON c.channel_id = d.channel_id \
-         WHERE c.guild_id = ? AND d.state IN ('claimed', 'posted') ORDER BY d.id"
+        "SELECT {columns} FROM channels c CROSS JOIN drops d ON d.channel_id = c.channel_id \
+         WHERE c.guild_id = ? AND d.state IN ('claimed', 'posted')"
     ))
     .bind(to_db(guild_id))
     .fetch_all(conn)

@@ -87,23 +87,47 @@ pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> 
 
 /// The top `limit` members of a channel by current streak, then total on-time
 /// answers, then name. A stored streak counts as current only when its last answered
-/// sequence is at least `latest_revealed_seq` (see `engine::streak::current_streak`).
+/// sequence is `latest_revealed_seq`, the channel's latest revealed drop (see
+/// `engine::streak::current_streak`): streaks settle only at reveals, so no stored
+/// one is newer.
 pub async fn leaderboard(
     conn: &mut SqliteConnection,
     channel_id: u64,
     latest_revealed_seq: u32,
     limit: u32,
 ) -> Result<Vec<MemberStats>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM member_stats WHERE channel_id = ? \
-         ORDER BY CASE WHEN last_seq >= ? THEN current_streak ELSE 0 END DESC, \
-                  total_on_time DESC, member_name COLLATE NOCASE, member_id \
+    // Sorting on the current streak itself (which depends on `latest_revealed_seq`)
+    // would sort every member of the channel. Instead, two walks of an index, each
+    // stopping at `limit`: the members whose streak is current (ranked above all
+    // others, whose current streak counts as 0), by streak; then the others, by
+    // on-time answers. Neither walk reads more than `limit` rows past the ones it
+    // skips, and the second skips fewer than `limit` (it runs only when fewer
+    // streaks than that are current).
+    let mut rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM member_stats \
+         WHERE channel_id = ? AND last_seq = ? AND current_streak > 0 \
+         ORDER BY current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, member_id \
          LIMIT ?"
     ))
     .bind(to_db(channel_id))
     .bind(latest_revealed_seq as i64)
     .bind(limit as i64)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let rest = limit.saturating_sub(rows.len() as u32);
+    if rest > 0 {
+        let others: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM member_stats \
+             WHERE channel_id = ? AND NOT (last_seq = ? AND current_streak > 0) \
+             ORDER BY total_on_time DESC, member_name COLLATE NOCASE, member_id \
+             LIMIT ?"
+        ))
+        .bind(to_db(channel_id))
+        .bind(latest_revealed_seq as i64)
+        .bind(rest as i64)
+        .fetch_all(conn)
+        .await?;
+        rows.extend(others);
+    }
     rows.into_iter().map(MemberStats::try_from).collect()
 }

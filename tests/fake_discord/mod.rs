@@ -4,12 +4,17 @@
 //! heartbeats, then forwards the events a test scripts. Like Discord, it echoes the
 //! bot's own messages back as MESSAGE_CREATE. It can misbehave on command (429s,
 //! 5xx, a broken commands endpoint).
+//!
+//! For the load harness (`benches/load.rs`) it also timestamps what it writes to the
+//! gateway and each IDENTIFY, counts the TCP connections it holds open, can enforce a
+//! global rate limit like Discord's, and can hand each request to an observer
+//! instead of keeping them all.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod fixtures;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +29,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use prepbot::clock::Clock;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 pub const APP_ID: u64 = 900_000_000_000_000_001;
 pub const BOT_ID: u64 = 900_000_000_000_000_002;
@@ -43,7 +48,161 @@ pub struct Recorded {
     pub query: String,
     pub body: Value,
     pub authorization: Option<String>,
+    /// When the fake had read the whole request.
     pub at: Instant,
+    /// The status the fake answered with (0 for a request it never answers).
+    pub status: u16,
+}
+
+/// Called with every request the fake serves (see [`FakeDiscord::observe`]).
+pub type Observer = Arc<dyn Fn(&Recorded) + Send + Sync>;
+
+/// A frame for the gateway writer; `written` learns the instant it went to the socket.
+struct Outgoing {
+    text: String,
+    written: Option<oneshot::Sender<Instant>>,
+}
+
+impl From<String> for Outgoing {
+    fn from(text: String) -> Self {
+        Outgoing {
+            text,
+            written: None,
+        }
+    }
+}
+
+/// Discord's global rate limit: at most `per_second` requests in any one-second
+/// window; the rest get a 429 with `global: true`.
+struct GlobalLimit {
+    per_second: usize,
+    /// When each request inside the window was let through, oldest first.
+    accepted: VecDeque<Instant>,
+}
+
+impl GlobalLimit {
+    /// Lets a request through at `now`, or says how long until one would be.
+    fn admit(&mut self, now: Instant) -> Result<(), Duration> {
+        while self
+            .accepted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.accepted.pop_front();
+        }
+        if self.accepted.len() < self.per_second {
+            self.accepted.push_back(now);
+            return Ok(());
+        }
+        let oldest = self.accepted.front().copied().unwrap_or(now);
+        Err((oldest + Duration::from_secs(1)).saturating_duration_since(now))
+    }
+}
+
+/// TCP connections the fake holds open (REST and gateway alike).
+#[derive(Debug, Default)]
+struct Connections {
+    open: AtomicUsize,
+    peak: AtomicUsize,
+    accepted: AtomicUsize,
+}
+
+/// The listener the fake serves on: counts connections while they are open.
+struct CountingListener {
+    listener: tokio::net::TcpListener,
+    connections: Arc<Connections>,
+}
+
+/// An accepted connection; closing (dropping) it takes it off the count.
+struct Counted {
+    stream: tokio::net::TcpStream,
+    connections: Arc<Connections>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.connections.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = Counted;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Counted, std::net::SocketAddr) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, addr)) => {
+                    // Replies go out as soon as they are written, as from a real server.
+                    let _ = stream.set_nodelay(true);
+                    let c = &self.connections;
+                    let open = c.open.fetch_add(1, Ordering::SeqCst) + 1;
+                    c.peak.fetch_max(open, Ordering::SeqCst);
+                    c.accepted.fetch_add(1, Ordering::SeqCst);
+                    let connections = c.clone();
+                    return (
+                        Counted {
+                            stream,
+                            connections,
+                        },
+                        addr,
+                    );
+                }
+                // Out of file descriptors and the like: wait, as axum's own listener does.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// A rule that makes the fake fail some requests.
@@ -122,9 +281,18 @@ struct Inner {
     changed: Notify,
     next_id: AtomicU64,
     seq: AtomicU64,
-    gateway: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    gateway: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
     identified: Notify,
     identifies: AtomicUsize,
+    /// When each IDENTIFY arrived.
+    identify_times: Mutex<Vec<Instant>>,
+    /// Keep every request in `requests` (the tests' default); off under load.
+    recording: AtomicBool,
+    observer: Mutex<Option<Observer>>,
+    global_limit: Mutex<Option<GlobalLimit>>,
+    /// Requests answered 429 by the global limit.
+    rate_limited: AtomicUsize,
+    connections: Arc<Connections>,
     faults: Mutex<Vec<Fault>>,
     /// Requests being served right now, and the most at once.
     in_flight: AtomicUsize,
@@ -159,6 +327,11 @@ impl FakeDiscord {
             .await
             .expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(Connections::default());
+        let listener = CountingListener {
+            listener,
+            connections: connections.clone(),
+        };
         let inner = Arc::new(Inner {
             port,
             clock,
@@ -169,6 +342,12 @@ impl FakeDiscord {
             gateway: Mutex::new(None),
             identified: Notify::new(),
             identifies: AtomicUsize::new(0),
+            identify_times: Mutex::new(Vec::new()),
+            recording: AtomicBool::new(true),
+            observer: Mutex::new(None),
+            global_limit: Mutex::new(None),
+            rate_limited: AtomicUsize::new(0),
+            connections,
             faults: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -227,6 +406,59 @@ impl FakeDiscord {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.requests.lock().unwrap().clone()
+    }
+
+    /// Whether to keep every request for [`requests`](Self::requests) (on by
+    /// default). A load run turns it off and watches through [`observe`](Self::observe).
+    pub fn set_recording(&self, on: bool) {
+        self.inner.recording.store(on, Ordering::SeqCst);
+    }
+
+    /// Calls `f` with every request from now on, as it is answered.
+    pub fn observe(&self, f: impl Fn(&Recorded) + Send + Sync + 'static) {
+        *self.inner.observer.lock().unwrap() = Some(Arc::new(f));
+    }
+
+    /// Like Discord's global limit: at most `per_second` REST requests in any
+    /// one-second window (interaction callbacks and webhooks exempt), the rest
+    /// answered 429 with `retry_after` and `global: true`. `None` lifts it.
+    pub fn set_global_limit(&self, per_second: Option<usize>) {
+        *self.inner.global_limit.lock().unwrap() = per_second.map(|n| GlobalLimit {
+            per_second: n.max(1),
+            accepted: VecDeque::new(),
+        });
+    }
+
+    /// Requests the global limit answered with 429 so far.
+    pub fn rate_limited(&self) -> usize {
+        self.inner.rate_limited.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections open to the fake right now.
+    pub fn open_connections(&self) -> usize {
+        self.inner.connections.open.load(Ordering::SeqCst)
+    }
+
+    /// The most connections open at once since the start or the last reset.
+    pub fn peak_connections(&self) -> usize {
+        self.inner.connections.peak.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted since the start.
+    pub fn accepted_connections(&self) -> usize {
+        self.inner.connections.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Starts a new peak from the connections open now.
+    pub fn reset_peak_connections(&self) {
+        let c = &self.inner.connections;
+        c.peak
+            .store(c.open.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// When each IDENTIFY arrived on the gateway, in order.
+    pub fn identify_times(&self) -> Vec<Instant> {
+        self.inner.identify_times.lock().unwrap().clone()
     }
 
     /// Waits until the bot identified on the gateway (READY and GUILD_CREATE sent).
@@ -315,13 +547,52 @@ impl FakeDiscord {
         let tx = gateway
             .as_ref()
             .expect("the bot is connected to the gateway");
-        tx.send(payload.to_string())
+        tx.send(payload.to_string().into())
             .expect("gateway connection open");
     }
 
     /// Sends a dispatch event (`t`, `d`) down the gateway.
     pub fn dispatch(&self, kind: &str, data: Value) {
         dispatch(&self.inner, kind, data);
+    }
+
+    /// Sends a dispatch event and tells when its frame went to the socket. Channel
+    /// histories are not updated.
+    pub fn dispatch_timed(&self, kind: &str, data: Value) -> oneshot::Receiver<Instant> {
+        let (written, rx) = oneshot::channel();
+        self.send_outgoing(Outgoing {
+            text: frame(&self.inner, kind, data),
+            written: Some(written),
+        });
+        rx
+    }
+
+    /// A dispatch frame ready to send with [`send_frames`](Self::send_frames): a
+    /// driver builds a burst first, so building it is not part of what it measures.
+    pub fn dispatch_frame(&self, kind: &str, data: Value) -> String {
+        frame(&self.inner, kind, data)
+    }
+
+    /// Sends frames as fast as the socket takes them, in order; tells when the first
+    /// one went to the socket. Channel histories are not updated.
+    pub fn send_frames(&self, frames: Vec<String>) -> oneshot::Receiver<Instant> {
+        let (written, rx) = oneshot::channel();
+        let mut written = Some(written);
+        for text in frames {
+            self.send_outgoing(Outgoing {
+                text,
+                written: written.take(),
+            });
+        }
+        rx
+    }
+
+    fn send_outgoing(&self, out: Outgoing) {
+        let gateway = self.inner.gateway.lock().unwrap();
+        let tx = gateway
+            .as_ref()
+            .expect("the bot is connected to the gateway");
+        tx.send(out).expect("gateway connection open");
     }
 
     /// Applies a message event to the channel histories without sending it: what
@@ -417,7 +688,7 @@ fn dispatch(inner: &Inner, kind: &str, data: Value) {
     let tx = gateway
         .as_ref()
         .expect("the bot is connected to the gateway");
-    tx.send(text).expect("gateway connection open");
+    tx.send(text.into()).expect("gateway connection open");
 }
 
 async fn gateway(ws: WebSocketUpgrade, State(inner): State<Arc<Inner>>) -> Response {
@@ -426,7 +697,7 @@ async fn gateway(ws: WebSocketUpgrade, State(inner): State<Arc<Inner>>) -> Respo
 
 async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     *inner.gateway.lock().unwrap() = Some(tx.clone());
     let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
     if sink
@@ -437,26 +708,37 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
         return;
     }
     let writer = tokio::spawn(async move {
-        while let Some(text) = rx.recv().await {
-            if sink.send(WsMessage::Text(text.into())).await.is_err() {
+        while let Some(out) = rx.recv().await {
+            let at = Instant::now();
+            if sink.send(WsMessage::Text(out.text.into())).await.is_err() {
                 break;
+            }
+            if let Some(written) = out.written {
+                let _ = written.send(at);
             }
         }
     });
     while let Some(Ok(msg)) = stream.next().await {
+        let received = Instant::now();
         let WsMessage::Text(text) = msg else { continue };
         let Ok(payload) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
         match payload["op"].as_u64() {
             Some(1) => {
-                let _ = tx.send(json!({"op": 11, "d": null, "s": null, "t": null}).to_string());
+                let _ = tx.send(
+                    json!({"op": 11, "d": null, "s": null, "t": null})
+                        .to_string()
+                        .into(),
+                );
             }
             Some(2) => {
+                inner.identify_times.lock().unwrap().push(received);
                 let ready = fixtures::ready(inner.port);
-                let _ = tx.send(frame(&inner, "READY", ready));
+                let _ = tx.send(frame(&inner, "READY", ready).into());
                 for guild in [GUILD_A, GUILD_B] {
-                    let _ = tx.send(frame(&inner, "GUILD_CREATE", fixtures::guild_create(guild)));
+                    let _ = tx
+                        .send(frame(&inner, "GUILD_CREATE", fixtures::guild_create(guild)).into());
                 }
                 inner.identifies.fetch_add(1, Ordering::SeqCst);
                 inner.identified.notify_waiters();
@@ -512,7 +794,7 @@ async fn rest(
         serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
-    let recorded = Recorded {
+    let mut recorded = Recorded {
         method: method.to_string(),
         path: path.clone(),
         query: query.clone(),
@@ -522,19 +804,35 @@ async fn rest(
             .and_then(|v| v.to_str().ok())
             .map(String::from),
         at: Instant::now(),
+        status: 0,
     };
+    if let Err(wait) = admit(&inner, &path, recorded.at) {
+        inner.rate_limited.fetch_add(1, Ordering::SeqCst);
+        recorded.status = 429;
+        record(&inner, recorded);
+        // Discord's global 429: the wait in the body and in the headers.
+        let secs = wait.as_secs_f64().max(0.001);
+        let body =
+            json!({"message": "You are being rate limited.", "retry_after": secs, "global": true});
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert("retry-after", format!("{secs:.3}").parse().unwrap());
+        headers.insert("x-ratelimit-global", "true".parse().unwrap());
+        headers.insert("x-ratelimit-scope", "global".parse().unwrap());
+        return response;
+    }
     if let Some(fault) = take_fault(&inner, method.as_str(), &path) {
         if fault.after_create || fault.hang {
             let _ = answer(&inner, &method, &path, &query, &body).await;
         }
+        recorded.status = fault.status;
         if fault.hang {
-            inner.requests.lock().unwrap().push(recorded);
-            inner.changed.notify_waiters();
+            recorded.status = 0;
+            record(&inner, recorded);
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return StatusCode::GATEWAY_TIMEOUT.into_response();
         }
-        inner.requests.lock().unwrap().push(recorded);
-        inner.changed.notify_waiters();
+        record(&inner, recorded);
         let status = StatusCode::from_u16(fault.status).unwrap();
         let body = match fault.retry_after {
             Some(_) if fault.header_only => {
@@ -554,9 +852,32 @@ async fn rest(
         return response;
     }
     let response = answer(&inner, &method, &path, &query, &body).await;
-    inner.requests.lock().unwrap().push(recorded);
-    inner.changed.notify_waiters();
+    recorded.status = response.status().as_u16();
+    record(&inner, recorded);
     response
+}
+
+/// Applies the global rate limit, if one is set, to a request that counts towards it.
+fn admit(inner: &Inner, path: &str, now: Instant) -> Result<(), Duration> {
+    let exempt =
+        path.starts_with("/api/v10/interactions/") || path.starts_with("/api/v10/webhooks/");
+    let mut limit = inner.global_limit.lock().unwrap();
+    match limit.as_mut() {
+        Some(limit) if !exempt => limit.admit(now),
+        _ => Ok(()),
+    }
+}
+
+/// Hands a served request to the observer and, unless recording is off, keeps it.
+fn record(inner: &Inner, recorded: Recorded) {
+    let observer = inner.observer.lock().unwrap().clone();
+    if let Some(observe) = observer {
+        observe(&recorded);
+    }
+    if inner.recording.load(Ordering::SeqCst) {
+        inner.requests.lock().unwrap().push(recorded);
+    }
+    inner.changed.notify_waiters();
 }
 
 async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &Value) -> Response {

@@ -1,0 +1,318 @@
+//! Scenario `fanout`: thousands of channels due at the same minute, a real one. The
+//! channels are set up (through the library, as `/setup` would) for the next whole
+//! minute in UTC, the bot starts and sleeps until then, and the fake holds it to a
+//! global rate limit of `--rate` requests per second (429 with `retry_after` and
+//! `global: true` beyond it, in a sliding one-second window). Each drop is two
+//! requests: the message and its thread.
+//!
+//! With `--quick` the channels are due at the minute already under way, so the bot
+//! posts them at once on startup (the catch-up path) instead of waiting.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::bot::{self, Traffic};
+use crate::fake_discord::FakeDiscord;
+use crate::prepare;
+use crate::report::{Section, Table, count, mb, median, ms, verdict};
+use crate::{Options, Outcome};
+
+const BUDGET_SHARE: f64 = 0.9;
+const SAMPLE_AFTER: Duration = Duration::from_secs(3);
+
+/// The drop posts and threads the fake accepted, as they arrived.
+#[derive(Debug, Default)]
+pub struct Posts {
+    pub messages: Mutex<Vec<Instant>>,
+    pub threads: Mutex<Vec<Instant>>,
+}
+
+impl Posts {
+    pub fn watch(fake: &FakeDiscord) -> (Arc<Posts>, Arc<Traffic>) {
+        let posts = Arc::new(Posts::default());
+        let p = posts.clone();
+        let traffic = Traffic::watch(fake, move |r| {
+            if r.method != "POST" || r.status >= 300 || !r.path.starts_with("/api/v10/channels/") {
+                return;
+            }
+            if r.path.ends_with("/threads") {
+                p.threads.lock().unwrap().push(r.at);
+            } else if r.path.ends_with("/messages") {
+                p.messages.lock().unwrap().push(r.at);
+            }
+        });
+        (posts, traffic)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.lock().unwrap().len()
+    }
+
+    /// Every accepted post and thread, in order.
+    pub fn all(&self) -> Vec<Instant> {
+        let mut v = self.messages.lock().unwrap().clone();
+        v.extend(self.threads.lock().unwrap().iter());
+        v.sort();
+        v
+    }
+}
+
+/// What one fan-out did.
+pub struct Fanout {
+    /// Accepted drop requests per second, first to last.
+    pub rate: f64,
+    pub rate_limited: usize,
+    pub first_after_due: Duration,
+    pub all_after_due: Duration,
+    pub first_to_last: Duration,
+    pub peak_connections: usize,
+    pub peak_in_flight: usize,
+}
+
+/// Waits for `channels` drops (message and thread each) and measures them. `due` is
+/// the instant they fell due.
+pub async fn watch_fanout(
+    fake: &FakeDiscord,
+    posts: &Posts,
+    bot: &mut bot::Proc,
+    channels: usize,
+    rate: usize,
+    due: Instant,
+) -> anyhow::Result<Fanout> {
+    // Twice the time the limit allows, plus a minute for everything else.
+    let limit =
+        Duration::from_secs_f64(4.0 * channels as f64 / rate as f64) + Duration::from_secs(60);
+    let deadline = Instant::now() + limit;
+    while posts.threads() < channels {
+        bot.check_alive()?;
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "only {} of {channels} drops were posted within {limit:?}; the bot's log ends:\n{}",
+                posts.threads(),
+                bot.log_tail(10)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all = posts.all();
+    let (first, last) = (all[0], all[all.len() - 1]);
+    let span = last.duration_since(first);
+    let rate = crate::report::per_second(&all, first, last)
+        .unwrap_or((all.len() - 1) as f64 / span.as_secs_f64().max(1e-9));
+    Ok(Fanout {
+        rate,
+        rate_limited: fake.rate_limited(),
+        first_after_due: first.saturating_duration_since(due),
+        all_after_due: last.saturating_duration_since(due),
+        first_to_last: span,
+        peak_connections: fake.peak_connections(),
+        peak_in_flight: fake.max_in_flight(),
+    })
+}
+
+/// The `Instant` matching a wall-clock time (in the past or the future).
+pub fn instant_of(at: chrono::DateTime<chrono::Utc>) -> Instant {
+    let (now_i, now_w) = (Instant::now(), chrono::Utc::now());
+    match (at - now_w).to_std() {
+        Ok(ahead) => now_i + ahead,
+        Err(_) => now_i
+            .checked_sub((now_w - at).to_std().unwrap_or_default())
+            .unwrap_or(now_i),
+    }
+}
+
+struct Run {
+    f: Fanout,
+    waited: Duration,
+    hwm_kb: u64,
+    rss_after_kb: u64,
+}
+
+async fn run_once(o: &Options) -> anyhow::Result<Run> {
+    let dir = prepare::run_dir()?;
+    let db = dir.path().join("bot.db");
+    let practice = prepare::practice(&db).await?;
+    let now = chrono::Utc::now();
+    let (due, setup_at) = if o.quick {
+        // Due at the minute under way, set up a minute before it: posted on startup.
+        let due = prepare::this_minute(now);
+        (due, due - chrono::Duration::minutes(1))
+    } else {
+        // Time to set the channels up (a few ms each) and start the bot.
+        let lead =
+            chrono::Duration::milliseconds(4 * o.channels as i64) + chrono::Duration::seconds(10);
+        (prepare::next_minute(now, lead), now)
+    };
+    eprintln!(
+        "setting up {} channels due at {}",
+        o.channels,
+        due.format("%H:%M:%S UTC")
+    );
+    prepare::due_channels(&practice, o.channels, due, setup_at).await?;
+    practice.store().close().await;
+
+    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let (posts, traffic) = Posts::watch(&fake);
+    fake.set_global_limit(Some(o.rate));
+    let mut bot = bot::spawn_prepbot(
+        &fake,
+        &db,
+        &prepare::shipped_questions(),
+        &dir.path().join("bot.log"),
+    )?;
+    // With --quick the minute began before the bot did: count from its start.
+    let due_at = if o.quick {
+        bot.spawned
+    } else {
+        instant_of(due)
+    };
+    if !o.quick {
+        bot::ready(&fake, &traffic, &mut bot, Duration::from_millis(500)).await?;
+        if chrono::Utc::now() >= due {
+            eprintln!(
+                "warning: the bot was up only after the due minute; it posts them as catch-up"
+            );
+        }
+    }
+    let waited = due_at.saturating_duration_since(Instant::now());
+    if !waited.is_zero() {
+        eprintln!(
+            "waiting {:.0} s for {}",
+            waited.as_secs_f64(),
+            due.format("%H:%M UTC")
+        );
+    }
+    let f = watch_fanout(&fake, &posts, &mut bot, o.channels, o.rate, due_at).await?;
+    let hwm_kb = bot.hwm_kb();
+    tokio::time::sleep(SAMPLE_AFTER).await;
+    let rss_after_kb = bot.rss_kb();
+    bot.check_alive()?;
+    bot.stop().await;
+    Ok(Run {
+        f,
+        waited,
+        hwm_kb,
+        rss_after_kb,
+    })
+}
+
+pub async fn run(o: &Options) -> Outcome {
+    let mut runs = Vec::new();
+    for r in 0..o.runs {
+        eprintln!("fanout run {}/{}", r + 1, o.runs);
+        runs.push(run_once(o).await.context("fanout run")?);
+    }
+    let med = |f: fn(&Run) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let each = |f: fn(&Run) -> String| runs.iter().map(f).collect::<Vec<_>>().join(", ");
+    let share = med(|r| r.f.rate) / o.rate as f64;
+    let conns = median(
+        &runs
+            .iter()
+            .map(|r| r.f.peak_connections)
+            .collect::<Vec<_>>(),
+    );
+    let limit = prepbot::discord::rest::DEFAULT_CONCURRENCY;
+    let mut section = Section::new("Load: fan-out");
+    let mut t = Table::new(&["measure", "median", "each run", "budget", "verdict"]);
+    t.row(vec![
+        format!("accepted drop requests per second (limit {}/s)", o.rate),
+        format!(
+            "{:.1} ({:.1}% of the limit)",
+            med(|r| r.f.rate),
+            share * 100.0
+        ),
+        each(|r| format!("{:.1}", r.f.rate)),
+        "≥ 90% of the limit".into(),
+        verdict(share >= BUDGET_SHARE).into(),
+    ]);
+    t.row(vec![
+        "429s from the global limit".into(),
+        count(med(|r| r.f.rate_limited as f64)),
+        each(|r| r.f.rate_limited.to_string()),
+        "".into(),
+        "".into(),
+    ]);
+    t.row(vec![
+        "peak open TCP connections, bot to fake (gateway included)".into(),
+        conns.to_string(),
+        each(|r| r.f.peak_connections.to_string()),
+        format!("≤ {limit}"),
+        verdict(conns <= limit).into(),
+    ]);
+    t.row(vec![
+        "peak requests in flight at the fake".into(),
+        median(&runs.iter().map(|r| r.f.peak_in_flight).collect::<Vec<_>>()).to_string(),
+        each(|r| r.f.peak_in_flight.to_string()),
+        "".into(),
+        "".into(),
+    ]);
+    t.row(vec![
+        "first drop request after the due instant".into(),
+        ms(median(
+            &runs.iter().map(|r| r.f.first_after_due).collect::<Vec<_>>(),
+        )),
+        each(|r| ms(r.f.first_after_due)),
+        "".into(),
+        "".into(),
+    ]);
+    t.row(vec![
+        format!(
+            "all {} drops posted (with threads), after the due instant",
+            count(o.channels as f64)
+        ),
+        ms(median(
+            &runs.iter().map(|r| r.f.all_after_due).collect::<Vec<_>>(),
+        )),
+        each(|r| ms(r.f.all_after_due)),
+        format!(
+            "(the limit allows {:.1} s)",
+            2.0 * o.channels as f64 / o.rate as f64
+        ),
+        "".into(),
+    ]);
+    t.row(vec![
+        "first to last drop request".into(),
+        ms(median(
+            &runs.iter().map(|r| r.f.first_to_last).collect::<Vec<_>>(),
+        )),
+        each(|r| ms(r.f.first_to_last)),
+        "".into(),
+        "".into(),
+    ]);
+    t.row(vec![
+        "bot VmHWM (peak RSS)".into(),
+        mb(median(&runs.iter().map(|r| r.hwm_kb).collect::<Vec<_>>())),
+        each(|r| mb(r.hwm_kb)),
+        "".into(),
+        "".into(),
+    ]);
+    t.row(vec![
+        format!("bot VmRSS {} s after the last drop", SAMPLE_AFTER.as_secs()),
+        mb(median(
+            &runs.iter().map(|r| r.rss_after_kb).collect::<Vec<_>>(),
+        )),
+        each(|r| mb(r.rss_after_kb)),
+        "".into(),
+        "".into(),
+    ]);
+    section.tables.push(t);
+    section.note(format!(
+        "{} channels (each in its own server) set up for the same minute; {} The bot's REST client allows {limit} requests in flight (src/discord/rest.rs).",
+        count(o.channels as f64),
+        if o.quick {
+            "with --quick that minute is the one under way, so the bot posts them on startup.".to_string()
+        } else {
+            format!(
+                "the next whole minute in UTC, a real one: the runs waited {} for it.",
+                each(|r| format!("{:.0} s", r.waited.as_secs_f64()))
+            )
+        }
+    ));
+    section.note("The rate counts the drop messages and threads the fake accepted per second, over the whole seconds from the first one (the last partial second left out).");
+    if o.quick {
+        section.note("With --quick the times \"after the due instant\" count from the bot's start, since the minute began before it.");
+    }
+    Ok(section)
+}

@@ -1,0 +1,336 @@
+//! Scenario `latency`: slash commands one at a time (closed loop) against the
+//! database `prepbot bench seed` makes by default, timed in the fake from writing
+//! the INTERACTION_CREATE frame to receiving the interaction callback. Each command
+//! comes from a different seeded member (the per-member budget stays on), in the
+//! seeded channels of the seeded servers. The baseline is the bare poise bot's
+//! `/ping`, measured the same way in the same run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use prepbot::seed::{SeedSpec, channel_id, guild_id, member_id};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::bot::{self, Traffic};
+use crate::fake_discord::FakeDiscord;
+use crate::fake_discord::fixtures::{MEMBER_PERMS, Person, opt, slash, sub};
+use crate::report::{Section, Table, median, ms, percentile, verdict};
+use crate::{Options, Outcome, prepare};
+
+/// The budget: each command's p99 at most this many times the baseline's, and
+/// under [`ABSOLUTE_P99`].
+const TIMES_BASELINE: u32 = 2;
+const ABSOLUTE_P99: Duration = Duration::from_millis(5);
+/// Commands of each kind sent first and not counted (connections, caches).
+const WARMUP: usize = 20;
+/// A command with no reply by then counts as lost.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const QUERIES: [&str; 8] = [
+    "cache invalidation",
+    "database index",
+    "rate limiting",
+    "consistent hashing",
+    "message queue",
+    "incident postmortem",
+    "load balancer",
+    "disagreement with a teammate",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ping,
+    Streak,
+    Leaderboard,
+    Search,
+    Show,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Ping => "/ping (bare poise bot: baseline)",
+            Kind::Streak => "/streak",
+            Kind::Leaderboard => "/leaderboard",
+            Kind::Search => "/question search",
+            Kind::Show => "/question show",
+        }
+    }
+
+    /// The command's name and options for the `i`th send.
+    fn command(self, i: usize, ids: &[String]) -> (&'static str, Vec<Value>) {
+        match self {
+            Kind::Ping => ("ping", vec![]),
+            Kind::Streak => ("streak", vec![]),
+            Kind::Leaderboard => ("leaderboard", vec![]),
+            Kind::Search => (
+                "question",
+                vec![sub(
+                    "search",
+                    vec![opt("query", json!(QUERIES[i % QUERIES.len()]))],
+                )],
+            ),
+            Kind::Show => (
+                "question",
+                vec![sub("show", vec![opt("id", json!(ids[i % ids.len()]))])],
+            ),
+        }
+    }
+}
+
+/// Sends interactions and times their callbacks.
+struct Driver {
+    fake: FakeDiscord,
+    replies: mpsc::UnboundedReceiver<(String, Instant)>,
+    spec: SeedSpec,
+    /// Sends so far: picks the member and the channel of the next one.
+    sent: u64,
+    ids: Arc<Vec<String>>,
+}
+
+impl Driver {
+    fn new(fake: FakeDiscord, spec: SeedSpec, ids: Arc<Vec<String>>) -> (Driver, Arc<Traffic>) {
+        let (tx, replies) = mpsc::unbounded_channel();
+        let traffic = Traffic::watch(&fake, move |r| {
+            // POST /api/v10/interactions/{id}/{token}/callback
+            if r.method == "POST" && r.path.ends_with("/callback") {
+                if let Some(token) = r.path.split('/').nth(5) {
+                    let _ = tx.send((token.to_string(), r.at));
+                }
+            }
+        });
+        (
+            Driver {
+                fake,
+                replies,
+                spec,
+                sent: 0,
+                ids,
+            },
+            traffic,
+        )
+    }
+
+    /// One command from the next member; the time to its callback, `None` if lost.
+    async fn send(&mut self, kind: Kind, i: usize) -> Option<Duration> {
+        let n = self.sent;
+        self.sent += 1;
+        // Every send a different member (each may run 5 commands per 10 s), and the
+        // channels in turn.
+        let member = member_id(1 + n % self.spec.members);
+        let c = n % self.spec.channels;
+        let by = Person {
+            id: member,
+            name: "member",
+            permissions: MEMBER_PERMS,
+        };
+        let token = format!("load-{n}");
+        let (name, options) = kind.command(i, &self.ids);
+        let mut payload = slash(
+            self.fake.snowflake(),
+            &token,
+            name,
+            options,
+            &by,
+            channel_id(c),
+        );
+        let guild = json!(guild_id(c).to_string());
+        payload["guild_id"] = guild.clone();
+        payload["data"]["guild_id"] = guild.clone();
+        payload["authorizing_integration_owners"]["0"] = guild;
+        let written = self.fake.dispatch_timed("INTERACTION_CREATE", payload);
+        let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.replies.recv()).await {
+                Ok(Some((t, at))) if t == token => {
+                    let written = written.await.ok()?;
+                    return Some(at.saturating_duration_since(written));
+                }
+                // A late callback of a command already counted as lost.
+                Ok(Some(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// One run's samples for each kind, and how many got no reply.
+struct Samples {
+    kind: Kind,
+    latencies: Vec<Duration>,
+    lost: usize,
+}
+
+impl Samples {
+    fn stats(&self) -> (Duration, Duration, Duration) {
+        let mut v = self.latencies.clone();
+        v.sort();
+        (
+            percentile(&v, 50.0),
+            percentile(&v, 99.0),
+            v.last().copied().unwrap_or_default(),
+        )
+    }
+}
+
+/// Sends `n` of each kind, interleaved, after a warm-up.
+async fn measure(driver: &mut Driver, kinds: &[Kind], n: usize, warmup: usize) -> Vec<Samples> {
+    for i in 0..warmup {
+        for &k in kinds {
+            driver.send(k, i).await;
+        }
+    }
+    let mut samples: Vec<Samples> = kinds
+        .iter()
+        .map(|&kind| Samples {
+            kind,
+            latencies: Vec::with_capacity(n),
+            lost: 0,
+        })
+        .collect();
+    for i in 0..n {
+        for s in samples.iter_mut() {
+            match driver.send(s.kind, i).await {
+                Some(d) => s.latencies.push(d),
+                None => s.lost += 1,
+            }
+        }
+    }
+    samples
+}
+
+async fn run_once(
+    o: &Options,
+    spec: SeedSpec,
+    seeded: &std::path::Path,
+    ids: Arc<Vec<String>>,
+) -> anyhow::Result<Vec<Samples>> {
+    let warmup = if o.quick { 5 } else { WARMUP };
+    let dir = prepare::run_dir()?;
+
+    // The baseline first, on the same fake setup and the same payloads.
+    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let (mut driver, traffic) = Driver::new(fake.clone(), spec, ids.clone());
+    let mut bare = bot::spawn_bare(&fake, None, &dir.path().join("bare.log"))?;
+    bot::ready(&fake, &traffic, &mut bare, Duration::from_millis(500)).await?;
+    let mut samples = measure(&mut driver, &[Kind::Ping], o.commands, warmup).await;
+    bare.stop().await;
+
+    let db = prepare::copy_into(seeded, dir.path())?;
+    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let (mut driver, traffic) = Driver::new(fake.clone(), spec, ids);
+    let mut bot = bot::spawn_prepbot(
+        &fake,
+        &db,
+        &prepare::shipped_questions(),
+        &dir.path().join("bot.log"),
+    )?;
+    // Startup on the seeded database reveals the drops it left open and records
+    // the days since as missed; wait for that to finish.
+    bot::ready(&fake, &traffic, &mut bot, Duration::from_millis(1500)).await?;
+    let kinds = [Kind::Streak, Kind::Leaderboard, Kind::Search, Kind::Show];
+    samples.extend(measure(&mut driver, &kinds, o.commands, warmup).await);
+    bot.check_alive()?;
+    bot.stop().await;
+    Ok(samples)
+}
+
+pub async fn run(o: &Options) -> Outcome {
+    let spec = if o.quick {
+        SeedSpec {
+            members: 5_000,
+            answers: 50_000,
+            drops: 100,
+            ..SeedSpec::default()
+        }
+    } else {
+        SeedSpec::default()
+    };
+    let seeded = prepare::seeded(spec).await?;
+    let ids: Arc<Vec<String>> = Arc::new(
+        prepare::shipped_bank()?
+            .all()
+            .iter()
+            .map(|q| q.id.clone())
+            .collect(),
+    );
+    let mut runs = Vec::new();
+    for r in 0..o.runs {
+        eprintln!("latency run {}/{}", r + 1, o.runs);
+        runs.push(
+            run_once(o, spec, &seeded, ids.clone())
+                .await
+                .context("latency run")?,
+        );
+    }
+
+    let mut section = Section::new("Load: command latency");
+    let mut table = Table::new(&[
+        "command",
+        "commands/run",
+        "p50",
+        "p99",
+        "max",
+        "p99 of each run",
+        "lost",
+        "budget (p99)",
+        "verdict",
+    ]);
+    let stats_of = |k: usize| -> (Vec<(Duration, Duration, Duration)>, usize) {
+        let stats = runs.iter().map(|r| r[k].stats()).collect();
+        (stats, runs.iter().map(|r| r[k].lost).sum())
+    };
+    let (base, _) = stats_of(0);
+    let base_p99 = median(&base.iter().map(|s| s.1).collect::<Vec<_>>());
+    let budget = (base_p99 * TIMES_BASELINE).min(ABSOLUTE_P99);
+    let kinds = runs[0].iter().map(|s| s.kind).collect::<Vec<_>>();
+    let mut met = 0;
+    for (k, kind) in kinds.iter().enumerate() {
+        let (stats, lost) = stats_of(k);
+        let p50 = median(&stats.iter().map(|s| s.0).collect::<Vec<_>>());
+        let p99 = median(&stats.iter().map(|s| s.1).collect::<Vec<_>>());
+        let max = median(&stats.iter().map(|s| s.2).collect::<Vec<_>>());
+        let per_run = stats.iter().map(|s| ms(s.1)).collect::<Vec<_>>().join(", ");
+        let (budget_cell, verdict_cell) = if *kind == Kind::Ping {
+            ("(baseline)".to_string(), "".to_string())
+        } else {
+            let ok = p99 <= budget && lost == 0;
+            met += usize::from(ok);
+            (
+                format!("≤ {} (2 × {} and < 5 ms)", ms(budget), ms(base_p99)),
+                verdict(ok).to_string(),
+            )
+        };
+        table.row(vec![
+            kind.label().to_string(),
+            o.commands.to_string(),
+            ms(p50),
+            ms(p99),
+            ms(max),
+            per_run,
+            lost.to_string(),
+            budget_cell,
+            verdict_cell,
+        ]);
+    }
+    section.tables.push(table);
+    section.note(format!(
+        "Database: `prepbot bench seed` with {} members, {} answers, {} drops in {} channels (seed {}); a fresh copy per run.",
+        crate::report::count(spec.members as f64),
+        crate::report::count(spec.answers as f64),
+        crate::report::count(spec.drops as f64),
+        spec.channels,
+        spec.seed
+    ));
+    section.note(format!(
+        "Closed loop, one command at a time, kinds interleaved, {} warm-up commands of each kind first; every command from a different member; latency from the fake writing INTERACTION_CREATE to the fake receiving the callback. Max is the median of the runs' maxima.",
+        if o.quick { 5 } else { WARMUP }
+    ));
+    section.note(format!(
+        "{met} of {} commands within budget.",
+        kinds.len() - 1
+    ));
+    Ok(section)
+}

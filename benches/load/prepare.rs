@@ -1,0 +1,205 @@
+//! The databases the scenarios start from: the large seeded one (`prepbot bench seed`,
+//! cached under `target/load-cache/` by its spec), a channel with an open drop for
+//! answers to go to, and channels all due at one instant. Built with the library,
+//! like `/setup` and `/drop` would, so nothing here depends on the schema.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, NaiveTime, Utc};
+use prepbot::bank::{PoolFilter, QuestionBank};
+use prepbot::engine::schedule::{Days, parse_zone};
+use prepbot::practice::{ChannelSetup, Practice};
+use prepbot::seed::SeedSpec;
+use prepbot::store::Store;
+
+use crate::bot;
+use crate::fake_discord::{CHANNEL_A, GUILD_A};
+
+/// The channel answers go to in `ingest` and `memory`, and its drop's thread.
+pub const INGEST_CHANNEL: u64 = CHANNEL_A;
+pub const INGEST_THREAD: u64 = 750_000_000_000_000_001;
+
+/// The `c`th channel (0-based) of a fan-out, each in its own server.
+pub fn fanout_channel(c: usize) -> u64 {
+    600_000_000_000_000_000 + c as u64
+}
+
+pub fn fanout_guild(c: usize) -> u64 {
+    610_000_000_000_000_000 + c as u64
+}
+
+pub fn cache_dir() -> PathBuf {
+    bot::target_dir().join("load-cache")
+}
+
+/// A fresh directory for one run's database and logs, removed afterwards.
+pub fn run_dir() -> anyhow::Result<tempfile::TempDir> {
+    let parent = cache_dir().join("runs");
+    std::fs::create_dir_all(&parent)?;
+    Ok(tempfile::tempdir_in(parent)?)
+}
+
+pub fn shipped_questions() -> PathBuf {
+    bot::manifest_dir().join("questions")
+}
+
+pub fn shipped_bank() -> anyhow::Result<Arc<QuestionBank>> {
+    QuestionBank::load(&shipped_questions())
+        .map(Arc::new)
+        .map_err(|e| anyhow::anyhow!("the shipped bank does not load: {e}"))
+}
+
+/// The database `prepbot bench seed` makes for `spec`, made once and kept.
+pub async fn seeded(spec: SeedSpec) -> anyhow::Result<PathBuf> {
+    let dir = cache_dir();
+    std::fs::create_dir_all(&dir)?;
+    let name = format!(
+        "seed-m{}-a{}-d{}-c{}-s{}.db",
+        spec.members, spec.answers, spec.drops, spec.channels, spec.seed
+    );
+    let path = dir.join(&name);
+    if path.exists() {
+        return Ok(path);
+    }
+    // Seeded under a temporary name and renamed, so a cached file is always whole.
+    let partial = dir.join(format!("{name}.partial"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
+    }
+    eprintln!("seeding {name} (once; later runs reuse it)");
+    let status = Command::new(bot::prepbot_bin())
+        .args(["bench", "seed"])
+        .arg(&partial)
+        .args(["--members", &spec.members.to_string()])
+        .args(["--answers", &spec.answers.to_string()])
+        .args(["--drops", &spec.drops.to_string()])
+        .args(["--channels", &spec.channels.to_string()])
+        .args(["--seed", &spec.seed.to_string()])
+        .env("PREPBOT_QUESTIONS", shipped_questions())
+        .status()
+        .context("run prepbot bench seed")?;
+    if !status.success() {
+        bail!("prepbot bench seed failed ({status})");
+    }
+    self_contained(&partial).await?;
+    std::fs::rename(&partial, &path)?;
+    Ok(path)
+}
+
+/// Folds the WAL into the database file and leaves it in rollback-journal mode, so
+/// the file alone is the whole database and copies of it are too (the bot turns WAL
+/// back on when it opens it).
+async fn self_contained(db: &Path) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("PRAGMA journal_mode = DELETE")
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    if Path::new(&format!("{}-wal", db.display())).exists() {
+        bail!("{} still has a WAL file after a checkpoint", db.display());
+    }
+    Ok(())
+}
+
+/// A private copy of a cached database for one run (the bot writes to it).
+pub fn copy_into(db: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    let copy = dir.join("bot.db");
+    std::fs::copy(db, &copy).with_context(|| format!("copy {}", db.display()))?;
+    Ok(copy)
+}
+
+pub async fn practice(db: &Path) -> anyhow::Result<Practice> {
+    let store = Store::open_path(db).await?;
+    Ok(Practice::new(store, shipped_bank()?))
+}
+
+fn daily_at(channel_id: u64, guild_id: u64, time: NaiveTime) -> anyhow::Result<ChannelSetup> {
+    Ok(ChannelSetup {
+        guild_id,
+        channel_id,
+        time,
+        zone: parse_zone("UTC")?,
+        days: Days::DAILY,
+        reveal_after_hours: 24,
+        pool: PoolFilter::default(),
+    })
+}
+
+/// Sets up [`INGEST_CHANNEL`] and opens a drop in it now, as `/setup` then `/drop`
+/// would, with [`INGEST_THREAD`] as its thread. Its reveal is a day away.
+pub async fn open_drop(p: &Practice, now: DateTime<Utc>) -> anyhow::Result<i64> {
+    let setup = daily_at(
+        INGEST_CHANNEL,
+        GUILD_A,
+        NaiveTime::from_hms_opt(23, 59, 0).context("time")?,
+    )?;
+    p.setup_channel(setup, 1, now).await?;
+    let claimed = p.claim_early_drop(INGEST_CHANNEL, now).await?;
+    let drop = p
+        .mark_posted(claimed.drop.id, INGEST_THREAD, INGEST_THREAD, now)
+        .await?;
+    Ok(drop.id)
+}
+
+/// Sets up `n` channels, each in its own server, whose daily drop is at `due`'s time
+/// of day (UTC), as of `now`.
+pub async fn due_channels(
+    p: &Practice,
+    n: usize,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let time = due.time();
+    for c in 0..n {
+        p.setup_channel(
+            daily_at(fanout_channel(c), fanout_guild(c), time)?,
+            c as u64,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The next whole minute at least `lead` after `now`.
+pub fn next_minute(now: DateTime<Utc>, lead: chrono::Duration) -> DateTime<Utc> {
+    let t = now + lead;
+    let secs = t.timestamp();
+    let minute = secs.div_euclid(60) * 60
+        + if secs % 60 == 0 && t.timestamp_subsec_nanos() == 0 {
+            0
+        } else {
+            60
+        };
+    DateTime::from_timestamp(minute, 0).unwrap_or(t)
+}
+
+/// The whole minute `now` is in.
+pub fn this_minute(now: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(now.timestamp().div_euclid(60) * 60, 0).unwrap_or(now)
+}
+
+/// A read connection on the bot's database, for counting what it committed.
+pub async fn reader(db: &Path) -> anyhow::Result<sqlx::SqlitePool> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true);
+    Ok(sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
+}
+
+pub async fn answers_stored(pool: &sqlx::SqlitePool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM answers")
+        .fetch_one(pool)
+        .await?)
+}
