@@ -239,6 +239,10 @@ pub async fn run(
     let http_client = || {
         reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
+            // One idle connection kept for command replies: with the gateway's and
+            // the REST client's, the bot stays within its connection budget
+            // (`rest::DEFAULT_CONCURRENCY`).
+            .pool_max_idle_per_host(1)
             .build()
     };
     let mut http = HttpBuilder::new(config.token.expose())
@@ -268,7 +272,7 @@ pub async fn run(
         Rest::new(
             &config.token,
             config.api_base.as_deref(),
-            rest::DEFAULT_CONCURRENCY,
+            rest::REST_CONNECTIONS,
         )?
         .with_rate(config.discord_rate.unwrap_or(rest::DEFAULT_RATE)),
     );

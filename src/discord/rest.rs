@@ -21,10 +21,16 @@ use super::connections::Connections;
 /// Discord's own API host, used unless `PREPBOT_DISCORD_API_BASE` says otherwise.
 pub const DISCORD_API: &str = "https://discord.com";
 
-/// Requests in flight at once by default, each on a connection of its own (and no
-/// more connections than this, ever): enough to post a burst of drops quickly, few
-/// enough that a thousand due channels do not open a thousand connections.
+/// The bot's budget of TCP connections to Discord, all of them together: the
+/// gateway's, serenity's client's (command replies, registration) and this client's.
+/// Enough to post a burst of drops quickly, few enough that a thousand due channels
+/// do not open a thousand connections.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// This client's share of the budget: requests in flight at once, each on a
+/// connection of its own, and never more connections than that. The other two are
+/// the gateway's and the one serenity's client keeps for command replies.
+pub const REST_CONNECTIONS: usize = DEFAULT_CONCURRENCY - 2;
 
 /// How long one request may take, its answer read whole: well inside the
 /// scheduler's claim lease, so a hung call never outlives it.
