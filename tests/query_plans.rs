@@ -15,7 +15,8 @@ use common::*;
 use prepbot::bank::{Difficulty, QuestionBank};
 use prepbot::engine::schedule::Days;
 use prepbot::engine::streak::MemberStreak;
-use prepbot::practice::{IncomingMessage, ListedMessage, Practice};
+use prepbot::ingest::AnswerWriter;
+use prepbot::practice::{AnswerEvent, IncomingMessage, ListedMessage, Practice};
 use prepbot::scheduler::{drop_now, run_due};
 use prepbot::store::member_stats::{self, MemberStats};
 use sqlx::Row;
@@ -283,6 +284,43 @@ async fn exercise(p: &Practice) {
     ))
     .await
     .unwrap();
+
+    // The same kinds of event as the bot applies them: through the answer writer,
+    // several in one transaction (a delete and an edit ahead of their creates).
+    let (writer, task) = AnswerWriter::start(p.clone());
+    let thread = first.thread_id.unwrap();
+    let at = first.posted_at.unwrap() + Duration::minutes(2);
+    let (a, b, c) = (next_message + 1, next_message + 2, next_message + 3);
+    next_message += 3;
+    let events = vec![
+        AnswerEvent::Deleted {
+            thread_id: thread,
+            message_id: b,
+            at,
+        },
+        AnswerEvent::EditedText {
+            thread_id: thread,
+            message_id: c,
+            body: "early edit".into(),
+            edited_at: at,
+        },
+        AnswerEvent::Posted(msg(thread, a, 3, at)),
+        AnswerEvent::Posted(msg(thread, b, 3, at)),
+        AnswerEvent::Edited {
+            message: msg(thread, c, 4, at),
+            edited_at: at + Duration::minutes(1),
+        },
+        AnswerEvent::EditedText {
+            thread_id: thread,
+            message_id: a,
+            body: "edited".into(),
+            edited_at: at + Duration::minutes(1),
+        },
+    ];
+    futures_util::future::try_join_all(events.into_iter().map(|e| writer.submit(e)))
+        .await
+        .unwrap();
+    task.stop().await;
 
     p.streak(CHANNEL, 1).await.unwrap();
     p.streak(CHANNEL, 99).await.unwrap();

@@ -198,7 +198,11 @@ pub async fn early_events(
             "SELECT message_id, edited_body, edited_at, withdrawn_at FROM early_message_events \
              WHERE message_id IN ({placeholders})"
         );
-        let mut query = sqlx::query_as::<_, (i64, Option<String>, Option<i64>, Option<i64>)>(&sql);
+        // Not kept in the connection's statement cache: its text changes with the
+        // number of ids, and a hundred sizes would push out the statements that do
+        // repeat.
+        let mut query = sqlx::query_as::<_, (i64, Option<String>, Option<i64>, Option<i64>)>(&sql)
+            .persistent(false);
         for id in chunk {
             query = query.bind(to_db(*id));
         }
