@@ -228,41 +228,23 @@ async fn write_batch(
             return;
         }
     };
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    let mut failed = None;
-    let mut reads = TransactionReads::default();
-    // The early edits and deletes of every message created in the batch, in one
-    // query rather than one per message.
-    let created: Vec<u64> = jobs
-        .iter()
-        .filter_map(|job| match &job.event {
-            AnswerEvent::Posted(m) | AnswerEvent::Edited { message: m, .. } => Some(m.message_id),
-            _ => None,
-        })
-        .collect();
-    if let Err(e) = reads.read_early_events(&mut tx, &created).await {
-        failed = Some(e);
-    }
-    for job in &jobs {
-        if failed.is_some() {
-            break;
-        }
-        match practice.apply_in(&mut tx, &job.event, &mut reads).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) => failed = Some(e),
-        }
-    }
-    let committed = match failed {
+    let events: Vec<&AnswerEvent> = jobs.iter().map(|job| &job.event).collect();
+    let applied = apply(practice, &mut tx, &events).await;
+    let committed = match applied {
         // After a failed statement SQLite may have rolled the transaction back on
         // its own; nothing more is run in it.
-        Some(e) => {
+        Err(e) => {
             let _ = tx.rollback().await;
             Err(e)
         }
-        None => tx.commit().await.map_err(|e| StoreError::from(e).into()),
+        Ok(outcomes) => tx
+            .commit()
+            .await
+            .map(|()| outcomes)
+            .map_err(|e| StoreError::from(e).into()),
     };
     match committed {
-        Ok(()) => {
+        Ok(outcomes) => {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters
                 .batched_events
@@ -287,6 +269,23 @@ async fn write_batch(
             }
         }
     }
+}
+
+/// Applies a batch's events in one transaction, in order (the caller commits).
+async fn apply(
+    practice: &Practice,
+    tx: &mut sqlx::SqliteConnection,
+    events: &[&AnswerEvent],
+) -> Result<Vec<AnswerOutcome>, PracticeError> {
+    let mut reads = TransactionReads::default();
+    // The early edits and deletes of every message created in the batch, in one
+    // query rather than one per message.
+    let created: Vec<u64> = events
+        .iter()
+        .filter_map(|e| e.message().map(|(m, _)| m.message_id))
+        .collect();
+    reads.read_early_events(tx, &created).await?;
+    practice.apply_all_in(tx, events, &mut reads).await
 }
 
 /// One event in a transaction of its own, trying again while the database is locked.

@@ -172,6 +172,25 @@ pub enum AnswerEvent {
     },
 }
 
+impl AnswerEvent {
+    /// The whole message, for a message posted or edited whole, and the edit's time.
+    pub fn message(&self) -> Option<(&IncomingMessage, Option<DateTime<Utc>>)> {
+        match self {
+            AnswerEvent::Posted(m) => Some((m, None)),
+            AnswerEvent::Edited { message, edited_at } => Some((message, Some(*edited_at))),
+            AnswerEvent::EditedText { .. } | AnswerEvent::Deleted { .. } => None,
+        }
+    }
+}
+
+/// A message about to be stored: its drop, the row, and whether it is on time.
+#[derive(Debug)]
+struct PlannedAnswer {
+    drop: DropRecord,
+    row: StoredAnswer,
+    on_time: bool,
+}
+
 /// What applying an [`AnswerEvent`] did: what a posted or fully edited message
 /// recorded, or whether an edit or delete by id applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1028,6 +1047,22 @@ impl Practice {
         edited_at: Option<DateTime<Utc>>,
         reads: &mut TransactionReads,
     ) -> Result<Option<RecordedAnswer>> {
+        let Some(plan) = Self::plan_message(tx, msg, edited_at, reads).await? else {
+            return Ok(None);
+        };
+        let new = answers::insert(tx, &plan.row).await?;
+        Ok(Some(self.finish_message(tx, &plan, new).await?))
+    }
+
+    /// What storing a message means: the row to insert, with an edit or delete
+    /// that overtook its create applied; `None` if the thread is not an open or
+    /// revealed drop's.
+    async fn plan_message(
+        tx: &mut sqlx::SqliteConnection,
+        msg: &IncomingMessage,
+        edited_at: Option<DateTime<Utc>>,
+        reads: &mut TransactionReads,
+    ) -> Result<Option<PlannedAnswer>> {
         let Some(drop) = reads.drop_of_thread(tx, msg.thread_id).await? else {
             return Ok(None);
         };
@@ -1037,7 +1072,6 @@ impl Practice {
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
         // An edit or delete that overtook this create applies now.
         let early = reads.early_event(tx, msg.message_id).await?;
-        let withdrawn_at = early.withdrawn_at;
         let (mut body, mut edited_at) = (msg.body.clone(), edited_at);
         if let (Some(early_body), Some(early_at)) = (early.edited_body, early.edited_at) {
             if edited_at.is_none_or(|at| early_at > at) {
@@ -1045,35 +1079,100 @@ impl Practice {
                 edited_at = Some(early_at);
             }
         }
-        let new = answers::insert(
-            tx,
-            &StoredAnswer {
-                message_id: msg.message_id,
-                drop_id: drop.id,
-                member_id: msg.member_id,
-                member_name: msg.member_name.clone(),
-                body: body.clone(),
-                posted_at: msg.posted_at,
-                edited_at,
-                withdrawn_at,
-            },
-        )
-        .await?;
+        let row = StoredAnswer {
+            message_id: msg.message_id,
+            drop_id: drop.id,
+            member_id: msg.member_id,
+            member_name: msg.member_name.clone(),
+            body,
+            posted_at: msg.posted_at,
+            edited_at,
+            withdrawn_at: early.withdrawn_at,
+        };
+        Ok(Some(PlannedAnswer { drop, row, on_time }))
+    }
+
+    /// What follows the insert: a replayed message takes a newer edit; a new
+    /// on-time answer to a drop already revealed (its event raced the reveal)
+    /// settles that member's streak now.
+    async fn finish_message(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        plan: &PlannedAnswer,
+        new: bool,
+    ) -> Result<RecordedAnswer> {
+        let PlannedAnswer { drop, row, on_time } = plan;
         if !new {
-            if let Some(at) = edited_at {
-                answers::edit(tx, msg.message_id, &body, at).await?;
+            if let Some(at) = row.edited_at {
+                answers::edit(tx, row.message_id, &row.body, at).await?;
             }
         }
-        if new && on_time && withdrawn_at.is_none() && drop.state == DropState::Revealed {
-            self.settle_in(tx, &drop, msg.member_id, &msg.member_name, msg.posted_at)
+        if new && *on_time && row.withdrawn_at.is_none() && drop.state == DropState::Revealed {
+            self.settle_in(tx, drop, row.member_id, &row.member_name, row.posted_at)
                 .await?;
         }
-        Ok(Some(RecordedAnswer {
+        Ok(RecordedAnswer {
             drop_id: drop.id,
-            on_time,
+            on_time: *on_time,
             new,
-            withdrawn: withdrawn_at.is_some(),
-        }))
+            withdrawn: row.withdrawn_at.is_some(),
+        })
+    }
+
+    /// Applies events in order inside the caller's write transaction, with the same
+    /// outcome as [`Practice::apply_in`] one after another. A run of messages
+    /// posted (or edited whole) in a row, each message once, is stored with one
+    /// insert statement for those in open drops: nothing in such a run depends on
+    /// the order of the others' inserts (a message's row depends on its drop and
+    /// its own early edits and deletes; its edit on a replay touches its own row).
+    /// Answers to revealed drops, which may settle a streak, still go in one by
+    /// one and in order.
+    pub(crate) async fn apply_all_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        events: &[&AnswerEvent],
+        reads: &mut TransactionReads,
+    ) -> Result<Vec<AnswerOutcome>> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut i = 0;
+        while i < events.len() {
+            let mut ids = HashSet::new();
+            let run: Vec<(&IncomingMessage, Option<DateTime<Utc>>)> = events[i..]
+                .iter()
+                .map_while(|e| e.message().filter(|(m, _)| ids.insert(m.message_id)))
+                .collect();
+            if run.len() < 2 {
+                outcomes.push(self.apply_in(tx, events[i], reads).await?);
+                i += 1;
+                continue;
+            }
+            i += run.len();
+            let mut plans = Vec::with_capacity(run.len());
+            for (msg, edited_at) in &run {
+                plans.push(Self::plan_message(tx, msg, *edited_at, reads).await?);
+            }
+            let open: Vec<&StoredAnswer> = plans
+                .iter()
+                .flatten()
+                .filter(|p| p.drop.state == DropState::Posted)
+                .map(|p| &p.row)
+                .collect();
+            let inserted = answers::insert_many(tx, &open).await?;
+            for plan in &plans {
+                let Some(plan) = plan else {
+                    outcomes.push(AnswerOutcome::Recorded(None));
+                    continue;
+                };
+                let new = if plan.drop.state == DropState::Posted {
+                    inserted.contains(&plan.row.message_id)
+                } else {
+                    answers::insert(tx, &plan.row).await?
+                };
+                let recorded = self.finish_message(tx, plan, new).await?;
+                outcomes.push(AnswerOutcome::Recorded(Some(recorded)));
+            }
+        }
+        Ok(outcomes)
     }
 
     /// An edit of a message in a thread, known only by its id (a partial update):

@@ -387,3 +387,91 @@ async fn on_a_full_database_every_answer_is_either_stored_or_told_it_was_not() {
     task.stop().await;
     store.close().await;
 }
+
+/// A channel whose first drop (2026-01-05) is revealed and whose second is open;
+/// returns the two threads. Message 500 is stored in the open one, and message 502
+/// was deleted there before its create arrived.
+async fn revealed_and_open() -> (Practice, u64, u64, PathBuf, tempfile::TempDir) {
+    let (p, revealed, file, dir) = open_drop().await;
+    let out = Recording::default();
+    // Message ids after the first drop's (the first recording numbered it).
+    out.next_id.store(100, std::sync::atomic::Ordering::SeqCst);
+    out.pass(&p, utc("2026-01-05T17:00:00Z")).await;
+    let (report, _) = out.pass(&p, utc("2026-01-06T09:00:00Z")).await;
+    let open = report.posted[0].thread_id.unwrap();
+    p.record_message(message(open, 500, 1, utc("2026-01-06T09:30:00Z")))
+        .await
+        .unwrap();
+    p.withdraw_in_thread(open, 502, utc("2026-01-06T09:40:00Z"))
+        .await
+        .unwrap();
+    (p, revealed, open, file, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
+    let (reference, revealed, open, _f1, _d1) = revealed_and_open().await;
+    let (p, revealed2, open2, file, _d2) = revealed_and_open().await;
+    assert_eq!((revealed, open), (revealed2, open2));
+    let at = utc("2026-01-06T10:00:00Z");
+    let mut edited = message(open, 500, 1, utc("2026-01-06T09:30:00Z"));
+    edited.body = "edited".into();
+    let events = vec![
+        // New, in the open drop.
+        AnswerEvent::Posted(message(open, 501, 1, at)),
+        // On time for the revealed drop (its event raced the reveal): settles.
+        AnswerEvent::Posted(message(revealed, 600, 2, utc("2026-01-05T16:00:00Z"))),
+        // Not a drop's thread.
+        AnswerEvent::Posted(message(999, 700, 2, at)),
+        // A replayed create, then a whole edit of the same message.
+        AnswerEvent::Posted(message(open, 500, 1, utc("2026-01-06T09:30:00Z"))),
+        AnswerEvent::Edited {
+            message: edited,
+            edited_at: at,
+        },
+        // Its delete came first.
+        AnswerEvent::Posted(message(open, 502, 3, at)),
+        // A delete of a message stored earlier in this batch.
+        AnswerEvent::Deleted {
+            thread_id: open,
+            message_id: 501,
+            at,
+        },
+        AnswerEvent::Posted(message(open, 503, 4, at)),
+    ];
+    let mut expected = Vec::new();
+    for e in &events {
+        expected.push(reference.apply(e).await.unwrap());
+    }
+
+    let (w, task) = AnswerWriter::start(p.clone());
+    let lock = hold_write_lock(&file).await;
+    let mut handles = Vec::new();
+    for e in events {
+        handles.push(spawn_submit(&w, e));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    release(lock).await;
+    let mut got = Vec::new();
+    for h in handles {
+        got.push(h.await.unwrap().unwrap());
+    }
+    assert_eq!(w.stats().batches, 1, "{:?}", w.stats());
+    assert_eq!(got, expected);
+    for id in [500, 501, 502, 503, 600, 700] {
+        assert_eq!(
+            stored(&p, id).await,
+            stored(&reference, id).await,
+            "message {id}"
+        );
+    }
+    assert_eq!(
+        p.stored_streak(CHANNEL, 2).await.unwrap(),
+        reference.stored_streak(CHANNEL, 2).await.unwrap()
+    );
+    assert!(
+        p.stored_streak(CHANNEL, 2).await.unwrap().is_some(),
+        "the late on-time answer settled"
+    );
+    task.stop().await;
+}

@@ -1,6 +1,6 @@
 //! The `answers` table: every message posted in a drop's thread, stored whole.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -81,6 +81,38 @@ pub async fn insert(conn: &mut SqliteConnection, a: &StoredAnswer) -> Result<boo
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Stores many messages with one statement per hundred; returns the ids actually
+/// inserted (an id already stored is left as it is, as [`insert`] does).
+pub async fn insert_many(
+    conn: &mut SqliteConnection,
+    rows: &[&StoredAnswer],
+) -> Result<HashSet<u64>> {
+    let mut inserted = HashSet::with_capacity(rows.len());
+    // 800 bound parameters a statement, well under SQLite's 32,766.
+    for chunk in rows.chunks(100) {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO answers ({COLUMNS}) VALUES {values} \
+             ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+        );
+        // Not kept in the statement cache: its text changes with the row count.
+        let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
+        for a in chunk {
+            query = query
+                .bind(to_db(a.message_id))
+                .bind(a.drop_id)
+                .bind(to_db(a.member_id))
+                .bind(&a.member_name)
+                .bind(&a.body)
+                .bind(epoch(a.posted_at))
+                .bind(a.edited_at.map(epoch))
+                .bind(a.withdrawn_at.map(epoch));
+        }
+        inserted.extend(query.fetch_all(&mut *conn).await?.into_iter().map(from_db));
+    }
+    Ok(inserted)
 }
 
 pub async fn get(conn: &mut SqliteConnection, message_id: u64) -> Result<Option<StoredAnswer>> {
