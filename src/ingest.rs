@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError, ThreadDrops};
+use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError, TransactionReads};
 use crate::store::StoreError;
 
 /// Events applied in one transaction at most. A batch of 256 short answers
@@ -230,14 +230,26 @@ async fn write_batch(
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut failed = None;
-    let mut drops = ThreadDrops::default();
+    let mut reads = TransactionReads::default();
+    // The early edits and deletes of every message created in the batch, in one
+    // query rather than one per message.
+    let created: Vec<u64> = jobs
+        .iter()
+        .filter_map(|job| match &job.event {
+            AnswerEvent::Posted(m) | AnswerEvent::Edited { message: m, .. } => Some(m.message_id),
+            _ => None,
+        })
+        .collect();
+    if let Err(e) = reads.read_early_events(&mut tx, &created).await {
+        failed = Some(e);
+    }
     for job in &jobs {
-        match practice.apply_in(&mut tx, &job.event, &mut drops).await {
+        if failed.is_some() {
+            break;
+        }
+        match practice.apply_in(&mut tx, &job.event, &mut reads).await {
             Ok(outcome) => outcomes.push(outcome),
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
+            Err(e) => failed = Some(e),
         }
     }
     let committed = match failed {

@@ -190,24 +190,59 @@ impl AnswerOutcome {
     }
 }
 
-/// The drops of threads looked up in one write transaction. No answer event
-/// changes a drop, so within one transaction each thread's drop is read once: a
-/// batch of answers to one drop reads it once, not once per answer.
+/// What one write transaction has read and may read again without asking the
+/// database: no answer event changes a drop, so each thread's drop is read once;
+/// and the answer writer reads the early edits and deletes of a whole batch's
+/// messages in one query up front. An early edit or delete written in the
+/// transaction makes its message's entry stale, so it is read again if needed.
 #[derive(Debug, Default)]
-pub(crate) struct ThreadDrops(HashMap<u64, Option<DropRecord>>);
+pub(crate) struct TransactionReads {
+    drops: HashMap<u64, Option<DropRecord>>,
+    early: HashMap<u64, answers::EarlyEvent>,
+}
 
-impl ThreadDrops {
-    async fn get(
+impl TransactionReads {
+    async fn drop_of_thread(
         &mut self,
         tx: &mut sqlx::SqliteConnection,
         thread_id: u64,
     ) -> Result<Option<DropRecord>> {
-        if let Some(known) = self.0.get(&thread_id) {
+        if let Some(known) = self.drops.get(&thread_id) {
             return Ok(known.clone());
         }
         let drop = drops::by_thread(tx, thread_id).await?;
-        self.0.insert(thread_id, drop.clone());
+        self.drops.insert(thread_id, drop.clone());
         Ok(drop)
+    }
+
+    /// Reads the early edits and deletes of `message_ids` in one query.
+    pub(crate) async fn read_early_events(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        message_ids: &[u64],
+    ) -> Result<()> {
+        let mut found = answers::early_events(tx, message_ids).await?;
+        for id in message_ids {
+            self.early.insert(*id, found.remove(id).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    async fn early_event(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        message_id: u64,
+    ) -> Result<answers::EarlyEvent> {
+        if let Some(known) = self.early.get(&message_id) {
+            return Ok(known.clone());
+        }
+        Ok(answers::early_event(tx, message_id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    fn early_event_written(&mut self, message_id: u64) {
+        self.early.remove(&message_id);
     }
 }
 
@@ -910,7 +945,7 @@ impl Practice {
     pub async fn record_message(&self, msg: IncomingMessage) -> Result<Option<RecordedAnswer>> {
         let mut tx = self.store.write().await?;
         let recorded = self
-            .store_message_in(&mut tx, &msg, None, &mut ThreadDrops::default())
+            .store_message_in(&mut tx, &msg, None, &mut TransactionReads::default())
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(recorded)
@@ -927,7 +962,12 @@ impl Practice {
     ) -> Result<Option<RecordedAnswer>> {
         let mut tx = self.store.write().await?;
         let recorded = self
-            .store_message_in(&mut tx, &msg, Some(edited_at), &mut ThreadDrops::default())
+            .store_message_in(
+                &mut tx,
+                &msg,
+                Some(edited_at),
+                &mut TransactionReads::default(),
+            )
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(recorded)
@@ -937,7 +977,7 @@ impl Practice {
     pub async fn apply(&self, event: &AnswerEvent) -> Result<AnswerOutcome> {
         let mut tx = self.store.write().await?;
         let outcome = self
-            .apply_in(&mut tx, event, &mut ThreadDrops::default())
+            .apply_in(&mut tx, event, &mut TransactionReads::default())
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(outcome)
@@ -945,21 +985,21 @@ impl Practice {
 
     /// Applies one answer event inside the caller's write transaction: the same
     /// rules as [`Practice::record_message`], [`Practice::record_edit`],
-    /// [`Practice::edit_in_thread`] and [`Practice::withdraw_in_thread`]. `drops`
+    /// [`Practice::edit_in_thread`] and [`Practice::withdraw_in_thread`]. `reads`
     /// belongs to this transaction. On an error the caller must roll the whole
     /// transaction back (SQLite may already have).
     pub(crate) async fn apply_in(
         &self,
         tx: &mut sqlx::SqliteConnection,
         event: &AnswerEvent,
-        drops: &mut ThreadDrops,
+        reads: &mut TransactionReads,
     ) -> Result<AnswerOutcome> {
         Ok(match event {
             AnswerEvent::Posted(msg) => {
-                AnswerOutcome::Recorded(self.store_message_in(tx, msg, None, drops).await?)
+                AnswerOutcome::Recorded(self.store_message_in(tx, msg, None, reads).await?)
             }
             AnswerEvent::Edited { message, edited_at } => AnswerOutcome::Recorded(
-                self.store_message_in(tx, message, Some(*edited_at), drops)
+                self.store_message_in(tx, message, Some(*edited_at), reads)
                     .await?,
             ),
             AnswerEvent::EditedText {
@@ -968,7 +1008,7 @@ impl Practice {
                 body,
                 edited_at,
             } => AnswerOutcome::Applied(
-                Self::edit_in_thread_in(tx, *thread_id, *message_id, body, *edited_at, drops)
+                Self::edit_in_thread_in(tx, *thread_id, *message_id, body, *edited_at, reads)
                     .await?,
             ),
             AnswerEvent::Deleted {
@@ -976,7 +1016,7 @@ impl Practice {
                 message_id,
                 at,
             } => AnswerOutcome::Applied(
-                Self::withdraw_in_thread_in(tx, *thread_id, *message_id, *at, drops).await?,
+                Self::withdraw_in_thread_in(tx, *thread_id, *message_id, *at, reads).await?,
             ),
         })
     }
@@ -986,9 +1026,9 @@ impl Practice {
         tx: &mut sqlx::SqliteConnection,
         msg: &IncomingMessage,
         edited_at: Option<DateTime<Utc>>,
-        drops: &mut ThreadDrops,
+        reads: &mut TransactionReads,
     ) -> Result<Option<RecordedAnswer>> {
-        let Some(drop) = drops.get(tx, msg.thread_id).await? else {
+        let Some(drop) = reads.drop_of_thread(tx, msg.thread_id).await? else {
             return Ok(None);
         };
         if !matches!(drop.state, DropState::Posted | DropState::Revealed) {
@@ -996,9 +1036,7 @@ impl Practice {
         }
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
         // An edit or delete that overtook this create applies now.
-        let early = answers::early_event(tx, msg.message_id)
-            .await?
-            .unwrap_or_default();
+        let early = reads.early_event(tx, msg.message_id).await?;
         let withdrawn_at = early.withdrawn_at;
         let (mut body, mut edited_at) = (msg.body.clone(), edited_at);
         if let (Some(early_body), Some(early_at)) = (early.edited_body, early.edited_at) {
@@ -1055,7 +1093,7 @@ impl Practice {
             message_id,
             body,
             at,
-            &mut ThreadDrops::default(),
+            &mut TransactionReads::default(),
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -1068,12 +1106,13 @@ impl Practice {
         message_id: u64,
         body: &str,
         at: DateTime<Utc>,
-        drops: &mut ThreadDrops,
+        reads: &mut TransactionReads,
     ) -> Result<bool> {
         let mut done = answers::edit(tx, message_id, body, at).await?;
         if !done && answers::get(tx, message_id).await?.is_none() {
-            if let Some(drop) = drops.get(tx, thread_id).await? {
+            if let Some(drop) = reads.drop_of_thread(tx, thread_id).await? {
                 answers::early_edit(tx, message_id, drop.id, body, at).await?;
+                reads.early_event_written(message_id);
                 done = true;
             }
         }
@@ -1108,7 +1147,7 @@ impl Practice {
             thread_id,
             message_id,
             at,
-            &mut ThreadDrops::default(),
+            &mut TransactionReads::default(),
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -1120,12 +1159,13 @@ impl Practice {
         thread_id: u64,
         message_id: u64,
         at: DateTime<Utc>,
-        drops: &mut ThreadDrops,
+        reads: &mut TransactionReads,
     ) -> Result<bool> {
         let mut done = answers::withdraw(tx, message_id, at).await?;
         if !done && answers::get(tx, message_id).await?.is_none() {
-            if let Some(drop) = drops.get(tx, thread_id).await? {
+            if let Some(drop) = reads.drop_of_thread(tx, thread_id).await? {
                 answers::early_withdraw(tx, message_id, drop.id, at).await?;
+                reads.early_event_written(message_id);
                 done = true;
             }
         }

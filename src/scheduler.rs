@@ -155,9 +155,12 @@ pub struct PassReport {
 }
 
 /// How many due items one pass works on at once. Posting is network-bound, so a
-/// minute where a thousand channels are due must not go one by one; the REST
-/// client bounds the requests in flight on its own side as well.
-pub const PASS_CONCURRENCY: usize = 16;
+/// minute where a thousand channels are due must not go one by one. It is twice
+/// the Discord REST client's connections (16): an item spends part of its time in
+/// the database (claiming the drop, recording the post), and meanwhile another
+/// item has a request ready, so the connections stay busy and a fan-out runs at
+/// the rate limit. The REST client bounds the requests in flight on its own side.
+pub const PASS_CONCURRENCY: usize = 32;
 
 enum Outcome {
     Posted(DropRecord),

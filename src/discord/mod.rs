@@ -16,6 +16,7 @@
 
 pub mod backfill;
 pub mod commands;
+mod connections;
 pub mod errors;
 pub mod events;
 pub mod limit;

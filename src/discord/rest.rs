@@ -1,7 +1,8 @@
 //! The REST calls the scheduler and the acknowledgement queue make, with their own
-//! rate-limit handling: a bounded number of requests in flight (and so of
-//! connections), requests paced to the global limit before they are sent
-//! ([`Pacer`]: a drop fan-out over thousands of channels runs at the limit instead
+//! rate-limit handling: a bounded number of requests in flight, each on a connection
+//! of its own that no other request shares meanwhile (`connections.rs`: never
+//! more connections than that), requests paced to the global limit before they are sent
+//! (`Pacer`: a drop fan-out over thousands of channels runs at the limit instead
 //! of hitting it), and a 429 answered by waiting the `retry_after` Discord sends (in
 //! the body, or the `Retry-After` header; the whole client for a `global` one) and
 //! trying again. Serenity cannot do that in proxy mode: with its ratelimiter off
@@ -9,20 +10,31 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serenity::all::{ChannelId, CreateMessage, CreateThread, Message, MessageId, Timestamp};
-use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use super::Token;
+use super::connections::Connections;
 
 /// Discord's own API host, used unless `PREPBOT_DISCORD_API_BASE` says otherwise.
 pub const DISCORD_API: &str = "https://discord.com";
 
-/// Requests in flight at once by default: enough to post a burst of drops quickly,
-/// few enough that a thousand due channels do not open a thousand connections.
+/// Requests in flight at once by default, each on a connection of its own (and no
+/// more connections than this, ever): enough to post a burst of drops quickly, few
+/// enough that a thousand due channels do not open a thousand connections.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// How long one request may take, its answer read whole: well inside the
+/// scheduler's claim lease, so a hung call never outlives it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+const USER_AGENT: &str = concat!(
+    "DiscordBot (https://github.com/prepbot, ",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
 
 /// Requests per second by default (`PREPBOT_DISCORD_RATE`): Discord's documented
 /// global limit for a bot.
@@ -67,13 +79,12 @@ impl RestError {
 }
 
 pub struct Rest {
-    client: reqwest::Client,
+    /// One lane per request in flight, each with its own connection, held from
+    /// before the request is sent until its answer is read: no request beyond
+    /// them ever opens a connection.
+    connections: Connections,
     base: String,
     auth: String,
-    /// One per request in flight, held from before the request is sent until its
-    /// body is read: the connection is busy for all of that, so no request beyond
-    /// these ever needs a connection of its own.
-    permits: Semaphore,
     pacer: Pacer,
     limits: Limits,
     /// Attempts per call for 5xx answers and transport errors.
@@ -145,7 +156,7 @@ impl Limits {
 
     /// `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset-After` says the bucket is
     /// empty until then.
-    fn note_headers(&self, bucket: &str, headers: &reqwest::header::HeaderMap) {
+    fn note_headers(&self, bucket: &str, headers: &hyper::header::HeaderMap) {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let remaining = get("x-ratelimit-remaining").and_then(|v| v.parse::<f64>().ok());
         let reset_after = get("x-ratelimit-reset-after").and_then(|v| v.parse::<f64>().ok());
@@ -229,8 +240,7 @@ enum Exchange {
         status: StatusCode,
         /// The `Retry-After` header, in seconds.
         retry_after: Option<f64>,
-        /// The body, or why it could not be read.
-        body: Result<Vec<u8>, String>,
+        body: hyper::body::Bytes,
     },
     /// A 429 elsewhere blocked this request's bucket while it waited for its slot:
     /// not sent.
@@ -241,33 +251,15 @@ impl Rest {
     /// `api_base` is the proxy base (`http://host:port`) or `None` for Discord itself.
     /// Requests are paced to [`DEFAULT_RATE`] per second unless [`Rest::with_rate`]
     /// says otherwise.
-    pub fn new(
-        token: &Token,
-        api_base: Option<&str>,
-        concurrency: usize,
-    ) -> Result<Rest, reqwest::Error> {
-        let concurrency = concurrency.max(1);
-        let client = reqwest::Client::builder()
-            // Well inside the scheduler's claim lease, so a hung call never outlives it.
-            .timeout(Duration::from_secs(20))
-            // As many idle connections kept as requests can be in flight: each request
-            // finds the one the request before it left, and none is closed and
-            // opened again.
-            .pool_max_idle_per_host(concurrency)
-            .user_agent(concat!(
-                "DiscordBot (https://github.com/prepbot, ",
-                env!("CARGO_PKG_VERSION"),
-                ")"
-            ))
-            .build()?;
+    pub fn new(token: &Token, api_base: Option<&str>, concurrency: usize) -> anyhow::Result<Rest> {
+        let base = api_base
+            .unwrap_or(DISCORD_API)
+            .trim_end_matches('/')
+            .to_string();
         Ok(Rest {
-            client,
-            base: api_base
-                .unwrap_or(DISCORD_API)
-                .trim_end_matches('/')
-                .to_string(),
+            connections: Connections::new(&base, concurrency, USER_AGENT)?,
+            base,
             auth: format!("Bot {}", token.expose()),
-            permits: Semaphore::new(concurrency),
             pacer: Pacer::new(DEFAULT_RATE),
             limits: Limits::default(),
             max_attempts: 5,
@@ -281,9 +273,9 @@ impl Rest {
         self
     }
 
-    /// Sends one request and reads its whole answer, holding a permit throughout:
-    /// the permit stands for the connection, which is busy until the body is read.
-    /// A transport failure is `Err` with its reason.
+    /// Sends one request and reads its whole answer on a lane of its own, which it
+    /// holds throughout (the connection is busy until the answer is read). A
+    /// transport failure is `Err` with its reason.
     async fn exchange(
         &self,
         method: &Method,
@@ -291,43 +283,36 @@ impl Rest {
         bucket: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Exchange, String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| "client closed".to_string())?;
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| format!("cannot encode the request: {e}"))?;
+        let mut lane = self.connections.lane().await?;
         self.pacer.wait().await;
         if self.limits.is_blocked(bucket) {
             return Ok(Exchange::Blocked);
         }
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}/api/v10{path}", self.base))
-            .header(reqwest::header::AUTHORIZATION, &self.auth);
-        if let Some(body) = body {
-            request = request.json(body);
+        let mut headers = vec![("authorization", self.auth.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        let status = response.status();
-        debug!(%method, path, status = status.as_u16(), "discord");
-        self.limits.note_headers(bucket, response.headers());
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
+        let answer = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            lane.send(method, &format!("/api/v10{path}"), &headers, body),
+        )
+        .await
+        .map_err(|_| format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))??;
+        debug!(%method, path, status = answer.status.as_u16(), "discord");
+        self.limits.note_headers(bucket, &answer.headers);
+        let retry_after = answer
+            .headers
+            .get(hyper::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<f64>().ok());
-        let body = response
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .map_err(|e| e.to_string());
         Ok(Exchange::Answered {
-            status,
+            status: answer.status,
             retry_after,
-            body,
+            body: answer.body,
         })
     }
 
@@ -373,7 +358,6 @@ impl Rest {
                     Err(e) => return Err(fail(None, e)),
                 };
             if status.is_success() {
-                let bytes = bytes.map_err(|e| fail(Some(status.as_u16()), e))?;
                 if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                     return Ok(None);
                 }
@@ -381,9 +365,7 @@ impl Rest {
                     .map(Some)
                     .map_err(|e| fail(Some(status.as_u16()), format!("unreadable response: {e}")));
             }
-            let text = bytes
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
             let message = json
                 .as_ref()
@@ -538,7 +520,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_bucket_makes_the_next_call_wait() {
         let limits = Limits::default();
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = hyper::header::HeaderMap::new();
         headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
         headers.insert("x-ratelimit-reset-after", "0.2".parse().unwrap());
         limits.note_headers("messages:5", &headers);

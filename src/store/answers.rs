@@ -1,5 +1,7 @@
 //! The `answers` table: every message posted in a drop's thread, stored whole.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
@@ -180,6 +182,38 @@ pub async fn early_event(
         })
     })
     .transpose()
+}
+
+/// The early edits and deletes of many messages, in one query; messages without
+/// any are absent.
+pub async fn early_events(
+    conn: &mut SqliteConnection,
+    message_ids: &[u64],
+) -> Result<HashMap<u64, EarlyEvent>> {
+    let mut found = HashMap::new();
+    // Well under SQLite's limit of 32,766 bound parameters per statement.
+    for chunk in message_ids.chunks(500) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT message_id, edited_body, edited_at, withdrawn_at FROM early_message_events \
+             WHERE message_id IN ({placeholders})"
+        );
+        let mut query = sqlx::query_as::<_, (i64, Option<String>, Option<i64>, Option<i64>)>(&sql);
+        for id in chunk {
+            query = query.bind(to_db(*id));
+        }
+        for (id, edited_body, edited_at, withdrawn_at) in query.fetch_all(&mut *conn).await? {
+            found.insert(
+                from_db(id),
+                EarlyEvent {
+                    edited_body,
+                    edited_at: edited_at.map(instant).transpose()?,
+                    withdrawn_at: withdrawn_at.map(instant).transpose()?,
+                },
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Marks a message withdrawn (the member deleted it). `false` if unknown or already withdrawn.
