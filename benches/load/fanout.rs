@@ -68,8 +68,25 @@ pub struct Fanout {
     pub all_after_due: Duration,
     pub first_to_last: Duration,
     pub peak_connections: usize,
-    pub peak_in_flight: usize,
+    /// The peak of each client's connections: prepbot's REST client, serenity's HTTP
+    /// client, the gateway.
+    pub peak_by_client: Vec<(&'static str, usize)>,
 }
+
+/// A client by its User-Agent.
+fn client_name(user_agent: &str) -> &'static str {
+    if user_agent == "gateway" {
+        "gateway websocket"
+    } else if user_agent.contains("serenity") {
+        "serenity's HTTP client (commands, replies)"
+    } else if user_agent.contains("prepbot") {
+        REST_CLIENT
+    } else {
+        "other"
+    }
+}
+
+const REST_CLIENT: &str = "prepbot's REST client (posts, threads, reactions)";
 
 /// Waits for `channels` drops (message and thread each) and measures them. `due` is
 /// the instant they fell due.
@@ -108,7 +125,11 @@ pub async fn watch_fanout(
         all_after_due: last.saturating_duration_since(due),
         first_to_last: span,
         peak_connections: fake.peak_connections(),
-        peak_in_flight: fake.max_in_flight(),
+        peak_by_client: fake
+            .peak_connections_by_client()
+            .into_iter()
+            .map(|(ua, n)| (client_name(&ua), n))
+            .collect(),
     })
 }
 
@@ -241,13 +262,42 @@ pub async fn run(o: &Options) -> Outcome {
         format!("≤ {limit}"),
         verdict(conns <= limit).into(),
     ]);
-    t.row(vec![
-        "peak requests in flight at the fake".into(),
-        median(&runs.iter().map(|r| r.f.peak_in_flight).collect::<Vec<_>>()).to_string(),
-        each(|r| r.f.peak_in_flight.to_string()),
-        "".into(),
-        "".into(),
-    ]);
+    let mut clients: Vec<&'static str> = runs
+        .iter()
+        .flat_map(|r| r.f.peak_by_client.iter().map(|(c, _)| *c))
+        .collect();
+    clients.sort();
+    clients.dedup();
+    for client in clients {
+        let of = |r: &Run| {
+            r.f.peak_by_client
+                .iter()
+                .filter(|(c, _)| *c == client)
+                .map(|(_, n)| *n)
+                .max()
+                .unwrap_or(0)
+        };
+        let peak = median(&runs.iter().map(of).collect::<Vec<_>>());
+        let rest = client == REST_CLIENT;
+        t.row(vec![
+            format!("— of which {client}"),
+            peak.to_string(),
+            runs.iter()
+                .map(|r| of(r).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if rest {
+                format!("≤ {limit}")
+            } else {
+                "".into()
+            },
+            if rest {
+                verdict(peak <= limit).into()
+            } else {
+                "".into()
+            },
+        ]);
+    }
     t.row(vec![
         "first drop request after the due instant".into(),
         ms(median(

@@ -105,6 +105,36 @@ struct Connections {
     open: AtomicUsize,
     peak: AtomicUsize,
     accepted: AtomicUsize,
+    /// Whose each open connection is, once it made a request: the client's
+    /// User-Agent, or "gateway".
+    owners: Mutex<HashMap<std::net::SocketAddr, String>>,
+    peak_by_owner: Mutex<HashMap<String, usize>>,
+}
+
+impl Connections {
+    fn label(&self, peer: std::net::SocketAddr, owner: &str) {
+        let mut owners = self.owners.lock().unwrap();
+        if owners.get(&peer).is_some_and(|o| o == owner) {
+            return;
+        }
+        owners.insert(peer, owner.to_string());
+        let n = owners.values().filter(|o| *o == owner).count();
+        let mut peaks = self.peak_by_owner.lock().unwrap();
+        let peak = peaks.entry(owner.to_string()).or_default();
+        *peak = (*peak).max(n);
+    }
+}
+
+/// The address a request came from, for telling connections apart.
+#[derive(Debug, Clone, Copy)]
+struct Peer(std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, CountingListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, CountingListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
 }
 
 /// The listener the fake serves on: counts connections while they are open.
@@ -116,12 +146,14 @@ struct CountingListener {
 /// An accepted connection; closing (dropping) it takes it off the count.
 struct Counted {
     stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
     connections: Arc<Connections>,
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
         self.connections.open.fetch_sub(1, Ordering::SeqCst);
+        self.connections.owners.lock().unwrap().remove(&self.peer);
     }
 }
 
@@ -143,6 +175,7 @@ impl axum::serve::Listener for CountingListener {
                     return (
                         Counted {
                             stream,
+                            peer: addr,
                             connections,
                         },
                         addr,
@@ -364,7 +397,7 @@ impl FakeDiscord {
             .fallback(rest)
             .with_state(inner.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
                 .await
                 .expect("fake discord serves");
         });
@@ -447,6 +480,22 @@ impl FakeDiscord {
     /// Connections accepted since the start.
     pub fn accepted_connections(&self) -> usize {
         self.inner.connections.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The most connections open at once per client (its User-Agent, or "gateway"),
+    /// counted from each connection's first request.
+    pub fn peak_connections_by_client(&self) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = self
+            .inner
+            .connections
+            .peak_by_owner
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort();
+        v
     }
 
     /// Starts a new peak from the connections open now.
@@ -691,7 +740,12 @@ fn dispatch(inner: &Inner, kind: &str, data: Value) {
     tx.send(text.into()).expect("gateway connection open");
 }
 
-async fn gateway(ws: WebSocketUpgrade, State(inner): State<Arc<Inner>>) -> Response {
+async fn gateway(
+    ws: WebSocketUpgrade,
+    State(inner): State<Arc<Inner>>,
+    axum::extract::ConnectInfo(Peer(peer)): axum::extract::ConnectInfo<Peer>,
+) -> Response {
+    inner.connections.label(peer, "gateway");
     ws.on_upgrade(move |socket| serve_gateway(socket, inner))
 }
 
@@ -780,12 +834,18 @@ impl Drop for InFlight<'_> {
 
 async fn rest(
     State(inner): State<Arc<Inner>>,
+    axum::extract::ConnectInfo(Peer(peer)): axum::extract::ConnectInfo<Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let _guard = InFlight::enter(&inner);
+    let client = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no User-Agent)");
+    inner.connections.label(peer, client);
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or_default().to_string();
     let body: Value = if body.is_empty() {
