@@ -58,7 +58,8 @@ options:
   --channels N      fanout and memory: channels due at the same minute (default 5000)
   --rate R          fanout and memory: the fake's global limit in requests/s (default 200)
   --questions N     startup: questions in the generated bank (default 1000)
-  --no-pin          do not pin processes to CPUs";
+  --no-pin          do not pin processes to CPUs
+  --keep            keep each run's directory (database, bot logs) under target/load-cache/runs";
 
 /// What to run and at what size.
 #[derive(Debug, Clone)]
@@ -72,6 +73,7 @@ pub struct Options {
     pub rate: usize,
     pub questions: usize,
     pub pin: bool,
+    pub keep: bool,
 }
 
 impl Options {
@@ -87,6 +89,7 @@ impl Options {
             rate: 200,
             questions: 1_000,
             pin: true,
+            keep: false,
         };
         let mut scenarios = Vec::new();
         let mut it = args.iter();
@@ -100,6 +103,7 @@ impl Options {
             match arg.as_str() {
                 "--quick" => {}
                 "--no-pin" => o.pin = false,
+                "--keep" => o.keep = true,
                 "--runs" => o.runs = number(arg)?,
                 "--commands" => o.commands = number(arg)?,
                 "--answers" => o.answers = number(arg)?,
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
         eprintln!("note: not pinning (fewer than 2 CPUs or no taskset); figures are noisier");
     }
     bot::set_pinning(pinned);
+    prepare::keep_run_dirs(options.keep);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -3,7 +3,8 @@
 //! the INTERACTION_CREATE frame to receiving the interaction callback. Each command
 //! comes from a different seeded member (the per-member budget stays on), in the
 //! seeded channels of the seeded servers. The baseline is the bare poise bot's
-//! `/ping`, measured the same way in the same run.
+//! `/ping`, measured the same way in the same run, its commands taking turns with
+//! prepbot's so that both meet the same noise on a shared machine.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -175,11 +176,25 @@ impl Samples {
     }
 }
 
-/// Sends `n` of each kind, interleaved, after a warm-up.
-async fn measure(driver: &mut Driver, kinds: &[Kind], n: usize, warmup: usize) -> Vec<Samples> {
+/// Sends `n` of each kind, the kinds in turn, after a warm-up. The baseline's
+/// `/ping` goes to the bare bot in the same rotation, so both bots meet the same
+/// moments of a shared machine.
+async fn measure(
+    bare: &mut Driver,
+    bot: &mut Driver,
+    kinds: &[Kind],
+    n: usize,
+    warmup: usize,
+) -> Vec<Samples> {
+    async fn send(bare: &mut Driver, bot: &mut Driver, kind: Kind, i: usize) -> Option<Duration> {
+        match kind {
+            Kind::Ping => bare.send(kind, i).await,
+            _ => bot.send(kind, i).await,
+        }
+    }
     for i in 0..warmup {
         for &k in kinds {
-            driver.send(k, i).await;
+            send(bare, bot, k, i).await;
         }
     }
     let mut samples: Vec<Samples> = kinds
@@ -192,7 +207,7 @@ async fn measure(driver: &mut Driver, kinds: &[Kind], n: usize, warmup: usize) -
         .collect();
     for i in 0..n {
         for s in samples.iter_mut() {
-            match driver.send(s.kind, i).await {
+            match send(bare, bot, s.kind, i).await {
                 Some(d) => s.latencies.push(d),
                 None => s.lost += 1,
             }
@@ -210,13 +225,11 @@ async fn run_once(
     let warmup = if o.quick { 5 } else { WARMUP };
     let dir = prepare::run_dir()?;
 
-    // The baseline first, on the same fake setup and the same payloads.
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
-    let (mut driver, traffic) = Driver::new(fake.clone(), spec, ids.clone());
-    let mut bare = bot::spawn_bare(&fake, None, &dir.path().join("bare.log"))?;
-    bot::ready(&fake, &traffic, &mut bare, Duration::from_millis(500)).await?;
-    let mut samples = measure(&mut driver, &[Kind::Ping], o.commands, warmup).await;
-    bare.stop().await;
+    // The baseline: the bare bot on a fake of its own, with the same payloads.
+    let bare_fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let (mut bare_driver, traffic) = Driver::new(bare_fake.clone(), spec, ids.clone());
+    let mut bare = bot::spawn_bare(&bare_fake, None, &dir.path().join("bare.log"))?;
+    bot::ready(&bare_fake, &traffic, &mut bare, Duration::from_millis(500)).await?;
 
     let db = prepare::copy_into(seeded, dir.path())?;
     let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
@@ -230,10 +243,18 @@ async fn run_once(
     // Startup on the seeded database reveals the drops it left open and records
     // the days since as missed; wait for that to finish.
     bot::ready(&fake, &traffic, &mut bot, Duration::from_millis(1500)).await?;
-    let kinds = [Kind::Streak, Kind::Leaderboard, Kind::Search, Kind::Show];
-    samples.extend(measure(&mut driver, &kinds, o.commands, warmup).await);
+    let kinds = [
+        Kind::Ping,
+        Kind::Streak,
+        Kind::Leaderboard,
+        Kind::Search,
+        Kind::Show,
+    ];
+    let samples = measure(&mut bare_driver, &mut driver, &kinds, o.commands, warmup).await;
     bot.check_alive()?;
+    bare.check_alive()?;
     bot.stop().await;
+    bare.stop().await;
     Ok(samples)
 }
 
@@ -325,7 +346,7 @@ pub async fn run(o: &Options) -> Outcome {
         spec.seed
     ));
     section.note(format!(
-        "Closed loop, one command at a time, kinds interleaved, {} warm-up commands of each kind first; every command from a different member; latency from the fake writing INTERACTION_CREATE to the fake receiving the callback. Max is the median of the runs' maxima.",
+        "Closed loop, one command at a time, the kinds in turn with the baseline's `/ping` among them (both bots running, each with its own fake), {} warm-up commands of each kind first; every command from a different member; latency from the fake writing INTERACTION_CREATE to the fake receiving the callback. Max is the median of the runs' maxima.",
         if o.quick { 5 } else { WARMUP }
     ));
     section.note(format!(

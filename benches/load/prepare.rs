@@ -35,11 +35,24 @@ pub fn cache_dir() -> PathBuf {
     bot::target_dir().join("load-cache")
 }
 
-/// A fresh directory for one run's database and logs, removed afterwards.
+static KEEP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Keep every run's directory (`--keep`), to read the bots' logs afterwards.
+pub fn keep_run_dirs(on: bool) {
+    KEEP.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A fresh directory for one run's database and logs, removed afterwards unless
+/// `--keep` was given.
 pub fn run_dir() -> anyhow::Result<tempfile::TempDir> {
     let parent = cache_dir().join("runs");
     std::fs::create_dir_all(&parent)?;
-    Ok(tempfile::tempdir_in(parent)?)
+    let mut dir = tempfile::tempdir_in(parent)?;
+    if KEEP.load(std::sync::atomic::Ordering::SeqCst) {
+        dir.disable_cleanup(true);
+        eprintln!("keeping {}", dir.path().display());
+    }
+    Ok(dir)
 }
 
 pub fn shipped_questions() -> PathBuf {

@@ -344,6 +344,9 @@ struct Inner {
     /// bot's posts and members' messages, kept up to date by the create, update and
     /// delete events the fake dispatches (or applies while the bot is away).
     history: Mutex<HashMap<u64, Vec<Value>>>,
+    /// Interaction token -> the channel it came from, for the messages its webhook
+    /// makes (serenity cannot read a message in channel 0).
+    interaction_channels: Mutex<HashMap<String, u64>>,
     /// Channels that answer 404 Unknown Channel to everything (deleted).
     deleted: Mutex<Vec<u64>>,
 }
@@ -390,6 +393,7 @@ impl FakeDiscord {
             posted: Mutex::new(Vec::new()),
             nonces: Mutex::new(HashMap::new()),
             history: Mutex::new(HashMap::new()),
+            interaction_channels: Mutex::new(HashMap::new()),
             deleted: Mutex::new(Vec::new()),
         });
         let app = Router::new()
@@ -609,10 +613,7 @@ impl FakeDiscord {
     /// histories are not updated.
     pub fn dispatch_timed(&self, kind: &str, data: Value) -> oneshot::Receiver<Instant> {
         let (written, rx) = oneshot::channel();
-        self.send_outgoing(Outgoing {
-            text: frame(&self.inner, kind, data),
-            written: Some(written),
-        });
+        send_dispatch(&self.inner, kind, data, Some(written));
         rx
     }
 
@@ -687,6 +688,18 @@ fn snowflake(inner: &Inner) -> u64 {
 }
 
 fn frame(inner: &Inner, kind: &str, data: Value) -> String {
+    if kind == "INTERACTION_CREATE" {
+        if let (Some(token), Some(channel)) = (
+            data["token"].as_str(),
+            data["channel_id"].as_str().and_then(|c| c.parse().ok()),
+        ) {
+            inner
+                .interaction_channels
+                .lock()
+                .unwrap()
+                .insert(token.to_string(), channel);
+        }
+    }
     let s = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
     json!({"op": 0, "t": kind, "s": s, "d": data}).to_string()
 }
@@ -732,12 +745,24 @@ fn apply_to_history(inner: &Inner, kind: &str, data: &Value) {
 
 fn dispatch(inner: &Inner, kind: &str, data: Value) {
     apply_to_history(inner, kind, &data);
-    let text = frame(inner, kind, data);
+    send_dispatch(inner, kind, data, None);
+}
+
+/// Numbers the event and queues it under one lock, so events dispatched at once
+/// (echoes of concurrent posts) reach the socket in sequence order.
+fn send_dispatch(
+    inner: &Inner,
+    kind: &str,
+    data: Value,
+    written: Option<oneshot::Sender<Instant>>,
+) {
     let gateway = inner.gateway.lock().unwrap();
     let tx = gateway
         .as_ref()
         .expect("the bot is connected to the gateway");
-    tx.send(text.into()).expect("gateway connection open");
+    let text = frame(inner, kind, data);
+    tx.send(Outgoing { text, written })
+        .expect("gateway connection open");
 }
 
 async fn gateway(
@@ -999,9 +1024,10 @@ async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &
             json_ok(Value::Array(commands))
         }
         ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
-        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
+        ("PATCH", ["webhooks", _, token, "messages", "@original"]) | ("POST", ["webhooks", _, token]) => {
             let id = snowflake(inner);
-            json_ok(fixtures::message(id, 0, fixtures::bot_user(), body, inner.clock.now()))
+            let channel = inner.interaction_channels.lock().unwrap().get(*token).copied().unwrap_or(CHANNEL_A);
+            json_ok(fixtures::message(id, channel, fixtures::bot_user(), body, inner.clock.now()))
         }
         ("POST", ["channels", channel, "messages"]) => {
             let delay = *inner.message_delay.lock().unwrap();
