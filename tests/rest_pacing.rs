@@ -1,19 +1,12 @@
 //! The REST client paced to a rate, against a small local server that answers drop
-//! posts and threads like Discord, counts its TCP connections and (optionally)
-//! enforces a global limit the way Discord does: at most N requests in any one-second
-//! window, the rest answered 429 with `global: true`.
+//! posts and threads like Discord and counts its TCP connections.
 //!
 //! The tests assert counts, order, connections and the spacing the pacing promises,
-//! never a throughput. The `#[ignore]`d measurement prints the rate a scheduler pass
-//! achieves over thousands of due channels (figures in BENCHMARKS.md):
-//!
-//! ```sh
-//! cargo test --release --test rest_pacing -- --ignored --nocapture
-//! ```
+//! never a throughput. The rate a fan-out achieves against a limit is measured by the
+//! load harness (`cargo bench --bench load -- fanout`; figures in BENCHMARKS.md).
 
 mod common;
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,16 +32,10 @@ struct Seen {
     at: Instant,
     method: Method,
     path: String,
-    status: u16,
 }
 
 #[derive(Default)]
 struct Server {
-    /// At most this many requests in any one-second window; `None`: no limit.
-    limit: Option<usize>,
-    /// How long each answer takes (the network and Discord, simulated).
-    latency: Duration,
-    window: Mutex<VecDeque<Instant>>,
     seen: Mutex<Vec<Seen>>,
     next_id: AtomicU64,
     accepted: AtomicUsize,
@@ -60,55 +47,15 @@ impl Server {
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
-
-    /// Discord's global limit as the load harness's fake enforces it.
-    fn admit(&self, now: Instant) -> Result<(), Duration> {
-        let Some(limit) = self.limit else {
-            return Ok(());
-        };
-        let mut window = self.window.lock().unwrap();
-        while window
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-        {
-            window.pop_front();
-        }
-        if window.len() < limit {
-            window.push_back(now);
-            return Ok(());
-        }
-        let oldest = window.front().copied().unwrap_or(now);
-        Err((oldest + Duration::from_secs(1)).saturating_duration_since(now))
-    }
 }
 
 async fn answer(State(server): State<Arc<Server>>, method: Method, uri: Uri) -> Response {
-    let now = Instant::now();
     let path = uri.path().to_string();
-    let record = |status: u16| {
-        server.seen.lock().unwrap().push(Seen {
-            at: now,
-            method: method.clone(),
-            path: path.clone(),
-            status,
-        })
-    };
-    if let Err(wait) = server.admit(now) {
-        record(429);
-        let secs = wait.as_secs_f64();
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("x-ratelimit-global", "true")],
-            axum::Json(
-                json!({"message": "You are being rate limited.", "retry_after": secs, "global": true}),
-            ),
-        )
-            .into_response();
-    }
-    record(200);
-    if !server.latency.is_zero() {
-        tokio::time::sleep(server.latency).await;
-    }
+    server.seen.lock().unwrap().push(Seen {
+        at: Instant::now(),
+        method: method.clone(),
+        path: path.clone(),
+    });
     let parts: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
@@ -285,62 +232,4 @@ async fn a_fan_out_is_paced_in_order_over_the_clients_connections_only() {
         accepted <= REST_CONNECTIONS,
         "{accepted} connections opened in all"
     );
-}
-
-/// A pass over `channels` due drops against a server allowing `limit` requests per
-/// second and answering after `latency`, with the client paced to `limit`.
-async fn measure(channels: u64, limit: u32, latency: Duration) {
-    let (p, _dir) = due_channels(channels).await;
-    let (server, base) = start_server(Server {
-        limit: Some(limit as usize),
-        latency,
-        ..Server::default()
-    })
-    .await;
-    let out = outbound(&base, limit);
-    let started = Instant::now();
-    let (report, _) = prepbot::scheduler::run_due(&p, &out, utc("2026-03-02T09:00:00Z"))
-        .await
-        .unwrap();
-    let pass = started.elapsed();
-    let seen = server.seen();
-    let ok = seen.iter().filter(|s| s.status == 200).count();
-    let limited = seen.len() - ok;
-    let span = (seen.last().unwrap().at - seen[0].at).as_secs_f64();
-    let achieved = (ok - 1) as f64 / span;
-    println!(
-        "{channels} channels, limit {limit}/s, latency {latency:?}: {} posted in {:.1} s (pass), \
-         {ok} requests answered in {span:.1} s = {achieved:.1}/s = {:.1}% of the limit; \
-         {limited} answered 429; {} connections opened, {} open at most",
-        report.posted.len(),
-        pass.as_secs_f64(),
-        100.0 * achieved / f64::from(limit),
-        server.accepted.load(Ordering::SeqCst),
-        server.most_open.load(Ordering::SeqCst),
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: run with --ignored --nocapture, in release"]
-async fn measure_the_fan_out_rate() {
-    let channels = std::env::var("PACING_CHANNELS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000);
-    // `limit:latency_ms,...`, e.g. PACING_RUNS=10000:0 for a client limited only by
-    // its permits.
-    let runs: Vec<(u32, u64)> = std::env::var("PACING_RUNS")
-        .ok()
-        .map(|v| {
-            v.split(',')
-                .filter_map(|run| {
-                    let (limit, latency) = run.split_once(':')?;
-                    Some((limit.parse().ok()?, latency.parse().ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_else(|| vec![(50, 0), (200, 0), (500, 0), (500, 20), (500, 50)]);
-    for (limit, latency) in runs {
-        measure(channels, limit, Duration::from_millis(latency)).await;
-    }
 }
