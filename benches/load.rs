@@ -54,9 +54,9 @@ options:
   --quick           a smoke run: small sizes, 1 run, under a minute
   --commands N      latency: commands of each kind per run (default 1000)
   --answers N       ingest and memory: answers in the burst (default 20000)
-  --ack-rate R      ingest and memory: the fake's global limit while acks go out (default 50/s)
+  --ack-rate R      ingest: the fake's global limit while acks go out (default 50/s)
   --channels N      fanout and memory: channels due at the same minute (default 5000)
-  --rate R          fanout and memory: the fake's global limit in requests/s (default 200)
+  --rate R          fanout and memory: the fake's global limit in requests/s, the bot paced to it (default 200)
   --questions N     startup: questions in the generated bank (default 1000)
   --no-pin          do not pin processes to CPUs
   --keep            keep each run's directory (database, bot logs) under target/load-cache/runs";

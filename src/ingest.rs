@@ -29,8 +29,10 @@ use crate::store::StoreError;
 pub const MAX_BATCH: usize = 256;
 
 /// Events waiting at most. Submitters wait for room beyond it (backpressure on
-/// the event handlers), so a flood costs bounded memory here.
-pub const QUEUE_CAPACITY: usize = 1024;
+/// the event handlers), so a flood costs bounded memory here: a queued answer is
+/// about 130 bytes plus its text, against about 4 KB for a gateway event's task
+/// waiting for room, so the queue is deep enough to absorb a burst of thousands.
+pub const QUEUE_CAPACITY: usize = 4096;
 
 /// Attempts at a write transaction while another process holds the database past
 /// the busy timeout, as the event handlers made before there was a writer: an
@@ -39,7 +41,26 @@ const LOCKED_ATTEMPTS: u32 = 4;
 
 struct Job {
     event: AnswerEvent,
-    done: oneshot::Sender<Result<AnswerOutcome, PracticeError>>,
+    done: Done,
+}
+
+/// What becomes of an event's outcome once its batch is committed (or has failed).
+enum Done {
+    /// A submitter waiting for it ([`AnswerWriter::submit`]).
+    Wait(oneshot::Sender<Result<AnswerOutcome, PracticeError>>),
+    /// A callback run on the writer task ([`AnswerWriter::queue`]).
+    Then(Box<dyn FnOnce(Result<AnswerOutcome, PracticeError>) + Send>),
+}
+
+impl Done {
+    fn send(self, outcome: Result<AnswerOutcome, PracticeError>) {
+        match self {
+            Done::Wait(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Done::Then(then) => then(outcome),
+        }
+    }
 }
 
 /// What the writer has done since it started.
@@ -107,10 +128,34 @@ impl AnswerWriter {
     pub async fn submit(&self, event: AnswerEvent) -> Result<AnswerOutcome, PracticeError> {
         let (done, outcome) = oneshot::channel();
         self.tx
-            .send(Job { event, done })
+            .send(Job {
+                event,
+                done: Done::Wait(done),
+            })
             .await
             .map_err(|_| PracticeError::WriterStopped)?;
         outcome.await.map_err(|_| PracticeError::WriterStopped)?
+    }
+
+    /// Queues an event (waiting for room if the queue is full) and returns; once the
+    /// event is committed (or has failed), the writer task runs `then` with what it
+    /// did. `then` runs on the writer, between batches: it must be quick and must
+    /// not wait. A caller that only needs to react to the outcome (an adapter's
+    /// acknowledgement) holds nothing while the event waits to be written, which
+    /// keeps a flood of events small in memory. [`PracticeError::WriterStopped`]
+    /// (and `then` is dropped unrun) once the writer has stopped.
+    pub async fn queue(
+        &self,
+        event: AnswerEvent,
+        then: impl FnOnce(Result<AnswerOutcome, PracticeError>) + Send + 'static,
+    ) -> Result<(), PracticeError> {
+        self.tx
+            .send(Job {
+                event,
+                done: Done::Then(Box::new(then)),
+            })
+            .await
+            .map_err(|_| PracticeError::WriterStopped)
     }
 
     pub fn stats(&self) -> WriterStats {
@@ -213,7 +258,7 @@ async fn write_batch(
                 "database still locked; answer events not stored"
             );
             for job in jobs {
-                let _ = job.done.send(Err(StoreError::Locked.into()));
+                job.done.send(Err(StoreError::Locked.into()));
             }
             return;
         }
@@ -223,7 +268,7 @@ async fn write_batch(
             counters.split_batches.fetch_add(1, Ordering::Relaxed);
             for job in jobs {
                 let outcome = apply_alone(practice, &job.event).await;
-                let _ = job.done.send(outcome);
+                job.done.send(outcome);
             }
             return;
         }
@@ -254,7 +299,7 @@ async fn write_batch(
                 .fetch_max(jobs.len(), Ordering::Relaxed);
             debug!(events = jobs.len(), "answer batch committed");
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                let _ = job.done.send(Ok(outcome));
+                job.done.send(Ok(outcome));
             }
         }
         Err(e) => {
@@ -265,7 +310,7 @@ async fn write_batch(
             counters.split_batches.fetch_add(1, Ordering::Relaxed);
             for job in jobs {
                 let outcome = apply_alone(practice, &job.event).await;
-                let _ = job.done.send(outcome);
+                job.done.send(outcome);
             }
         }
     }

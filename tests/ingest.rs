@@ -148,6 +148,81 @@ async fn answers_queued_behind_a_lock_go_out_in_one_commit_and_only_after_it() {
     task.stop().await;
 }
 
+/// `queue`: the caller goes on once the event is queued, waiting only for room; the
+/// callback runs after the commit. This is what the Discord adapter's events use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_answers_hear_their_outcome_after_the_commit_and_wait_only_for_room() {
+    let (p, thread, file, _dir) = open_drop().await;
+    let capacity = 4;
+    let (w, task) = AnswerWriter::start_with(p.clone(), 256, capacity);
+    let lock = hold_write_lock(&file).await;
+    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let queue = |id: u64| {
+        let (w, heard_tx) = (w.clone(), heard_tx.clone());
+        tokio::spawn(async move {
+            w.queue(posted(thread, id), move |outcome| {
+                let _ = heard_tx.send((id, outcome));
+            })
+            .await
+        })
+    };
+    // The first is taken by the writer (which waits for the lock), the next
+    // `capacity` fill the queue and return at once.
+    let first = queue(0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let room: Vec<_> = (1..=capacity as u64).map(queue).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting: Vec<_> = (capacity as u64 + 1..capacity as u64 + 4)
+        .map(queue)
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(first.is_finished());
+    for h in room {
+        assert!(h.is_finished(), "queued without waiting for the commit");
+        h.await.unwrap().unwrap();
+    }
+    assert!(
+        waiting.iter().all(|h| !h.is_finished()),
+        "a full queue holds the caller back"
+    );
+    assert!(heard.try_recv().is_err(), "no outcome before the commit");
+    release(lock).await;
+    for h in waiting {
+        tokio::time::timeout(Duration::from_secs(10), h)
+            .await
+            .expect("queued once there is room")
+            .unwrap()
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    while ids.len() < capacity + 4 {
+        let (id, outcome) = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .expect("every outcome is heard")
+            .unwrap();
+        let outcome = outcome.unwrap();
+        assert!(
+            outcome.recorded().is_some_and(|r| r.new),
+            "{id}: {outcome:?}"
+        );
+        // Heard after the commit: another connection sees the row.
+        assert_eq!(
+            stored(&p, id).await.map(|a| a.body),
+            Some(format!("answer {id}"))
+        );
+        ids.push(id);
+    }
+    ids.sort();
+    assert_eq!(ids, (0..capacity as u64 + 4).collect::<Vec<_>>());
+    task.stop().await;
+    let late = w.queue(posted(thread, 99), |_| panic!("not run")).await;
+    assert!(
+        matches!(late, Err(PracticeError::WriterStopped)),
+        "{late:?}"
+    );
+    assert!(stored(&p, 99).await.is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failing_answer_does_not_lose_the_others_in_its_batch() {
     // ABORT fails one statement; ROLLBACK makes SQLite roll the whole transaction

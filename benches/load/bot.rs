@@ -206,6 +206,21 @@ impl Proc {
     }
 
     /// Lines of the log containing `needle`.
+    /// The sum of a numeric field (`name=N`) over the log lines containing `needle`.
+    pub fn log_sum(&self, needle: &str, name: &str) -> u64 {
+        let key = format!("{name}=");
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .filter_map(|l| {
+                let value = &l[l.find(&key)? + key.len()..];
+                let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<u64>().ok()
+            })
+            .sum()
+    }
+
     pub fn log_count(&self, needle: &str) -> usize {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
@@ -257,19 +272,19 @@ pub fn bot_env(
     env
 }
 
-/// Starts `prepbot run` against `fake` on the database at `db`.
+/// Starts `prepbot run` against `fake` on the database at `db`, its REST client
+/// paced to `rate` requests per second (`PREPBOT_DISCORD_RATE`): the limit the
+/// fake enforces, as an operator sets it to what Discord grants the bot.
 pub fn spawn_prepbot(
     fake: &FakeDiscord,
     db: &Path,
     questions: &Path,
+    rate: usize,
     log: &Path,
 ) -> anyhow::Result<Proc> {
-    Proc::spawn(
-        &prepbot_bin(),
-        &["run"],
-        &bot_env(fake, Some(db), questions),
-        log,
-    )
+    let mut env = bot_env(fake, Some(db), questions);
+    env.push(("PREPBOT_DISCORD_RATE", rate.to_string()));
+    Proc::spawn(&prepbot_bin(), &["run"], &env, log)
 }
 
 /// Starts the bare bot against `fake`; it posts "done" after `expect` messages.

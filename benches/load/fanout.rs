@@ -210,6 +210,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         &fake,
         &db,
         &prepare::shipped_questions(),
+        o.rate,
         &dir.path().join("bot.log"),
     )?;
     // With --quick the minute began before the bot did: count from its start.

@@ -144,6 +144,7 @@ struct Run {
     ack_rate: f64,
     rate_limited: usize,
     skipped: usize,
+    log_lines: usize,
     rss_before_kb: u64,
     rss_max_kb: u64,
     rss_after_kb: u64,
@@ -163,6 +164,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         &fake,
         &db,
         &prepare::shipped_questions(),
+        o.ack_rate,
         &dir.path().join("bot.log"),
     )?;
     bot::ready(&fake, &traffic, &mut bot, Duration::from_millis(1000)).await?;
@@ -177,7 +179,16 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     let run_rss_after = bot.rss_kb();
     let hwm_kb = bot.hwm_kb();
     bot.check_alive()?;
-    let skipped = bot.log_count("acknowledgement queue full");
+    // The bot logs how many reactions it skipped once its queue is half empty
+    // again (about 10 s at 50/s after a flood).
+    let full = bot.log_count("acknowledgement queue full");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bot.log_count("acknowledgement queue has room again") < full && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let skipped = bot.log_sum("acknowledgement queue has room again", "skipped") as usize;
+    let log_lines = bot.log_count("");
     let rate_limited = fake.rate_limited();
     bot.stop().await;
 
@@ -210,6 +221,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         ack_rate,
         rate_limited,
         skipped,
+        log_lines,
         rss_before_kb,
         rss_max_kb,
         rss_after_kb: run_rss_after,
@@ -299,6 +311,11 @@ pub async fn run(o: &Options) -> Outcome {
         "acknowledgements dropped, queue full (bot log)".into(),
         medu(|r| r.skipped as u64).to_string(),
         eachu(|r| r.skipped as u64),
+    ]);
+    a.row(vec![
+        "bot log lines (warn level) over the run".into(),
+        medu(|r| r.log_lines as u64).to_string(),
+        eachu(|r| r.log_lines as u64),
     ]);
     a.row(vec![
         "bot VmRSS before the burst".into(),

@@ -238,6 +238,7 @@ async fn run_once(
         &fake,
         &db,
         &prepare::shipped_questions(),
+        50,
         &dir.path().join("bot.log"),
     )?;
     // Startup on the seeded database reveals the drops it left open and records

@@ -1,7 +1,8 @@
 //! Scenario `memory`: one `prepbot run` process through three phases, its resident
 //! memory (VmRSS) sampled a few seconds after each settles: after startup (with an
-//! open drop), after an ingestion burst (`--answers`, acks held to `--ack-rate`),
-//! and after a fan-out (`--channels` due at one minute, `--rate` limit). The fan-out
+//! open drop), after an ingestion burst (`--answers`), and after a fan-out
+//! (`--channels` due at one minute). The fake enforces `--rate` requests per second
+//! throughout, and the bot is paced to it. The fan-out
 //! channels are added to the database after the burst, then one `/setup` (which
 //! wakes the scheduler, as in production) makes the bot read its agenda again: they
 //! are due at the next whole minute (with `--quick`, at the minute under way, so
@@ -42,6 +43,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         &fake,
         &db,
         &prepare::shipped_questions(),
+        o.rate,
         &dir.path().join("bot.log"),
     )?;
     bot::ready(&fake, &traffic, &mut bot, Duration::from_millis(1000)).await?;
@@ -49,7 +51,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     let startup = bot.rss_kb();
 
     eprintln!("memory: ingesting {} answers", o.answers);
-    fake.set_global_limit(Some(o.ack_rate));
+    fake.set_global_limit(Some(o.rate));
     ingest::ingest_into(&fake, &mut bot, &db, o.answers).await?;
     tokio::time::sleep(SETTLE).await;
     let ingested = bot.rss_kb();
@@ -70,7 +72,6 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     );
     prepare::due_channels(&practice, o.channels, due, setup_at).await?;
     practice.store().close().await;
-    fake.set_global_limit(Some(o.rate));
     // `/setup` in another channel wakes the scheduler, which reads the agenda again.
     let admin = Person::admin(1, "Ada");
     fake.dispatch(
@@ -135,9 +136,8 @@ pub async fn run(o: &Options) -> Outcome {
     }
     section.tables.push(t);
     section.note(format!(
-        "One process: startup, then {} answers in one thread (acks held to {}/s), then {} channels due at one minute ({} requests/s); each figure sampled {} s after its phase finished.",
+        "One process: startup, then {} answers in one thread, then {} channels due at one minute, the fake allowing {} requests/s and the bot paced to it; each figure sampled {} s after its phase finished.",
         crate::report::count(o.answers as f64),
-        o.ack_rate,
         crate::report::count(o.channels as f64),
         o.rate,
         SETTLE.as_secs()

@@ -58,7 +58,7 @@ async fn identify(
 ) -> anyhow::Result<Duration> {
     let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
     let _traffic = Traffic::watch(&fake, |_| {});
-    let mut bot = bot::spawn_prepbot(&fake, db, questions, &dir.join("bot.log"))?;
+    let mut bot = bot::spawn_prepbot(&fake, db, questions, 50, &dir.join("bot.log"))?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let at = loop {
         if let Some(at) = fake.identify_times().first() {

@@ -4,19 +4,116 @@
 //! one message may be handled in any order; the practice layer makes the outcome the
 //! same whatever the order (see `Practice::record_edit` and `withdraw_in_thread`).
 //! Every answer event goes through the answer writer ([`crate::ingest`]), which
-//! commits them in batches; a handler hears the outcome only after the commit, so
-//! the reaction never acknowledges an answer that is not stored yet.
+//! commits them in batches and reacts only after the commit, so the reaction never
+//! acknowledges an answer that is not stored yet.
+//!
+//! Answer events bypass poise: [`super::tracked::Tracked`] takes them out of
+//! serenity's event ([`answer_events`]) and queues them ([`queue`]), and the event's
+//! task ends once they are queued. A flood of messages then costs a small job each
+//! while it waits for the writer, not a parked poise dispatch holding the whole
+//! gateway event.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 use serenity::{Attachment, FullEvent, Message, MessageType, MessageUpdateEvent};
-use tracing::debug;
+use tracing::{debug, error};
 
 use super::outbound::{Ack, AckQueue};
 use super::{CommandError, Data};
+use crate::clock::Clock;
+use crate::ingest::AnswerWriter;
 use crate::practice::{AnswerEvent, IncomingMessage, RecordedAnswer};
 
+/// What answer events need. It exists before poise's setup has run, so answers
+/// are taken from the first event on.
+#[derive(Clone)]
+pub struct AnswerSink {
+    pub answers: AnswerWriter,
+    pub acks: AckQueue,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The answer events in a gateway event (none for a bot's message or a link
+/// preview); `None` for an event that is not about messages (a command, READY...),
+/// which goes on to poise.
+pub(super) fn answer_events(event: &FullEvent, now: DateTime<Utc>) -> Option<Vec<AnswerEvent>> {
+    Some(match event {
+        FullEvent::Message { new_message } => incoming(new_message)
+            .map(AnswerEvent::Posted)
+            .into_iter()
+            .collect(),
+        FullEvent::MessageUpdate { event, .. } => update(event).into_iter().collect(),
+        FullEvent::MessageDelete {
+            channel_id,
+            deleted_message_id,
+            ..
+        } => vec![AnswerEvent::Deleted {
+            thread_id: channel_id.get(),
+            message_id: deleted_message_id.get(),
+            at: now,
+        }],
+        // Queued together, so they usually share one commit.
+        FullEvent::MessageDeleteBulk {
+            channel_id,
+            multiple_deleted_messages_ids,
+            ..
+        } => multiple_deleted_messages_ids
+            .iter()
+            .map(|id| AnswerEvent::Deleted {
+                thread_id: channel_id.get(),
+                message_id: id.get(),
+                at: now,
+            })
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Queues answer events for the answer writer and returns once they are queued
+/// (waiting only while its queue is full). The writer acknowledges each answer
+/// stored for the first time once it is committed, or logs why it was not stored.
+pub(super) async fn queue(sink: &AnswerSink, events: Vec<AnswerEvent>) {
+    for event in events {
+        let ids = match &event {
+            AnswerEvent::Posted(m) | AnswerEvent::Edited { message: m, .. } => {
+                (m.thread_id, m.message_id)
+            }
+            AnswerEvent::EditedText {
+                thread_id,
+                message_id,
+                ..
+            }
+            | AnswerEvent::Deleted {
+                thread_id,
+                message_id,
+                ..
+            } => (*thread_id, *message_id),
+        };
+        let acknowledges = event.message().is_some();
+        let acks = sink.acks.clone();
+        let queued = sink
+            .answers
+            .queue(event, move |outcome| match outcome {
+                Ok(outcome) if acknowledges => {
+                    acknowledge_with(&acks, ids.0, ids.1, outcome.recorded())
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    error!(thread = ids.0, message = ids.1, error = %e, "answer event not stored")
+                }
+            })
+            .await;
+        if let Err(e) = queued {
+            error!(thread = ids.0, message = ids.1, error = %e, "answer event not stored");
+        }
+    }
+}
+
+/// Poise's event handler. Answer events never reach it (see `tracked`); it handles
+/// the gateway sessions.
 pub fn handler<'a>(
     framework: poise::FrameworkContext<'a, Data, CommandError>,
     event: &'a FullEvent,
@@ -26,71 +123,21 @@ pub fn handler<'a>(
 
 async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
     let now = data.clock.now();
-    match event {
-        FullEvent::Message { new_message } => {
-            let Some(msg) = incoming(new_message) else {
-                return Ok(());
-            };
-            let recorded = data
-                .answers
-                .submit(AnswerEvent::Posted(msg))
-                .await?
-                .recorded();
-            acknowledge(
-                data,
-                new_message.channel_id.get(),
-                new_message.id.get(),
-                recorded,
-            );
-        }
-        FullEvent::MessageUpdate { event, .. } => on_update(data, event).await?,
-        FullEvent::MessageDelete {
-            channel_id,
-            deleted_message_id,
-            ..
-        } => {
-            data.answers
-                .submit(AnswerEvent::Deleted {
-                    thread_id: channel_id.get(),
-                    message_id: deleted_message_id.get(),
-                    at: now,
-                })
-                .await?;
-        }
-        FullEvent::MessageDeleteBulk {
-            channel_id,
-            multiple_deleted_messages_ids,
-            ..
-        } => {
-            // Queued together, so they usually share one commit.
-            futures_util::future::try_join_all(multiple_deleted_messages_ids.iter().map(|id| {
-                data.answers.submit(AnswerEvent::Deleted {
-                    thread_id: channel_id.get(),
-                    message_id: id.get(),
-                    at: now,
-                })
-            }))
-            .await?;
-        }
-        // A new session (not a resume) after the first: Discord does not replay
-        // what happened while disconnected, so catch up on open threads.
-        FullEvent::Ready { .. } if data.sessions.fetch_add(1, Ordering::SeqCst) > 0 => {
-            let (practice, outbound, acks) = (
-                data.practice.clone(),
-                data.outbound.clone(),
-                data.acks.clone(),
-            );
-            tokio::spawn(async move {
-                super::backfill::run(&practice, outbound.rest(), &acks, now).await;
-            });
-        }
-        _ => {}
+    // A new session (not a resume) after the first: Discord does not replay what
+    // happened while disconnected, so catch up on open threads.
+    if let FullEvent::Ready { .. } = event
+        && data.sessions.fetch_add(1, Ordering::SeqCst) > 0
+    {
+        let (practice, outbound, acks) = (
+            data.practice.clone(),
+            data.outbound.clone(),
+            data.acks.clone(),
+        );
+        tokio::spawn(async move {
+            super::backfill::run(&practice, outbound.rest(), &acks, now).await;
+        });
     }
     Ok(())
-}
-
-fn acknowledge(data: &Data, channel_id: u64, message_id: u64, recorded: Option<RecordedAnswer>) {
-    acknowledge_with(&data.acks, channel_id, message_id, recorded);
 }
 
 /// Reacts to a newly stored answer (✅ on time, 🕒 late); nothing for a message
@@ -145,12 +192,13 @@ pub(super) fn incoming(m: &Message) -> Option<IncomingMessage> {
     })
 }
 
-async fn on_update(data: &Data, event: &MessageUpdateEvent) -> Result<(), CommandError> {
+/// The answer event in a message update: `None` when nothing a member wrote changed.
+fn update(event: &MessageUpdateEvent) -> Option<AnswerEvent> {
     // An update without content is Discord adding a link preview, and one without
     // an edit time is not an edit by the member: nothing changed.
     let (Some(content), Some(edited)) = (&event.content, event.edited_timestamp) else {
         debug!(message = event.id.get(), "update without an edit ignored");
-        return Ok(());
+        return None;
     };
     if event.author.as_ref().is_some_and(|a| a.bot)
         || event.webhook_id.is_some_and(|w| w.is_some())
@@ -158,11 +206,11 @@ async fn on_update(data: &Data, event: &MessageUpdateEvent) -> Result<(), Comman
             .kind
             .is_some_and(|k| !matches!(k, MessageType::Regular | MessageType::InlineReply))
     {
-        return Ok(());
+        return None;
     }
     let body = body_of(content, event.attachments.as_deref().unwrap_or(&[]));
     let edited_at = *edited;
-    match (&event.author, event.timestamp) {
+    Some(match (&event.author, event.timestamp) {
         // A full update: enough to store the message if its create has not arrived.
         (Some(author), Some(timestamp)) => {
             let nick = event
@@ -170,37 +218,26 @@ async fn on_update(data: &Data, event: &MessageUpdateEvent) -> Result<(), Comman
                 .as_ref()
                 .and_then(|m| m.as_ref())
                 .and_then(|m| m.nick.clone());
-            let msg = IncomingMessage {
-                thread_id: event.channel_id.get(),
-                message_id: event.id.get(),
-                member_id: author.id.get(),
-                member_name: nick
-                    .or_else(|| author.global_name.clone())
-                    .unwrap_or_else(|| author.name.clone()),
-                body,
-                posted_at: *timestamp,
-            };
-            let recorded = data
-                .answers
-                .submit(AnswerEvent::Edited {
-                    message: msg,
-                    edited_at,
-                })
-                .await?
-                .recorded();
-            acknowledge(data, event.channel_id.get(), event.id.get(), recorded);
-        }
-        // A partial one: applied to the stored message, or kept until it arrives.
-        _ => {
-            data.answers
-                .submit(AnswerEvent::EditedText {
+            AnswerEvent::Edited {
+                message: IncomingMessage {
                     thread_id: event.channel_id.get(),
                     message_id: event.id.get(),
+                    member_id: author.id.get(),
+                    member_name: nick
+                        .or_else(|| author.global_name.clone())
+                        .unwrap_or_else(|| author.name.clone()),
                     body,
-                    edited_at,
-                })
-                .await?;
+                    posted_at: *timestamp,
+                },
+                edited_at,
+            }
         }
-    }
-    Ok(())
+        // A partial one: applied to the stored message, or kept until it arrives.
+        _ => AnswerEvent::EditedText {
+            thread_id: event.channel_id.get(),
+            message_id: event.id.get(),
+            body,
+            edited_at,
+        },
+    })
 }

@@ -197,8 +197,6 @@ impl DiscordConfig {
 /// Shared by every command and event handler.
 pub struct Data {
     pub practice: Practice,
-    /// Where answer events go to be committed in batches (see [`crate::ingest`]).
-    pub answers: AnswerWriter,
     pub clock: Arc<dyn Clock>,
     /// Wakes the scheduler when a schedule or a drop changed.
     pub wake: Arc<Notify>,
@@ -280,9 +278,13 @@ pub async fn run(
     let acks = AckQueue::start(rest.clone());
     let wake = Arc::new(Notify::new());
     let (answers, answer_writer) = AnswerWriter::start(practice.clone());
+    let answer_sink = events::AnswerSink {
+        answers,
+        acks: acks.clone(),
+        clock: clock.clone(),
+    };
     let data = Data {
         practice: practice.clone(),
-        answers,
         clock: clock.clone(),
         wake: wake.clone(),
         outbound: outbound.clone(),
@@ -333,6 +335,7 @@ pub async fn run(
     let framework = tracked::Tracked {
         inner: framework,
         in_flight: in_flight.clone(),
+        answers: answer_sink,
     };
     let mut client = ClientBuilder::new_with_http(http, intents)
         .framework(framework)

@@ -1,6 +1,7 @@
 //! Drops and reveals as Discord messages ([`DiscordOutbound`], the scheduler's
 //! adapter) and the acknowledgement queue ([`AckQueue`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -190,10 +191,20 @@ impl Ack {
 /// reactions per channel tightly, so they queue here and go out as fast as the rate
 /// limits allow (the REST client waits out each 429). Storing an answer never waits
 /// for this: `send` never blocks, and when the queue is full the acknowledgement is
-/// dropped (the answer is stored either way).
+/// dropped (the answer is stored either way). A flood logs two lines, not one per
+/// reaction skipped: one when the queue fills, and one with the count skipped once
+/// it is half empty again.
 #[derive(Debug, Clone)]
 pub struct AckQueue {
     tx: mpsc::Sender<(u64, u64, Ack)>,
+    skipped: Arc<Skipped>,
+}
+
+#[derive(Debug, Default)]
+struct Skipped {
+    /// Since the queue last filled up; 0 while it has room.
+    episode: AtomicU64,
+    total: AtomicU64,
 }
 
 /// Acknowledgements waiting at most; a burst beyond this loses only the ✅.
@@ -206,29 +217,94 @@ pub const ACK_LANES: usize = 4;
 impl AckQueue {
     pub fn start(rest: Arc<Rest>) -> Self {
         let (tx, rx) = mpsc::channel::<(u64, u64, Ack)>(ACK_QUEUE_CAPACITY);
+        let skipped = Arc::new(Skipped::default());
         let queue = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
+        // Weak, so the task ends once every `AckQueue` is gone.
+        let room = tx.downgrade();
+        let episode = skipped.clone();
         tokio::spawn(
             queue.for_each_concurrent(ACK_LANES, move |(channel, message, ack)| {
-                let rest = rest.clone();
+                let (rest, room, episode) = (rest.clone(), room.clone(), episode.clone());
                 async move {
                     if let Err(e) = rest.add_reaction(channel, message, ack.emoji()).await {
                         warn!(channel, message, error = %e, "could not acknowledge an answer");
                     }
+                    let half_empty = room
+                        .upgrade()
+                        .is_some_and(|tx| tx.capacity() >= ACK_QUEUE_CAPACITY / 2);
+                    if half_empty && episode.episode.load(Ordering::Relaxed) > 0 {
+                        let skipped = episode.episode.swap(0, Ordering::Relaxed);
+                        warn!(
+                            skipped,
+                            "acknowledgement queue has room again; reactions skipped while it was full"
+                        );
+                    }
                 }
             }),
         );
-        AckQueue { tx }
+        AckQueue { tx, skipped }
     }
 
     pub fn send(&self, channel_id: u64, message_id: u64, ack: Ack) {
         if self.tx.try_send((channel_id, message_id, ack)).is_err() {
-            warn!(
-                channel = channel_id,
-                message = message_id,
-                "acknowledgement queue full; skipping the reaction"
-            );
+            self.skipped.total.fetch_add(1, Ordering::Relaxed);
+            if self.skipped.episode.fetch_add(1, Ordering::Relaxed) == 0 {
+                warn!(
+                    capacity = ACK_QUEUE_CAPACITY,
+                    "acknowledgement queue full; skipping reactions until it has room (the answers are stored)"
+                );
+            }
         }
+    }
+
+    /// Reactions skipped because the queue was full, since the start.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.total.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discord::Token;
+
+    /// A server that accepts connections and never answers: every reaction hangs.
+    async fn silent_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_skips_reactions_without_waiting_and_counts_them() {
+        let rest = Rest::new(&Token::new("ack-test"), Some(&silent_server().await), 4).unwrap();
+        let acks = AckQueue::start(Arc::new(rest));
+        let sent = ACK_QUEUE_CAPACITY + 100;
+        let started = std::time::Instant::now();
+        for i in 0..sent as u64 {
+            acks.send(1, i, Ack::OnTime);
+            if i == 0 {
+                // Let the lanes take their first reactions.
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "never waits"
+        );
+        let skipped = acks.skipped() as usize;
+        // The queue holds its capacity, the lanes hold at most ACK_LANES more.
+        assert!(
+            (sent - ACK_QUEUE_CAPACITY - ACK_LANES..=sent - ACK_QUEUE_CAPACITY).contains(&skipped),
+            "{skipped} skipped of {sent}"
+        );
     }
 }

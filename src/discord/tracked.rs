@@ -2,14 +2,19 @@
 //! gateway event (a command, an answer, an edit) to the framework in a task of its
 //! own and never waits for it, so [`Tracked`] wraps poise's framework and counts
 //! the events being handled; on shutdown the runner stops the gateway, then waits
-//! ([`InFlight::idle`]) until those writes are done before closing the database.
+//! ([`InFlight::idle`]) until those events are queued for the answer writer or
+//! handled, and the writer then commits what is queued before the database closes.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 use tokio::sync::Notify;
+
+use super::events::{self, AnswerSink};
 
 /// A count of events being handled.
 #[derive(Debug, Clone, Default)]
@@ -59,10 +64,12 @@ impl InFlight {
     }
 }
 
-/// Poise's framework, with every event counted while it is handled.
+/// Poise's framework, with every event counted while it is handled, and answer
+/// events routed straight to the answer writer (see [`super::events`]).
 pub struct Tracked<F> {
     pub inner: F,
     pub in_flight: InFlight,
+    pub answers: AnswerSink,
 }
 
 #[async_trait::async_trait]
@@ -71,9 +78,37 @@ impl<F: serenity::Framework> serenity::Framework for Tracked<F> {
         self.inner.init(client).await;
     }
 
-    async fn dispatch(&self, ctx: serenity::Context, event: serenity::FullEvent) {
-        let _guard = self.in_flight.enter();
-        self.inner.dispatch(ctx, event).await;
+    // Written out rather than as an `async fn`: a gateway event is about 4 KB, and
+    // an async body would keep room for it in every event's future while answers
+    // wait for the writer. The answers are taken out here, before any future exists,
+    // and the event is dropped.
+    fn dispatch<'life0, 'async_trait>(
+        &'life0 self,
+        ctx: serenity::Context,
+        event: serenity::FullEvent,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let guard = self.in_flight.enter();
+        match events::answer_events(&event, self.answers.clock.now()) {
+            Some(answers) => {
+                drop(event);
+                drop(ctx);
+                Box::pin(async move {
+                    events::queue(&self.answers, answers).await;
+                    drop(guard);
+                })
+            }
+            None => {
+                let handled = self.inner.dispatch(ctx, event);
+                Box::pin(async move {
+                    handled.await;
+                    drop(guard);
+                })
+            }
+        }
     }
 }
 
