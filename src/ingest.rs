@@ -34,6 +34,10 @@ pub const MAX_BATCH: usize = 256;
 /// waiting for room, so the queue is deep enough to absorb a burst of thousands.
 pub const QUEUE_CAPACITY: usize = 4096;
 
+/// Events written since the last time freed memory was given back, before the
+/// writer gives it back again once its queue is empty.
+const TRIM_AFTER: usize = 2048;
+
 /// Attempts at a write transaction while another process holds the database past
 /// the busy timeout, as the event handlers made before there was a writer: an
 /// answer must not be lost to a moment of contention.
@@ -190,6 +194,7 @@ async fn run(
     // Until stopped, wait for either an event or the stop; once stopped (or once the
     // `WriterTask` is dropped without stopping), only for events.
     let mut watching = true;
+    let mut written = 0;
     loop {
         let first = if watching {
             tokio::select! {
@@ -207,7 +212,12 @@ async fn run(
             rx.recv().await
         };
         let Some(first) = first else { break };
-        write_batch(&practice, &mut rx, first, max_batch, &counters).await;
+        written += write_batch(&practice, &mut rx, first, max_batch, &counters).await;
+        // A burst is over: give back what holding it took (see `crate::memory`).
+        if written >= TRIM_AFTER && rx.is_empty() {
+            written = 0;
+            tokio::task::spawn_blocking(crate::memory::release_free_memory);
+        }
     }
     debug!("answer writer stopped");
 }
@@ -236,7 +246,7 @@ async fn write_batch(
     first: Job,
     max_batch: usize,
     counters: &Counters,
-) {
+) -> usize {
     let mut jobs = vec![first];
     // Take the lock first, then everything queued meanwhile: events pile up while
     // the lock is busy, and they all go into this one commit.
@@ -247,6 +257,7 @@ async fn write_batch(
             Err(_) => break,
         }
     }
+    let count = jobs.len();
     let mut tx = match tx {
         Ok(tx) => tx,
         Err(PracticeError::Store(StoreError::Locked)) => {
@@ -260,7 +271,7 @@ async fn write_batch(
             for job in jobs {
                 job.done.send(Err(StoreError::Locked.into()));
             }
-            return;
+            return count;
         }
         Err(e) => {
             // Not a lock: let each event try on its own, and report its own error.
@@ -270,7 +281,7 @@ async fn write_batch(
                 let outcome = apply_alone(practice, &job.event).await;
                 job.done.send(outcome);
             }
-            return;
+            return count;
         }
     };
     let events: Vec<&AnswerEvent> = jobs.iter().map(|job| &job.event).collect();
@@ -314,6 +325,7 @@ async fn write_batch(
             }
         }
     }
+    count
 }
 
 /// Applies a batch's events in one transaction, in order (the caller commits).

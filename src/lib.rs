@@ -23,6 +23,7 @@ pub mod demo;
 pub mod discord;
 pub mod engine;
 pub mod ingest;
+pub mod memory;
 pub mod practice;
 pub mod scheduler;
 pub mod seed;
