@@ -7,7 +7,8 @@
 //! 100-200 MB for good. [`release_free_memory`] asks malloc to return what is free
 //! (`malloc_trim`, which also releases whole free pages inside its heaps); the
 //! answer writer calls it once a large burst has been written and its queue is
-//! empty, off the async workers. Elsewhere (musl, other systems) it does nothing.
+//! empty, and the scheduler after a pass that posted or revealed hundreds of drops,
+//! each off the async workers. Elsewhere (musl, other systems) it does nothing.
 
 /// Returns freed heap pages to the system where the allocator supports it.
 pub fn release_free_memory() {

@@ -447,6 +447,9 @@ pub async fn drop_now(
         .map_err(PracticeError::PostFailed)
 }
 
+/// Drops posted and reveals made in one pass before the loop gives freed memory back.
+const TRIM_AFTER_ITEMS: usize = 256;
+
 /// Runs the scheduler until `shutdown` resolves: a pass over whatever is due, then a
 /// sleep until the next item or until `wake` is notified (a schedule changed).
 /// Started once per process by the runner, never from a gateway event.
@@ -469,6 +472,11 @@ pub async fn run_loop(
                         failures = report.failures,
                         "scheduler pass"
                     );
+                }
+                // A big minute (hundreds of channels at once) is over: give back
+                // what its requests took (see `crate::memory`).
+                if report.posted.len() + report.revealed.len() >= TRIM_AFTER_ITEMS {
+                    tokio::task::spawn_blocking(crate::memory::release_free_memory);
                 }
                 // Nothing pending at all (no channel set up): look again in an hour, or
                 // as soon as a schedule changes.
