@@ -406,7 +406,7 @@ pub async fn run(o: &Options) -> Outcome {
     ]);
     section.tables.push(t);
     section.note(format!(
-        "{} channels (each in its own server) set up for the same minute; {} The bot's REST client allows {limit} requests in flight (src/discord/rest.rs).",
+        "{} channels (each in its own server) set up for the same minute; {} The bot keeps to {limit} connections to Discord in all (src/discord/rest.rs): {} requests in flight on its REST client's own connections, plus the gateway and serenity's client.",
         count(o.channels as f64),
         if o.quick {
             "with --quick that minute is the one under way, so the bot posts them on startup.".to_string()
@@ -415,7 +415,8 @@ pub async fn run(o: &Options) -> Outcome {
                 "the next whole minute in UTC, a real one: the runs waited {} for it.",
                 each(|r| format!("{:.0} s", r.waited.as_secs_f64()))
             )
-        }
+        },
+        prepbot::discord::rest::REST_CONNECTIONS,
     ));
     section.note("The rate counts the drop messages and threads the fake accepted per second, over the whole seconds from the first one (the last partial second left out).");
     if o.quick {
