@@ -23,8 +23,6 @@
 #[path = "../tests/fake_discord/mod.rs"]
 mod fake_discord;
 
-#[path = "load/bank.rs"]
-mod bank;
 #[path = "load/bot.rs"]
 mod bot;
 #[path = "load/fanout.rs"]
