@@ -82,9 +82,14 @@ impl Drop for Lane<'_> {
     }
 }
 
-fn tls_connector() -> anyhow::Result<TlsConnector> {
+/// The certificate authorities a browser trusts (Mozilla's list, built in).
+fn public_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots
+}
+
+fn tls_connector(roots: rustls::RootCertStore) -> anyhow::Result<TlsConnector> {
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -98,7 +103,20 @@ fn tls_connector() -> anyhow::Result<TlsConnector> {
 
 impl Connections {
     /// Up to `lanes` connections to `base` (`https://host` or `http://host:port`).
+    /// An https server must present a certificate for its host name from a public
+    /// certificate authority.
     pub fn new(base: &str, lanes: usize, user_agent: &str) -> anyhow::Result<Connections> {
+        Self::with_roots(base, lanes, user_agent, public_roots)
+    }
+
+    /// As [`Connections::new`], trusting the authorities `roots` gives (tests use
+    /// one of their own).
+    fn with_roots(
+        base: &str,
+        lanes: usize,
+        user_agent: &str,
+        roots: impl FnOnce() -> rustls::RootCertStore,
+    ) -> anyhow::Result<Connections> {
         let uri = Uri::from_str(base).with_context(|| format!("`{base}` is not a URL"))?;
         let host = uri
             .host()
@@ -121,7 +139,7 @@ impl Connections {
         let tls = if https {
             let name = ServerName::try_from(bare.clone())
                 .with_context(|| format!("`{host}` is not a server name"))?;
-            Some((tls_connector()?, name))
+            Some((tls_connector(roots())?, name))
         } else {
             None
         };
@@ -327,5 +345,146 @@ mod tests {
             assert_eq!(&answer.body[..], b"{}");
         }
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    /// A certificate authority of the test's own, and a certificate for `localhost`
+    /// it signed (with its key).
+    fn test_pki() -> (
+        CertificateDer<'static>,
+        CertificateDer<'static>,
+        PrivateKeyDer<'static>,
+    ) {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (
+            ca.der().clone(),
+            leaf.der().clone(),
+            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+    }
+
+    /// What a TLS server saw of one connection.
+    #[derive(Debug)]
+    enum Seen {
+        /// The handshake's server name and protocol, and the request's head.
+        Request {
+            sni: Option<String>,
+            alpn: Option<Vec<u8>>,
+            head: String,
+        },
+        HandshakeFailed,
+    }
+
+    /// A TLS server on 127.0.0.1 presenting `cert`, answering `200 ok`.
+    async fn tls_server(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+    ) -> (u16, tokio::sync::mpsc::UnboundedReceiver<Seen>) {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        let _ = tx.send(Seen::HandshakeFailed);
+                        return;
+                    };
+                    let (_, session) = tls.get_ref();
+                    let sni = session.server_name().map(str::to_string);
+                    let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&seen).into_owned();
+                    let _ = tx.send(Seen::Request { sni, alpn, head });
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    let _ = tls.flush().await;
+                    // Keep the connection until the client is done with it.
+                    let _ = tls.read(&mut buf).await;
+                });
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn https_checks_the_certificate_and_speaks_http1_over_tls() {
+        let (ca, cert, key) = test_pki();
+        let (port, mut seen) = tls_server(cert, key).await;
+        let base = format!("https://localhost:{port}");
+        let c = Connections::with_roots(&base, 1, "prepbot-test", || {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).unwrap();
+            roots
+        })
+        .unwrap();
+        let mut lane = c.lane().await.unwrap();
+        let answer = lane
+            .send(&Method::GET, "/api/v10/gateway", &[], None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(&answer.body[..], b"ok");
+        let Some(Seen::Request { sni, alpn, head }) = seen.recv().await else {
+            panic!("no request reached the server");
+        };
+        assert_eq!(sni.as_deref(), Some("localhost"), "SNI names the host");
+        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert!(
+            head.starts_with("GET /api/v10/gateway HTTP/1.1\r\n"),
+            "{head}"
+        );
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("\r\nhost: localhost:{port}\r\n")),
+            "{head}"
+        );
+        assert!(head.contains("\r\nuser-agent: prepbot-test\r\n"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn https_refuses_a_server_whose_certificate_no_public_authority_signed() {
+        let (_ca, cert, key) = test_pki();
+        let (port, mut seen) = tls_server(cert, key).await;
+        let c = Connections::new(&format!("https://localhost:{port}"), 1, "ua").unwrap();
+        let mut lane = c.lane().await.unwrap();
+        let err = lane
+            .send(&Method::GET, "/api/v10/gateway", &[], None)
+            .await
+            .expect_err("an unknown authority is not trusted");
+        assert!(
+            err.starts_with(&format!("TLS with localhost:{port} failed")),
+            "{err}"
+        );
+        assert!(err.contains("certificate"), "{err}");
+        assert!(matches!(seen.recv().await, Some(Seen::HandshakeFailed)));
     }
 }
