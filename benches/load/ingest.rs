@@ -149,6 +149,7 @@ struct Run {
     rss_max_kb: u64,
     rss_after_kb: u64,
     hwm_kb: u64,
+    bare_hwm_kb: u64,
 }
 
 async fn run_once(o: &Options) -> anyhow::Result<Run> {
@@ -212,6 +213,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         .context("the fake stopped")?;
     let first = first.await?;
     let bare_rate = o.answers as f64 / finished.duration_since(first).as_secs_f64();
+    let bare_hwm_kb = bare.hwm_kb();
     bare.stop().await;
 
     Ok(Run {
@@ -226,6 +228,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         rss_max_kb,
         rss_after_kb: run_rss_after,
         hwm_kb,
+        bare_hwm_kb,
     })
 }
 
@@ -336,6 +339,11 @@ pub async fn run(o: &Options) -> Outcome {
         "bot VmHWM (peak RSS)".into(),
         mb(medu(|r| r.hwm_kb)),
         eachmb(|r| r.hwm_kb),
+    ]);
+    a.row(vec![
+        "bare poise bot VmHWM over the same burst".into(),
+        mb(medu(|r| r.bare_hwm_kb)),
+        eachmb(|r| r.bare_hwm_kb),
     ]);
     section.tables.push(a);
     section.note(format!(
