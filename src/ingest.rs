@@ -53,16 +53,42 @@ enum Done {
     /// A submitter waiting for it ([`AnswerWriter::submit`]).
     Wait(oneshot::Sender<Result<AnswerOutcome, PracticeError>>),
     /// A callback run on the writer task ([`AnswerWriter::queue`]).
-    Then(Box<dyn FnOnce(Result<AnswerOutcome, PracticeError>) + Send>),
+    Then(Callback),
+}
+
+type Outcome = Result<AnswerOutcome, PracticeError>;
+
+/// A queued event's callback. It runs exactly once: with the outcome, or, if the
+/// event is dropped unwritten (the writer task ended), with
+/// [`PracticeError::WriterStopped`], as a waiting submitter would hear.
+struct Callback(Option<Box<dyn FnOnce(Outcome) + Send>>);
+
+impl Callback {
+    fn run(&mut self, outcome: Outcome) {
+        if let Some(then) = self.0.take() {
+            // A panicking callback must not take the writer (and every later
+            // answer) down with it.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| then(outcome)));
+            if ran.is_err() {
+                warn!("an answer event's callback panicked; the answer was written");
+            }
+        }
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        self.run(Err(PracticeError::WriterStopped));
+    }
 }
 
 impl Done {
-    fn send(self, outcome: Result<AnswerOutcome, PracticeError>) {
+    fn send(self, outcome: Outcome) {
         match self {
             Done::Wait(tx) => {
                 let _ = tx.send(outcome);
             }
-            Done::Then(then) => then(outcome),
+            Done::Then(mut then) => then.run(outcome),
         }
     }
 }
@@ -147,7 +173,9 @@ impl AnswerWriter {
     /// not wait. A caller that only needs to react to the outcome (an adapter's
     /// acknowledgement) holds nothing while the event waits to be written, which
     /// keeps a flood of events small in memory. [`PracticeError::WriterStopped`]
-    /// (and `then` is dropped unrun) once the writer has stopped.
+    /// (and `then` is dropped unrun) once the writer has stopped; if the writer
+    /// ends with the event still queued, `then` hears `WriterStopped`. A panic in
+    /// `then` is caught and logged.
     pub async fn queue(
         &self,
         event: AnswerEvent,
@@ -156,10 +184,16 @@ impl AnswerWriter {
         self.tx
             .send(Job {
                 event,
-                done: Done::Then(Box::new(then)),
+                done: Done::Then(Callback(Some(Box::new(then)))),
             })
             .await
-            .map_err(|_| PracticeError::WriterStopped)
+            .map_err(|mpsc::error::SendError(job)| {
+                // Refused, not dropped: the caller hears it from the `Err`.
+                if let Done::Then(mut then) = job.done {
+                    then.0.take();
+                }
+                PracticeError::WriterStopped
+            })
     }
 
     pub fn stats(&self) -> WriterStats {

@@ -166,28 +166,27 @@ async fn queued_answers_hear_their_outcome_after_the_commit_and_wait_only_for_ro
             .await
         })
     };
-    // The first is taken by the writer (which waits for the lock), the next
-    // `capacity` fill the queue and return at once.
-    let first = queue(0);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let room: Vec<_> = (1..=capacity as u64).map(queue).collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let waiting: Vec<_> = (capacity as u64 + 1..capacity as u64 + 4)
-        .map(queue)
-        .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(first.is_finished());
-    for h in room {
-        assert!(h.is_finished(), "queued without waiting for the commit");
-        h.await.unwrap().unwrap();
+    // The writer takes one event and waits for the lock; `capacity` more fill the
+    // queue and their callers go on at once; the rest wait for room.
+    let total = capacity as u64 + 4;
+    let handles: Vec<_> = (0..total).map(queue).collect();
+    let finished = |hs: &[JoinHandle<Result<(), PracticeError>>]| {
+        hs.iter().filter(|h| h.is_finished()).count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while finished(&handles) < capacity {
+        assert!(std::time::Instant::now() < deadline, "callers went on");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let queued = finished(&handles);
     assert!(
-        waiting.iter().all(|h| !h.is_finished()),
-        "a full queue holds the caller back"
+        (capacity..=capacity + 1).contains(&queued),
+        "{queued} callers went on: a full queue holds the rest back"
     );
     assert!(heard.try_recv().is_err(), "no outcome before the commit");
     release(lock).await;
-    for h in waiting {
+    for h in handles {
         tokio::time::timeout(Duration::from_secs(10), h)
             .await
             .expect("queued once there is room")
@@ -221,6 +220,34 @@ async fn queued_answers_hear_their_outcome_after_the_commit_and_wait_only_for_ro
         "{late:?}"
     );
     assert!(stored(&p, 99).await.is_none());
+}
+
+/// A callback that panics costs nothing but itself: the writer goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_callback_does_not_stop_the_writer() {
+    let (p, thread, _file, _dir) = open_drop().await;
+    let (w, task) = AnswerWriter::start(p.clone());
+    w.queue(posted(thread, 1), |_| panic!("a callback's bug"))
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    w.queue(posted(thread, 2), move |outcome| {
+        let _ = tx.send(outcome);
+    })
+    .await
+    .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), rx)
+        .await
+        .expect("the next callback runs")
+        .unwrap()
+        .unwrap();
+    assert!(outcome.recorded().is_some_and(|r| r.new), "{outcome:?}");
+    assert!(
+        stored(&p, 1).await.is_some(),
+        "the first answer was written"
+    );
+    assert!(w.submit(posted(thread, 3)).await.is_ok());
+    task.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,16 +548,27 @@ async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
 
     let (w, task) = AnswerWriter::start(p.clone());
     let lock = hold_write_lock(&file).await;
-    let mut handles = Vec::new();
-    for e in events {
-        handles.push(spawn_submit(&w, e));
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // `queue` returns once the event is queued, so they are queued in this order.
+    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let n = events.len();
+    for (i, e) in events.into_iter().enumerate() {
+        let heard_tx = heard_tx.clone();
+        w.queue(e, move |outcome| {
+            let _ = heard_tx.send((i, outcome));
+        })
+        .await
+        .unwrap();
     }
     release(lock).await;
-    let mut got = Vec::new();
-    for h in handles {
-        got.push(h.await.unwrap().unwrap());
+    let mut got: Vec<Option<AnswerOutcome>> = vec![None; n];
+    for _ in 0..n {
+        let (i, outcome) = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .expect("every outcome is heard")
+            .unwrap();
+        got[i] = Some(outcome.unwrap());
     }
+    let got: Vec<AnswerOutcome> = got.into_iter().map(Option::unwrap).collect();
     assert_eq!(w.stats().batches, 1, "{:?}", w.stats());
     assert_eq!(got, expected);
     for id in [500, 501, 502, 503, 600, 700] {

@@ -14,7 +14,7 @@
 //! gateway event.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
@@ -25,7 +25,7 @@ use super::outbound::{Ack, AckQueue};
 use super::{CommandError, Data};
 use crate::clock::Clock;
 use crate::ingest::AnswerWriter;
-use crate::practice::{AnswerEvent, IncomingMessage, RecordedAnswer};
+use crate::practice::{AnswerEvent, IncomingMessage, PracticeError, RecordedAnswer};
 
 /// What answer events need. It exists before poise's setup has run, so answers
 /// are taken from the first event on.
@@ -101,15 +101,27 @@ pub(super) async fn queue(sink: &AnswerSink, events: Vec<AnswerEvent>) {
                     acknowledge_with(&acks, ids.0, ids.1, outcome.recorded())
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    error!(thread = ids.0, message = ids.1, error = %e, "answer event not stored")
-                }
+                Err(e) => not_stored(ids, &e),
             })
             .await;
         if let Err(e) = queued {
-            error!(thread = ids.0, message = ids.1, error = %e, "answer event not stored");
+            not_stored(ids, &e);
         }
     }
+}
+
+/// Logs an answer event that was not stored. Once the writer has stopped (a
+/// shutdown cut short), every event still arriving fails the same way: that is
+/// said once, not once per event.
+fn not_stored((thread, message): (u64, u64), e: &PracticeError) {
+    static STOPPED_SAID: AtomicBool = AtomicBool::new(false);
+    if matches!(e, PracticeError::WriterStopped) {
+        if !STOPPED_SAID.swap(true, Ordering::Relaxed) {
+            error!(thread, message, error = %e, "answer events arriving after the answer writer stopped are not stored");
+        }
+        return;
+    }
+    error!(thread, message, error = %e, "answer event not stored");
 }
 
 /// Poise's event handler. Answer events never reach it (see `tracked`); it handles

@@ -410,7 +410,13 @@ pub async fn run(
     // scheduler (a pass in progress completes; a claim cut short is retried after
     // its lease by the next start), then close the database.
     shard_manager.shutdown_all().await;
-    let unfinished = in_flight.idle(SHUTDOWN_GRACE).await;
+    let mut unfinished = in_flight.idle(SHUTDOWN_GRACE).await;
+    if unfinished == 0 {
+        // An event's task spawned by serenity just before the stop is counted only
+        // once it first runs: give such tasks a moment, then wait for them too.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        unfinished = in_flight.idle(SHUTDOWN_GRACE).await;
+    }
     if unfinished > 0 {
         warn!(
             unfinished,

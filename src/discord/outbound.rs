@@ -235,11 +235,14 @@ impl AckQueue {
                         .upgrade()
                         .is_some_and(|tx| tx.capacity() >= ACK_QUEUE_CAPACITY / 2);
                     if half_empty && episode.episode.load(Ordering::Relaxed) > 0 {
+                        // Only the lane that takes the count logs it.
                         let skipped = episode.episode.swap(0, Ordering::Relaxed);
-                        warn!(
-                            skipped,
-                            "acknowledgement queue has room again; reactions skipped while it was full"
-                        );
+                        if skipped > 0 {
+                            warn!(
+                                skipped,
+                                "acknowledgement queue has room again; reactions skipped while it was full"
+                            );
+                        }
                     }
                 }
             }),

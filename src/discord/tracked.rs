@@ -79,9 +79,10 @@ impl<F: serenity::Framework> serenity::Framework for Tracked<F> {
     }
 
     // Written out rather than as an `async fn`: a gateway event is about 4 KB, and
-    // an async body would keep room for it in every event's future while answers
-    // wait for the writer. The answers are taken out here, before any future exists,
-    // and the event is dropped.
+    // an async body would keep room for a second copy of it in the future we return
+    // while answers wait for the writer. The answers are taken out here, before
+    // that future exists, and the event's contents are dropped. (Serenity's own
+    // task still reserves room for the event until it ends.)
     fn dispatch<'life0, 'async_trait>(
         &'life0 self,
         ctx: serenity::Context,
