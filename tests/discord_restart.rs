@@ -574,3 +574,53 @@ async fn a_server_error_on_a_drop_is_retried_after_a_backoff() {
     assert_eq!(drop_of_thread(&bot, thread).await.state, DropState::Posted);
     bot.stop().await;
 }
+
+/// Answers bypass poise, so they are stored and acknowledged from the first event
+/// on, even while poise's setup (registering the commands) is still waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_taken_while_the_commands_are_still_being_registered() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    set_up_nine_to_five(&bot, CHANNEL_A).await;
+    let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
+    // The registration is received and never answered: setup cannot finish.
+    let bot = bot
+        .restart(|fake, clock| {
+            fake.add_fault(
+                Fault::new("PUT", format!("/guilds/{GUILD_A}/commands"), 200)
+                    .hang()
+                    .times(5),
+            );
+            clock.set(utc("2026-03-02T10:00:00Z"));
+        })
+        .await;
+    let registered_at = bot.fake.requests().len();
+    let grace = Person::member(22, "Grace");
+    let id = answer(
+        &bot,
+        thread,
+        GUILD_A,
+        &grace,
+        "Grace, while the bot registers its commands",
+        "2026-03-02T10:00:00Z",
+        CHECK,
+    )
+    .await;
+    let row = stored(&bot, id)
+        .await
+        .expect("stored before setup finished");
+    assert_eq!(row.body, "Grace, while the bot registers its commands");
+    // Nothing after the registration was answered: no drop or reveal went out, so
+    // the scheduler (started only once setup succeeds) had not started.
+    assert!(
+        bot.fake.requests()[registered_at..]
+            .iter()
+            .all(|r| r.method == "PUT" && r.path.contains("/reactions/")),
+        "{:?}",
+        bot.fake.requests()[registered_at..]
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    // The setup never finishes, so the bot is not stopped cleanly here; the
+    // runtime ends it with the test.
+}
