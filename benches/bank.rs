@@ -8,16 +8,7 @@ use prepbot::bench::write_generated_bank;
 
 const QUESTIONS: usize = 1_000;
 
-const QUERIES: [&str; 8] = [
-    "cache invalidation",
-    "idempotency key",
-    "zero downtime migration",
-    "jwt",
-    "kafka consumer",
-    "postgres index",
-    "on call latency",
-    "rate limit",
-];
+const QUERIES: [&str; 8] = prepbot::bench::SEARCH_QUERIES;
 
 fn bank(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -134,6 +134,19 @@ impl Words {
     }
 }
 
+/// The searches both search benchmarks run (`prepbot bench` and the Criterion bank
+/// bench): short queries of the kinds members type.
+pub const SEARCH_QUERIES: [&str; 8] = [
+    "cache invalidation",
+    "idempotency key",
+    "zero downtime migration",
+    "jwt",
+    "kafka consumer",
+    "postgres index",
+    "on call latency",
+    "rate limit",
+];
+
 /// Writes `n` valid questions under `dir` (`<topic>/<id>.md`, the format of
 /// `questions/README.md`), about 4 KB each like the shipped ones: every section,
 /// bullet lists, and a fenced code block holding a `## ` line the parser must not
@@ -347,16 +360,7 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
             let _ = QuestionBank::load(&dir);
         },
     ));
-    let queries = [
-        "cache invalidation",
-        "idempotency key",
-        "zero downtime migration",
-        "jwt",
-        "kafka consumer",
-        "postgres index",
-        "on call latency",
-        "rate limit",
-    ];
+    let queries = SEARCH_QUERIES;
     rows.push(time_sync("bank: search (top 5)", 200 * scale, |i| {
         let _ = bank.search(queries[i as usize % queries.len()], 5);
     }));

@@ -184,17 +184,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     let dir = prepare::run_dir()?;
     let db = dir.path().join("bot.db");
     let practice = prepare::practice(&db).await?;
-    let now = chrono::Utc::now();
-    let (due, setup_at) = if o.quick {
-        // Due at the minute under way, set up a minute before it: posted on startup.
-        let due = prepare::this_minute(now);
-        (due, due - chrono::Duration::minutes(1))
-    } else {
-        // Time to set the channels up (a few ms each) and start the bot.
-        let lead =
-            chrono::Duration::milliseconds(4 * o.channels as i64) + chrono::Duration::seconds(10);
-        (prepare::next_minute(now, lead), now)
-    };
+    let (due, setup_at) = prepare::due_minute(o.quick, o.channels, chrono::Utc::now());
     eprintln!(
         "setting up {} channels due at {}",
         o.channels,

@@ -56,15 +56,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     tokio::time::sleep(SETTLE).await;
     let ingested = bot.rss_kb();
 
-    let now = chrono::Utc::now();
-    let (due, setup_at) = if o.quick {
-        let due = prepare::this_minute(now);
-        (due, due - chrono::Duration::minutes(1))
-    } else {
-        let lead =
-            chrono::Duration::milliseconds(4 * o.channels as i64) + chrono::Duration::seconds(10);
-        (prepare::next_minute(now, lead), now)
-    };
+    let (due, setup_at) = prepare::due_minute(o.quick, o.channels, chrono::Utc::now());
     eprintln!(
         "memory: {} channels due at {}",
         o.channels,

@@ -200,6 +200,25 @@ pub fn this_minute(now: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(now.timestamp().div_euclid(60) * 60, 0).unwrap_or(now)
 }
 
+/// When `channels` channels set up now fall due, and the instant to set them up
+/// at. Normally the next whole minute with time to set them up (a few ms each) and
+/// start the bot; with `quick`, the minute under way, set up a minute before it, so
+/// the bot posts them on startup.
+pub fn due_minute(
+    quick: bool,
+    channels: usize,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    if quick {
+        let due = this_minute(now);
+        (due, due - chrono::Duration::minutes(1))
+    } else {
+        let lead =
+            chrono::Duration::milliseconds(4 * channels as i64) + chrono::Duration::seconds(10);
+        (next_minute(now, lead), now)
+    }
+}
+
 /// A read connection on the bot's database, for counting what it committed.
 pub async fn reader(db: &Path) -> anyhow::Result<sqlx::SqlitePool> {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
