@@ -26,7 +26,13 @@ use crate::engine::reveal::{DropPost, RevealContent};
 use crate::engine::schedule::{Days, Schedule, parse_zone};
 use crate::engine::split::split;
 use crate::ingest::AnswerWriter;
+use crate::chat::{ChannelAddress, Platform, ThreadRef};
 use crate::practice::{AnswerEvent, ChannelSetup, IncomingMessage, Practice};
+
+/// A benchmark channel's address (Discord-shaped ids, as the load harness uses).
+fn bench_channel(workspace: u64, channel: u64) -> ChannelAddress {
+    ChannelAddress::new(Platform::Discord, workspace.to_string(), channel.to_string())
+}
 use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
 use crate::store::Store;
 
@@ -259,20 +265,20 @@ struct NullOutbound(std::sync::atomic::AtomicU64);
 impl Outbound for NullOutbound {
     async fn post_drop(
         &self,
-        _c: u64,
+        _c: &ChannelAddress,
         _key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
         let id = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(PostedDrop {
-            message_id: id,
+            message_id: id.to_string(),
             posted_at: post.reveal_at - Duration::hours(1),
         })
     }
     async fn post_reveal(
         &self,
-        _c: u64,
-        _t: u64,
+        _c: &ChannelAddress,
+        _t: &str,
         _key: &str,
         _r: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
@@ -282,6 +288,8 @@ impl Outbound for NullOutbound {
 
 /// Builds a channel with `history` revealed drops of `answerers` members each, by
 /// driving the real use cases; returns the open drop's id and its reveal instant.
+/// In a fresh database the channel's key is `channel_id` when channels are made in
+/// order from 1, which the callers rely on.
 async fn channel_with_history(
     practice: &Practice,
     channel_id: u64,
@@ -290,33 +298,36 @@ async fn channel_with_history(
 ) -> anyhow::Result<(i64, DateTime<Utc>)> {
     let start = bench_start()?;
     let setup = ChannelSetup {
-        guild_id: 1,
-        channel_id,
+        address: bench_channel(1, channel_id),
+        name: None,
         time: NaiveTime::from_hms_opt(9, 0, 0).context("time")?,
         zone: chrono_tz::UTC,
         days: Days::DAILY,
         reveal_after_hours: 8,
         pool: PoolFilter::default(),
     };
-    practice.setup_channel(setup, channel_id, start).await?;
+    let (channel, _) = practice.setup_channel(setup, channel_id, start).await?;
+    anyhow::ensure!(channel.key == channel_id as i64, "channels are made in key order");
+    let key = channel.key;
     let mut message_id = channel_id * 10_000_000;
     let mut open: Option<(i64, DateTime<Utc>)> = None;
     for day in 0..=history as i64 {
         let drop_at = start + Duration::days(day) + Duration::hours(9);
         let claimed = practice
-            .claim_scheduled_drop(channel_id, drop_at)
+            .claim_scheduled_drop(key, drop_at)
             .await?
             .context("a drop should be due")?;
+        let id = message_id.to_string();
         let drop = practice
-            .mark_posted(claimed.drop.id, message_id, message_id, drop_at)
+            .mark_posted(claimed.drop.id, &id, &id, drop_at)
             .await?;
         message_id += 1;
         for m in 0..answerers {
             practice
                 .record_message(IncomingMessage {
-                    thread_id: drop.thread_id.unwrap_or_default(),
-                    message_id,
-                    member_id: 1000 + m,
+                    thread: ThreadRef::new(Platform::Discord, drop.thread_id.clone().unwrap_or_default()),
+                    message_id: message_id.to_string(),
+                    member_id: (1000 + m).to_string(),
                     member_name: format!("member{m}"),
                     body: "An answer of moderate length about trade-offs. ".repeat(8),
                     posted_at: drop_at + Duration::minutes(m as i64 + 1),
@@ -444,11 +455,11 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
     // The next day's 09:00 drop of the last channel, for recording answers.
     let reveal_at = last_reveal + Duration::hours(16);
     let claimed = practice
-        .claim_scheduled_drop(next_channel - 1, reveal_at)
+        .claim_scheduled_drop(next_channel as i64 - 1, reveal_at)
         .await?
         .context("the next drop should be due")?;
     let thread = practice
-        .mark_posted(claimed.drop.id, 9, 9, reveal_at)
+        .mark_posted(claimed.drop.id, "9", "9", reveal_at)
         .await?
         .thread_id
         .context("posted drops have a thread")?;
@@ -457,9 +468,9 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
         let t = Instant::now();
         let recorded = practice
             .record_message(IncomingMessage {
-                thread_id: thread,
-                message_id: 5_000_000_000 + i,
-                member_id: 7,
+                thread: ThreadRef::new(Platform::Discord, thread.clone()),
+                message_id: (5_000_000_000 + i).to_string(),
+                member_id: "7".into(),
                 member_name: "bench".into(),
                 body: "x".repeat(2000),
                 posted_at: reveal_at,
@@ -479,12 +490,12 @@ pub async fn run(bank: Arc<QuestionBank>, quick: bool) -> anyhow::Result<String>
     // 100 more channels, each due once in the next 24 hours; the history channels
     // are paused so the timed pass below does only this work.
     for c in 1..next_channel {
-        practice.set_paused(c, true, reveal_at).await?;
+        practice.set_paused(c as i64, true, reveal_at).await?;
     }
     for c in 0..100u64 {
         let setup = ChannelSetup {
-            guild_id: 2,
-            channel_id: 100 + c,
+            address: bench_channel(2, 100 + c),
+            name: None,
             time: NaiveTime::from_hms_opt((c % 24) as u32, (c % 60) as u32, 0).context("time")?,
             zone: zones[c as usize % zones.len()],
             days: Days::DAILY,
@@ -595,22 +606,22 @@ async fn ingest_rate(
     let practice = Practice::new(store.clone(), bank);
     let start = bench_start()?;
     let setup = ChannelSetup {
-        guild_id: 1,
-        channel_id: 1,
+        address: bench_channel(1, 1),
+        name: None,
         time: NaiveTime::from_hms_opt(9, 0, 0).context("time")?,
         zone: chrono_tz::UTC,
         days: Days::DAILY,
         reveal_after_hours: 8,
         pool: PoolFilter::default(),
     };
-    practice.setup_channel(setup, 1, start).await?;
+    let (channel, _) = practice.setup_channel(setup, 1, start).await?;
     let drop_at = start + Duration::hours(9);
     let claimed = practice
-        .claim_scheduled_drop(1, drop_at)
+        .claim_scheduled_drop(channel.key, drop_at)
         .await?
         .context("a drop should be due")?;
     let thread = practice
-        .mark_posted(claimed.drop.id, 9, 9, drop_at)
+        .mark_posted(claimed.drop.id, "9", "9", drop_at)
         .await?
         .thread_id
         .context("posted drops have a thread")?;
@@ -626,16 +637,17 @@ async fn ingest_rate(
     let t = Instant::now();
     let handles: Vec<_> = (0..submitters)
         .map(|s| {
-            let (writer, practice, body) = (writer.clone(), practice.clone(), body.clone());
+            let (writer, practice, body, thread) =
+                (writer.clone(), practice.clone(), body.clone(), thread.clone());
             let first = (0..s).map(share).sum::<u64>();
             let count = share(s);
             tokio::spawn(async move {
                 for i in 0..count {
                     let id = 1_000_000 + first + i;
                     let msg = IncomingMessage {
-                        thread_id: thread,
-                        message_id: id,
-                        member_id: 10_000 + id % 5_000,
+                        thread: ThreadRef::new(Platform::Discord, thread.clone()),
+                        message_id: id.to_string(),
+                        member_id: (10_000 + id % 5_000).to_string(),
                         member_name: "bench".into(),
                         body: body.clone(),
                         posted_at: drop_at + Duration::minutes(30),

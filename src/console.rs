@@ -121,23 +121,22 @@ impl ConsoleOutbound {
 impl Outbound for ConsoleOutbound {
     async fn post_drop(
         &self,
-        _channel_id: u64,
+        _channel: &crate::chat::ChannelAddress,
         _key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
         let now = self.clock.now();
         emit(&self.sink, &render_drop(post, self.zone, now));
-        let id = self.next_id();
         Ok(PostedDrop {
-            message_id: id,
+            message_id: self.next_id().to_string(),
             posted_at: now,
         })
     }
 
     async fn post_reveal(
         &self,
-        _channel_id: u64,
-        _thread_id: u64,
+        _channel: &crate::chat::ChannelAddress,
+        _thread_id: &str,
         _key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {

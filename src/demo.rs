@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use crate::bank::{PoolFilter, QuestionBank};
+use crate::chat::{ChannelAddress, Platform, ThreadRef};
 use crate::clock::ManualClock;
 use crate::console::{ConsoleOutbound, Sink, emit, local};
 use crate::engine::schedule::Days;
@@ -24,8 +25,9 @@ use crate::practice::{ChannelSetup, IncomingMessage, Practice, StreakView};
 use crate::scheduler::run_due;
 use crate::store::Store;
 
-pub const GUILD: u64 = 1;
-pub const CHANNEL: u64 = 10;
+/// The simulated workspace and channel, as the console platform names them.
+pub const WORKSPACE: &str = "1";
+pub const CHANNEL: &str = "10";
 const ZONE: Tz = chrono_tz::Europe::London;
 
 #[derive(Debug, Clone)]
@@ -49,21 +51,21 @@ pub struct DemoReport {
 }
 
 struct Member {
-    id: u64,
+    id: &'static str,
     name: &'static str,
 }
 
 const MEMBERS: [Member; 3] = [
     Member {
-        id: 101,
+        id: "101",
         name: "Ada",
     },
     Member {
-        id: 102,
+        id: "102",
         name: "Ben",
     },
     Member {
-        id: 103,
+        id: "103",
         name: "Cy",
     },
 ];
@@ -128,16 +130,16 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
 enum Event {
     Post {
         member: usize,
-        thread: u64,
-        message: u64,
+        thread: String,
+        message: String,
         text: String,
     },
     Edit {
-        message: u64,
+        message: String,
         member: usize,
     },
     Delete {
-        message: u64,
+        message: String,
         member: usize,
     },
 }
@@ -182,15 +184,16 @@ pub async fn run(
     let console = ConsoleOutbound::new(sink.clone(), ZONE, clock.clone());
 
     let setup = ChannelSetup {
-        guild_id: GUILD,
-        channel_id: CHANNEL,
+        address: ChannelAddress::new(Platform::Console, WORKSPACE, CHANNEL),
+        name: Some("study".into()),
         time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
         zone: ZONE,
         days: Days::DAILY,
         reveal_after_hours: 8,
         pool: PoolFilter::default(),
     };
-    let (_, first) = practice.setup_channel(setup, opts.seed, start).await?;
+    let (channel, first) = practice.setup_channel(setup, opts.seed, start).await?;
+    let key = channel.key;
     emit(
         &sink,
         &format!(
@@ -216,7 +219,7 @@ pub async fn run(
                 break;
             }
             let ((at, _), event) = entry.remove_entry();
-            handle_event(&practice, &sink, event, at).await?;
+            handle_event(&practice, &sink, key, event, at).await?;
         }
         let (report, next_job) = run_due(&practice, &console, now).await?;
         for drop in &report.posted {
@@ -225,7 +228,7 @@ pub async fn run(
                 continue;
             }
             let seq = drop.seq.unwrap_or(0);
-            let thread = drop.thread_id.unwrap_or(0);
+            let thread = drop.thread_id.clone().unwrap_or_default();
             let base = drop.posted_at.unwrap_or(now);
             let title = drop
                 .question_id
@@ -234,15 +237,15 @@ pub async fn run(
                 .map(|q| q.title.clone())
                 .unwrap_or_default();
             for s in script(seq, &title) {
-                let message = console.next_id();
+                let message = console.next_id().to_string();
                 let at = base + s.after;
                 order += 1;
                 events.insert(
                     (at, order),
                     Event::Post {
                         member: s.member,
-                        thread,
-                        message,
+                        thread: thread.clone(),
+                        message: message.clone(),
                         text: s.text,
                     },
                 );
@@ -251,7 +254,7 @@ pub async fn run(
                     events.insert(
                         (at + d, order),
                         Event::Delete {
-                            message,
+                            message: message.clone(),
                             member: s.member,
                         },
                     );
@@ -270,16 +273,16 @@ pub async fn run(
         }
         for drop in &report.revealed {
             revealed += 1;
-            print_streaks(&practice, &sink, drop.seq.unwrap_or(0)).await?;
+            print_streaks(&practice, &sink, key, drop.seq.unwrap_or(0)).await?;
         }
         if revealed >= opts.days as usize {
             break;
         }
         // Stop scheduling new drops once enough are out: pause, which keeps reveals going.
         if posted >= opts.days as usize {
-            let ch = practice.channel(CHANNEL).await?;
+            let ch = practice.channel(key).await?;
             if ch.is_some_and(|c| !c.schedule.paused) {
-                practice.set_paused(CHANNEL, true, now).await?;
+                practice.set_paused(key, true, now).await?;
             }
         }
         let next_event = events.keys().next().map(|(at, _)| *at);
@@ -292,7 +295,7 @@ pub async fn run(
         clock.set(now);
     }
 
-    let leaderboard = practice.leaderboard(CHANNEL, 10).await?;
+    let leaderboard = practice.leaderboard(key, 10).await?;
     emit(&sink, &render_leaderboard(&leaderboard, opts.days));
     store.close().await;
     Ok(DemoReport {
@@ -305,6 +308,7 @@ pub async fn run(
 async fn handle_event(
     practice: &Practice,
     sink: &Sink,
+    key: i64,
     event: Event,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -318,9 +322,9 @@ async fn handle_event(
             let m = &MEMBERS[member];
             let recorded = practice
                 .record_message(IncomingMessage {
-                    thread_id: thread,
+                    thread: ThreadRef::new(Platform::Console, thread),
                     message_id: message,
-                    member_id: m.id,
+                    member_id: m.id.to_string(),
                     member_name: m.name.into(),
                     body: text.clone(),
                     posted_at: at,
@@ -341,7 +345,7 @@ async fn handle_event(
                 "{} (edited): added a note on failure modes and numbers.",
                 MEMBERS[member].name
             );
-            practice.edit_message(message, &text, at).await?;
+            practice.edit_message(key, &message, &text, at).await?;
             emit(
                 sink,
                 &format!(
@@ -352,7 +356,7 @@ async fn handle_event(
             );
         }
         Event::Delete { message, member } => {
-            practice.withdraw_message(message, at).await?;
+            practice.withdraw_message(key, &message, at).await?;
             emit(
                 sink,
                 &format!(
@@ -366,10 +370,10 @@ async fn handle_event(
     Ok(())
 }
 
-async fn print_streaks(practice: &Practice, sink: &Sink, seq: u32) -> anyhow::Result<()> {
+async fn print_streaks(practice: &Practice, sink: &Sink, key: i64, seq: u32) -> anyhow::Result<()> {
     let mut line = format!("  Streaks after drop #{seq}:");
     for m in &MEMBERS {
-        let s = practice.streak(CHANNEL, m.id).await?;
+        let s = practice.streak(key, m.id).await?;
         line.push_str(&format!(" {} {}", m.name, s.map_or(0, |s| s.current)));
     }
     emit(sink, &line);

@@ -370,10 +370,10 @@ async fn apply(
 ) -> Result<Vec<AnswerOutcome>, PracticeError> {
     let mut reads = TransactionReads::default();
     // The early edits and deletes of every message created in the batch, in one
-    // query rather than one per message.
-    let created: Vec<u64> = events
+    // query per channel rather than one per message.
+    let created: Vec<&crate::practice::IncomingMessage> = events
         .iter()
-        .filter_map(|e| e.message().map(|(m, _)| m.message_id))
+        .filter_map(|e| e.message().map(|(m, _)| m))
         .collect();
     reads.read_early_events(tx, &created).await?;
     practice.apply_all_in(tx, events, &mut reads).await

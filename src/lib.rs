@@ -1,6 +1,8 @@
 //! prepbot: daily backend-interview practice for team study channels.
 //!
 //! Map of the crate:
+//! - [`chat`]: chat objects as the core addresses them: a platform and the platform's
+//!   own id as text.
 //! - [`bank`]: loads and validates the Markdown question bank; lookup and search.
 //! - [`engine`]: the rules (schedules, rotation, answers, reveals, streaks), free of any
 //!   chat platform and of the wall clock.
@@ -15,6 +17,7 @@
 
 pub mod bank;
 pub mod bench;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use tracing::{info, warn};
 
 use crate::bank::{PoolFilter, Question, QuestionBank};
+use crate::chat::{ChannelAddress, Platform, ThreadRef};
 use crate::engine::answers::{answerers, is_on_time};
 use crate::engine::reveal::{DropPost, RevealContent, TextBlock, build_reveal, drop_post};
 use crate::engine::rotation::pick_next;
@@ -45,7 +46,7 @@ pub struct ListedMessage {
 #[derive(Debug, Default)]
 pub struct Reconciled {
     /// Messages stored for the first time, with what was recorded.
-    pub stored: Vec<(u64, RecordedAnswer)>,
+    pub stored: Vec<(String, RecordedAnswer)>,
     pub withdrawn: usize,
 }
 
@@ -87,8 +88,9 @@ pub type Result<T, E = PracticeError> = std::result::Result<T, E>;
 /// A channel's schedule as a user gives it, already parsed.
 #[derive(Debug, Clone)]
 pub struct ChannelSetup {
-    pub guild_id: u64,
-    pub channel_id: u64,
+    pub address: ChannelAddress,
+    /// The channel's name as the platform shows it, if the adapter knows it.
+    pub name: Option<String>,
     pub time: NaiveTime,
     pub zone: Tz,
     pub days: Days,
@@ -101,17 +103,19 @@ pub struct ChannelSetup {
 pub enum Work {
     /// Reveal an open drop. Sorted first: a reveal due at the same instant as the
     /// channel's next drop happens before it.
-    Reveal { drop_id: i64, channel_id: u64 },
+    Reveal { drop_id: i64, channel_id: i64 },
     /// Retry posting a claimed drop whose lease ran out.
-    RetryPost { drop_id: i64, channel_id: u64 },
-    /// The channel's next scheduled drop.
-    Drop { channel_id: u64 },
+    RetryPost { drop_id: i64, channel_id: i64 },
+    /// The channel's next scheduled drop (`channel_id` is the channel's key).
+    Drop { channel_id: i64 },
 }
 
 /// A drop claimed for posting: the post to send.
 #[derive(Debug, Clone)]
 pub struct ClaimedDrop {
     pub drop: DropRecord,
+    /// Where it goes.
+    pub channel: ChannelAddress,
     pub post: DropPost,
 }
 
@@ -119,15 +123,16 @@ pub struct ClaimedDrop {
 #[derive(Debug, Clone)]
 pub struct RevealJob {
     pub drop: DropRecord,
+    pub channel: ChannelAddress,
     pub content: RevealContent,
 }
 
 /// A message seen in a thread.
 #[derive(Debug, Clone)]
 pub struct IncomingMessage {
-    pub thread_id: u64,
-    pub message_id: u64,
-    pub member_id: u64,
+    pub thread: ThreadRef,
+    pub message_id: String,
+    pub member_id: String,
     pub member_name: String,
     pub body: String,
     pub posted_at: DateTime<Utc>,
@@ -159,15 +164,15 @@ pub enum AnswerEvent {
     },
     /// An edit known only by its ids ([`Practice::edit_in_thread`]).
     EditedText {
-        thread_id: u64,
-        message_id: u64,
+        thread: ThreadRef,
+        message_id: String,
         body: String,
         edited_at: DateTime<Utc>,
     },
     /// A message deleted ([`Practice::withdraw_in_thread`]).
     Deleted {
-        thread_id: u64,
-        message_id: u64,
+        thread: ThreadRef,
+        message_id: String,
         at: DateTime<Utc>,
     },
 }
@@ -216,33 +221,49 @@ impl AnswerOutcome {
 /// transaction makes its message's entry stale, so it is read again if needed.
 #[derive(Debug, Default)]
 pub(crate) struct TransactionReads {
-    drops: HashMap<u64, Option<DropRecord>>,
-    early: HashMap<u64, answers::EarlyEvent>,
+    drops: HashMap<ThreadRef, Option<DropRecord>>,
+    /// (channel key, message id) -> its early edit or delete.
+    early: HashMap<(i64, String), answers::EarlyEvent>,
 }
 
 impl TransactionReads {
     async fn drop_of_thread(
         &mut self,
         tx: &mut sqlx::SqliteConnection,
-        thread_id: u64,
+        thread: &ThreadRef,
     ) -> Result<Option<DropRecord>> {
-        if let Some(known) = self.drops.get(&thread_id) {
+        if let Some(known) = self.drops.get(thread) {
             return Ok(known.clone());
         }
-        let drop = drops::by_thread(tx, thread_id).await?;
-        self.drops.insert(thread_id, drop.clone());
+        let drop = drops::by_thread(tx, thread).await?;
+        self.drops.insert(thread.clone(), drop.clone());
         Ok(drop)
     }
 
-    /// Reads the early edits and deletes of `message_ids` in one query.
+    /// Reads the early edits and deletes of `messages` with one query per channel
+    /// (a batch is almost always one or a few channels).
     pub(crate) async fn read_early_events(
         &mut self,
         tx: &mut sqlx::SqliteConnection,
-        message_ids: &[u64],
+        messages: &[&IncomingMessage],
     ) -> Result<()> {
-        let mut found = answers::early_events(tx, message_ids).await?;
-        for id in message_ids {
-            self.early.insert(*id, found.remove(id).unwrap_or_default());
+        let mut by_channel: HashMap<i64, Vec<&str>> = HashMap::new();
+        for m in messages {
+            if let Some(drop) = self.drop_of_thread(tx, &m.thread).await? {
+                by_channel
+                    .entry(drop.channel_id)
+                    .or_default()
+                    .push(&m.message_id);
+            }
+        }
+        for (channel_id, ids) in by_channel {
+            let mut found = answers::early_events(tx, channel_id, &ids).await?;
+            for id in ids {
+                self.early.insert(
+                    (channel_id, id.to_string()),
+                    found.remove(id).unwrap_or_default(),
+                );
+            }
         }
         Ok(())
     }
@@ -250,25 +271,26 @@ impl TransactionReads {
     async fn early_event(
         &mut self,
         tx: &mut sqlx::SqliteConnection,
-        message_id: u64,
+        channel_id: i64,
+        message_id: &str,
     ) -> Result<answers::EarlyEvent> {
-        if let Some(known) = self.early.get(&message_id) {
+        if let Some(known) = self.early.get(&(channel_id, message_id.to_string())) {
             return Ok(known.clone());
         }
-        Ok(answers::early_event(tx, message_id)
+        Ok(answers::early_event(tx, channel_id, message_id)
             .await?
             .unwrap_or_default())
     }
 
-    fn early_event_written(&mut self, message_id: u64) {
-        self.early.remove(&message_id);
+    fn early_event_written(&mut self, channel_id: i64, message_id: &str) {
+        self.early.remove(&(channel_id, message_id.to_string()));
     }
 }
 
 /// A member's streak as shown to users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreakView {
-    pub member_id: u64,
+    pub member_id: String,
     pub member_name: String,
     pub current: u32,
     pub best: u32,
@@ -340,9 +362,10 @@ impl Practice {
         if self.bank.pool(&setup.pool).next().is_none() {
             return Err(PracticeError::EmptyPool(setup.pool));
         }
-        let channel = Channel {
-            channel_id: setup.channel_id,
-            guild_id: setup.guild_id,
+        let mut channel = Channel {
+            key: 0,
+            address: setup.address,
+            name: setup.name,
             schedule: Schedule {
                 time: setup.time,
                 zone: setup.zone,
@@ -355,26 +378,46 @@ impl Practice {
             pause_reason: None,
         };
         let mut tx = self.store.write().await?;
-        channels::upsert(&mut tx, &channel, now).await?;
-        rotation::ensure(&mut tx, channel.channel_id, seed).await?;
-        let latest = drops::latest(&mut tx, channel.channel_id).await?;
+        channel.key = channels::upsert(&mut tx, &channel, now).await?;
+        rotation::ensure(&mut tx, channel.key, seed).await?;
+        let latest = drops::latest(&mut tx, channel.key).await?;
+        // The stored row (a re-setup without a name keeps the known one).
+        let channel = channels::get(&mut tx, channel.key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a channel vanished while set up".into()))?;
         tx.commit().await.map_err(StoreError::from)?;
         let next = channel
             .schedule
             .next_occurrence(latest.map(|d| d.local_date), now);
-        info!(channel = channel.channel_id, next_drop = %next.drop_at, "channel set up");
+        info!(channel = channel.key, platform = %channel.address.platform, conversation = %channel.address.conversation, next_drop = %next.drop_at, "channel set up");
         Ok((channel, next))
     }
 
-    pub async fn channel(&self, channel_id: u64) -> Result<Option<Channel>> {
+    /// The channel with this key.
+    pub async fn channel(&self, key: i64) -> Result<Option<Channel>> {
         let mut conn = self.store.read().await?;
-        Ok(channels::get(&mut conn, channel_id).await?)
+        Ok(channels::get(&mut conn, key).await?)
+    }
+
+    /// The channel at a platform address, if it has a schedule: how an adapter's
+    /// command finds the channel it was run in.
+    pub async fn channel_at(&self, address: &ChannelAddress) -> Result<Option<Channel>> {
+        let mut conn = self.store.read().await?;
+        Ok(channels::find(&mut conn, address).await?)
+    }
+
+    /// Records a channel's name as the platform shows it now (it was renamed).
+    pub async fn rename_channel(&self, key: i64, name: &str) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        channels::set_name(&mut tx, key, name).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     /// Pauses or resumes a channel; resuming skips the days that passed while paused.
     pub async fn set_paused(
         &self,
-        channel_id: u64,
+        channel_id: i64,
         paused: bool,
         now: DateTime<Utc>,
     ) -> Result<Channel> {
@@ -391,7 +434,7 @@ impl Practice {
 
     /// The platform says the channel no longer exists: pause its schedule (kept,
     /// with its history and streaks, in case it was a mistake) and say why.
-    pub async fn channel_gone(&self, channel_id: u64, why: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn channel_gone(&self, channel_id: i64, why: &str, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.store.write().await?;
         if channels::pause_with_reason(&mut tx, channel_id, why, now).await? {
             warn!(
@@ -406,7 +449,7 @@ impl Practice {
 
     /// The channel's most recent drop if it failed (with why): what `/schedule
     /// show` reports as "last drop failed".
-    pub async fn last_failure(&self, channel_id: u64) -> Result<Option<DropRecord>> {
+    pub async fn last_failure(&self, channel_id: i64) -> Result<Option<DropRecord>> {
         let mut conn = self.store.read().await?;
         Ok(drops::latest(&mut conn, channel_id)
             .await?
@@ -423,7 +466,7 @@ impl Practice {
             return Ok(None);
         }
         let mut conn = self.store.read().await?;
-        let latest = drops::latest(&mut conn, channel.channel_id).await?;
+        let latest = drops::latest(&mut conn, channel.key).await?;
         Ok(Some(channel.schedule.next_occurrence(
             latest.map(|d| d.local_date),
             now.max(channel.active_from),
@@ -441,13 +484,8 @@ impl Practice {
         let mut next_drop_of = HashMap::new();
         for (ch, latest) in channels::list_active_with_latest_drop(&mut conn).await? {
             let next = ch.schedule.next_occurrence(latest, ch.active_from);
-            next_drop_of.insert(ch.channel_id, next.drop_at);
-            items.push((
-                next.drop_at,
-                Work::Drop {
-                    channel_id: ch.channel_id,
-                },
-            ));
+            next_drop_of.insert(ch.key, next.drop_at);
+            items.push((next.drop_at, Work::Drop { channel_id: ch.key }));
         }
         for d in drops::in_state(&mut conn, DropState::Posted).await? {
             // A schedule changed since posting may bring the next drop forward; the
@@ -492,14 +530,23 @@ impl Practice {
         pick_next(self.bank.pool(pool).map(|q| q.id.as_str()), rot, last)
     }
 
-    fn claimed(&self, drop: DropRecord, seq: u32) -> Result<ClaimedDrop, String> {
+    fn claimed(
+        &self,
+        drop: DropRecord,
+        channel: ChannelAddress,
+        seq: u32,
+    ) -> Result<ClaimedDrop, String> {
         let id = drop.question_id.clone().unwrap_or_default();
         let question = self
             .bank
             .get(&id)
             .ok_or_else(|| format!("question `{id}` is no longer in the bank"))?;
         let post = drop_post(question, seq, drop.reveal_due_at);
-        Ok(ClaimedDrop { drop, post })
+        Ok(ClaimedDrop {
+            drop,
+            channel,
+            post,
+        })
     }
 
     /// Claims the channel's next scheduled drop if it is due at `now`. Occurrences
@@ -508,7 +555,7 @@ impl Practice {
     /// due date whose pool is empty is recorded as failed (and logged), also `None`.
     pub async fn claim_scheduled_drop(
         &self,
-        channel_id: u64,
+        channel_id: i64,
         now: DateTime<Utc>,
     ) -> Result<Option<ClaimedDrop>> {
         let mut tx = self.store.write().await?;
@@ -571,10 +618,10 @@ impl Practice {
         existing: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Option<ClaimedDrop>> {
-        let rot = rotation::load(tx, ch.channel_id).await?.unwrap_or_default();
-        let last = drops::last_posted_question(tx, ch.channel_id).await?;
+        let rot = rotation::load(tx, ch.key).await?.unwrap_or_default();
+        let last = drops::last_posted_question(tx, ch.key).await?;
         let Some(pick) = self.pick_question(&ch.schedule.pool, &rot, last.as_deref()) else {
-            warn!(channel = ch.channel_id, pool = %ch.schedule.pool, "no question matches the channel's pool");
+            warn!(channel = ch.key, pool = %ch.schedule.pool, "no question matches the channel's pool");
             return Err(PracticeError::EmptyPool(ch.schedule.pool.clone()));
         };
         let id = match existing {
@@ -584,7 +631,7 @@ impl Practice {
             None => {
                 drops::insert_claimed(
                     tx,
-                    ch.channel_id,
+                    ch.key,
                     occ,
                     &pick.question_id,
                     now,
@@ -596,19 +643,19 @@ impl Practice {
         let Some(id) = id else {
             return Ok(None);
         };
-        rotation::record(tx, ch.channel_id, &pick, now).await?;
+        rotation::record(tx, ch.key, &pick, now).await?;
         let drop = drops::by_id(tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("drop {id} vanished")))?;
-        let seq = drops::next_seq(tx, ch.channel_id).await?;
-        Ok(self.claimed(drop, seq).ok())
+        let seq = drops::next_seq(tx, ch.key).await?;
+        Ok(self.claimed(drop, ch.address.clone(), seq).ok())
     }
 
     /// Brings today's drop (today in the channel's zone) forward to `now`. Refused
     /// when today's drop is already out; the caller reveals an older open drop first.
     pub async fn claim_early_drop(
         &self,
-        channel_id: u64,
+        channel_id: i64,
         now: DateTime<Utc>,
     ) -> Result<ClaimedDrop> {
         let mut tx = self.store.write().await?;
@@ -670,7 +717,10 @@ impl Practice {
         }
         let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
         let drop = drops::by_id(&mut tx, drop_id).await?.unwrap_or(drop);
-        match self.claimed(drop.clone(), seq) {
+        let channel = channels::get(&mut tx, drop.channel_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("drop {drop_id} has no channel")))?;
+        match self.claimed(drop.clone(), channel.address, seq) {
             Ok(c) => {
                 tx.commit().await.map_err(StoreError::from)?;
                 Ok(Some(c))
@@ -707,8 +757,8 @@ impl Practice {
     pub async fn mark_posted(
         &self,
         drop_id: i64,
-        message_id: u64,
-        thread_id: u64,
+        message_id: &str,
+        thread_id: &str,
         posted_at: DateTime<Utc>,
     ) -> Result<DropRecord> {
         let mut tx = self.store.write().await?;
@@ -784,6 +834,9 @@ impl Practice {
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(None);
         };
+        let Some(channel) = channels::get(&mut tx, drop.channel_id).await? else {
+            return Ok(None);
+        };
         let messages: Vec<_> = answers::for_drop(&mut tx, drop_id)
             .await?
             .iter()
@@ -793,8 +846,8 @@ impl Practice {
         // Streaks this reveal will bring to a milestone (O(answerers), like settling).
         let seq = drop.seq.unwrap_or(0);
         let mut milestones = Vec::new();
-        for (member_id, name) in &who.on_time {
-            let prev = member_stats::get(&mut tx, drop.channel_id, *member_id).await?;
+        for (member, name) in &who.on_time {
+            let prev = member_stats::get(&mut tx, drop.channel_id, &member.0).await?;
             let prev = prev.map(|p| p.streak);
             let next = settle(prev.as_ref(), seq, now);
             if is_milestone(next.current) && prev.is_none_or(|p| p.current != next.current) {
@@ -803,7 +856,11 @@ impl Practice {
         }
         tx.commit().await.map_err(StoreError::from)?;
         let content = self.reveal_content(&drop, &who, &milestones);
-        Ok(Some(RevealJob { drop, content }))
+        Ok(Some(RevealJob {
+            drop,
+            channel: channel.address,
+            content,
+        }))
     }
 
     fn reveal_content(
@@ -900,15 +957,18 @@ impl Practice {
         let messages: Vec<_> = stored.iter().map(StoredAnswer::as_message).collect();
         let who = answerers(&messages, Some(revealed_at));
         // `stored` is oldest first, so the first remaining message per member wins.
-        let mut first_answer: HashMap<u64, DateTime<Utc>> = HashMap::new();
+        let mut first_answer: HashMap<&str, DateTime<Utc>> = HashMap::new();
         for a in stored.iter().filter(|a| a.withdrawn_at.is_none()) {
-            first_answer.entry(a.member_id).or_insert(a.posted_at);
+            first_answer.entry(&a.member_id).or_insert(a.posted_at);
         }
         let mut settled = Vec::with_capacity(who.on_time.len());
-        for (member_id, name) in &who.on_time {
-            let first_on_time = first_answer.get(member_id).copied().unwrap_or(revealed_at);
+        for (member, name) in &who.on_time {
+            let first_on_time = first_answer
+                .get(member.0.as_str())
+                .copied()
+                .unwrap_or(revealed_at);
             settled.push(
-                self.settle_in(tx, drop, *member_id, name, first_on_time)
+                self.settle_in(tx, drop, &member.0, name, first_on_time)
                     .await?,
             );
         }
@@ -925,7 +985,7 @@ impl Practice {
         &self,
         tx: &mut sqlx::SqliteConnection,
         drop: &DropRecord,
-        member_id: u64,
+        member_id: &str,
         name: &str,
         answered_at: DateTime<Utc>,
     ) -> Result<MemberStats> {
@@ -943,7 +1003,7 @@ impl Practice {
         };
         let stats = MemberStats {
             channel_id: drop.channel_id,
-            member_id,
+            member_id: member_id.to_string(),
             member_name: name.to_string(),
             streak,
         };
@@ -1022,20 +1082,19 @@ impl Practice {
                     .await?,
             ),
             AnswerEvent::EditedText {
-                thread_id,
+                thread,
                 message_id,
                 body,
                 edited_at,
             } => AnswerOutcome::Applied(
-                Self::edit_in_thread_in(tx, *thread_id, *message_id, body, *edited_at, reads)
-                    .await?,
+                Self::edit_in_thread_in(tx, thread, message_id, body, *edited_at, reads).await?,
             ),
             AnswerEvent::Deleted {
-                thread_id,
+                thread,
                 message_id,
                 at,
             } => AnswerOutcome::Applied(
-                Self::withdraw_in_thread_in(tx, *thread_id, *message_id, *at, reads).await?,
+                Self::withdraw_in_thread_in(tx, thread, message_id, *at, reads).await?,
             ),
         })
     }
@@ -1063,7 +1122,7 @@ impl Practice {
         edited_at: Option<DateTime<Utc>>,
         reads: &mut TransactionReads,
     ) -> Result<Option<PlannedAnswer>> {
-        let Some(drop) = reads.drop_of_thread(tx, msg.thread_id).await? else {
+        let Some(drop) = reads.drop_of_thread(tx, &msg.thread).await? else {
             return Ok(None);
         };
         if !matches!(drop.state, DropState::Posted | DropState::Revealed) {
@@ -1071,7 +1130,9 @@ impl Practice {
         }
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
         // An edit or delete that overtook this create applies now.
-        let early = reads.early_event(tx, msg.message_id).await?;
+        let early = reads
+            .early_event(tx, drop.channel_id, &msg.message_id)
+            .await?;
         let (mut body, mut edited_at) = (msg.body.clone(), edited_at);
         if let (Some(early_body), Some(early_at)) = (early.edited_body, early.edited_at) {
             if edited_at.is_none_or(|at| early_at > at) {
@@ -1080,9 +1141,10 @@ impl Practice {
             }
         }
         let row = StoredAnswer {
-            message_id: msg.message_id,
+            channel_id: drop.channel_id,
+            message_id: msg.message_id.clone(),
             drop_id: drop.id,
-            member_id: msg.member_id,
+            member_id: msg.member_id.clone(),
             member_name: msg.member_name.clone(),
             body,
             posted_at: msg.posted_at,
@@ -1104,11 +1166,11 @@ impl Practice {
         let PlannedAnswer { drop, row, on_time } = plan;
         if !new {
             if let Some(at) = row.edited_at {
-                answers::edit(tx, row.message_id, &row.body, at).await?;
+                answers::edit(tx, row.channel_id, &row.message_id, &row.body, at).await?;
             }
         }
         if new && *on_time && row.withdrawn_at.is_none() && drop.state == DropState::Revealed {
-            self.settle_in(tx, drop, row.member_id, &row.member_name, row.posted_at)
+            self.settle_in(tx, drop, &row.member_id, &row.member_name, row.posted_at)
                 .await?;
         }
         Ok(RecordedAnswer {
@@ -1139,7 +1201,10 @@ impl Practice {
             let mut ids = HashSet::new();
             let run: Vec<(&IncomingMessage, Option<DateTime<Utc>>)> = events[i..]
                 .iter()
-                .map_while(|e| e.message().filter(|(m, _)| ids.insert(m.message_id)))
+                .map_while(|e| {
+                    e.message()
+                        .filter(|(m, _)| ids.insert((&m.thread, m.message_id.as_str())))
+                })
                 .collect();
             if run.len() < 2 {
                 outcomes.push(self.apply_in(tx, events[i], reads).await?);
@@ -1164,7 +1229,7 @@ impl Practice {
                     continue;
                 };
                 let new = if plan.drop.state == DropState::Posted {
-                    inserted.contains(&plan.row.message_id)
+                    inserted.contains(&(plan.row.channel_id, plan.row.message_id.clone()))
                 } else {
                     answers::insert(tx, &plan.row).await?
                 };
@@ -1180,15 +1245,15 @@ impl Practice {
     /// stored yet, keeps the edit for when it is. `false` if neither applied.
     pub async fn edit_in_thread(
         &self,
-        thread_id: u64,
-        message_id: u64,
+        thread: &ThreadRef,
+        message_id: &str,
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
         let done = Self::edit_in_thread_in(
             &mut tx,
-            thread_id,
+            thread,
             message_id,
             body,
             at,
@@ -1201,19 +1266,21 @@ impl Practice {
 
     async fn edit_in_thread_in(
         tx: &mut sqlx::SqliteConnection,
-        thread_id: u64,
-        message_id: u64,
+        thread: &ThreadRef,
+        message_id: &str,
         body: &str,
         at: DateTime<Utc>,
         reads: &mut TransactionReads,
     ) -> Result<bool> {
-        let mut done = answers::edit(tx, message_id, body, at).await?;
-        if !done && answers::get(tx, message_id).await?.is_none() {
-            if let Some(drop) = reads.drop_of_thread(tx, thread_id).await? {
-                answers::early_edit(tx, message_id, drop.id, body, at).await?;
-                reads.early_event_written(message_id);
-                done = true;
-            }
+        let Some(drop) = reads.drop_of_thread(tx, thread).await? else {
+            return Ok(false);
+        };
+        let channel = drop.channel_id;
+        let mut done = answers::edit(tx, channel, message_id, body, at).await?;
+        if !done && answers::get(tx, channel, message_id).await?.is_none() {
+            answers::early_edit(tx, channel, message_id, drop.id, body, at).await?;
+            reads.early_event_written(channel, message_id);
+            done = true;
         }
         Ok(done)
     }
@@ -1221,12 +1288,13 @@ impl Practice {
     /// Replaces a stored message's text. `false` if it is not a stored answer.
     pub async fn edit_message(
         &self,
-        message_id: u64,
+        channel_id: i64,
+        message_id: &str,
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        let done = answers::edit(&mut tx, message_id, body, at).await?;
+        let done = answers::edit(&mut tx, channel_id, message_id, body, at).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }
@@ -1236,14 +1304,14 @@ impl Practice {
     /// note so the create is stored withdrawn. `false` if neither applied.
     pub async fn withdraw_in_thread(
         &self,
-        thread_id: u64,
-        message_id: u64,
+        thread: &ThreadRef,
+        message_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
         let done = Self::withdraw_in_thread_in(
             &mut tx,
-            thread_id,
+            thread,
             message_id,
             at,
             &mut TransactionReads::default(),
@@ -1255,26 +1323,33 @@ impl Practice {
 
     async fn withdraw_in_thread_in(
         tx: &mut sqlx::SqliteConnection,
-        thread_id: u64,
-        message_id: u64,
+        thread: &ThreadRef,
+        message_id: &str,
         at: DateTime<Utc>,
         reads: &mut TransactionReads,
     ) -> Result<bool> {
-        let mut done = answers::withdraw(tx, message_id, at).await?;
-        if !done && answers::get(tx, message_id).await?.is_none() {
-            if let Some(drop) = reads.drop_of_thread(tx, thread_id).await? {
-                answers::early_withdraw(tx, message_id, drop.id, at).await?;
-                reads.early_event_written(message_id);
-                done = true;
-            }
+        let Some(drop) = reads.drop_of_thread(tx, thread).await? else {
+            return Ok(false);
+        };
+        let channel = drop.channel_id;
+        let mut done = answers::withdraw(tx, channel, message_id, at).await?;
+        if !done && answers::get(tx, channel, message_id).await?.is_none() {
+            answers::early_withdraw(tx, channel, message_id, drop.id, at).await?;
+            reads.early_event_written(channel, message_id);
+            done = true;
         }
         Ok(done)
     }
 
     /// Withdraws a stored message (deleted by its author). `false` if not stored.
-    pub async fn withdraw_message(&self, message_id: u64, at: DateTime<Utc>) -> Result<bool> {
+    pub async fn withdraw_message(
+        &self,
+        channel_id: i64,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.store.write().await?;
-        let done = answers::withdraw(&mut tx, message_id, at).await?;
+        let done = answers::withdraw(&mut tx, channel_id, message_id, at).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(done)
     }
@@ -1282,22 +1357,24 @@ impl Practice {
     /// Brings a drop's stored answers in line with its thread as the platform lists
     /// it now (after the bot was away): messages not stored yet are stored (on
     /// time if posted before the reveal), edits are applied, and stored answers no
-    /// longer in the thread are withdrawn. `listed_up_to` is the highest message id
-    /// the listing covered (it is complete up to there); a stored answer above it
-    /// counts as deleted only if it is older than `listed_at` by a margin for
-    /// clock skew (a message posted during the listing is not withdrawn).
+    /// longer in the thread are withdrawn. `listed_up_to` is the adapter's cursor as
+    /// an instant: the listing is complete for messages posted up to then (the core
+    /// never compares platform ids; each adapter turns its own cursor into a time).
+    /// A stored answer posted after it counts as deleted only if it is older than
+    /// `listed_at` by a margin for clock skew (a message posted during the listing is
+    /// not withdrawn).
     pub async fn reconcile_thread(
         &self,
         drop: &DropRecord,
         listed: Vec<ListedMessage>,
-        listed_up_to: u64,
+        listed_up_to: DateTime<Utc>,
         listed_at: DateTime<Utc>,
     ) -> Result<Reconciled> {
         let mut done = Reconciled::default();
         let mut seen = HashSet::with_capacity(listed.len());
         for item in listed {
-            seen.insert(item.message.message_id);
-            let message_id = item.message.message_id;
+            seen.insert(item.message.message_id.clone());
+            let message_id = item.message.message_id.clone();
             let recorded = match item.edited_at {
                 Some(at) => self.record_edit(item.message, at).await?,
                 None => self.record_message(item.message).await?,
@@ -1314,8 +1391,10 @@ impl Practice {
         for a in stored {
             if a.withdrawn_at.is_none()
                 && !seen.contains(&a.message_id)
-                && (a.message_id <= listed_up_to || a.posted_at < cutoff)
-                && self.withdraw_message(a.message_id, listed_at).await?
+                && (a.posted_at <= listed_up_to || a.posted_at < cutoff)
+                && self
+                    .withdraw_message(a.channel_id, &a.message_id, listed_at)
+                    .await?
             {
                 done.withdrawn += 1;
             }
@@ -1338,23 +1417,27 @@ impl Practice {
 
     /// Records the thread a platform opened for a drop, when its id is not the
     /// drop message's.
-    pub async fn set_thread(&self, drop_id: i64, thread_id: u64) -> Result<()> {
+    pub async fn set_thread(&self, drop_id: i64, thread_id: &str) -> Result<()> {
         let mut tx = self.store.write().await?;
         drops::set_thread(&mut tx, drop_id, thread_id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 
-    pub async fn open_drop(&self, channel_id: u64) -> Result<Option<DropRecord>> {
+    pub async fn open_drop(&self, channel_id: i64) -> Result<Option<DropRecord>> {
         let mut conn = self.store.read().await?;
         Ok(drops::open(&mut conn, channel_id).await?)
     }
 
-    /// Ids of questions open (posted, not revealed) in any channel of a guild: their
-    /// model answers must not be shown by lookups until revealed.
-    pub async fn open_question_ids(&self, guild_id: u64) -> Result<HashSet<String>> {
+    /// Ids of questions open (posted, not revealed) in any channel of a workspace:
+    /// their model answers must not be shown by lookups until revealed.
+    pub async fn open_question_ids(
+        &self,
+        platform: Platform,
+        workspace: &str,
+    ) -> Result<HashSet<String>> {
         let mut conn = self.store.read().await?;
-        Ok(drops::open_in_guild(&mut conn, guild_id)
+        Ok(drops::open_in_workspace(&mut conn, platform, workspace)
             .await?
             .into_iter()
             .filter_map(|d| d.question_id)
@@ -1377,7 +1460,7 @@ impl Practice {
     }
 
     /// A member's streak in a channel; `None` if they never answered on time there.
-    pub async fn streak(&self, channel_id: u64, member_id: u64) -> Result<Option<StreakView>> {
+    pub async fn streak(&self, channel_id: i64, member_id: &str) -> Result<Option<StreakView>> {
         let mut conn = self.store.read().await?;
         let progress = drops::progress(&mut conn, channel_id).await?;
         Ok(member_stats::get(&mut conn, channel_id, member_id)
@@ -1386,7 +1469,7 @@ impl Practice {
     }
 
     /// The channel's top members by current streak, then total on-time answers.
-    pub async fn leaderboard(&self, channel_id: u64, limit: u32) -> Result<Vec<StreakView>> {
+    pub async fn leaderboard(&self, channel_id: i64, limit: u32) -> Result<Vec<StreakView>> {
         let mut conn = self.store.read().await?;
         let progress = drops::progress(&mut conn, channel_id).await?;
         let latest_revealed = if progress.latest_open {
@@ -1406,8 +1489,8 @@ impl Practice {
     /// A member's raw stored streak (for tests and diagnostics).
     pub async fn stored_streak(
         &self,
-        channel_id: u64,
-        member_id: u64,
+        channel_id: i64,
+        member_id: &str,
     ) -> Result<Option<MemberStreak>> {
         let mut conn = self.store.read().await?;
         Ok(member_stats::get(&mut conn, channel_id, member_id)

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::chat::ChannelAddress;
 use crate::engine::DropState;
 
 use crate::engine::reveal::{DropPost, RevealContent};
@@ -23,9 +24,10 @@ use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
 use crate::store::drops::DropRecord;
 
 /// What the platform says about a posted drop message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostedDrop {
-    pub message_id: u64,
+    /// The platform's id of the drop message.
+    pub message_id: String,
     pub posted_at: DateTime<Utc>,
 }
 
@@ -77,7 +79,7 @@ impl OutboundError {
 pub trait Outbound {
     fn post_drop(
         &self,
-        channel_id: u64,
+        channel: &ChannelAddress,
         key: &str,
         post: &DropPost,
     ) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
@@ -88,11 +90,12 @@ pub trait Outbound {
     /// to the message itself).
     fn open_thread(
         &self,
-        _channel_id: u64,
-        message_id: u64,
+        _channel: &ChannelAddress,
+        message_id: &str,
         _post: &DropPost,
-    ) -> impl Future<Output = Result<u64, OutboundError>> + Send {
-        async move { Ok(message_id) }
+    ) -> impl Future<Output = Result<String, OutboundError>> + Send {
+        let thread = message_id.to_string();
+        async move { Ok(thread) }
     }
     /// Looks for a drop message posted earlier under `key` (a post whose answer was
     /// lost, by a process that then died): after a restart longer than the
@@ -101,7 +104,7 @@ pub trait Outbound {
     /// deduplication never expires).
     fn find_drop(
         &self,
-        _channel_id: u64,
+        _channel: &ChannelAddress,
         _key: &str,
     ) -> impl Future<Output = Result<Option<PostedDrop>, OutboundError>> + Send {
         async { Ok(None) }
@@ -109,8 +112,8 @@ pub trait Outbound {
     /// Posts the reveal in the drop's thread; returns the instant it was posted.
     fn post_reveal(
         &self,
-        channel_id: u64,
-        thread_id: u64,
+        channel: &ChannelAddress,
+        thread_id: &str,
         key: &str,
         reveal: &RevealContent,
     ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
@@ -294,7 +297,7 @@ async fn post_claimed(
         match within_budget(
             practice,
             "looking for an earlier post",
-            outbound.find_drop(drop.channel_id, &key),
+            outbound.find_drop(&claimed.channel, &key),
         )
         .await
         {
@@ -317,7 +320,7 @@ async fn post_claimed(
     if let Some(found) = &found {
         info!(
             drop = drop.id,
-            message = found.message_id,
+            message = %found.message_id,
             "found the drop's earlier post; not posting again"
         );
     }
@@ -327,7 +330,7 @@ async fn post_claimed(
             within_budget(
                 practice,
                 "posting the drop",
-                outbound.post_drop(drop.channel_id, &key, &claimed.post),
+                outbound.post_drop(&claimed.channel, &key, &claimed.post),
             )
             .await
         }
@@ -338,8 +341,8 @@ async fn post_claimed(
             let recorded = practice
                 .mark_posted(
                     drop.id,
-                    posted.message_id,
-                    posted.message_id,
+                    &posted.message_id,
+                    &posted.message_id,
                     posted.posted_at,
                 )
                 .await?;
@@ -348,10 +351,10 @@ async fn post_claimed(
                     .failure
                     .unwrap_or_else(|| "the drop was not recorded as posted".into())));
             }
-            let thread = outbound.open_thread(drop.channel_id, posted.message_id, &claimed.post);
+            let thread = outbound.open_thread(&claimed.channel, &posted.message_id, &claimed.post);
             match within_budget(practice, "opening the thread", thread).await {
                 Ok(thread_id) if thread_id != posted.message_id => {
-                    practice.set_thread(drop.id, thread_id).await?;
+                    practice.set_thread(drop.id, &thread_id).await?;
                 }
                 Ok(_) => {}
                 // The question is out, so this is not retried (that would post it
@@ -389,9 +392,15 @@ pub async fn reveal_one(
     let Some(job) = practice.claim_reveal(drop_id, now).await? else {
         return Ok(None);
     };
-    let thread = job.drop.thread_id.unwrap_or(job.drop.channel_id);
+    // A drop whose thread was never opened is revealed in reply to its message.
+    let thread = job
+        .drop
+        .thread_id
+        .clone()
+        .or_else(|| job.drop.message_id.clone())
+        .unwrap_or_else(|| job.channel.conversation.clone());
     let key = format!("r{drop_id}");
-    let reveal = outbound.post_reveal(job.drop.channel_id, thread, &key, &job.content);
+    let reveal = outbound.post_reveal(&job.channel, &thread, &key, &job.content);
     let closed_at = match within_budget(practice, "posting the reveal", reveal).await {
         Ok(at) => {
             practice.mark_revealed(drop_id, at).await?;
@@ -423,7 +432,7 @@ pub async fn reveal_one(
 pub async fn drop_now(
     practice: &Practice,
     outbound: &impl Outbound,
-    channel_id: u64,
+    channel_id: i64,
     now: DateTime<Utc>,
 ) -> Result<DropRecord, PracticeError> {
     let channel = practice

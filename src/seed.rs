@@ -20,7 +20,7 @@ use crate::engine::schedule::{Days, parse_zone};
 use crate::engine::streak::{MemberStreak, settle};
 use crate::practice::{ChannelSetup, Practice};
 use crate::store::Store;
-use crate::store::ids::{date_to_db, epoch, to_db};
+use crate::store::ids::{date_to_db, epoch};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,11 @@ pub fn channel_id(c: u64) -> u64 {
 
 pub fn guild_id(c: u64) -> u64 {
     920_000_000_000_000_000 + c
+}
+
+/// Channel `c`'s key in the seeded database (channels are set up in order).
+pub fn channel_key(c: u64) -> i64 {
+    c as i64 + 1
 }
 
 /// Member `m` (1-based) of the seeded community.
@@ -104,8 +109,12 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
         practice
             .setup_channel(
                 ChannelSetup {
-                    channel_id: channel_id(c),
-                    guild_id: guild_id(c),
+                    address: crate::chat::ChannelAddress::new(
+                        crate::chat::Platform::Discord,
+                        guild_id(c).to_string(),
+                        channel_id(c).to_string(),
+                    ),
+                    name: Some(format!("study-{c}")),
                     time: NaiveTime::from_hms_opt(9, 0, 0).context("time")?,
                     zone: parse_zone("UTC")?,
                     days: Days::DAILY,
@@ -153,10 +162,10 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
              reveal_due_at, claimed_at, attempts, posted_at, revealed_at, message_id, thread_id) ",
         );
         q.push_values(chunk, |mut b, d| {
-            let message = to_db(channel_id(d.channel) + 1_000_000 * d.seq as u64);
+            let message = (channel_id(d.channel) + 1_000_000 * d.seq as u64).to_string();
             let reveal = d.due + Duration::hours(8);
             b.push_bind(d.id)
-                .push_bind(to_db(channel_id(d.channel)))
+                .push_bind(channel_key(d.channel))
                 .push_bind(date_to_db(d.date))
                 .push_bind(if d.open { "posted" } else { "revealed" })
                 .push_bind(d.question.clone())
@@ -167,7 +176,7 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
                 .push_bind(1i64)
                 .push_bind(epoch(d.due))
                 .push_bind((!d.open).then(|| epoch(reveal)))
-                .push_bind(message)
+                .push_bind(message.clone())
                 .push_bind(message);
         });
         q.build().execute(&mut *tx).await?;
@@ -181,14 +190,14 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
     let mut message_id = 940_000_000_000_000_000u64;
     let mut answers = 0u64;
     let mut tx = store.write().await?;
-    let mut pending: Vec<(i64, u64, u64, DateTime<Utc>)> = Vec::with_capacity(BATCH);
+    let mut pending: Vec<(i64, i64, u64, u64, DateTime<Utc>)> = Vec::with_capacity(BATCH);
     for d in &drops {
         let mut on_time: HashSet<u64> = HashSet::new();
         for j in 0..per_drop {
             let m = mix64(spec.seed ^ ((d.id as u64) << 24) ^ j) % spec.members + 1;
             let at = d.due + Duration::seconds(((j * 29) % (8 * 3600 - 1)) as i64);
             message_id += 1;
-            pending.push((d.id, m, message_id, at));
+            pending.push((channel_key(d.channel), d.id, m, message_id, at));
             if !d.open && on_time.insert(m) {
                 let key = (d.channel, m);
                 let next = settle(streaks.get(&key), d.seq, at);
@@ -211,8 +220,8 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
              best_streak, total_on_time, last_seq, last_answered_at) ",
         );
         q.push_values(chunk, |mut b, ((c, m), s)| {
-            b.push_bind(to_db(channel_id(*c)))
-                .push_bind(to_db(member_id(*m)))
+            b.push_bind(channel_key(*c))
+                .push_bind(member_id(*m).to_string())
                 .push_bind(member_name(*m))
                 .push_bind(s.current as i64)
                 .push_bind(s.best as i64)
@@ -238,18 +247,19 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
 
 async fn insert_answers(
     tx: &mut sqlx::SqliteConnection,
-    rows: &[(i64, u64, u64, DateTime<Utc>)],
+    rows: &[(i64, i64, u64, u64, DateTime<Utc>)],
 ) -> anyhow::Result<u64> {
     if rows.is_empty() {
         return Ok(0);
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO answers (message_id, drop_id, member_id, member_name, body, posted_at) ",
+        "INSERT INTO answers (channel_id, message_id, drop_id, member_id, member_name, body, posted_at) ",
     );
-    q.push_values(rows, |mut b, (drop, m, id, at)| {
-        b.push_bind(to_db(*id))
+    q.push_values(rows, |mut b, (channel, drop, m, id, at)| {
+        b.push_bind(*channel)
+            .push_bind(id.to_string())
             .push_bind(*drop)
-            .push_bind(to_db(member_id(*m)))
+            .push_bind(member_id(*m).to_string())
             .push_bind(member_name(*m))
             .push_bind(format!(
                 "Answer {id} by member {m}: start from the requirements, size the load, then name the trade-off."
@@ -291,14 +301,14 @@ mod tests {
         // second seed with the same spec is identical.
         let store = Store::open_path(&path).await.unwrap();
         let p = Practice::new(store, Arc::new(bank.clone()));
-        let board = p.leaderboard(channel_id(0), 5).await.unwrap();
+        let board = p.leaderboard(channel_key(0), 5).await.unwrap();
         assert_eq!(board.len(), 5);
         assert!(board.windows(2).all(|w| w[0].current >= w[1].current));
-        let open = p.open_drop(channel_id(1)).await.unwrap().unwrap();
+        let open = p.open_drop(channel_key(1)).await.unwrap().unwrap();
         assert_eq!(open.seq, Some(10));
         let path2 = dir.path().join("seed2.db");
         seed(&path2, Arc::new(bank.clone()), spec).await.unwrap();
         let p2 = Practice::new(Store::open_path(&path2).await.unwrap(), Arc::new(bank));
-        assert_eq!(p2.leaderboard(channel_id(0), 5).await.unwrap(), board);
+        assert_eq!(p2.leaderboard(channel_key(0), 5).await.unwrap(), board);
     }
 }

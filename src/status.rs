@@ -16,9 +16,11 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
     for ch in all {
         let s = &ch.schedule;
         out.push_str(&format!(
-            "channel {} (guild {}): {} {} {}, reveal after {} h, {}{}\n",
-            ch.channel_id,
-            ch.guild_id,
+            "{} ({} {} {}): {} {} {}, reveal after {} h, {}{}\n",
+            ch.label(),
+            ch.address.platform,
+            ch.address.platform.workspace_word(),
+            ch.address.workspace,
             s.days,
             s.time.format("%H:%M"),
             s.zone.name(),
@@ -29,7 +31,7 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
         if let Some(reason) = &ch.pause_reason {
             out.push_str(&format!("  paused by the bot: {reason}\n"));
         }
-        let latest = drops::latest(&mut conn, ch.channel_id).await?;
+        let latest = drops::latest(&mut conn, ch.key).await?;
         if !s.paused {
             let next = s.next_occurrence(
                 latest.as_ref().map(|d| d.local_date),
@@ -37,7 +39,7 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
             );
             out.push_str(&format!("  next drop: {}\n", local(next.drop_at, s.zone)));
         }
-        if let Some(open) = drops::open(&mut conn, ch.channel_id).await? {
+        if let Some(open) = drops::open(&mut conn, ch.key).await? {
             out.push_str(&format!(
                 "  open: #{} {} (reveal {})\n",
                 open.seq.unwrap_or(0),
@@ -52,7 +54,7 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
                 d.failure.unwrap_or_default()
             ));
         }
-        let counts = drops::count_by_state(&mut conn, ch.channel_id).await?;
+        let counts = drops::count_by_state(&mut conn, ch.key).await?;
         if !counts.is_empty() {
             let parts: Vec<String> = counts
                 .iter()

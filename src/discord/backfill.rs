@@ -77,13 +77,22 @@ async fn one(
     drop: &DropRecord,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(usize, usize)> {
-    let Some(thread) = drop.thread_id.or(drop.message_id) else {
+    let Some(thread) = drop
+        .thread_id
+        .as_deref()
+        .or(drop.message_id.as_deref())
+        .and_then(|id| id.parse::<u64>().ok())
+    else {
         return Ok((0, 0));
     };
     let (listed, up_to) = list_thread(rest, thread).await?;
+    // The core compares times, not ids: a snowflake carries the instant it was made.
+    let up_to = snowflake_time(up_to);
     let done = practice.reconcile_thread(drop, listed, up_to, now).await?;
     for (message_id, recorded) in &done.stored {
-        acknowledge_with(acks, thread, *message_id, Some(*recorded));
+        if let Ok(message_id) = message_id.parse::<u64>() {
+            acknowledge_with(acks, thread, message_id, Some(*recorded));
+        }
     }
     Ok((done.stored.len(), done.withdrawn))
 }
@@ -114,6 +123,14 @@ async fn list_thread(rest: &Rest, thread: u64) -> Result<(Vec<ListedMessage>, u6
             break;
         }
     }
-    listed.sort_by_key(|l| l.message.message_id);
+    listed.sort_by_key(|l| l.message.message_id.parse::<u64>().unwrap_or_default());
     Ok((listed, after))
+}
+
+/// The instant a Discord snowflake was made: its top 42 bits are milliseconds since
+/// 2015-01-01 (Discord's epoch). The listing's cursor is an id; the core's is a time.
+fn snowflake_time(id: u64) -> DateTime<Utc> {
+    const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+    let ms = (id >> 22) as i64 + DISCORD_EPOCH_MS;
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

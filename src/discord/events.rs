@@ -23,9 +23,15 @@ use tracing::{debug, error};
 
 use super::outbound::{Ack, AckQueue};
 use super::{CommandError, Data};
+use crate::chat::{Platform, ThreadRef};
 use crate::clock::Clock;
 use crate::ingest::AnswerWriter;
 use crate::practice::{AnswerEvent, IncomingMessage, PracticeError, RecordedAnswer};
+
+/// A Discord thread as the core addresses it: threads are channels, unique on Discord.
+pub(super) fn thread_ref(thread: serenity::ChannelId) -> ThreadRef {
+    ThreadRef::new(Platform::Discord, thread.get().to_string())
+}
 
 /// What answer events need. It exists before poise's setup has run, so answers
 /// are taken from the first event on.
@@ -51,8 +57,8 @@ pub(super) fn answer_events(event: &FullEvent, now: DateTime<Utc>) -> Option<Vec
             deleted_message_id,
             ..
         } => vec![AnswerEvent::Deleted {
-            thread_id: channel_id.get(),
-            message_id: deleted_message_id.get(),
+            thread: thread_ref(*channel_id),
+            message_id: deleted_message_id.get().to_string(),
             at: now,
         }],
         // Queued together, so they usually share one commit.
@@ -63,8 +69,8 @@ pub(super) fn answer_events(event: &FullEvent, now: DateTime<Utc>) -> Option<Vec
         } => multiple_deleted_messages_ids
             .iter()
             .map(|id| AnswerEvent::Deleted {
-                thread_id: channel_id.get(),
-                message_id: id.get(),
+                thread: thread_ref(*channel_id),
+                message_id: id.get().to_string(),
                 at: now,
             })
             .collect(),
@@ -77,21 +83,22 @@ pub(super) fn answer_events(event: &FullEvent, now: DateTime<Utc>) -> Option<Vec
 /// stored for the first time once it is committed, or logs why it was not stored.
 pub(super) async fn queue(sink: &AnswerSink, events: Vec<AnswerEvent>) {
     for event in events {
+        // Discord ids, for the reaction and the log (every event here came from Discord).
         let ids = match &event {
             AnswerEvent::Posted(m) | AnswerEvent::Edited { message: m, .. } => {
-                (m.thread_id, m.message_id)
+                (&m.thread, &m.message_id)
             }
             AnswerEvent::EditedText {
-                thread_id,
-                message_id,
-                ..
+                thread, message_id, ..
             }
             | AnswerEvent::Deleted {
-                thread_id,
-                message_id,
-                ..
-            } => (*thread_id, *message_id),
+                thread, message_id, ..
+            } => (thread, message_id),
         };
+        let ids = (
+            ids.0.thread.parse::<u64>().unwrap_or_default(),
+            ids.1.parse::<u64>().unwrap_or_default(),
+        );
         let acknowledges = event.message().is_some();
         let acks = sink.acks.clone();
         let queued = sink
@@ -195,9 +202,9 @@ pub(super) fn incoming(m: &Message) -> Option<IncomingMessage> {
         .or_else(|| m.author.global_name.clone())
         .unwrap_or_else(|| m.author.name.clone());
     Some(IncomingMessage {
-        thread_id: m.channel_id.get(),
-        message_id: m.id.get(),
-        member_id: m.author.id.get(),
+        thread: thread_ref(m.channel_id),
+        message_id: m.id.get().to_string(),
+        member_id: m.author.id.get().to_string(),
         member_name: name,
         body: body_of(&m.content, &m.attachments),
         posted_at: *m.timestamp,
@@ -232,9 +239,9 @@ fn update(event: &MessageUpdateEvent) -> Option<AnswerEvent> {
                 .and_then(|m| m.nick.clone());
             AnswerEvent::Edited {
                 message: IncomingMessage {
-                    thread_id: event.channel_id.get(),
-                    message_id: event.id.get(),
-                    member_id: author.id.get(),
+                    thread: thread_ref(event.channel_id),
+                    message_id: event.id.get().to_string(),
+                    member_id: author.id.get().to_string(),
                     member_name: nick
                         .or_else(|| author.global_name.clone())
                         .unwrap_or_else(|| author.name.clone()),
@@ -246,8 +253,8 @@ fn update(event: &MessageUpdateEvent) -> Option<AnswerEvent> {
         }
         // A partial one: applied to the stored message, or kept until it arrives.
         _ => AnswerEvent::EditedText {
-            thread_id: event.channel_id.get(),
-            message_id: event.id.get(),
+            thread: thread_ref(event.channel_id),
+            message_id: event.id.get().to_string(),
             body,
             edited_at,
         },

@@ -11,6 +11,7 @@ use tracing::warn;
 
 use super::render;
 use super::rest::{Rest, RestError};
+use crate::chat::ChannelAddress;
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::scheduler::{Outbound, OutboundError, PostedDrop};
 
@@ -30,18 +31,26 @@ fn outbound_error(e: RestError) -> OutboundError {
 }
 
 /// A failure to post in a channel, in words an admin can act on (`/schedule show`
-/// repeats it): a deleted channel, or a permission the bot lacks there.
-fn channel_error(channel_id: u64, e: RestError) -> OutboundError {
+/// and `prepbot status` repeat it next to the channel's name, so the text names no
+/// channel and carries no Discord markup): a deleted channel, or a permission the
+/// bot lacks there.
+fn channel_error(e: RestError) -> OutboundError {
     match (e.status, e.code) {
-        (Some(404), Some(UNKNOWN_CHANNEL)) => OutboundError::channel_gone(format!(
-            "the channel <#{channel_id}> no longer exists (Discord: Unknown Channel); its schedule is paused"
-        )),
+        (Some(404), Some(UNKNOWN_CHANNEL)) => OutboundError::channel_gone(
+            "the channel no longer exists (Discord: Unknown Channel); its schedule is paused",
+        ),
         (Some(403), _) => OutboundError::permanent(format!(
-            "the bot lacks permission to post in <#{channel_id}>: it needs View Channel, Send Messages, Embed Links and Create Public Threads there (Discord: {})",
+            "the bot lacks permission to post in the channel: it needs View Channel, Send Messages, Embed Links and Create Public Threads there (Discord: {})",
             e.reason
         )),
         _ => outbound_error(e),
     }
+}
+
+/// A Discord id the core holds as text.
+fn snowflake(id: &str) -> Result<u64, OutboundError> {
+    id.parse()
+        .map_err(|_| OutboundError::permanent(format!("`{id}` is not a Discord id")))
 }
 
 #[derive(Debug, Clone)]
@@ -72,38 +81,40 @@ impl DiscordOutbound {
 impl Outbound for DiscordOutbound {
     async fn post_drop(
         &self,
-        channel_id: u64,
+        channel: &ChannelAddress,
         key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
+        let channel_id = snowflake(&channel.conversation)?;
         let message = self
             .rest
             .create_message(channel_id, &render::drop_message(post, key))
             .await
-            .map_err(|e| channel_error(channel_id, e))?;
+            .map_err(channel_error)?;
         Ok(PostedDrop {
-            message_id: message.id.get(),
+            message_id: message.id.get().to_string(),
             posted_at: *message.timestamp,
         })
     }
 
     async fn find_drop(
         &self,
-        channel_id: u64,
+        channel: &ChannelAddress,
         key: &str,
     ) -> Result<Option<PostedDrop>, OutboundError> {
+        let channel_id = snowflake(&channel.conversation)?;
         let recent = self
             .rest
             .messages(channel_id, None, FIND_WINDOW)
             .await
-            .map_err(|e| channel_error(channel_id, e))?;
+            .map_err(channel_error)?;
         let me = self.me.get().copied();
         Ok(recent
             .iter()
             .filter(|m| m.author.bot && me.is_none_or(|me| m.author.id.get() == me))
             .find(|m| render::is_drop_message(m, key))
             .map(|m| PostedDrop {
-                message_id: m.id.get(),
+                message_id: m.id.get().to_string(),
                 posted_at: *m.timestamp,
             }))
     }
@@ -111,29 +122,32 @@ impl Outbound for DiscordOutbound {
     /// A public thread started from the drop message: its id is the message's.
     async fn open_thread(
         &self,
-        channel_id: u64,
-        message_id: u64,
+        channel: &ChannelAddress,
+        message_id: &str,
         post: &DropPost,
-    ) -> Result<u64, OutboundError> {
+    ) -> Result<String, OutboundError> {
+        let channel_id = snowflake(&channel.conversation)?;
         match self
             .rest
-            .start_thread(channel_id, message_id, &render::drop_thread(post))
+            .start_thread(channel_id, snowflake(message_id)?, &render::drop_thread(post))
             .await
         {
-            Ok(thread) => Ok(thread.id.get()),
+            Ok(thread) => Ok(thread.id.get().to_string()),
             // A retry after a lost answer: the thread exists, with the message's id.
-            Err(e) if e.code == Some(THREAD_ALREADY_CREATED) => Ok(message_id),
-            Err(e) => Err(channel_error(channel_id, e)),
+            Err(e) if e.code == Some(THREAD_ALREADY_CREATED) => Ok(message_id.to_string()),
+            Err(e) => Err(channel_error(e)),
         }
     }
 
     async fn post_reveal(
         &self,
-        channel_id: u64,
-        thread_id: u64,
+        channel: &ChannelAddress,
+        thread_id: &str,
         key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
+        let channel_id = snowflake(&channel.conversation)?;
+        let thread_id = snowflake(thread_id)?;
         let chunks = reveal.to_messages(render::CONTENT_LIMIT);
         // If the drop's thread was never opened (or was deleted), the reveal goes to
         // the channel instead of being lost.
@@ -160,7 +174,7 @@ impl Outbound for DiscordOutbound {
             }
             let message = sent.map_err(|e| {
                 if target == channel_id {
-                    channel_error(channel_id, e)
+                    channel_error(e)
                 } else {
                     outbound_error(e)
                 }

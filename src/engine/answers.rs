@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::chat::MemberKey;
+
 /// What the rules need to know about one stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerMessage {
-    pub member_id: u64,
+    pub member_id: String,
     pub member_name: String,
     pub posted_at: DateTime<Utc>,
     pub withdrawn: bool,
@@ -22,23 +24,25 @@ pub fn is_on_time(posted_at: DateTime<Utc>, revealed_at: Option<DateTime<Utc>>) 
     revealed_at.is_none_or(|r| posted_at <= r)
 }
 
-/// Who answered, split into on time and late-only, each sorted by member id.
+/// Who answered, split into on time and late-only, each in member id order
+/// ([`crate::chat::id_order`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answerers {
     /// member id -> display name
-    pub on_time: BTreeMap<u64, String>,
+    pub on_time: BTreeMap<MemberKey, String>,
     /// Members whose remaining messages are all late.
-    pub late: BTreeMap<u64, String>,
+    pub late: BTreeMap<MemberKey, String>,
 }
 
 pub fn answerers(messages: &[AnswerMessage], revealed_at: Option<DateTime<Utc>>) -> Answerers {
     let mut out = Answerers::default();
     for m in messages.iter().filter(|m| !m.withdrawn) {
+        let key = MemberKey(m.member_id.clone());
         if is_on_time(m.posted_at, revealed_at) {
-            out.late.remove(&m.member_id);
-            out.on_time.insert(m.member_id, m.member_name.clone());
-        } else if !out.on_time.contains_key(&m.member_id) {
-            out.late.insert(m.member_id, m.member_name.clone());
+            out.late.remove(&key);
+            out.on_time.insert(key, m.member_name.clone());
+        } else if !out.on_time.contains_key(&key) {
+            out.late.insert(key, m.member_name.clone());
         }
     }
     out
@@ -54,7 +58,7 @@ mod tests {
 
     fn msg(member: u64, secs: i64, withdrawn: bool) -> AnswerMessage {
         AnswerMessage {
-            member_id: member,
+            member_id: member.to_string(),
             member_name: format!("m{member}"),
             posted_at: at(secs),
             withdrawn,
@@ -80,14 +84,15 @@ mod tests {
             msg(4, 50, true),   // withdrawn only
         ];
         let a = answerers(&msgs, reveal);
-        assert_eq!(a.on_time.keys().copied().collect::<Vec<_>>(), [1]);
-        assert_eq!(a.late.keys().copied().collect::<Vec<_>>(), [2, 3]);
+        let ids = |m: &BTreeMap<MemberKey, String>| m.keys().map(|k| k.0.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&a.on_time), ["1"]);
+        assert_eq!(ids(&a.late), ["2", "3"]);
     }
 
     #[test]
     fn a_late_message_after_an_on_time_one_does_not_demote() {
         let a = answerers(&[msg(1, 150, false), msg(1, 10, false)], Some(at(100)));
-        assert!(a.on_time.contains_key(&1));
+        assert!(a.on_time.contains_key(&MemberKey("1".into())));
         assert!(a.late.is_empty());
     }
 }

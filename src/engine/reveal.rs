@@ -82,7 +82,7 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
-fn names(members: &std::collections::BTreeMap<u64, String>) -> String {
+fn names(members: &std::collections::BTreeMap<crate::chat::MemberKey, String>) -> String {
     let mut names: Vec<&str> = members.values().map(String::as_str).collect();
     names.sort_by_key(|n| n.to_lowercase());
     names
@@ -172,9 +172,9 @@ mod tests {
         let mut q = question("cap", "distributed-systems", Difficulty::Medium);
         q.follow_ups = vec!["What is PACELC?".into()];
         let mut who = Answerers::default();
-        who.on_time.insert(2, "bob".into());
-        who.on_time.insert(1, "Alice".into());
-        who.late.insert(3, "carol".into());
+        who.on_time.insert(crate::chat::MemberKey("2".into()), "bob".into());
+        who.on_time.insert(crate::chat::MemberKey("1".into()), "Alice".into());
+        who.late.insert(crate::chat::MemberKey("3".into()), "carol".into());
         let r = build_reveal(&q, 4, &who, &[("Alice".into(), 7)]);
         assert_eq!(r.title, "Reveal #4: Title of cap");
         let headings: Vec<&str> = r
@@ -206,7 +206,7 @@ mod tests {
             "\\[free\\]\\(https://x.y\\) \\*\\*bold\\*\\*"
         );
         let mut who = Answerers::default();
-        who.on_time.insert(1, "_ann_".into());
+        who.on_time.insert(crate::chat::MemberKey("1".into()), "_ann_".into());
         assert_eq!(
             answer_summary(&who, &[]),
             "1 member answered on time: \\_ann\\_."

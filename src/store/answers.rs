@@ -5,16 +5,19 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::ids::{epoch, from_db, instant, to_db};
+use super::ids::{epoch, instant};
 use super::{Result, StoreError};
 use crate::engine::answers::AnswerMessage;
 
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAnswer {
-    pub message_id: u64,
+    /// The schedule's channel (`channels.id`): a message is keyed by its channel and
+    /// the platform's message id.
+    pub channel_id: i64,
+    pub message_id: String,
     pub drop_id: i64,
-    pub member_id: u64,
+    pub member_id: String,
     pub member_name: String,
     pub body: String,
     pub posted_at: DateTime<Utc>,
@@ -25,7 +28,7 @@ pub struct StoredAnswer {
 impl StoredAnswer {
     pub fn as_message(&self) -> AnswerMessage {
         AnswerMessage {
-            member_id: self.member_id,
+            member_id: self.member_id.clone(),
             member_name: self.member_name.clone(),
             posted_at: self.posted_at,
             withdrawn: self.withdrawn_at.is_some(),
@@ -33,14 +36,15 @@ impl StoredAnswer {
     }
 }
 
-const COLUMNS: &str =
-    "message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at";
+const COLUMNS: &str = "channel_id, message_id, drop_id, member_id, member_name, body, posted_at, \
+     edited_at, withdrawn_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    message_id: i64,
+    channel_id: i64,
+    message_id: String,
     drop_id: i64,
-    member_id: i64,
+    member_id: String,
     member_name: String,
     body: String,
     posted_at: i64,
@@ -52,9 +56,10 @@ impl TryFrom<Row> for StoredAnswer {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<StoredAnswer> {
         Ok(StoredAnswer {
-            message_id: from_db(r.message_id),
+            channel_id: r.channel_id,
+            message_id: r.message_id,
             drop_id: r.drop_id,
-            member_id: from_db(r.member_id),
+            member_id: r.member_id,
             member_name: r.member_name,
             body: r.body,
             posted_at: instant(r.posted_at)?,
@@ -67,12 +72,14 @@ impl TryFrom<Row> for StoredAnswer {
 /// Stores a message; `false` if that message id is already stored (a replayed event).
 pub async fn insert(conn: &mut SqliteConnection, a: &StoredAnswer) -> Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO answers (message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO answers (channel_id, message_id, drop_id, member_id, member_name, body, posted_at, \
+             edited_at, withdrawn_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, message_id) DO NOTHING",
     )
-    .bind(to_db(a.message_id))
+    .bind(a.channel_id)
+    .bind(&a.message_id)
     .bind(a.drop_id)
-    .bind(to_db(a.member_id))
+    .bind(&a.member_id)
     .bind(&a.member_name)
     .bind(&a.body)
     .bind(epoch(a.posted_at))
@@ -83,43 +90,50 @@ pub async fn insert(conn: &mut SqliteConnection, a: &StoredAnswer) -> Result<boo
     Ok(done.rows_affected() == 1)
 }
 
-/// Stores many messages with one statement per hundred; returns the ids actually
-/// inserted (an id already stored is left as it is, as [`insert`] does).
+/// Stores many messages with one statement per hundred; returns the (channel,
+/// message id) pairs actually inserted (one already stored is left as it is, as
+/// [`insert`] does).
 pub async fn insert_many(
     conn: &mut SqliteConnection,
     rows: &[&StoredAnswer],
-) -> Result<HashSet<u64>> {
+) -> Result<HashSet<(i64, String)>> {
     let mut inserted = HashSet::with_capacity(rows.len());
-    // 800 bound parameters a statement, well under SQLite's 32,766.
+    // 900 bound parameters a statement, well under SQLite's 32,766.
     for chunk in rows.chunks(100) {
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
             "INSERT INTO answers ({COLUMNS}) VALUES {values} \
-             ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+             ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING channel_id, message_id"
         );
         // Not kept in the statement cache: its text changes with the row count.
-        let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
         for a in chunk {
             query = query
-                .bind(to_db(a.message_id))
+                .bind(a.channel_id)
+                .bind(&a.message_id)
                 .bind(a.drop_id)
-                .bind(to_db(a.member_id))
+                .bind(&a.member_id)
                 .bind(&a.member_name)
                 .bind(&a.body)
                 .bind(epoch(a.posted_at))
                 .bind(a.edited_at.map(epoch))
                 .bind(a.withdrawn_at.map(epoch));
         }
-        inserted.extend(query.fetch_all(&mut *conn).await?.into_iter().map(from_db));
+        inserted.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(inserted)
 }
 
-pub async fn get(conn: &mut SqliteConnection, message_id: u64) -> Result<Option<StoredAnswer>> {
+pub async fn get(
+    conn: &mut SqliteConnection,
+    channel_id: i64,
+    message_id: &str,
+) -> Result<Option<StoredAnswer>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM answers WHERE message_id = ?"
+        "SELECT {COLUMNS} FROM answers WHERE channel_id = ? AND message_id = ?"
     ))
-    .bind(to_db(message_id))
+    .bind(channel_id)
+    .bind(message_id)
     .fetch_optional(conn)
     .await?;
     row.map(StoredAnswer::try_from).transpose()
@@ -129,17 +143,20 @@ pub async fn get(conn: &mut SqliteConnection, message_id: u64) -> Result<Option<
 /// unknown or withdrawn, or already holds a later edit (edits can arrive out of order).
 pub async fn edit(
     conn: &mut SqliteConnection,
-    message_id: u64,
+    channel_id: i64,
+    message_id: &str,
     body: &str,
     at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE answers SET body = ?, edited_at = ? \
-         WHERE message_id = ? AND withdrawn_at IS NULL AND (edited_at IS NULL OR edited_at <= ?)",
+         WHERE channel_id = ? AND message_id = ? AND withdrawn_at IS NULL \
+           AND (edited_at IS NULL OR edited_at <= ?)",
     )
     .bind(body)
     .bind(epoch(at))
-    .bind(to_db(message_id))
+    .bind(channel_id)
+    .bind(message_id)
     .bind(epoch(at))
     .execute(conn)
     .await?;
@@ -157,15 +174,17 @@ pub struct EarlyEvent {
 /// Records that a message of a drop's thread was deleted before it was stored.
 pub async fn early_withdraw(
     conn: &mut SqliteConnection,
-    message_id: u64,
+    channel_id: i64,
+    message_id: &str,
     drop_id: i64,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO early_message_events (message_id, drop_id, withdrawn_at) VALUES (?, ?, ?) \
-         ON CONFLICT (message_id) DO UPDATE SET withdrawn_at = COALESCE(withdrawn_at, excluded.withdrawn_at)",
+        "INSERT INTO early_message_events (channel_id, message_id, drop_id, withdrawn_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (channel_id, message_id) DO UPDATE SET withdrawn_at = COALESCE(withdrawn_at, excluded.withdrawn_at)",
     )
-    .bind(to_db(message_id))
+    .bind(channel_id)
+    .bind(message_id)
     .bind(drop_id)
     .bind(epoch(at))
     .execute(conn)
@@ -176,17 +195,20 @@ pub async fn early_withdraw(
 /// Records an edit of a message not stored yet; the latest edit wins.
 pub async fn early_edit(
     conn: &mut SqliteConnection,
-    message_id: u64,
+    channel_id: i64,
+    message_id: &str,
     drop_id: i64,
     body: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO early_message_events (message_id, drop_id, edited_body, edited_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (message_id) DO UPDATE SET edited_body = excluded.edited_body, edited_at = excluded.edited_at \
+        "INSERT INTO early_message_events (channel_id, message_id, drop_id, edited_body, edited_at) \
+         VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (channel_id, message_id) DO UPDATE SET edited_body = excluded.edited_body, edited_at = excluded.edited_at \
          WHERE edited_at IS NULL OR edited_at <= excluded.edited_at",
     )
-    .bind(to_db(message_id))
+    .bind(channel_id)
+    .bind(message_id)
     .bind(drop_id)
     .bind(body)
     .bind(epoch(at))
@@ -198,12 +220,15 @@ pub async fn early_edit(
 /// The early edit or delete of a message, if any.
 pub async fn early_event(
     conn: &mut SqliteConnection,
-    message_id: u64,
+    channel_id: i64,
+    message_id: &str,
 ) -> Result<Option<EarlyEvent>> {
     let row: Option<(Option<String>, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT edited_body, edited_at, withdrawn_at FROM early_message_events WHERE message_id = ?",
+        "SELECT edited_body, edited_at, withdrawn_at FROM early_message_events \
+         WHERE channel_id = ? AND message_id = ?",
     )
-    .bind(to_db(message_id))
+    .bind(channel_id)
+    .bind(message_id)
     .fetch_optional(conn)
     .await?;
     row.map(|(edited_body, edited_at, withdrawn_at)| {
@@ -216,31 +241,34 @@ pub async fn early_event(
     .transpose()
 }
 
-/// The early edits and deletes of many messages, in one query; messages without
-/// any are absent.
+/// The early edits and deletes of many messages of one channel, in one query per
+/// 500; messages without any are absent.
 pub async fn early_events(
     conn: &mut SqliteConnection,
-    message_ids: &[u64],
-) -> Result<HashMap<u64, EarlyEvent>> {
+    channel_id: i64,
+    message_ids: &[&str],
+) -> Result<HashMap<String, EarlyEvent>> {
     let mut found = HashMap::new();
     // Well under SQLite's limit of 32,766 bound parameters per statement.
     for chunk in message_ids.chunks(500) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
             "SELECT message_id, edited_body, edited_at, withdrawn_at FROM early_message_events \
-             WHERE message_id IN ({placeholders})"
+             WHERE channel_id = ? AND message_id IN ({placeholders})"
         );
         // Not kept in the connection's statement cache: its text changes with the
         // number of ids, and a hundred sizes would push out the statements that do
         // repeat.
-        let mut query = sqlx::query_as::<_, (i64, Option<String>, Option<i64>, Option<i64>)>(&sql)
-            .persistent(false);
+        let mut query =
+            sqlx::query_as::<_, (String, Option<String>, Option<i64>, Option<i64>)>(&sql)
+                .persistent(false)
+                .bind(channel_id);
         for id in chunk {
-            query = query.bind(to_db(*id));
+            query = query.bind(*id);
         }
         for (id, edited_body, edited_at, withdrawn_at) in query.fetch_all(&mut *conn).await? {
             found.insert(
-                from_db(id),
+                id,
                 EarlyEvent {
                     edited_body,
                     edited_at: edited_at.map(instant).transpose()?,
@@ -255,23 +283,26 @@ pub async fn early_events(
 /// Marks a message withdrawn (the member deleted it). `false` if unknown or already withdrawn.
 pub async fn withdraw(
     conn: &mut SqliteConnection,
-    message_id: u64,
+    channel_id: i64,
+    message_id: &str,
     at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE answers SET withdrawn_at = ? WHERE message_id = ? AND withdrawn_at IS NULL",
+        "UPDATE answers SET withdrawn_at = ? \
+         WHERE channel_id = ? AND message_id = ? AND withdrawn_at IS NULL",
     )
     .bind(epoch(at))
-    .bind(to_db(message_id))
+    .bind(channel_id)
+    .bind(message_id)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Every message of a drop, oldest first.
+/// Every message of a drop, oldest first (ties in the order they were stored).
 pub async fn for_drop(conn: &mut SqliteConnection, drop_id: i64) -> Result<Vec<StoredAnswer>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? ORDER BY posted_at, message_id"
+        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? ORDER BY posted_at, id"
     ))
     .bind(drop_id)
     .fetch_all(conn)
@@ -283,13 +314,13 @@ pub async fn for_drop(conn: &mut SqliteConnection, drop_id: i64) -> Result<Vec<S
 pub async fn for_member(
     conn: &mut SqliteConnection,
     drop_id: i64,
-    member_id: u64,
+    member_id: &str,
 ) -> Result<Vec<StoredAnswer>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? AND member_id = ? ORDER BY posted_at, message_id"
+        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? AND member_id = ? ORDER BY posted_at, id"
     ))
     .bind(drop_id)
-    .bind(to_db(member_id))
+    .bind(member_id)
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(StoredAnswer::try_from).collect()
@@ -299,8 +330,8 @@ pub async fn for_member(
 /// (a remaining message posted no later than the reveal), in increasing order.
 pub async fn on_time_seqs(
     conn: &mut SqliteConnection,
-    channel_id: u64,
-    member_id: u64,
+    channel_id: i64,
+    member_id: &str,
 ) -> Result<Vec<u32>> {
     // Walks the channel's drops in seq order and looks the member up in each one's
     // answers by index: no sort, and no read of other members' answers.
@@ -312,8 +343,8 @@ pub async fn on_time_seqs(
                AND a.posted_at <= d.revealed_at) \
          ORDER BY d.seq",
     )
-    .bind(to_db(channel_id))
-    .bind(to_db(member_id))
+    .bind(channel_id)
+    .bind(member_id)
     .fetch_all(conn)
     .await?;
     Ok(seqs.into_iter().map(|s| s as u32).collect())

@@ -3,16 +3,21 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::SqliteConnection;
 
-use super::ids::{date_from_db, epoch, from_db, instant, to_db};
+use super::ids::{date_from_db, epoch, instant};
 use super::{Result, StoreError};
 use crate::bank::PoolFilter;
+use crate::chat::{ChannelAddress, Platform};
 use crate::engine::schedule::{Days, Schedule, parse_time, parse_zone};
 
 /// A configured channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Channel {
-    pub channel_id: u64,
-    pub guild_id: u64,
+    /// The row's key: what drops, answers and stats refer to.
+    pub key: i64,
+    pub address: ChannelAddress,
+    /// The channel's name as last seen (`#study` on Discord), for people; `None`
+    /// until the platform told it.
+    pub name: Option<String>,
     pub schedule: Schedule,
     /// No drop is due before this instant (set at setup and at resume).
     pub active_from: DateTime<Utc>,
@@ -20,13 +25,26 @@ pub struct Channel {
     pub pause_reason: Option<String>,
 }
 
-const COLUMNS: &str = "channel_id, guild_id, drop_time, time_zone, days, reveal_after_hours, \
+impl Channel {
+    /// How people know the channel: its name, or its platform id until the name is known.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("#{name}"),
+            None => format!("{} channel {}", self.address.platform, self.address.conversation),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, platform, workspace_id, conversation_id, name, drop_time, time_zone, days, reveal_after_hours, \
      pool_topic, pool_difficulty, pool_kind, paused, active_from, pause_reason";
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    channel_id: i64,
-    guild_id: i64,
+    id: i64,
+    platform: String,
+    workspace_id: String,
+    conversation_id: String,
+    name: Option<String>,
     drop_time: String,
     time_zone: String,
     days: i64,
@@ -43,7 +61,7 @@ impl TryFrom<Row> for Channel {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Channel> {
         let corrupt =
-            |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.channel_id));
+            |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.id));
         let schedule = Schedule {
             time: parse_time(&r.drop_time).map_err(|e| corrupt(e.to_string()))?,
             zone: parse_zone(&r.time_zone).map_err(|e| corrupt(e.to_string()))?,
@@ -70,9 +88,11 @@ impl TryFrom<Row> for Channel {
             },
             paused: r.paused,
         };
+        let platform: Platform = r.platform.parse().map_err(corrupt)?;
         Ok(Channel {
-            channel_id: from_db(r.channel_id),
-            guild_id: from_db(r.guild_id),
+            key: r.id,
+            address: ChannelAddress::new(platform, r.workspace_id, r.conversation_id),
+            name: r.name,
             schedule,
             active_from: instant(r.active_from)?,
             pause_reason: r.pause_reason,
@@ -80,26 +100,32 @@ impl TryFrom<Row> for Channel {
     }
 }
 
-/// Creates or replaces a channel's schedule.
+/// Creates or replaces the schedule of the channel at `channel.address`; returns its
+/// key (`channel.key` is ignored). A name of `None` keeps the stored one.
 pub async fn upsert(
     conn: &mut SqliteConnection,
     channel: &Channel,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<i64> {
     let s = &channel.schedule;
-    sqlx::query(
-        "INSERT INTO channels (channel_id, guild_id, drop_time, time_zone, days, reveal_after_hours, \
-             pool_topic, pool_difficulty, pool_kind, paused, active_from, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (channel_id) DO UPDATE SET \
-             guild_id = excluded.guild_id, drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
+    let a = &channel.address;
+    let key: i64 = sqlx::query_scalar(
+        "INSERT INTO channels (platform, workspace_id, conversation_id, name, drop_time, time_zone, days, \
+             reveal_after_hours, pool_topic, pool_difficulty, pool_kind, paused, active_from, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (platform, conversation_id) DO UPDATE SET \
+             workspace_id = excluded.workspace_id, name = COALESCE(excluded.name, channels.name), \
+             drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
              days = excluded.days, reveal_after_hours = excluded.reveal_after_hours, \
              pool_topic = excluded.pool_topic, pool_difficulty = excluded.pool_difficulty, \
              pool_kind = excluded.pool_kind, paused = excluded.paused, pause_reason = NULL, \
-             active_from = excluded.active_from, updated_at = excluded.updated_at",
+             active_from = excluded.active_from, updated_at = excluded.updated_at \
+         RETURNING id",
     )
-    .bind(to_db(channel.channel_id))
-    .bind(to_db(channel.guild_id))
+    .bind(a.platform.as_str())
+    .bind(&a.workspace)
+    .bind(&a.conversation)
+    .bind(channel.name.as_deref())
     .bind(s.time.format("%H:%M").to_string())
     .bind(s.zone.name())
     .bind(s.days.bits() as i64)
@@ -111,16 +137,37 @@ pub async fn upsert(
     .bind(epoch(channel.active_from))
     .bind(epoch(now))
     .bind(epoch(now))
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(key)
 }
 
-pub async fn get(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<Channel>> {
+/// Records a channel's name as the platform shows it now (at setup, on a rename).
+pub async fn set_name(conn: &mut SqliteConnection, key: i64, name: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE channels SET name = ? WHERE id = ? AND name IS NOT ?")
+        .bind(name)
+        .bind(key)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The channel at a platform address, if it has a schedule.
+pub async fn find(conn: &mut SqliteConnection, address: &ChannelAddress) -> Result<Option<Channel>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE channel_id = ?"
+        "SELECT {COLUMNS} FROM channels WHERE platform = ? AND conversation_id = ?"
     ))
-    .bind(to_db(channel_id))
+    .bind(address.platform.as_str())
+    .bind(&address.conversation)
+    .fetch_optional(conn)
+    .await?;
+    row.map(Channel::try_from).transpose()
+}
+
+pub async fn get(conn: &mut SqliteConnection, key: i64) -> Result<Option<Channel>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?"))
+    .bind(key)
     .fetch_optional(conn)
     .await?;
     row.map(Channel::try_from).transpose()
@@ -146,9 +193,9 @@ pub async fn list_active_with_latest_drop(
     // index: one index lookup per channel, never a scan of a channel's history.
     let rows: Vec<RowWithLatest> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, \
-             (SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = channels.channel_id) \
+             (SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = channels.id) \
                  AS latest_drop_date \
-         FROM channels WHERE paused = 0 ORDER BY channel_id"
+         FROM channels WHERE paused = 0 ORDER BY id"
     ))
     .fetch_all(conn)
     .await?;
@@ -157,7 +204,7 @@ pub async fn list_active_with_latest_drop(
         .filter_map(|r| {
             let latest = match r.latest_drop_date.as_deref().map(date_from_db).transpose() {
                 Ok(latest) => latest,
-                Err(e) => return skip_unreadable(r.channel.channel_id, e),
+                Err(e) => return skip_unreadable(r.channel.id, e),
             };
             readable(r.channel).map(|c| (c, latest))
         })
@@ -173,7 +220,7 @@ struct RowWithLatest {
 
 async fn list_where(conn: &mut SqliteConnection, condition: &'static str) -> Result<Vec<Channel>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE {condition} ORDER BY channel_id"
+        "SELECT {COLUMNS} FROM channels WHERE {condition} ORDER BY id"
     ))
     .fetch_all(conn)
     .await?;
@@ -183,15 +230,15 @@ async fn list_where(conn: &mut SqliteConnection, condition: &'static str) -> Res
 /// One unreadable row (a zone this build does not know, say) must not stop every
 /// other channel: it is skipped, loudly.
 fn readable(row: Row) -> Option<Channel> {
-    let id = row.channel_id;
+    let id = row.id;
     match Channel::try_from(row) {
         Ok(channel) => Some(channel),
         Err(e) => skip_unreadable(id, e),
     }
 }
 
-fn skip_unreadable<T>(channel_id: i64, e: StoreError) -> Option<T> {
-    tracing::warn!(channel = from_db(channel_id), error = %e, "skipping an unreadable channel");
+fn skip_unreadable<T>(key: i64, e: StoreError) -> Option<T> {
+    tracing::warn!(channel = key, error = %e, "skipping an unreadable channel");
     None
 }
 
@@ -199,7 +246,7 @@ fn skip_unreadable<T>(channel_id: i64, e: StoreError) -> Option<T> {
 /// not caught up. Returns false when the channel has no schedule.
 pub async fn set_paused(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    key: i64,
     paused: bool,
     now: DateTime<Utc>,
 ) -> Result<bool> {
@@ -207,13 +254,13 @@ pub async fn set_paused(
         "UPDATE channels SET \
              active_from = CASE WHEN paused = 1 AND ? = 0 THEN ? ELSE active_from END, \
              paused = ?, pause_reason = NULL, updated_at = ? \
-         WHERE channel_id = ?",
+         WHERE id = ?",
     )
     .bind(paused)
     .bind(epoch(now))
     .bind(paused)
     .bind(epoch(now))
-    .bind(to_db(channel_id))
+    .bind(key)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -223,16 +270,16 @@ pub async fn set_paused(
 /// its platform channel is gone. An admin's resume clears the reason.
 pub async fn pause_with_reason(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    key: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE channels SET paused = 1, pause_reason = ?, updated_at = ? WHERE channel_id = ?",
+        "UPDATE channels SET paused = 1, pause_reason = ?, updated_at = ? WHERE id = ?",
     )
     .bind(reason)
     .bind(epoch(now))
-    .bind(to_db(channel_id))
+    .bind(key)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

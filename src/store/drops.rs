@@ -6,8 +6,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::SqliteConnection;
 
-use super::ids::{date_from_db, date_to_db, epoch, from_db, instant, to_db};
+use super::ids::{date_from_db, date_to_db, epoch, instant};
 use super::{Result, StoreError};
+use crate::chat::{Platform, ThreadRef};
 use crate::engine::DropState;
 use crate::engine::schedule::Occurrence;
 use crate::engine::streak::ChannelProgress;
@@ -16,7 +17,8 @@ use crate::engine::streak::ChannelProgress;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DropRecord {
     pub id: i64,
-    pub channel_id: u64,
+    /// The channel's key (`channels.id`).
+    pub channel_id: i64,
     pub local_date: NaiveDate,
     pub state: DropState,
     pub question_id: Option<String>,
@@ -29,8 +31,9 @@ pub struct DropRecord {
     pub attempts: u32,
     pub posted_at: Option<DateTime<Utc>>,
     pub revealed_at: Option<DateTime<Utc>>,
-    pub message_id: Option<u64>,
-    pub thread_id: Option<u64>,
+    /// The platform's ids of the drop message and its thread.
+    pub message_id: Option<String>,
+    pub thread_id: Option<String>,
     pub failure: Option<String>,
 }
 
@@ -52,8 +55,8 @@ struct Row {
     attempts: i64,
     posted_at: Option<i64>,
     revealed_at: Option<i64>,
-    message_id: Option<i64>,
-    thread_id: Option<i64>,
+    message_id: Option<String>,
+    thread_id: Option<String>,
     failure: Option<String>,
 }
 
@@ -66,7 +69,7 @@ impl TryFrom<Row> for DropRecord {
     fn try_from(r: Row) -> Result<DropRecord> {
         Ok(DropRecord {
             id: r.id,
-            channel_id: from_db(r.channel_id),
+            channel_id: r.channel_id,
             local_date: date_from_db(&r.local_date)?,
             state: r.state.parse().map_err(StoreError::Corrupt)?,
             question_id: r.question_id,
@@ -78,8 +81,8 @@ impl TryFrom<Row> for DropRecord {
             attempts: r.attempts as u32,
             posted_at: opt_instant(r.posted_at)?,
             revealed_at: opt_instant(r.revealed_at)?,
-            message_id: r.message_id.map(from_db),
-            thread_id: r.thread_id.map(from_db),
+            message_id: r.message_id,
+            thread_id: r.thread_id,
             failure: r.failure,
         })
     }
@@ -102,16 +105,42 @@ pub async fn by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<DropRe
     fetch_one_where(conn, "id = ?", id).await
 }
 
-pub async fn by_thread(conn: &mut SqliteConnection, thread_id: u64) -> Result<Option<DropRecord>> {
-    fetch_one_where(conn, "thread_id = ?", to_db(thread_id)).await
+/// `COLUMNS` of `drops d`, for queries that join.
+fn joined_columns() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("d.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The drop whose answer thread an event names. The thread id is looked up first
+/// (`drops_by_thread`), then narrowed to the platform and, where the platform's
+/// thread ids are unique only within a channel, to that channel.
+pub async fn by_thread(
+    conn: &mut SqliteConnection,
+    thread: &ThreadRef,
+) -> Result<Option<DropRecord>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {} FROM drops d JOIN channels c ON c.id = d.channel_id \
+         WHERE d.thread_id = ? AND c.platform = ? AND (? IS NULL OR c.conversation_id = ?)",
+        joined_columns()
+    ))
+    .bind(&thread.thread)
+    .bind(thread.platform.as_str())
+    .bind(thread.conversation.as_deref())
+    .bind(thread.conversation.as_deref())
+    .fetch_optional(conn)
+    .await?;
+    row.map(DropRecord::try_from).transpose()
 }
 
 /// The channel's drop with the latest local date, whatever its state.
-pub async fn latest(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<DropRecord>> {
+pub async fn latest(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
     fetch_one_where(
         conn,
         "channel_id = ? ORDER BY local_date DESC LIMIT 1",
-        to_db(channel_id),
+        channel_id,
     )
     .await
 }
@@ -119,47 +148,47 @@ pub async fn latest(conn: &mut SqliteConnection, channel_id: u64) -> Result<Opti
 /// The question of the channel's latest posted drop.
 pub async fn last_posted_question(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
 ) -> Result<Option<String>> {
     let id: Option<Option<String>> = sqlx::query_scalar(
         "SELECT question_id FROM drops WHERE channel_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .fetch_optional(conn)
     .await?;
     Ok(id.flatten())
 }
 
 /// The channel's claimed drops (being posted, or waiting to retry), oldest first.
-pub async fn claimed(conn: &mut SqliteConnection, channel_id: u64) -> Result<Vec<DropRecord>> {
+pub async fn claimed(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<DropRecord>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND state = 'claimed' ORDER BY local_date"
     ))
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(DropRecord::try_from).collect()
 }
 
 /// The channel's open drop (posted, not revealed), if any.
-pub async fn open(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<DropRecord>> {
+pub async fn open(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
     fetch_one_where(
         conn,
         "channel_id = ? AND state = 'posted'",
-        to_db(channel_id),
+        channel_id,
     )
     .await
 }
 
 pub async fn for_date(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     date: NaiveDate,
 ) -> Result<Option<DropRecord>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND local_date = ?"
     ))
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(date_to_db(date))
     .fetch_optional(conn)
     .await?;
@@ -177,22 +206,23 @@ pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<V
     rows.into_iter().map(DropRecord::try_from).collect()
 }
 
-/// Drops of every channel of a guild that are out or going out (claimed or
+/// Drops of every channel of a workspace that are out or going out (claimed or
 /// posted, not revealed), through the channels table, in no particular order.
-pub async fn open_in_guild(conn: &mut SqliteConnection, guild_id: u64) -> Result<Vec<DropRecord>> {
-    let columns = COLUMNS
-        .split(", ")
-        .map(|c| format!("d.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // CROSS JOIN keeps SQLite from reordering the join: the guild's channels first
-    // (channels_by_guild), then each one's claimed or posted drops
-    // (drops_by_channel_state), rather than every open drop of every guild.
+pub async fn open_in_workspace(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    workspace: &str,
+) -> Result<Vec<DropRecord>> {
+    // CROSS JOIN keeps SQLite from reordering the join: the workspace's channels first
+    // (channels_by_workspace), then each one's claimed or posted drops
+    // (drops_by_channel_state), rather than every open drop of every workspace.
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {columns} FROM channels c CROSS JOIN drops d ON d.channel_id = c.channel_id \
-         WHERE c.guild_id = ? AND d.state IN ('claimed', 'posted')"
+        "SELECT {} FROM channels c CROSS JOIN drops d ON d.channel_id = c.id \
+         WHERE c.platform = ? AND c.workspace_id = ? AND d.state IN ('claimed', 'posted')",
+        joined_columns()
     ))
-    .bind(to_db(guild_id))
+    .bind(platform.as_str())
+    .bind(workspace)
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(DropRecord::try_from).collect()
@@ -201,7 +231,7 @@ pub async fn open_in_guild(conn: &mut SqliteConnection, guild_id: u64) -> Result
 /// Inserts a claimed drop; `None` when that channel and date already have a row.
 pub async fn insert_claimed(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     occ: &Occurrence,
     question_id: &str,
     now: DateTime<Utc>,
@@ -213,7 +243,7 @@ pub async fn insert_claimed(
          VALUES (?, ?, 'claimed', ?, ?, ?, ?, ?, 1) \
          ON CONFLICT (channel_id, local_date) DO NOTHING RETURNING id",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(date_to_db(occ.local_date))
     .bind(question_id)
     .bind(epoch(occ.drop_at))
@@ -253,14 +283,14 @@ pub async fn reclaim(
 
 pub async fn insert_missed(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     occ: &Occurrence,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at) \
          VALUES (?, ?, 'missed', ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(date_to_db(occ.local_date))
     .bind(epoch(occ.drop_at))
     .bind(epoch(occ.reveal_at))
@@ -273,7 +303,7 @@ pub async fn insert_missed(
 /// so the schedule moves past its date instead of retrying it forever.
 pub async fn insert_failed(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     occ: &Occurrence,
     failure: &str,
 ) -> Result<()> {
@@ -281,7 +311,7 @@ pub async fn insert_failed(
         "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at, failure) \
          VALUES (?, ?, 'failed', ?, ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(date_to_db(occ.local_date))
     .bind(epoch(occ.drop_at))
     .bind(epoch(occ.reveal_at))
@@ -312,9 +342,9 @@ pub async fn renew_claim(
 }
 
 /// The next sequence number of a channel.
-pub async fn next_seq(conn: &mut SqliteConnection, channel_id: u64) -> Result<u32> {
+pub async fn next_seq(conn: &mut SqliteConnection, channel_id: i64) -> Result<u32> {
     let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = ?")
-        .bind(to_db(channel_id))
+        .bind(channel_id)
         .fetch_one(conn)
         .await?;
     Ok(max.unwrap_or(0) as u32 + 1)
@@ -324,8 +354,8 @@ pub async fn mark_posted(
     conn: &mut SqliteConnection,
     id: i64,
     seq: u32,
-    message_id: u64,
-    thread_id: u64,
+    message_id: &str,
+    thread_id: &str,
     posted_at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
@@ -334,8 +364,8 @@ pub async fn mark_posted(
          WHERE id = ? AND state = 'claimed'",
     )
     .bind(seq as i64)
-    .bind(to_db(message_id))
-    .bind(to_db(thread_id))
+    .bind(message_id)
+    .bind(thread_id)
     .bind(epoch(posted_at))
     .bind(id)
     .execute(conn)
@@ -343,9 +373,9 @@ pub async fn mark_posted(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_thread(conn: &mut SqliteConnection, id: i64, thread_id: u64) -> Result<()> {
+pub async fn set_thread(conn: &mut SqliteConnection, id: i64, thread_id: &str) -> Result<()> {
     sqlx::query("UPDATE drops SET thread_id = ? WHERE id = ?")
-        .bind(to_db(thread_id))
+        .bind(thread_id)
         .bind(id)
         .execute(conn)
         .await?;
@@ -441,11 +471,11 @@ pub async fn mark_revealed(
 }
 
 /// The channel's latest sequence number and whether that drop is still open.
-pub async fn progress(conn: &mut SqliteConnection, channel_id: u64) -> Result<ChannelProgress> {
+pub async fn progress(conn: &mut SqliteConnection, channel_id: i64) -> Result<ChannelProgress> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT seq, state FROM drops WHERE channel_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .fetch_optional(conn)
     .await?;
     Ok(
@@ -459,12 +489,12 @@ pub async fn progress(conn: &mut SqliteConnection, channel_id: u64) -> Result<Ch
 /// How many drops of each state a channel has, for `/schedule show`.
 pub async fn count_by_state(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
 ) -> Result<Vec<(DropState, u32)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT state, COUNT(*) FROM drops WHERE channel_id = ? GROUP BY state ORDER BY state",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .fetch_all(conn)
     .await?;
     rows.into_iter()

@@ -2,15 +2,15 @@
 
 use sqlx::SqliteConnection;
 
-use super::ids::{epoch, from_db, instant, to_db};
+use super::ids::{epoch, instant};
 use super::{Result, StoreError};
 use crate::engine::streak::MemberStreak;
 
 /// A member's stored stats in one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStats {
-    pub channel_id: u64,
-    pub member_id: u64,
+    pub channel_id: i64,
+    pub member_id: String,
     pub member_name: String,
     pub streak: MemberStreak,
 }
@@ -21,7 +21,7 @@ const COLUMNS: &str = "channel_id, member_id, member_name, current_streak, best_
 #[derive(sqlx::FromRow)]
 struct Row {
     channel_id: i64,
-    member_id: i64,
+    member_id: String,
     member_name: String,
     current_streak: i64,
     best_streak: i64,
@@ -34,8 +34,8 @@ impl TryFrom<Row> for MemberStats {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<MemberStats> {
         Ok(MemberStats {
-            channel_id: from_db(r.channel_id),
-            member_id: from_db(r.member_id),
+            channel_id: r.channel_id,
+            member_id: r.member_id,
             member_name: r.member_name,
             streak: MemberStreak {
                 current: r.current_streak as u32,
@@ -50,14 +50,14 @@ impl TryFrom<Row> for MemberStats {
 
 pub async fn get(
     conn: &mut SqliteConnection,
-    channel_id: u64,
-    member_id: u64,
+    channel_id: i64,
+    member_id: &str,
 ) -> Result<Option<MemberStats>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM member_stats WHERE channel_id = ? AND member_id = ?"
     ))
-    .bind(to_db(channel_id))
-    .bind(to_db(member_id))
+    .bind(channel_id)
+    .bind(member_id)
     .fetch_optional(conn)
     .await?;
     row.map(MemberStats::try_from).transpose()
@@ -72,8 +72,8 @@ pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> 
              total_on_time = excluded.total_on_time, last_seq = excluded.last_seq, \
              last_answered_at = excluded.last_answered_at",
     )
-    .bind(to_db(s.channel_id))
-    .bind(to_db(s.member_id))
+    .bind(s.channel_id)
+    .bind(&s.member_id)
     .bind(&s.member_name)
     .bind(s.streak.current as i64)
     .bind(s.streak.best as i64)
@@ -92,7 +92,7 @@ pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> 
 /// one is newer.
 pub async fn leaderboard(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     latest_revealed_seq: u32,
     limit: u32,
 ) -> Result<Vec<MemberStats>> {
@@ -106,10 +106,10 @@ pub async fn leaderboard(
     let mut rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM member_stats \
          WHERE channel_id = ? AND last_seq = ? AND current_streak > 0 \
-         ORDER BY current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, member_id \
+         ORDER BY current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, id \
          LIMIT ?"
     ))
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(latest_revealed_seq as i64)
     .bind(limit as i64)
     .fetch_all(&mut *conn)
@@ -119,10 +119,10 @@ pub async fn leaderboard(
         let others: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM member_stats \
              WHERE channel_id = ? AND NOT (last_seq = ? AND current_streak > 0) \
-             ORDER BY total_on_time DESC, member_name COLLATE NOCASE, member_id \
+             ORDER BY total_on_time DESC, member_name COLLATE NOCASE, id \
              LIMIT ?"
         ))
-        .bind(to_db(channel_id))
+        .bind(channel_id)
         .bind(latest_revealed_seq as i64)
         .bind(rest as i64)
         .fetch_all(conn)

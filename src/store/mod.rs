@@ -16,6 +16,7 @@ pub mod drops;
 pub mod ids;
 pub mod member_stats;
 pub mod rotation;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -285,6 +286,7 @@ impl Store {
             },
             other => other,
         };
+        let db_file = options.get_filename().to_path_buf();
         let mut writer_options = options.clone();
         if let Some(pages) = max_pages {
             writer_options = writer_options.pragma("max_page_count", pages.to_string());
@@ -307,7 +309,7 @@ impl Store {
             .connect_with(writer_options)
             .await
             .map_err(open_error)?;
-        if let Err(e) = Self::prepare(&writer, target).await {
+        if let Err(e) = Self::prepare(&writer, target, &db_file).await {
             // Closed rather than dropped, so nothing lingers beside a file we refused.
             writer.close().await;
             return Err(e);
@@ -323,7 +325,7 @@ impl Store {
 
     /// Refuses a database from a newer prepbot, applies the migrations, and checks that
     /// the file can be written, so the bot stops at startup rather than at its first write.
-    async fn prepare(writer: &SqlitePool, target: &str) -> Result<()> {
+    async fn prepare(writer: &SqlitePool, target: &str, db_file: &Path) -> Result<()> {
         let at = |e: sqlx::Error| StoreError::at(target, e);
         // sqlx would refuse it too, but only as "migration N was previously applied but
         // is missing": say what happened and what to do.
@@ -340,10 +342,8 @@ impl Store {
         }
         // On the pool, not on a connection: `run` on a `&mut PoolConnection` makes this
         // future not `Send` (sqlx's `Acquire` bound is too general for the compiler).
-        MIGRATOR
-            .run(writer)
-            .await
-            .map_err(|e| migrate_error(target, e))?;
+        // Migrations that rebuild tables need foreign keys off: see `upgrade`.
+        upgrade::apply(&MIGRATOR, writer, Some(db_file), target).await?;
         check_writable(&mut *writer.acquire().await.map_err(at)?)
             .await
             .map_err(at)

@@ -12,19 +12,19 @@ use crate::engine::rotation::{Pick, Rotation};
 
 /// Creates the channel's rotation with `seed` unless it has one (a re-setup keeps
 /// its place in the cycle).
-pub async fn ensure(conn: &mut SqliteConnection, channel_id: u64, seed: u64) -> Result<()> {
+pub async fn ensure(conn: &mut SqliteConnection, channel_id: i64, seed: u64) -> Result<()> {
     sqlx::query("INSERT INTO rotations (channel_id, seed, cycle) VALUES (?, ?, 0) ON CONFLICT (channel_id) DO NOTHING")
-        .bind(to_db(channel_id))
+        .bind(channel_id)
         .bind(to_db(seed))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-pub async fn load(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option<Rotation>> {
+pub async fn load(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<Rotation>> {
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT seed, cycle FROM rotations WHERE channel_id = ?")
-            .bind(to_db(channel_id))
+            .bind(channel_id)
             .fetch_optional(&mut *conn)
             .await?;
     let Some((seed, cycle)) = row else {
@@ -33,7 +33,7 @@ pub async fn load(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option
     let used: Vec<String> = sqlx::query_scalar(
         "SELECT question_id FROM rotation_used WHERE channel_id = ? AND cycle = ?",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(cycle)
     .fetch_all(conn)
     .await?;
@@ -48,18 +48,18 @@ pub async fn load(conn: &mut SqliteConnection, channel_id: u64) -> Result<Option
 /// the old cycle's set.
 pub async fn record(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     pick: &Pick,
     now: DateTime<Utc>,
 ) -> Result<()> {
     if pick.new_cycle {
         sqlx::query("UPDATE rotations SET cycle = ? WHERE channel_id = ?")
             .bind(pick.cycle as i64)
-            .bind(to_db(channel_id))
+            .bind(channel_id)
             .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM rotation_used WHERE channel_id = ? AND cycle < ?")
-            .bind(to_db(channel_id))
+            .bind(channel_id)
             .bind(pick.cycle as i64)
             .execute(&mut *conn)
             .await?;
@@ -68,7 +68,7 @@ pub async fn record(
         "INSERT INTO rotation_used (channel_id, cycle, question_id, used_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(pick.cycle as i64)
     .bind(&pick.question_id)
     .bind(epoch(now))
@@ -80,16 +80,16 @@ pub async fn record(
 /// Gives a question back to the current cycle (its drop failed and was never seen).
 pub async fn release(
     conn: &mut SqliteConnection,
-    channel_id: u64,
+    channel_id: i64,
     question_id: &str,
 ) -> Result<()> {
     sqlx::query(
         "DELETE FROM rotation_used WHERE channel_id = ? AND question_id = ? \
          AND cycle = (SELECT cycle FROM rotations WHERE channel_id = ?)",
     )
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .bind(question_id)
-    .bind(to_db(channel_id))
+    .bind(channel_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -24,23 +24,30 @@ pub async fn drop_now(ctx: Context<'_>) -> Result<(), CommandError> {
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let channel_id = super::home_channel(ctx);
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
     let now = data.clock.now();
-    let result = scheduler::drop_now(&data.practice, &data.outbound, channel_id, now).await;
+    let result = scheduler::drop_now(&data.practice, &data.outbound, channel.key, now).await;
     data.wake.notify_one();
     let text = match result {
         Ok(d) => format!(
             "Posted drop #{}: {}. It is revealed {}; the schedule then carries on from the next scheduled day.",
             d.seq.unwrap_or(0),
-            message_link(guild, channel_id, d.message_id.unwrap_or_default()),
+            message_link(
+                guild,
+                channel_id,
+                super::snowflake(d.message_id.as_deref().unwrap_or_default())
+            ),
             relative_time(d.reveal_due_at)
         ),
-        Err(PracticeError::AlreadyOut(d)) => match (d.state, d.message_id) {
+        Err(PracticeError::AlreadyOut(d)) => match (d.state, d.message_id.as_deref()) {
             (DropState::Claimed, _) | (_, None) => {
                 "Today's drop is being posted right now.".to_string()
             }
             (_, Some(m)) => format!(
                 "Today's drop is already out: {}. Nothing was posted.",
-                message_link(guild, channel_id, m)
+                message_link(guild, channel_id, super::snowflake(m))
             ),
         },
         Err(e) => return Err(e.into()),
@@ -58,7 +65,11 @@ pub async fn reveal(ctx: Context<'_>) -> Result<(), CommandError> {
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let channel_id = super::home_channel(ctx);
-    let Some(open) = data.practice.open_drop(channel_id).await? else {
+    let open = match super::home_schedule(ctx).await? {
+        Some(channel) => data.practice.open_drop(channel.key).await?,
+        None => None,
+    };
+    let Some(open) = open else {
         return Err(CommandError::user("No drop is open in this channel."));
     };
     let now = data.clock.now();
@@ -68,7 +79,10 @@ pub async fn reveal(ctx: Context<'_>) -> Result<(), CommandError> {
         Some(d) => format!(
             "Revealed drop #{} in {}.",
             d.seq.unwrap_or(0),
-            channel_link(guild, d.thread_id.unwrap_or(channel_id))
+            channel_link(
+                guild,
+                d.thread_id.as_deref().map_or(channel_id, super::snowflake)
+            )
         ),
         None => "The reveal could not be posted just now (Discord refused it, or it is already being posted); it is retried automatically.".to_string(),
     };

@@ -127,6 +127,29 @@ pub fn home_channel(ctx: Context<'_>) -> u64 {
     ctx.channel_id().get()
 }
 
+/// The practice channel a command is about, as the core addresses it.
+pub fn home_address(ctx: Context<'_>) -> crate::chat::ChannelAddress {
+    crate::chat::ChannelAddress::new(
+        crate::chat::Platform::Discord,
+        ctx.guild_id()
+            .map(|g| g.get().to_string())
+            .unwrap_or_default(),
+        home_channel(ctx).to_string(),
+    )
+}
+
+/// The home channel's schedule, if it has one.
+pub async fn home_schedule(
+    ctx: Context<'_>,
+) -> Result<Option<crate::store::channels::Channel>, CommandError> {
+    Ok(ctx.data().practice.channel_at(&home_address(ctx)).await?)
+}
+
+/// A Discord id the core holds as text (0 if it is not one, which links nowhere).
+pub fn snowflake(id: &str) -> u64 {
+    id.parse().unwrap_or_default()
+}
+
 /// `/setup` only makes sense in a text or announcement channel: each drop opens a
 /// thread, which threads, voice channels and forums cannot host this way.
 pub fn require_text_channel(ctx: Context<'_>) -> Result<(), CommandError> {

@@ -47,8 +47,13 @@ pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = guild_id(ctx)?;
     let data = ctx.data();
     let channel_id = super::home_channel(ctx);
-    let Some(open) = data.practice.open_drop(channel_id).await? else {
-        let next = match data.practice.channel(channel_id).await? {
+    let home = super::home_schedule(ctx).await?;
+    let open = match &home {
+        Some(channel) => data.practice.open_drop(channel.key).await?,
+        None => None,
+    };
+    let Some(open) = open else {
+        let next = match home {
             Some(channel) => data.practice.next_drop(&channel, data.clock.now()).await?,
             None => None,
         };
@@ -64,7 +69,10 @@ pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
     let Some(q) = data.practice.drop_question(&open).await else {
         return say(ctx, "Today's question was removed from the bank.".into()).await;
     };
-    let thread = open.thread_id.unwrap_or(channel_id);
+    let thread = open
+        .thread_id
+        .as_deref()
+        .map_or(channel_id, super::snowflake);
     let text = format!(
         "Drop #{}: {}\n{}\nAnswer in {}. Revealed {}.",
         open.seq.unwrap_or(0),
@@ -120,7 +128,7 @@ pub async fn show(
     };
     if data
         .practice
-        .open_question_ids(guild)
+        .open_question_ids(crate::chat::Platform::Discord, &guild.to_string())
         .await?
         .contains(&q.id)
     {

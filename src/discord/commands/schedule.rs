@@ -25,7 +25,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
     let data = ctx.data();
     let now = data.clock.now();
     let channel_id = super::home_channel(ctx);
-    let Some(channel) = data.practice.channel(channel_id).await? else {
+    let Some(channel) = super::home_schedule(ctx).await? else {
         return Err(PracticeError::NotConfigured.into());
     };
     let s = &channel.schedule;
@@ -45,10 +45,12 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
         )),
         None => text.push_str("\nPaused: no drops until someone runs /schedule resume."),
     }
-    if let Some(open) = data.practice.open_drop(channel_id).await? {
+    if let Some(open) = data.practice.open_drop(channel.key).await? {
+        let guild = super::snowflake(&channel.address.workspace);
         let link = open
             .message_id
-            .map(|m| message_link(channel.guild_id, channel_id, m))
+            .as_deref()
+            .map(|m| message_link(guild, channel_id, super::snowflake(m)))
             .unwrap_or_default();
         text.push_str(&format!(
             "\nOpen: drop #{} {link}, revealed {}.",
@@ -59,7 +61,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
     if let Some(reason) = &channel.pause_reason {
         text.push_str(&format!("\nPaused by the bot: {reason}."));
     }
-    if let Some(failed) = data.practice.last_failure(channel_id).await? {
+    if let Some(failed) = data.practice.last_failure(channel.key).await? {
         text.push_str(&format!(
             "\nLast drop failed ({}): {}.",
             relative_time(failed.due_at),
@@ -77,8 +79,11 @@ pub async fn pause(ctx: Context<'_>) -> Result<(), CommandError> {
     require_admin(ctx)?;
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
     data.practice
-        .set_paused(super::home_channel(ctx), true, data.clock.now())
+        .set_paused(channel.key, true, data.clock.now())
         .await?;
     data.wake.notify_one();
     let text = "Paused: no new drops here until /schedule resume. An open drop is still revealed on time, and nobody's streak breaks while paused.";
@@ -94,10 +99,10 @@ pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let now = data.clock.now();
-    let channel = data
-        .practice
-        .set_paused(super::home_channel(ctx), false, now)
-        .await?;
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
+    let channel = data.practice.set_paused(channel.key, false, now).await?;
     data.wake.notify_one();
     let next = data.practice.next_drop(&channel, now).await?;
     let text = match next {

@@ -95,9 +95,19 @@ pub async fn setup(
     let now = data.clock.now();
     let channel_id = ctx.channel_id().get();
     let seed = mix64(channel_id ^ now.timestamp_nanos_opt().unwrap_or_default() as u64);
+    // The interaction carries the channel's name: stored so that `prepbot status`
+    // names the channel as members see it.
+    let name = match ctx {
+        poise::Context::Application(a) => a.interaction.channel.as_ref().and_then(|c| c.name.clone()),
+        poise::Context::Prefix(_) => None,
+    };
     let setup = ChannelSetup {
-        guild_id: guild,
-        channel_id,
+        address: crate::chat::ChannelAddress::new(
+            crate::chat::Platform::Discord,
+            guild.to_string(),
+            channel_id.to_string(),
+        ),
+        name,
         time,
         zone,
         days,

@@ -22,7 +22,10 @@ pub async fn streak(
     let view = ctx
         .data()
         .practice
-        .streak(super::home_channel(ctx), user.id.get())
+        .streak(
+            super::home_schedule(ctx).await?.map_or(0, |c| c.key),
+            &user.id.get().to_string(),
+        )
         .await?;
     let text = match view {
         Some(s) => format!(
@@ -45,7 +48,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
     let rows = ctx
         .data()
         .practice
-        .leaderboard(super::home_channel(ctx), 10)
+        .leaderboard(super::home_schedule(ctx).await?.map_or(0, |c| c.key), 10)
         .await?;
     if rows.is_empty() {
         ctx.send(
