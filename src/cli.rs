@@ -345,7 +345,21 @@ fn check(dir: &Path) -> ExitCode {
         return ExitCode::from(1);
     };
     let s = bank.summary();
-    say!("{}: {} questions, no problems", dir.display(), s.total);
+    let warnings = bank.warnings();
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    if warnings.is_empty() {
+        say!("{}: {} questions, no problems", dir.display(), s.total);
+    } else {
+        say!(
+            "{}: {} questions, no errors, {} tag warnings (tags are enforced only in a bank with its own {})",
+            dir.display(),
+            s.total,
+            warnings.len(),
+            crate::bank::TAGS_FILE
+        );
+    }
     let line = |label: &str, items: Vec<(String, usize)>| {
         let parts: Vec<String> = items.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
         say!("  {label:<11} {}", parts.join(", "));
