@@ -274,7 +274,7 @@ impl QuestionBank {
             .enumerate()
             .map(|(i, q)| (q.id.clone(), i))
             .collect();
-        let index = search::Index::build(&questions);
+        let index = search::Index::build(&questions, &vocabulary);
         QuestionBank {
             questions,
             by_id,

@@ -197,12 +197,7 @@ impl Vocabulary {
     /// The canonical tag whose name or one of whose aliases is closest in edit
     /// distance to `tag` (ties: the shorter name, then alphabetical).
     pub fn nearest(&self, tag: &str) -> &str {
-        let names = self
-            .canonical
-            .keys()
-            .map(|c| (c.as_str(), c.as_str()))
-            .chain(self.aliases.iter().map(|(a, c)| (a.as_str(), c.as_str())));
-        names
+        self.spellings()
             .map(|(name, canonical)| (edit_distance(tag, name), name.len(), canonical))
             .min()
             .map_or("", |(_, _, canonical)| canonical)
@@ -253,6 +248,14 @@ impl Vocabulary {
                 format!("no {class} tag: every question needs at least one (see tags.toml)")
             }
         }
+    }
+
+    /// Every spelling of a tag, canonical or alias, with its canonical tag.
+    pub(crate) fn spellings(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.canonical
+            .keys()
+            .map(|c| (c.as_str(), c.as_str()))
+            .chain(self.aliases.iter().map(|(a, c)| (a.as_str(), c.as_str())))
     }
 }
 
