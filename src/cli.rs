@@ -129,6 +129,15 @@ pub enum QuestionsCommand {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// List questions: a whole topic, difficulty or kind (default: all), in id order.
+    List {
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long)]
+        difficulty: Option<Difficulty>,
+        #[arg(long)]
+        kind: Option<Kind>,
+    },
     /// Search titles, tags and text; best matches first.
     Search {
         /// Words to look for.
@@ -345,7 +354,21 @@ fn check(dir: &Path) -> ExitCode {
         return ExitCode::from(1);
     };
     let s = bank.summary();
-    say!("{}: {} questions, no problems", dir.display(), s.total);
+    let warnings = bank.warnings();
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    if warnings.is_empty() {
+        say!("{}: {} questions, no problems", dir.display(), s.total);
+    } else {
+        say!(
+            "{}: {} questions, no errors, {} tag warnings (tags are enforced only in a bank with its own {})",
+            dir.display(),
+            s.total,
+            warnings.len(),
+            crate::bank::TAGS_FILE
+        );
+    }
     let line = |label: &str, items: Vec<(String, usize)>| {
         let parts: Vec<String> = items.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
         say!("  {label:<11} {}", parts.join(", "));
@@ -390,14 +413,8 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
             answer,
             seed,
         } => {
-            if let Some(t) = &topic {
-                if !bank.topics().contains(&t.as_str()) {
-                    eprintln!(
-                        "error: unknown topic `{t}` (topics: {})",
-                        bank.topics().join(", ")
-                    );
-                    return ExitCode::from(1);
-                }
+            if !known_topic(&bank, topic.as_deref()) {
+                return ExitCode::from(1);
             }
             let filter = PoolFilter {
                 topic,
@@ -425,16 +442,58 @@ fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
                 return ExitCode::from(1);
             }
             for hit in hits {
-                let q = hit.question;
-                say!(
-                    "{:<40} {:<20} {:<7} {}",
-                    q.id,
-                    q.topic,
-                    q.difficulty.as_str(),
-                    q.title
-                );
+                say_row(hit.question);
+            }
+            ExitCode::SUCCESS
+        }
+        QuestionsCommand::List {
+            topic,
+            difficulty,
+            kind,
+        } => {
+            if !known_topic(&bank, topic.as_deref()) {
+                return ExitCode::from(1);
+            }
+            let filter = PoolFilter {
+                topic,
+                difficulty,
+                kind,
+            };
+            let mut listed = 0;
+            for q in bank.pool(&filter) {
+                say_row(q);
+                listed += 1;
+            }
+            if listed == 0 {
+                eprintln!("error: no question matches {filter}");
+                return ExitCode::from(1);
             }
             ExitCode::SUCCESS
         }
     }
+}
+
+/// False, after saying so, when `topic` is given and the bank has no such topic.
+fn known_topic(bank: &QuestionBank, topic: Option<&str>) -> bool {
+    match topic {
+        Some(t) if !bank.topics().contains(&t) => {
+            eprintln!(
+                "error: unknown topic `{t}` (topics: {})",
+                bank.topics().join(", ")
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
+/// One question as a line of `questions search` and `questions list`.
+fn say_row(q: &crate::bank::Question) {
+    say!(
+        "{:<40} {:<20} {:<7} {}",
+        q.id,
+        q.topic,
+        q.difficulty.as_str(),
+        q.title
+    );
 }

@@ -1,5 +1,6 @@
-//! Loading banks from disk: the layout rules and `path:line` errors, through the
-//! library and through the real `prepbot check` binary.
+//! Loading banks from disk: the layout rules, `path:line` errors and tag rules
+//! (enforced in a bank with its own `tags.toml`, warned about in a pack), through
+//! the library and through the real `prepbot check` binary.
 
 use std::fs;
 use std::path::Path;
@@ -9,7 +10,7 @@ use prepbot::bank::QuestionBank;
 
 fn good(id: &str, topic: &str) -> String {
     format!(
-        "+++\nid = \"{id}\"\ntitle = \"Title {id}\"\ntopic = \"{topic}\"\ndifficulty = \"easy\"\nkind = \"technical\"\ntags = [\"t\"]\n+++\n\n\
+        "+++\nid = \"{id}\"\ntitle = \"Title {id}\"\ntopic = \"{topic}\"\ndifficulty = \"easy\"\nkind = \"technical\"\ntags = [\"postgres\", \"indexing\"]\n+++\n\n\
          ## Question\n\nWhat about {id}?\n\n## Model answer\n\nThis.\n\n## What interviewers look for\n\n- one\n- two\n- three\n\n\
          ## Common mistakes\n\n- a\n- b\n"
     )
@@ -72,7 +73,10 @@ fn every_problem_in_every_file_is_reported_with_path_and_line() {
         root,
         "databases/messy.md",
         good("messy", "databases")
-            .replace("tags = [\"t\"]", "tags = [\"t\"]\nauthor = \"me\"")
+            .replace(
+                "tags = [\"postgres\", \"indexing\"]",
+                "tags = [\"postgres\", \"indexing\"]\nauthor = \"me\"",
+            )
             .replace("topic = \"databases\"", "topic = \"caching\"")
             .replace(
                 "## Model answer\n\nThis.\n",
@@ -178,5 +182,121 @@ fn a_missing_or_empty_bank_is_one_clear_line() {
     assert!(
         stderr.contains("no questions found: expected files at `<topic>/<id>.md`"),
         "{stderr}"
+    );
+}
+
+/// A shipped-style bank (`tags.toml` beside the topics) with one file whose tags
+/// break every rule, and one that uses aliases.
+fn strict_bank(root: &Path) {
+    write(
+        root,
+        "tags.toml",
+        "[technology]\npostgres = [\"pg\", \"postgresql\"]\nredis = []\n\n\
+         [concept]\nindexing = [\"indexes\"]\ncaching = [\"cache\"]\n",
+    );
+    write(
+        root,
+        "databases/aliased.md",
+        good("aliased", "databases").replace(
+            "tags = [\"postgres\", \"indexing\"]",
+            "tags = [\"pg\", \"indexes\", \"postgresql\"]",
+        ),
+    );
+    write(
+        root,
+        "caching/bad-tags.md",
+        good("bad-tags", "caching").replace(
+            "tags = [\"postgres\", \"indexing\"]",
+            "tags = [\"cachng\",\n  \"caching\"]",
+        ),
+    );
+}
+
+#[test]
+fn a_bank_with_its_own_tags_file_enforces_it_and_stores_canonical_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    strict_bank(root);
+    let errors = QuestionBank::load(root).unwrap_err();
+    let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+    let p = root.join("caching/bad-tags.md").display().to_string();
+    assert_eq!(
+        lines,
+        [
+            format!("{p}:7: unknown tag \"cachng\"; nearest known tag: \"caching\""),
+            format!("{p}:7: no technology tag: every question needs at least one (see tags.toml)"),
+        ]
+    );
+    let (code, stdout, stderr) = check(root);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains(&lines[0]), "{stderr}");
+
+    fs::remove_file(root.join("caching/bad-tags.md")).unwrap();
+    let bank = QuestionBank::load(root).unwrap();
+    assert_eq!(bank.get("aliased").unwrap().tags, ["postgres", "indexing"]);
+    assert!(bank.warnings().is_empty());
+}
+
+#[test]
+fn a_pack_without_a_tags_file_gets_warnings_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    strict_bank(root);
+    fs::remove_file(root.join("tags.toml")).unwrap();
+    // Checked against the shipped vocabulary: aliases still become canonical.
+    let bank = QuestionBank::load(root).unwrap();
+    assert_eq!(bank.get("aliased").unwrap().tags, ["postgres", "indexing"]);
+    assert_eq!(bank.get("bad-tags").unwrap().tags, ["cachng", "caching"]);
+    let p = root.join("caching/bad-tags.md").display().to_string();
+    let warnings: Vec<String> = bank.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            format!("{p}:7: warning: unknown tag \"cachng\"; nearest known tag: \"caching\""),
+            format!(
+                "{p}:7: warning: no technology tag: every question needs at least one (see tags.toml)"
+            ),
+        ]
+    );
+    let (code, stdout, stderr) = check(root);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{}: 2 questions, no errors, 2 tag warnings",
+            root.display()
+        )),
+        "{stdout}"
+    );
+    assert!(stderr.contains(&warnings[0]), "{stderr}");
+}
+
+#[test]
+fn a_broken_tags_file_is_reported_with_the_other_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "tags.toml",
+        "[technology]\npostgres = [\"pg\"]\n\n[concept]\nindexing = [\"pg\"]\n",
+    );
+    write(
+        root,
+        "databases/broken.md",
+        good("broken", "databases").replace("difficulty = \"easy\"", "difficulty = \"brutal\""),
+    );
+    let errors = QuestionBank::load(root).unwrap_err();
+    let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}:5: `pg` is already listed (under `postgres`)",
+            root.join("tags.toml").display()
+        )
+    );
+    assert!(
+        lines[1].contains("unknown difficulty `brutal`"),
+        "{lines:?}"
     );
 }

@@ -77,7 +77,10 @@ fn random_respects_filters_and_hides_the_answer_by_default() {
 
     let out = prepbot(&["questions", "random", "--topic", "astrology"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("error: unknown topic `astrology` (topics: apis,"));
+    assert!(
+        text(&out.stderr)
+            .starts_with("error: unknown topic `astrology` (topics: ai-backends, apis,")
+    );
     let out = prepbot(&["questions", "random", "--difficulty", "brutal"]);
     assert_eq!(out.status.code(), Some(2), "clap rejects a bad value");
     assert!(text(&out.stderr).contains("possible values: easy, medium, hard"));

@@ -1,21 +1,35 @@
 //! The question bank: one Markdown file per question under `<bank>/<topic>/<id>.md`.
 //!
 //! [`QuestionBank::load`] reads and validates a whole directory and reports every
-//! problem at once as `path:line: what is wrong` ([`parse`]); lookups by id, by
-//! filter and by relevance-ranked text search live here and in [`search`].
+//! problem at once as `path:line: what is wrong` ([`parse`]); tags are held to a
+//! vocabulary ([`tags`]); lookups by id, by filter and by relevance-ranked text
+//! search live here and in [`search`].
+//!
+//! Which bank is strict about tags: a bank directory that carries its own
+//! `tags.toml` (the shipped `questions/` does) is checked against it, and a tag
+//! problem is an error. Any other directory, a team's own pack, is checked against
+//! the shipped vocabulary compiled into the binary, and tag problems are warnings
+//! ([`QuestionBank::warnings`]): a pack's tags are its authors' business, and the
+//! bot should not refuse to start over them.
 
 mod parse;
 mod search;
+mod tags;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 pub use parse::{BankError, BankErrors};
 pub use search::SearchHit;
+pub use tags::{TagClass, TagProblem, Vocabulary, VocabularyError};
+
+/// The file in a bank directory that makes its tags strict (see the module docs).
+pub const TAGS_FILE: &str = "tags.toml";
 
 /// How hard a question is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -192,28 +206,100 @@ pub struct QuestionBank {
     questions: Vec<Question>,
     by_id: HashMap<String, usize>,
     index: search::Index,
+    vocabulary: Arc<Vocabulary>,
+    warnings: Vec<parse::TagWarning>,
 }
 
 impl QuestionBank {
-    /// Loads every question under `dir`, or returns every problem found.
+    /// Loads every question under `dir`, or returns every problem found. Tags are
+    /// enforced when `dir` holds a `tags.toml`, and only warned about otherwise.
     pub fn load(dir: &Path) -> Result<Self, BankErrors> {
-        parse::load_dir(dir).map(Self::from_questions)
+        let tags_path = dir.join(TAGS_FILE);
+        if !tags_path.is_file() {
+            let vocabulary = Vocabulary::shipped();
+            let loaded = parse::load_dir(dir, &vocabulary, parse::TagRule::Advised)?;
+            return Ok(Self::build(loaded.questions, vocabulary, loaded.warnings));
+        }
+        let vocabulary_errors = |errors: Vec<VocabularyError>| -> Vec<BankError> {
+            errors
+                .into_iter()
+                .map(|e| BankError {
+                    path: tags_path.clone(),
+                    line: e.line,
+                    message: e.message,
+                })
+                .collect()
+        };
+        let parsed = std::fs::read_to_string(&tags_path)
+            .map_err(|e| {
+                vec![VocabularyError {
+                    line: 0,
+                    message: format!("cannot read the tag vocabulary: {e}"),
+                }]
+            })
+            .and_then(|text| Vocabulary::parse(&text));
+        match parsed {
+            Ok(vocabulary) => {
+                let loaded = parse::load_dir(dir, &vocabulary, parse::TagRule::Enforced)?;
+                Ok(Self::build(loaded.questions, Arc::new(vocabulary), vec![]))
+            }
+            // Still read every question, to report all problems in one run.
+            Err(errors) => {
+                let mut all = vocabulary_errors(errors);
+                let shipped = Vocabulary::shipped();
+                if let Err(BankErrors(mut more)) =
+                    parse::load_dir(dir, &shipped, parse::TagRule::Unchecked)
+                {
+                    all.append(&mut more);
+                }
+                Err(BankErrors(all))
+            }
+        }
     }
 
-    /// Builds a bank from already-validated questions (ids must be unique).
-    pub fn from_questions(mut questions: Vec<Question>) -> Self {
+    /// Builds a bank from already-validated questions (ids must be unique); search
+    /// uses the shipped vocabulary's aliases.
+    pub fn from_questions(questions: Vec<Question>) -> Self {
+        Self::build(questions, Vocabulary::shipped(), vec![])
+    }
+
+    fn build(
+        mut questions: Vec<Question>,
+        vocabulary: Arc<Vocabulary>,
+        warnings: Vec<parse::TagWarning>,
+    ) -> Self {
         questions.sort_by(|a, b| a.id.cmp(&b.id));
         let by_id = questions
             .iter()
             .enumerate()
             .map(|(i, q)| (q.id.clone(), i))
             .collect();
-        let index = search::Index::build(&questions);
+        let index = search::Index::build(&questions, &vocabulary);
         QuestionBank {
             questions,
             by_id,
             index,
+            vocabulary,
+            warnings,
         }
+    }
+
+    /// Tag problems of a bank that does not enforce its tags (a team's pack), as
+    /// `path:line: warning: ...` reports; empty for a bank with its own `tags.toml`.
+    pub fn warnings(&self) -> Vec<BankError> {
+        self.warnings
+            .iter()
+            .map(|w| BankError {
+                path: w.path.clone(),
+                line: w.line,
+                message: format!("warning: {}", self.vocabulary.describe(&w.problem)),
+            })
+            .collect()
+    }
+
+    /// The tag vocabulary the bank was checked against.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
     }
 
     pub fn len(&self) -> usize {

@@ -8,6 +8,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::tags::{TagProblem, Vocabulary};
 use super::{Difficulty, Kind, Question};
 
 /// One problem in one file.
@@ -118,8 +119,40 @@ fn is_markdown(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "md")
 }
 
-/// Loads every question file of a bank directory (see the module docs for the layout).
-pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Question>, BankErrors> {
+/// A tag problem in a bank whose tags are only advised (a team's pack): shown as a
+/// warning, described only when shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TagWarning {
+    pub path: PathBuf,
+    pub line: usize,
+    pub problem: TagProblem,
+}
+
+/// What a valid bank directory holds.
+pub(crate) struct Loaded {
+    pub questions: Vec<Question>,
+    pub warnings: Vec<TagWarning>,
+}
+
+/// How a bank's tags are held to its vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TagRule {
+    /// A tag problem is an error (a bank that carries its own `tags.toml`).
+    Enforced,
+    /// A tag problem is a warning (a team's pack, checked against the shipped tags).
+    Advised,
+    /// Tags are not checked (the bank's `tags.toml` is itself broken).
+    Unchecked,
+}
+
+/// Loads every question file of a bank directory (see the module docs for the
+/// layout). Aliases among a question's tags become their canonical tags; other
+/// tag problems follow `rule`.
+pub(crate) fn load_dir(
+    dir: &Path,
+    vocabulary: &Vocabulary,
+    rule: TagRule,
+) -> Result<Loaded, BankErrors> {
     let mut errors = Vec::new();
     let topic_dirs = match sorted_entries(dir) {
         Ok(entries) => entries,
@@ -132,6 +165,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Question>, BankErrors> {
         }
     };
     let mut questions = Vec::new();
+    let mut warnings = Vec::new();
     // id -> (path, line of its `id` field), to name the first file on a duplicate.
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for topic_dir in topic_dirs {
@@ -187,7 +221,26 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Question>, BankErrors> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let (question, id_line) = match parse_file(&path, &topic, &bytes) {
-                Ok(parsed) => (Some(parsed.question), parsed.id_line),
+                Ok(mut parsed) => {
+                    if rule != TagRule::Unchecked {
+                        for (line, problem) in parsed.check_tags(vocabulary) {
+                            if rule == TagRule::Enforced {
+                                errors.push(BankError {
+                                    path: path.clone(),
+                                    line,
+                                    message: vocabulary.describe(&problem),
+                                });
+                            } else {
+                                warnings.push(TagWarning {
+                                    path: path.clone(),
+                                    line,
+                                    problem,
+                                });
+                            }
+                        }
+                    }
+                    (Some(parsed.question), parsed.id_line)
+                }
                 Err(mut errs) => {
                     errors.append(&mut errs);
                     (None, id_line_of(&bytes))
@@ -213,7 +266,10 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Question>, BankErrors> {
         });
     }
     if errors.is_empty() {
-        Ok(questions)
+        Ok(Loaded {
+            questions,
+            warnings,
+        })
     } else {
         Err(BankErrors(errors))
     }
@@ -255,10 +311,36 @@ fn contains_markdown(dir: &Path) -> bool {
         .any(|p| (p.is_file() && is_markdown(p)) || (p.is_dir() && contains_markdown(p)))
 }
 
-/// A question and where its `id` field is, for duplicate reports.
+/// A question and where its `id` field and tags are, for later reports.
 pub(crate) struct Parsed {
     pub question: Question,
     pub id_line: usize,
+    /// The line of the `tags` field.
+    pub tags_line: usize,
+    /// The line of each tag as written (a list may span lines).
+    pub tag_lines: Vec<(String, usize)>,
+}
+
+impl Parsed {
+    /// Rewrites aliases to canonical tags; returns each problem with its line (an
+    /// unknown tag's own line, the `tags` line for a missing class).
+    pub(crate) fn check_tags(&mut self, vocabulary: &Vocabulary) -> Vec<(usize, TagProblem)> {
+        vocabulary
+            .check(&mut self.question.tags)
+            .into_iter()
+            .map(|problem| {
+                let line = match &problem {
+                    TagProblem::Unknown(tag) => self
+                        .tag_lines
+                        .iter()
+                        .find(|(t, _)| t == tag)
+                        .map_or(self.tags_line, |(_, line)| *line),
+                    TagProblem::Missing(_) => self.tags_line,
+                };
+                (line, problem)
+            })
+            .collect()
+    }
 }
 
 /// Parses one file. `topic` is the name of the folder the file is in.
@@ -483,6 +565,22 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
         // Unreachable in practice: every missing piece above pushed an error.
         return Err(vec![err(1, "incomplete front matter".into())]);
     };
+    let tags_line = key_line("tags");
+    // A tag's own line: the first line from the `tags` key on that holds it quoted.
+    let tag_lines = meta
+        .tags
+        .iter()
+        .map(|tag| {
+            let quoted = [format!("\"{tag}\""), format!("'{tag}'")];
+            let line = front_lines
+                .iter()
+                .enumerate()
+                .skip(tags_line.saturating_sub(front_first))
+                .find(|(_, l)| quoted.iter().any(|q| l.contains(q.as_str())))
+                .map_or(tags_line, |(i, _)| i + front_first);
+            (tag.clone(), line)
+        })
+        .collect();
     let mut take_text = |s: Section| text_of.remove(s.name());
     let mut take_bullets = |s: Section| bullets_of.remove(s.name()).unwrap_or_default();
     let question = Question {
@@ -504,6 +602,8 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
     Ok(Parsed {
         question,
         id_line: meta.id_line,
+        tags_line,
+        tag_lines,
     })
 }
 
