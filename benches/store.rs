@@ -32,6 +32,8 @@ const ANSWERS_PER_DROP: u64 = 1_000;
 /// with stats, and one open drop to answer.
 struct Seeded {
     practice: Practice,
+    /// The channel's key.
+    key: i64,
     thread: u64,
     open_at: DateTime<Utc>,
     next_message: Cell<u64>,
@@ -68,18 +70,23 @@ async fn seed(drops: u64) -> Seeded {
         .expect("opening the store");
     let practice = Practice::new(store.clone(), Arc::new(bank));
     let setup = ChannelSetup {
-        guild_id: 1,
-        channel_id: CHANNEL,
+        address: prepbot::chat::ChannelAddress::new(
+            prepbot::chat::Platform::Discord,
+            "1",
+            CHANNEL.to_string(),
+        ),
+        name: None,
         time: NaiveTime::from_hms_opt(9, 0, 0).expect("a time"),
         zone: chrono_tz::UTC,
         days: Days::DAILY,
         reveal_after_hours: 8,
         pool: PoolFilter::default(),
     };
-    practice
+    let (channel, _) = practice
         .setup_channel(setup, 1, start())
         .await
         .expect("setting up the channel");
+    let key = channel.key;
 
     let mut rng = Lcg(7);
     let mut message_id = 1_000_000_000u64;
@@ -87,19 +94,25 @@ async fn seed(drops: u64) -> Seeded {
     for day in 0..=drops {
         let at = start() + Duration::days(day as i64) + Duration::hours(9);
         let claimed = practice
-            .claim_scheduled_drop(CHANNEL, at)
+            .claim_scheduled_drop(key, at)
             .await
             .expect("claiming")
             .expect("a drop is due");
         message_id += 1;
         let drop = practice
-            .mark_posted(claimed.drop.id, message_id, message_id, at)
+            .mark_posted(
+                claimed.drop.id,
+                &message_id.to_string(),
+                &message_id.to_string(),
+                at,
+            )
             .await
             .expect("posting");
         if day == drops {
             // The open drop the recording bench answers.
             return Seeded {
                 practice,
+                key,
                 thread: message_id,
                 open_at: at,
                 next_message: Cell::new(message_id + 1),
@@ -117,9 +130,10 @@ async fn seed(drops: u64) -> Seeded {
             message_id += 1;
             let member = 1 + rng.next(MEMBERS);
             let answer = StoredAnswer {
-                message_id,
+                channel_id: key,
+                message_id: message_id.to_string(),
                 drop_id: drop.id,
-                member_id: member,
+                member_id: member.to_string(),
                 member_name: format!("member{member}"),
                 body: body.clone(),
                 posted_at: at + Duration::seconds(k as i64 * 20),
@@ -138,8 +152,8 @@ async fn seed(drops: u64) -> Seeded {
             let latest = drops as u32;
             for member in 1..=MEMBERS {
                 let stats = MemberStats {
-                    channel_id: CHANNEL,
-                    member_id: member,
+                    channel_id: key,
+                    member_id: member.to_string(),
                     member_name: format!("member{member}"),
                     streak: MemberStreak {
                         current: 1 + rng.next(30) as u32,
@@ -180,12 +194,12 @@ fn store(c: &mut Criterion) {
     group.sample_size(50);
     for (label, s) in &seeded {
         group.bench_with_input(BenchmarkId::new("streak", label), s, |b, s| {
-            b.iter(|| run(&rt, s.practice.streak(CHANNEL, 42)))
+            b.iter(|| run(&rt, s.practice.streak(s.key, "42")))
         });
     }
     for (label, s) in &seeded {
         group.bench_with_input(BenchmarkId::new("leaderboard top 10", label), s, |b, s| {
-            b.iter(|| run(&rt, s.practice.leaderboard(CHANNEL, 10)))
+            b.iter(|| run(&rt, s.practice.leaderboard(s.key, 10)))
         });
     }
     // The leaderboard's first walk skips members whose streak is not current; it
@@ -198,7 +212,7 @@ fn store(c: &mut Criterion) {
                 b.iter(|| {
                     rt.block_on(async {
                         let mut conn = s.practice.store().read().await.expect("a connection");
-                        member_stats::leaderboard(&mut conn, CHANNEL, u32::MAX, 10)
+                        member_stats::leaderboard(&mut conn, s.key, u32::MAX, 10)
                             .await
                             .expect("the query ran")
                     })
@@ -214,9 +228,12 @@ fn store(c: &mut Criterion) {
                 let recorded = run(
                     &rt,
                     s.practice.record_message(IncomingMessage {
-                        thread_id: s.thread,
-                        message_id: id,
-                        member_id: 1 + id % MEMBERS,
+                        thread: prepbot::chat::ThreadRef::new(
+                            prepbot::chat::Platform::Discord,
+                            s.thread.to_string(),
+                        ),
+                        message_id: id.to_string(),
+                        member_id: (1 + id % MEMBERS).to_string(),
                         member_name: "bench".into(),
                         body: "x".repeat(300),
                         posted_at: s.open_at + Duration::minutes(1),

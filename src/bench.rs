@@ -22,16 +22,20 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 use crate::bank::{PoolFilter, QuestionBank};
+use crate::chat::{ChannelAddress, Platform, ThreadRef};
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::engine::schedule::{Days, Schedule, parse_zone};
 use crate::engine::split::split;
 use crate::ingest::AnswerWriter;
-use crate::chat::{ChannelAddress, Platform, ThreadRef};
 use crate::practice::{AnswerEvent, ChannelSetup, IncomingMessage, Practice};
 
 /// A benchmark channel's address (Discord-shaped ids, as the load harness uses).
 fn bench_channel(workspace: u64, channel: u64) -> ChannelAddress {
-    ChannelAddress::new(Platform::Discord, workspace.to_string(), channel.to_string())
+    ChannelAddress::new(
+        Platform::Discord,
+        workspace.to_string(),
+        channel.to_string(),
+    )
 }
 use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
 use crate::store::Store;
@@ -307,7 +311,10 @@ async fn channel_with_history(
         pool: PoolFilter::default(),
     };
     let (channel, _) = practice.setup_channel(setup, channel_id, start).await?;
-    anyhow::ensure!(channel.key == channel_id as i64, "channels are made in key order");
+    anyhow::ensure!(
+        channel.key == channel_id as i64,
+        "channels are made in key order"
+    );
     let key = channel.key;
     let mut message_id = channel_id * 10_000_000;
     let mut open: Option<(i64, DateTime<Utc>)> = None;
@@ -325,7 +332,10 @@ async fn channel_with_history(
         for m in 0..answerers {
             practice
                 .record_message(IncomingMessage {
-                    thread: ThreadRef::new(Platform::Discord, drop.thread_id.clone().unwrap_or_default()),
+                    thread: ThreadRef::new(
+                        Platform::Discord,
+                        drop.thread_id.clone().unwrap_or_default(),
+                    ),
                     message_id: message_id.to_string(),
                     member_id: (1000 + m).to_string(),
                     member_name: format!("member{m}"),
@@ -637,8 +647,12 @@ async fn ingest_rate(
     let t = Instant::now();
     let handles: Vec<_> = (0..submitters)
         .map(|s| {
-            let (writer, practice, body, thread) =
-                (writer.clone(), practice.clone(), body.clone(), thread.clone());
+            let (writer, practice, body, thread) = (
+                writer.clone(),
+                practice.clone(),
+                body.clone(),
+                thread.clone(),
+            );
             let first = (0..s).map(share).sum::<u64>();
             let count = share(s);
             tokio::spawn(async move {

@@ -629,15 +629,8 @@ impl Practice {
                 .await?
                 .then_some(id),
             None => {
-                drops::insert_claimed(
-                    tx,
-                    ch.key,
-                    occ,
-                    &pick.question_id,
-                    now,
-                    now + self.lease,
-                )
-                .await?
+                drops::insert_claimed(tx, ch.key, occ, &pick.question_id, now, now + self.lease)
+                    .await?
             }
         };
         let Some(id) = id else {

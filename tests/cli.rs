@@ -146,7 +146,7 @@ fn status_reads_the_configured_database() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout).trim(),
-        "channel 10 (guild 1): daily 09:00 Europe/London, reveal after 8 h, all questions, paused\n  drops: revealed 2"
+        "#study (console terminal 1): daily 09:00 Europe/London, reveal after 8 h, all questions, paused\n  drops: revealed 2"
     );
     // A fresh database (created on the spot) has nothing set up.
     let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))

@@ -240,11 +240,21 @@ async fn a_bot_killed_mid_post_posts_the_drop_exactly_once_after_restart() {
         .await
         .unwrap();
     let mut conn = store.read().await.unwrap();
-    let d = prepbot::store::drops::latest(&mut conn, CHANNEL_A)
+    let address = prepbot::chat::ChannelAddress::new(
+        prepbot::chat::Platform::Discord,
+        String::new(),
+        CHANNEL_A.to_string(),
+    );
+    let key = prepbot::store::channels::find(&mut conn, &address)
+        .await
+        .unwrap()
+        .expect("the channel is set up")
+        .key;
+    let d = prepbot::store::drops::latest(&mut conn, key)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(d.state, prepbot::engine::DropState::Posted, "{d:?}");
-    assert_eq!(d.message_id, Some(message_id));
-    assert_eq!(d.thread_id, Some(message_id));
+    assert_eq!(d.message_id, Some(message_id.to_string()));
+    assert_eq!(d.thread_id, Some(message_id.to_string()));
 }

@@ -137,14 +137,14 @@ async fn answers_of_any_size_and_content_are_stored_whole_and_nothing_pings() {
     {
         let store = bot.store().await;
         let mut conn = store.read().await.unwrap();
-        let row = prepbot::store::answers::get(&mut conn, diagram)
+        let row = answer_row(&mut conn, diagram)
             .await
             .unwrap()
             .expect("the attachment-only message is stored");
         assert_eq!(row.body, DIAGRAM_URL);
         assert!(row.withdrawn_at.is_none());
         for (id, (who, text)) in ids.iter().zip(&texts) {
-            let row = prepbot::store::answers::get(&mut conn, *id)
+            let row = answer_row(&mut conn, *id)
                 .await
                 .unwrap()
                 .unwrap_or_else(|| panic!("{}'s answer is stored", who.name));

@@ -436,28 +436,16 @@ async fn days_of_drops_answers_reveals_streaks_and_lookups() {
     {
         let store = bot.store().await;
         let mut conn = store.read().await.unwrap();
-        let ben_row = prepbot::store::answers::get(&mut conn, ben_msg)
-            .await
-            .unwrap()
-            .unwrap();
+        let ben_row = answer_row(&mut conn, ben_msg).await.unwrap().unwrap();
         assert_eq!(ben_row.body, "Ben's better answer");
-        let ada_row = prepbot::store::answers::get(&mut conn, ada_msg)
-            .await
-            .unwrap()
-            .unwrap();
+        let ada_row = answer_row(&mut conn, ada_msg).await.unwrap().unwrap();
         assert_eq!(
             ada_row.body, "Ada's answer",
             "a link-preview update changes nothing"
         );
-        let cy_row = prepbot::store::answers::get(&mut conn, cy_msg)
-            .await
-            .unwrap()
-            .unwrap();
+        let cy_row = answer_row(&mut conn, cy_msg).await.unwrap().unwrap();
         assert!(cy_row.withdrawn_at.is_some());
-        let dee_row = prepbot::store::answers::get(&mut conn, late)
-            .await
-            .unwrap()
-            .unwrap();
+        let dee_row = answer_row(&mut conn, late).await.unwrap().unwrap();
         assert_eq!(dee_row.body, "Dee, late");
     }
 
@@ -719,8 +707,9 @@ async fn drop_and_reveal_on_demand_and_schedule_controls() {
     let store = bot.store().await;
     let mut conn = store.read().await.unwrap();
     let paused_day = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+    let key_a = channel_key(&mut conn, CHANNEL_A).await;
     assert!(
-        prepbot::store::drops::for_date(&mut conn, CHANNEL_A, paused_day)
+        prepbot::store::drops::for_date(&mut conn, key_a, paused_day)
             .await
             .unwrap()
             .is_none()
@@ -852,25 +841,19 @@ async fn answer_events_in_any_order_give_the_same_outcome() {
 
     let store = bot.store().await;
     let mut conn = store.read().await.unwrap();
-    let ben_row = prepbot::store::answers::get(&mut conn, ben_msg)
-        .await
-        .unwrap()
-        .unwrap();
+    let ben_row = answer_row(&mut conn, ben_msg).await.unwrap().unwrap();
     assert!(
         ben_row.withdrawn_at.is_some(),
         "delete-then-create is a withdrawn answer"
     );
-    let cy_row = prepbot::store::answers::get(&mut conn, cy_msg)
-        .await
-        .unwrap()
-        .unwrap();
+    let cy_row = answer_row(&mut conn, cy_msg).await.unwrap().unwrap();
     assert_eq!(
         cy_row.body, "edited first",
         "edit-then-create keeps the edit"
     );
     for id in [a1, a2] {
         assert!(
-            prepbot::store::answers::get(&mut conn, id)
+            answer_row(&mut conn, id)
                 .await
                 .unwrap()
                 .unwrap()
@@ -1124,11 +1107,7 @@ async fn slow_acknowledgements_never_hold_up_storing_answers() {
         let mut conn = store.read().await.unwrap();
         let mut stored = 0;
         for id in &ids {
-            if prepbot::store::answers::get(&mut conn, *id)
-                .await
-                .unwrap()
-                .is_some()
-            {
+            if answer_row(&mut conn, *id).await.unwrap().is_some() {
                 stored += 1;
             }
         }
@@ -1460,10 +1439,7 @@ async fn a_partial_edit_before_its_message_is_kept_and_wins_if_later() {
         })
         .await;
     let mut conn = bot.store().await.read().await.unwrap();
-    let row = prepbot::store::answers::get(&mut conn, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = answer_row(&mut conn, id).await.unwrap().unwrap();
     assert_eq!(row.body, "the edit");
     assert_eq!(row.edited_at, Some(utc("2026-03-02T09:20:00Z")));
     drop(conn);

@@ -36,13 +36,13 @@ async fn set_up_nine_to_five(bot: &Bot, channel: u64) {
 async fn stored(bot: &Bot, message_id: u64) -> Option<answers::StoredAnswer> {
     let store = bot.store().await;
     let mut conn = store.read().await.unwrap();
-    answers::get(&mut conn, message_id).await.unwrap()
+    answer_row(&mut conn, message_id).await.unwrap()
 }
 
 async fn drop_of_thread(bot: &Bot, thread: u64) -> prepbot::store::drops::DropRecord {
     let store = bot.store().await;
     let mut conn = store.read().await.unwrap();
-    prepbot::store::drops::by_thread(&mut conn, thread)
+    prepbot::store::drops::by_thread(&mut conn, &thread_ref(thread))
         .await
         .unwrap()
         .expect("the drop is stored")
@@ -264,7 +264,8 @@ async fn a_drop_retried_after_the_nonce_window_finds_its_own_post_instead_of_pos
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let mut conn = store.read().await.unwrap();
-        let d = prepbot::store::drops::latest(&mut conn, CHANNEL_A)
+        let key_a = channel_key(&mut conn, CHANNEL_A).await;
+        let d = prepbot::store::drops::latest(&mut conn, key_a)
             .await
             .unwrap()
             .unwrap();
@@ -320,7 +321,7 @@ async fn a_drop_retried_after_the_nonce_window_finds_its_own_post_instead_of_pos
     );
     let d = drop_of_thread(&bot, message_id).await;
     assert_eq!(d.state, DropState::Posted);
-    assert_eq!(d.message_id, Some(message_id));
+    assert_eq!(d.message_id, Some(message_id.to_string()));
     bot.stop().await;
 }
 
@@ -341,7 +342,8 @@ async fn a_missing_permission_fails_the_drop_once_and_shows_in_schedule_show() {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let mut conn = store.read().await.unwrap();
-        let d = prepbot::store::drops::latest(&mut conn, CHANNEL_A)
+        let key_a = channel_key(&mut conn, CHANNEL_A).await;
+        let d = prepbot::store::drops::latest(&mut conn, key_a)
             .await
             .unwrap()
             .unwrap();
@@ -499,7 +501,7 @@ async fn shutdown_waits_for_answers_being_stored() {
     let store = prepbot::store::Store::open_url(&db_url).await.unwrap();
     let mut conn = store.read().await.unwrap();
     for (p, id) in people.iter().zip(ids) {
-        let a = answers::get(&mut conn, id).await.unwrap();
+        let a = answer_row(&mut conn, id).await.unwrap();
         assert_eq!(
             a.map(|a| a.body),
             Some(format!("{} answers", p.name)),

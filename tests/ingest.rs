@@ -31,7 +31,7 @@ async fn open_drop() -> (Practice, u64, PathBuf, tempfile::TempDir) {
     .await
     .unwrap();
     let (report, _) = out.pass(&p, utc("2026-01-05T09:00:00Z")).await;
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     let file = dir.path().join("prepbot.db");
     (p, thread, file, dir)
 }
@@ -60,9 +60,12 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
     utc(&format!("2026-01-05T{h:02}:{m:02}:00Z"))
 }
 
-async fn stored(p: &Practice, id: u64) -> Option<StoredAnswer> {
+async fn stored(p: &Practice, message: u64) -> Option<StoredAnswer> {
+    let key = key(p, CHANNEL).await;
     let mut conn = p.store().read().await.unwrap();
-    answers::get(&mut conn, id).await.unwrap()
+    answers::get(&mut conn, key, &message.to_string())
+        .await
+        .unwrap()
 }
 
 fn spawn_submit(
@@ -262,7 +265,7 @@ async fn one_failing_answer_does_not_lose_the_others_in_its_batch() {
                 .await
                 .unwrap();
             sqlx::query(&format!(
-                "CREATE TRIGGER fail_one BEFORE INSERT ON answers WHEN NEW.message_id = {bad} \
+                "CREATE TRIGGER fail_one BEFORE INSERT ON answers WHEN NEW.message_id = '{bad}' \
                  BEGIN SELECT RAISE({action}, 'injected failure'); END"
             ))
             .execute(&mut conn)
@@ -317,14 +320,14 @@ fn events_for(thread: u64, id: u64, kinds: &[&str]) -> Vec<AnswerEvent> {
                 edited_at: at(10, 5),
             },
             "partial edit" => AnswerEvent::EditedText {
-                thread_id: thread,
-                message_id: id,
+                thread: common::thread(thread),
+                message_id: id.to_string(),
                 body: "edited".into(),
                 edited_at: at(10, 5),
             },
             "delete" => AnswerEvent::Deleted {
-                thread_id: thread,
-                message_id: id,
+                thread: common::thread(thread),
+                message_id: id.to_string(),
                 at: at(10, 10),
             },
             other => panic!("unknown event {other}"),
@@ -500,11 +503,11 @@ async fn revealed_and_open() -> (Practice, u64, u64, PathBuf, tempfile::TempDir)
     out.next_id.store(100, std::sync::atomic::Ordering::SeqCst);
     out.pass(&p, utc("2026-01-05T17:00:00Z")).await;
     let (report, _) = out.pass(&p, utc("2026-01-06T09:00:00Z")).await;
-    let open = report.posted[0].thread_id.unwrap();
+    let open = id(report.posted[0].thread_id.as_deref().unwrap());
     p.record_message(message(open, 500, 1, utc("2026-01-06T09:30:00Z")))
         .await
         .unwrap();
-    p.withdraw_in_thread(open, 502, utc("2026-01-06T09:40:00Z"))
+    p.withdraw_in_thread(&thread(open), "502", utc("2026-01-06T09:40:00Z"))
         .await
         .unwrap();
     (p, revealed, open, file, dir)
@@ -535,8 +538,8 @@ async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
         AnswerEvent::Posted(message(open, 502, 3, at)),
         // A delete of a message stored earlier in this batch.
         AnswerEvent::Deleted {
-            thread_id: open,
-            message_id: 501,
+            thread: thread(open),
+            message_id: 501.to_string(),
             at,
         },
         AnswerEvent::Posted(message(open, 503, 4, at)),
@@ -579,11 +582,17 @@ async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
         );
     }
     assert_eq!(
-        p.stored_streak(CHANNEL, 2).await.unwrap(),
-        reference.stored_streak(CHANNEL, 2).await.unwrap()
+        p.stored_streak(key(&p, CHANNEL).await, "2").await.unwrap(),
+        reference
+            .stored_streak(key(&reference, CHANNEL).await, "2")
+            .await
+            .unwrap()
     );
     assert!(
-        p.stored_streak(CHANNEL, 2).await.unwrap().is_some(),
+        p.stored_streak(key(&p, CHANNEL).await, "2")
+            .await
+            .unwrap()
+            .is_some(),
         "the late on-time answer settled"
     );
     task.stop().await;

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use chrono::{Duration, NaiveDate, Weekday};
 use common::*;
 use prepbot::bank::{Difficulty, PoolFilter, QuestionBank};
+use prepbot::chat::Platform;
 use prepbot::engine::DropState;
 use prepbot::engine::schedule::Days;
 use prepbot::practice::{LEASE, Practice, PracticeError};
@@ -41,7 +42,7 @@ fn date(s: &str) -> NaiveDate {
 async fn a_day_runs_drop_answers_reveal_and_streaks() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    let (_, next) = p
+    let (ch, next) = p
         .setup_channel(
             setup("09:00", "Europe/London", Days::DAILY, 8),
             1,
@@ -72,7 +73,7 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
     assert_eq!(channel, CHANNEL);
     assert_eq!(post.seq, 1);
     assert_eq!(post.reveal_at, utc("2026-03-02T17:00:00Z"));
-    let thread = drop.thread_id.unwrap();
+    let thread = id(drop.thread_id.as_deref().unwrap());
 
     let a = p
         .record_message(message(thread, 1, 11, utc("2026-03-02T12:00:00Z")))
@@ -116,10 +117,10 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
         .unwrap();
     assert!(!late.on_time, "after the reveal is late");
 
-    let s11 = p.streak(CHANNEL, 11).await.unwrap().unwrap();
+    let s11 = p.streak(ch.key, "11").await.unwrap().unwrap();
     assert_eq!((s11.current, s11.best, s11.total_on_time), (1, 1, 1));
     assert!(
-        p.streak(CHANNEL, 13).await.unwrap().is_none(),
+        p.streak(ch.key, "13").await.unwrap().is_none(),
         "late answers earn nothing"
     );
 }
@@ -128,13 +129,14 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
 async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_records_a_miss() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("09:00", "America/New_York", Days::DAILY, 8),
-        1,
-        utc("2026-06-01T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "America/New_York", Days::DAILY, 8),
+            1,
+            utc("2026-06-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     // Down at 09:00 EDT (13:00 UTC); back at 14:30 UTC: still before the 21:00 UTC reveal.
     let t = utc("2026-06-01T14:30:00Z");
     let (report, _) = out.pass(&p, t).await;
@@ -144,7 +146,7 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
         utc("2026-06-01T21:00:00Z"),
         "the reveal time does not move"
     );
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     p.record_message(message(thread, 1, 7, utc("2026-06-01T15:00:00Z")))
         .await
         .unwrap();
@@ -162,7 +164,7 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
         Some(2),
         "a missed drop takes no sequence number"
     );
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     p.record_message(message(thread, 2, 7, utc("2026-06-03T14:00:00Z")))
         .await
         .unwrap();
@@ -176,7 +178,7 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
             (date("2026-06-03"), DropState::Revealed, Some(2)),
         ]
     );
-    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    let s = p.streak(ch.key, "7").await.unwrap().unwrap();
     assert_eq!(
         s.current, 2,
         "a drop that was never posted does not break a streak"
@@ -189,17 +191,18 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
     let bank = Arc::new(small_bank(3));
     let a = Practice::new(store.clone(), bank.clone());
     let b = Practice::new(store, bank);
-    a.setup_channel(
-        setup("09:00", "UTC", Days::DAILY, 8),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = a
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 8),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
     let (first, second) = tokio::join!(
-        a.claim_scheduled_drop(CHANNEL, t),
-        b.claim_scheduled_drop(CHANNEL, t)
+        a.claim_scheduled_drop(ch.key, t),
+        b.claim_scheduled_drop(ch.key, t)
     );
     let claims = [first.unwrap(), second.unwrap()];
     assert_eq!(
@@ -224,21 +227,22 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
 async fn drop_now_brings_today_forward_and_refuses_a_second() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("18:00", "Europe/London", Days::DAILY, 24),
-        1,
-        utc("2026-02-02T07:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("18:00", "Europe/London", Days::DAILY, 24),
+            1,
+            utc("2026-02-02T07:00:00Z"),
+        )
+        .await
+        .unwrap();
     let t = utc("2026-02-02T08:00:00Z");
     out.at(t);
-    let early = drop_now(&p, &out, CHANNEL, t).await.unwrap();
+    let early = drop_now(&p, &out, ch.key, t).await.unwrap();
     assert_eq!(early.local_date, date("2026-02-02"));
     assert_eq!(early.seq, Some(1));
     assert_eq!(early.reveal_due_at, utc("2026-02-03T08:00:00Z"));
 
-    match drop_now(&p, &out, CHANNEL, utc("2026-02-02T09:00:00Z")).await {
+    match drop_now(&p, &out, ch.key, utc("2026-02-02T09:00:00Z")).await {
         Err(PracticeError::AlreadyOut(d)) => assert_eq!(d.id, early.id),
         other => panic!("expected AlreadyOut, got {other:?}"),
     }
@@ -252,7 +256,7 @@ async fn drop_now_brings_today_forward_and_refuses_a_second() {
     // Next day: an early drop while yesterday's is still open reveals it first.
     let t = utc("2026-02-03T07:00:00Z");
     out.at(t);
-    let next = drop_now(&p, &out, CHANNEL, t).await.unwrap();
+    let next = drop_now(&p, &out, ch.key, t).await.unwrap();
     assert_eq!(next.seq, Some(2));
     assert_eq!(out.reveal_count(), 1);
     assert_eq!(out.drop_count(), 2);
@@ -262,13 +266,14 @@ async fn drop_now_brings_today_forward_and_refuses_a_second() {
 async fn a_schedule_change_never_leaves_two_drops_open() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("20:00", "UTC", Days::DAILY, 20),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("20:00", "UTC", Days::DAILY, 20),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     out.pass(&p, utc("2026-01-05T20:00:00Z")).await;
     // Reveal due at 16:00 tomorrow; the schedule now says 09:00.
     p.setup_channel(
@@ -283,7 +288,7 @@ async fn a_schedule_change_never_leaves_two_drops_open() {
     assert_eq!(report.revealed.len(), 1, "the open drop is revealed first");
     assert_eq!(report.posted.len(), 1);
     assert_eq!(report.posted[0].seq, Some(2));
-    assert!(p.open_drop(CHANNEL).await.unwrap().is_some());
+    assert!(p.open_drop(ch.key).await.unwrap().is_some());
 }
 
 async fn post_n(p: &Practice, out: &Recording, start: &str, n: usize) -> Vec<String> {
@@ -372,13 +377,14 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
     let (p, _dir) = practice_with(small_bank(5)).await;
     let out = Recording::default();
     // Weekdays only, starting Friday 2026-01-02.
-    p.setup_channel(
-        setup("09:00", "UTC", Days::WEEKDAYS, 6),
-        1,
-        utc("2026-01-02T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::WEEKDAYS, 6),
+            1,
+            utc("2026-01-02T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let mut t = utc("2026-01-02T00:00:00Z");
     let mut msg_id = 100;
     // Member 1 answers drops 1, 2, 3 and 5; member 2 answers all five.
@@ -393,9 +399,9 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
         assert_eq!(drop.seq, Some(seq));
         if seq == 3 {
             // Pause over a day: no drop is posted, and that breaks no streak.
-            p.set_paused(CHANNEL, true, t).await.unwrap();
+            p.set_paused(ch.key, true, t).await.unwrap();
         }
-        let thread = drop.thread_id.unwrap();
+        let thread = id(drop.thread_id.as_deref().unwrap());
         for member in [1u64, 2] {
             if member == 1 && seq == 4 {
                 continue;
@@ -409,7 +415,7 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
         out.pass(&p, t).await; // the reveal
         if seq == 3 {
             // Resume two days later.
-            p.set_paused(CHANNEL, false, t + Duration::days(2))
+            p.set_paused(ch.key, false, t + Duration::days(2))
                 .await
                 .unwrap();
             t += Duration::days(2);
@@ -425,14 +431,17 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
             .iter()
             .all(|d| !matches!(chrono::Datelike::weekday(d), Weekday::Sat | Weekday::Sun))
     );
-    let one = p.streak(CHANNEL, 1).await.unwrap().unwrap();
+    let one = p.streak(ch.key, "1").await.unwrap().unwrap();
     assert_eq!((one.current, one.best, one.total_on_time), (1, 3, 4));
-    let two = p.streak(CHANNEL, 2).await.unwrap().unwrap();
+    let two = p.streak(ch.key, "2").await.unwrap().unwrap();
     assert_eq!((two.current, two.best, two.total_on_time), (5, 5, 5));
-    let board = p.leaderboard(CHANNEL, 10).await.unwrap();
+    let board = p.leaderboard(ch.key, 10).await.unwrap();
     assert_eq!(
-        board.iter().map(|r| r.member_id).collect::<Vec<_>>(),
-        [2, 1]
+        board
+            .iter()
+            .map(|r| r.member_id.as_str())
+            .collect::<Vec<_>>(),
+        ["2", "1"]
     );
 }
 
@@ -440,23 +449,24 @@ async fn streaks_follow_sequence_numbers_not_calendar_days() {
 async fn edits_deletes_and_late_events_follow_the_answer_rules() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("09:00", "UTC", Days::DAILY, 8),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 8),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
     let (report, _) = out.pass(&p, t).await;
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     let huge = "word ".repeat(40_000);
     let mut m = message(thread, 1, 1, utc("2026-01-05T10:00:00Z"));
     m.body = huge.clone();
     p.record_message(m).await.unwrap();
     {
         let mut conn = p.store().read().await.unwrap();
-        let stored = prepbot::store::answers::get(&mut conn, 1)
+        let stored = prepbot::store::answers::get(&mut conn, ch.key, "1")
             .await
             .unwrap()
             .unwrap();
@@ -470,7 +480,7 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
         .await
         .unwrap();
     assert!(
-        p.withdraw_message(2, utc("2026-01-05T11:00:00Z"))
+        p.withdraw_message(ch.key, "2", utc("2026-01-05T11:00:00Z"))
             .await
             .unwrap()
     );
@@ -481,14 +491,19 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
         .await
         .unwrap();
     assert!(
-        p.withdraw_message(3, utc("2026-01-05T11:00:00Z"))
+        p.withdraw_message(ch.key, "3", utc("2026-01-05T11:00:00Z"))
             .await
             .unwrap()
     );
     assert!(
-        p.edit_message(4, "edited before the reveal", utc("2026-01-05T12:00:00Z"))
-            .await
-            .unwrap()
+        p.edit_message(
+            ch.key,
+            "4",
+            "edited before the reveal",
+            utc("2026-01-05T12:00:00Z")
+        )
+        .await
+        .unwrap()
     );
 
     // The reveal is posted at 17:00; member 4's 16:59:59 message arrives after it.
@@ -501,42 +516,47 @@ async fn edits_deletes_and_late_events_follow_the_answer_rules() {
         .unwrap();
     assert!(raced.on_time);
     assert!(
-        p.edit_message(1, "edited after the reveal", utc("2026-01-05T18:00:00Z"))
-            .await
-            .unwrap()
+        p.edit_message(
+            ch.key,
+            "1",
+            "edited after the reveal",
+            utc("2026-01-05T18:00:00Z")
+        )
+        .await
+        .unwrap()
     );
 
     assert_eq!(
-        p.streak(CHANNEL, 1).await.unwrap().map(|s| s.current),
+        p.streak(ch.key, "1").await.unwrap().map(|s| s.current),
         Some(1)
     );
     assert!(
-        p.streak(CHANNEL, 2).await.unwrap().is_none(),
+        p.streak(ch.key, "2").await.unwrap().is_none(),
         "their only message was withdrawn"
     );
     assert_eq!(
-        p.streak(CHANNEL, 3).await.unwrap().map(|s| s.current),
+        p.streak(ch.key, "3").await.unwrap().map(|s| s.current),
         Some(1)
     );
     assert_eq!(
-        p.streak(CHANNEL, 4).await.unwrap().map(|s| s.current),
+        p.streak(ch.key, "4").await.unwrap().map(|s| s.current),
         Some(1),
         "settled on arrival"
     );
 
     let mut conn = p.store().read().await.unwrap();
-    let stored = prepbot::store::answers::get(&mut conn, 1)
+    let stored = prepbot::store::answers::get(&mut conn, ch.key, "1")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(stored.body, "edited after the reveal");
     assert!(stored.edited_at.is_some());
-    let four = prepbot::store::answers::get(&mut conn, 4)
+    let four = prepbot::store::answers::get(&mut conn, ch.key, "4")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(four.body, "edited before the reveal");
-    let three = prepbot::store::answers::get(&mut conn, 3)
+    let three = prepbot::store::answers::get(&mut conn, ch.key, "3")
         .await
         .unwrap()
         .unwrap();
@@ -618,24 +638,45 @@ async fn spring_forward_drop_fires_at_the_end_of_the_gap() {
 async fn open_questions_are_known_per_guild_until_revealed() {
     let (p, _dir) = practice_with(small_bank(2)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("09:00", "UTC", Days::DAILY, 2),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 2),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
     // Claimed (being posted): its question already counts as open.
-    let claimed = p.claim_scheduled_drop(CHANNEL, t).await.unwrap().unwrap();
+    let claimed = p.claim_scheduled_drop(ch.key, t).await.unwrap().unwrap();
     let qid = claimed.drop.question_id.clone().unwrap();
-    assert!(p.open_question_ids(GUILD).await.unwrap().contains(&qid));
-    p.mark_posted(claimed.drop.id, 77, 77, t).await.unwrap();
-    assert!(p.open_question_ids(GUILD).await.unwrap().contains(&qid));
-    assert!(p.open_question_ids(GUILD + 1).await.unwrap().is_empty());
+    assert!(
+        p.open_question_ids(Platform::Discord, &GUILD.to_string())
+            .await
+            .unwrap()
+            .contains(&qid)
+    );
+    p.mark_posted(claimed.drop.id, "77", "77", t).await.unwrap();
+    assert!(
+        p.open_question_ids(Platform::Discord, &GUILD.to_string())
+            .await
+            .unwrap()
+            .contains(&qid)
+    );
+    assert!(
+        p.open_question_ids(Platform::Discord, &(GUILD + 1).to_string())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let t = utc("2026-01-05T11:00:00Z");
     out.pass(&p, t).await;
-    assert!(p.open_question_ids(GUILD).await.unwrap().is_empty());
+    assert!(
+        p.open_question_ids(Platform::Discord, &GUILD.to_string())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -718,13 +759,14 @@ async fn a_retryable_post_failure_gives_up_at_the_reveal_time() {
 async fn drop_now_supersedes_a_drop_waiting_to_retry() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("23:00", "UTC", Days::DAILY, 10),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("23:00", "UTC", Days::DAILY, 10),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     out.fail_drops.store(true, Ordering::SeqCst);
     let t = utc("2026-01-05T23:00:00Z");
     out.pass(&p, t).await;
@@ -732,7 +774,7 @@ async fn drop_now_supersedes_a_drop_waiting_to_retry() {
     // Just after midnight an admin asks for today's drop.
     let t = utc("2026-01-06T00:00:10Z");
     out.at(t);
-    let now_drop = drop_now(&p, &out, CHANNEL, t).await.unwrap();
+    let now_drop = drop_now(&p, &out, ch.key, t).await.unwrap();
     assert_eq!(now_drop.local_date, date("2026-01-06"));
     // Later passes never post the superseded drop.
     for minutes in [1, 3, 10, 30, 120] {
@@ -751,13 +793,14 @@ async fn drop_now_supersedes_a_drop_waiting_to_retry() {
 async fn drop_now_on_a_missed_date_posts_it() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("06:00", "UTC", Days::DAILY, 2),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("06:00", "UTC", Days::DAILY, 2),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     // The bot was down from 06:00 to 09:00: today's drop is recorded missed.
     let t = utc("2026-01-05T09:00:00Z");
     out.pass(&p, t).await;
@@ -765,7 +808,7 @@ async fn drop_now_on_a_missed_date_posts_it() {
         drop_states(p.store()).await,
         [(date("2026-01-05"), DropState::Missed, None)]
     );
-    let d = drop_now(&p, &out, CHANNEL, t).await.unwrap();
+    let d = drop_now(&p, &out, ch.key, t).await.unwrap();
     assert_eq!(
         (d.local_date, d.state, d.seq),
         (date("2026-01-05"), DropState::Posted, Some(1))
@@ -777,16 +820,17 @@ async fn drop_now_on_a_missed_date_posts_it() {
 async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("09:00", "UTC", Days::DAILY, 8),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 8),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let t = utc("2026-01-05T09:00:00Z");
     let (report, _) = out.pass(&p, t).await;
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     p.record_message(message(thread, 1, 7, t + Duration::hours(1)))
         .await
         .unwrap();
@@ -810,7 +854,7 @@ async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on
     );
     assert_eq!(&waits[..3], [30, 60, 120], "exponential backoff");
     assert_eq!(
-        p.streak(CHANNEL, 7).await.unwrap().map(|s| s.current),
+        p.streak(ch.key, "7").await.unwrap().map(|s| s.current),
         Some(1),
         "streaks still settle"
     );
@@ -846,18 +890,19 @@ async fn a_reveal_that_cannot_be_posted_closes_the_drop_and_the_schedule_goes_on
 async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak() {
     let (p, _dir) = practice_with(small_bank(5)).await;
     let out = Recording::default();
-    p.setup_channel(
-        setup("09:00", "UTC", Days::DAILY, 8),
-        1,
-        utc("2026-01-05T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 8),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let mut threads = Vec::new();
     for day in 0..4 {
         let t = utc("2026-01-05T09:00:00Z") + Duration::days(day);
         let (report, _) = out.pass(&p, t).await;
-        let thread = report.posted[0].thread_id.unwrap();
+        let thread = id(report.posted[0].thread_id.as_deref().unwrap());
         threads.push((thread, t));
         if day != 2 {
             p.record_message(message(thread, 100 + day as u64, 7, t + Duration::hours(1)))
@@ -867,7 +912,7 @@ async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak(
         let r = t + Duration::hours(8);
         out.pass(&p, r).await;
     }
-    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    let s = p.streak(ch.key, "7").await.unwrap().unwrap();
     assert_eq!((s.current, s.best, s.total_on_time), (1, 2, 3));
     // Drop 3's answer, posted on time, arrives only now.
     let (thread, t) = threads[2];
@@ -877,7 +922,7 @@ async fn an_old_on_time_answer_arriving_after_later_reveals_rebuilds_the_streak(
         .unwrap()
         .unwrap();
     assert!(late_event.on_time);
-    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    let s = p.streak(ch.key, "7").await.unwrap().unwrap();
     assert_eq!((s.current, s.best, s.total_on_time), (4, 4, 4));
 }
 
@@ -886,17 +931,18 @@ async fn a_catch_up_grace_bounds_how_late_a_drop_is_posted_after_downtime() {
     let (p, _dir) = practice_with(small_bank(3)).await;
     let p = p.with_catch_up_grace(Some(chrono::Duration::minutes(60)));
     let out = Recording::default();
-    p.setup_channel(
-        setup("09:00", "Europe/London", Days::DAILY, 8),
-        1,
-        utc("2026-06-01T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "Europe/London", Days::DAILY, 8),
+            1,
+            utc("2026-06-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     // 09:00 BST is 08:00 UTC. Back at 08:45 UTC: within the hour, posted late.
     let (report, _) = out.pass(&p, utc("2026-06-01T08:45:00Z")).await;
     assert_eq!(report.posted.len(), 1);
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     p.record_message(message(thread, 1, 7, utc("2026-06-01T09:00:00Z")))
         .await
         .unwrap();
@@ -910,12 +956,12 @@ async fn a_catch_up_grace_bounds_how_late_a_drop_is_posted_after_downtime() {
     assert_eq!(states[1], (date("2026-06-02"), DropState::Missed, None));
     // The missed day breaks nobody's streak.
     let (report, _) = out.pass(&p, utc("2026-06-03T08:00:00Z")).await;
-    let thread = report.posted[0].thread_id.unwrap();
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
     p.record_message(message(thread, 2, 7, utc("2026-06-03T09:00:00Z")))
         .await
         .unwrap();
     out.pass(&p, utc("2026-06-03T16:00:00Z")).await;
-    let s = p.streak(CHANNEL, 7).await.unwrap().unwrap();
+    let s = p.streak(ch.key, "7").await.unwrap().unwrap();
     assert_eq!((s.current, s.best), (2, 2));
 
     // Without a grace, the same downtime posts the drop late (until the reveal).

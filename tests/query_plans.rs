@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use common::*;
 use prepbot::bank::{Difficulty, QuestionBank};
+use prepbot::chat::Platform;
 use prepbot::engine::schedule::Days;
 use prepbot::engine::streak::MemberStreak;
 use prepbot::ingest::AnswerWriter;
@@ -204,13 +205,13 @@ async fn through_the_writer(p: &Practice, thread: u64, at: DateTime<Utc>, first_
     let (a, b, c) = (first_id, first_id + 1, first_id + 2);
     let events = vec![
         AnswerEvent::Deleted {
-            thread_id: thread,
-            message_id: b,
+            thread: common::thread(thread),
+            message_id: b.to_string(),
             at,
         },
         AnswerEvent::EditedText {
-            thread_id: thread,
-            message_id: c,
+            thread: common::thread(thread),
+            message_id: c.to_string(),
             body: "early edit".into(),
             edited_at: at,
         },
@@ -221,8 +222,8 @@ async fn through_the_writer(p: &Practice, thread: u64, at: DateTime<Utc>, first_
             edited_at: at + Duration::minutes(1),
         },
         AnswerEvent::EditedText {
-            thread_id: thread,
-            message_id: a,
+            thread: common::thread(thread),
+            message_id: a.to_string(),
             body: "edited".into(),
             edited_at: at + Duration::minutes(1),
         },
@@ -241,20 +242,25 @@ async fn exercise(p: &Practice) {
     let start = utc("2026-03-02T00:00:00Z");
     for (channel, seed) in [(CHANNEL, 1), (OTHER, 2), (THIRD, 3)] {
         let mut s = setup("09:00", "UTC", Days::DAILY, 8);
-        s.channel_id = channel;
+        s.address = address(GUILD, channel);
         if channel == THIRD {
             // Three questions: its fourth drop starts a new rotation cycle.
             s.pool.topic = Some("caching".into());
         }
         p.setup_channel(s, seed, start).await.unwrap();
     }
+    let (channel_key, other_key, third_key) = (
+        key(p, CHANNEL).await,
+        key(p, OTHER).await,
+        key(p, THIRD).await,
+    );
     let mut next_message = 100_000u64;
     let mut day = start + Duration::hours(9);
     for d in 0..3 {
         let (report, _) = out.pass(p, day).await;
         assert_eq!(report.posted.len(), 3, "day {d}: every channel posts");
         for drop in &report.posted {
-            let thread = drop.thread_id.unwrap();
+            let thread = id(drop.thread_id.as_deref().unwrap());
             for member in 1..=4u64 {
                 next_message += 1;
                 p.record_message(msg(
@@ -272,8 +278,8 @@ async fn exercise(p: &Practice) {
                 .await
                 .unwrap();
             p.edit_in_thread(
-                thread,
-                next_message + 1,
+                &common::thread(thread),
+                &(next_message + 1).to_string(),
                 "early edit",
                 day + Duration::minutes(7),
             )
@@ -284,20 +290,30 @@ async fn exercise(p: &Practice) {
                 .await
                 .unwrap();
             // A delete of a stored answer, of one not stored yet, and its create.
-            p.withdraw_in_thread(thread, next_message, day + Duration::minutes(8))
-                .await
-                .unwrap();
-            p.withdraw_in_thread(thread, next_message + 1, day + Duration::minutes(8))
-                .await
-                .unwrap();
+            p.withdraw_in_thread(
+                &common::thread(thread),
+                &next_message.to_string(),
+                day + Duration::minutes(8),
+            )
+            .await
+            .unwrap();
+            p.withdraw_in_thread(
+                &common::thread(thread),
+                &(next_message + 1).to_string(),
+                day + Duration::minutes(8),
+            )
+            .await
+            .unwrap();
             next_message += 1;
             p.record_message(msg(thread, next_message, 6, day + Duration::minutes(7)))
                 .await
                 .unwrap();
         }
         // What commands read while drops are open.
-        p.open_question_ids(GUILD).await.unwrap();
-        for channel in [CHANNEL, OTHER, THIRD] {
+        p.open_question_ids(Platform::Discord, &GUILD.to_string())
+            .await
+            .unwrap();
+        for channel in [channel_key, other_key, third_key] {
             let ch = p.channel(channel).await.unwrap().unwrap();
             p.next_drop(&ch, day).await.unwrap();
             p.open_drop(channel).await.unwrap();
@@ -312,8 +328,9 @@ async fn exercise(p: &Practice) {
     // drops settled: the member's run is replayed from their on-time answers.
     let first = p.drop_by_id(1).await.unwrap().unwrap();
     next_message += 1;
+    let first_thread = id(first.thread_id.as_deref().unwrap());
     p.record_message(msg(
-        first.thread_id.unwrap(),
+        first_thread,
         next_message,
         2,
         first.posted_at.unwrap() + Duration::minutes(1),
@@ -324,33 +341,38 @@ async fn exercise(p: &Practice) {
     // The same kinds of event as the bot applies them: through the answer writer.
     through_the_writer(
         p,
-        first.thread_id.unwrap(),
+        first_thread,
         first.posted_at.unwrap() + Duration::minutes(2),
         next_message + 1,
     )
     .await;
     next_message += 3;
 
-    p.streak(CHANNEL, 1).await.unwrap();
-    p.streak(CHANNEL, 99).await.unwrap();
-    p.leaderboard(CHANNEL, 10).await.unwrap();
+    p.streak(channel_key, "1").await.unwrap();
+    p.streak(channel_key, "99").await.unwrap();
+    p.leaderboard(channel_key, 10).await.unwrap();
     p.agenda().await.unwrap();
 
     // The backfill after downtime: open drops, then one thread caught up on.
     let (report, _) = out.pass(p, day).await;
     let open = report.posted[0].clone();
     assert_eq!(p.open_drops().await.unwrap().len(), 3);
-    let thread = open.thread_id.unwrap();
+    let thread = id(open.thread_id.as_deref().unwrap());
     through_the_writer(p, thread, day + Duration::minutes(1), next_message + 1).await;
     next_message += 3;
     let listed = vec![ListedMessage {
         message: msg(thread, next_message + 1, 1, day + Duration::minutes(1)),
         edited_at: Some(day + Duration::minutes(2)),
     }];
-    p.reconcile_thread(&open, listed, next_message + 1, day + Duration::hours(1))
-        .await
-        .unwrap();
-    p.set_thread(open.id, thread).await.unwrap();
+    p.reconcile_thread(
+        &open,
+        listed,
+        day + Duration::minutes(1),
+        day + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    p.set_thread(open.id, &thread.to_string()).await.unwrap();
 
     // A reveal that fails and is retried, then closed without its reveal.
     out.fail_reveals.store(true, Ordering::SeqCst);
@@ -370,20 +392,20 @@ async fn exercise(p: &Practice) {
     out.pass(p, day + Duration::minutes(10)).await;
     out.fail_drops.store(false, Ordering::SeqCst);
     out.fail_permanently.store(false, Ordering::SeqCst);
-    p.last_failure(CHANNEL).await.unwrap();
+    p.last_failure(channel_key).await.unwrap();
 
     // `/drop` with nothing open, then again with today's drop out.
     out.at(day + Duration::hours(1));
-    drop_now(p, &out, CHANNEL, day + Duration::hours(1))
+    drop_now(p, &out, channel_key, day + Duration::hours(1))
         .await
         .unwrap();
-    drop_now(p, &out, CHANNEL, day + Duration::hours(1))
+    drop_now(p, &out, channel_key, day + Duration::hours(1))
         .await
         .unwrap_err();
 
     // Pause and resume.
-    p.set_paused(OTHER, true, day).await.unwrap();
-    p.set_paused(OTHER, false, day).await.unwrap();
+    p.set_paused(other_key, true, day).await.unwrap();
+    p.set_paused(other_key, false, day).await.unwrap();
 
     // Days that passed while the bot was down are recorded as missed.
     day += Duration::days(3);
@@ -400,15 +422,17 @@ async fn exercise(p: &Practice) {
     day += Duration::days(1);
     assert!(
         shrunk
-            .claim_scheduled_drop(THIRD, day)
+            .claim_scheduled_drop(third_key, day)
             .await
             .unwrap()
             .is_none()
     );
-    assert!(p.last_failure(THIRD).await.unwrap().is_some());
+    assert!(p.last_failure(third_key).await.unwrap().is_some());
 
     // A channel the platform says is gone.
-    p.channel_gone(THIRD, "Unknown Channel", day).await.unwrap();
+    p.channel_gone(third_key, "Unknown Channel", day)
+        .await
+        .unwrap();
     run_due(p, &out, day + Duration::hours(9)).await.unwrap();
 }
 
@@ -443,8 +467,10 @@ async fn every_statement_of_commands_events_and_the_scheduler_uses_an_index() {
             if !tables.iter().any(|t| t == table) {
                 continue;
             }
-            let keyed =
-                op == "SEARCH" && (line.contains("(drop_id=?") || line.contains("(rowid=?"));
+            let keyed = op == "SEARCH"
+                && (line.contains("(drop_id=?")
+                    || line.contains("(rowid=?")
+                    || line.contains("(channel_id=? AND message_id=?)"));
             if !keyed {
                 failures.push(format!(
                     "reads answers other than by drop or message id: `{line}` in\n    {sql}"
@@ -488,7 +514,7 @@ async fn the_agenda_runs_the_same_queries_for_two_channels_as_for_forty() {
         let start = utc("2026-03-02T00:00:00Z");
         for c in 0..channels {
             let mut s = setup("09:00", "UTC", Days::DAILY, 8);
-            s.channel_id = 1_000 + c;
+            s.address = address(GUILD, 1_000 + c);
             p.setup_channel(s, c, start).await.unwrap();
         }
         // Every channel has a revealed drop and an open one.
@@ -530,15 +556,17 @@ async fn the_two_walk_leaderboard_ranks_like_one_sort_over_every_member() {
     for latest_revealed in 0..=6u32 {
         let channel = 2_000 + latest_revealed as u64;
         let mut s = setup("09:00", "UTC", Days::DAILY, 8);
-        s.channel_id = channel;
-        p.setup_channel(s, 1, utc("2026-03-02T00:00:00Z"))
+        s.address = address(GUILD, channel);
+        let (set_up, _) = p
+            .setup_channel(s, 1, utc("2026-03-02T00:00:00Z"))
             .await
             .unwrap();
+        let channel = set_up.key;
         let mut tx = p.store().write().await.unwrap();
         for member in 0..300u64 {
             let stats = MemberStats {
                 channel_id: channel,
-                member_id: 10_000 - member * 7,
+                member_id: (10_000 - member * 7).to_string(),
                 member_name: names[next(names.len() as u64) as usize].to_string(),
                 streak: MemberStreak {
                     current: next(5) as u32,
@@ -554,13 +582,13 @@ async fn the_two_walk_leaderboard_ranks_like_one_sort_over_every_member() {
 
         let mut conn = p.store().read().await.unwrap();
         for limit in [1u32, 3, 10, 40, 299, 300, 1_000] {
-            let reference: Vec<i64> = sqlx::query_scalar(
+            let reference: Vec<String> = sqlx::query_scalar(
                 "SELECT member_id FROM member_stats WHERE channel_id = ? \
                  ORDER BY CASE WHEN last_seq >= ? THEN current_streak ELSE 0 END DESC, \
-                          total_on_time DESC, member_name COLLATE NOCASE, member_id \
+                          total_on_time DESC, member_name COLLATE NOCASE, id \
                  LIMIT ?",
             )
-            .bind(channel as i64)
+            .bind(channel)
             .bind(latest_revealed as i64)
             .bind(limit as i64)
             .fetch_all(&mut *conn)
@@ -569,7 +597,7 @@ async fn the_two_walk_leaderboard_ranks_like_one_sort_over_every_member() {
             let board = member_stats::leaderboard(&mut conn, channel, latest_revealed, limit)
                 .await
                 .unwrap();
-            let ids: Vec<i64> = board.iter().map(|s| s.member_id as i64).collect();
+            let ids: Vec<String> = board.iter().map(|s| s.member_id.clone()).collect();
             assert_eq!(
                 ids, reference,
                 "latest revealed {latest_revealed}, limit {limit}"

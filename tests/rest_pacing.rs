@@ -159,7 +159,7 @@ async fn due_channels(channels: u64) -> (Practice, tempfile::TempDir) {
     let (p, dir) = practice_with(small_bank(5)).await;
     for c in 0..channels {
         let mut s = setup("09:00", "UTC", Days::DAILY, 8);
-        s.channel_id = FIRST_CHANNEL + c;
+        s.address = address(GUILD, FIRST_CHANNEL + c);
         p.setup_channel(s, c, utc("2026-03-02T00:00:00Z"))
             .await
             .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::NaiveDate;
 use common::*;
 use prepbot::engine::schedule::{Days, Occurrence};
-use prepbot::store::{Store, StoreError, answers, channels, drops, ids};
+use prepbot::store::{Store, StoreError, answers, channels, drops};
 
 #[tokio::test]
 async fn migrations_set_up_wal_foreign_keys_and_every_table() {
@@ -112,11 +112,13 @@ fn occurrence(date: &str) -> Occurrence {
     }
 }
 
-async fn with_channel(store: &Store) {
+/// Sets up the test channel; returns its key.
+async fn with_channel(store: &Store) -> i64 {
     let mut tx = store.write().await.unwrap();
-    let channel = channels::Channel {
-        channel_id: CHANNEL,
-        guild_id: GUILD,
+    let mut channel = channels::Channel {
+        key: 0,
+        address: address(GUILD, CHANNEL),
+        name: None,
         schedule: prepbot::engine::schedule::Schedule {
             time: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             zone: chrono_tz::Europe::London,
@@ -132,26 +134,27 @@ async fn with_channel(store: &Store) {
         active_from: utc("2026-01-01T00:00:00Z"),
         pause_reason: None,
     };
-    channels::upsert(&mut tx, &channel, utc("2026-01-01T00:00:00Z"))
+    channel.key = channels::upsert(&mut tx, &channel, utc("2026-01-01T00:00:00Z"))
         .await
         .unwrap();
-    let back = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    let back = channels::get(&mut tx, channel.key).await.unwrap().unwrap();
     assert_eq!(back, channel, "a channel round-trips whole");
     tx.commit().await.unwrap();
+    channel.key
 }
 
 #[tokio::test]
 async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
     let (store, _dir) = fresh_store().await;
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
     let occ = occurrence("2026-01-05");
-    let first = drops::insert_claimed(&mut tx, CHANNEL, &occ, "q1", now, now)
+    let first = drops::insert_claimed(&mut tx, key, &occ, "q1", now, now)
         .await
         .unwrap();
     assert!(first.is_some());
-    let second = drops::insert_claimed(&mut tx, CHANNEL, &occ, "q2", now, now)
+    let second = drops::insert_claimed(&mut tx, key, &occ, "q2", now, now)
         .await
         .unwrap();
     assert!(second.is_none(), "the helper reports the conflict");
@@ -159,7 +162,7 @@ async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
     let raw = sqlx::query(
         "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at) VALUES (?, '2026-01-05', 'claimed', 'q3', 0, 0)",
     )
-    .bind(ids::to_db(CHANNEL))
+    .bind(key)
     .execute(&mut *tx)
     .await;
     assert!(raw.is_err());
@@ -172,43 +175,43 @@ async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
 #[tokio::test]
 async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
     let (store, _dir) = fresh_store().await;
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
-    let a = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+    let a = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
         .await
         .unwrap()
         .unwrap();
-    let b = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-06"), "q2", now, now)
+    let b = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-06"), "q2", now, now)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(drops::next_seq(&mut tx, CHANNEL).await.unwrap(), 1);
+    assert_eq!(drops::next_seq(&mut tx, key).await.unwrap(), 1);
     assert!(
-        drops::mark_posted(&mut tx, a, 1, 10, 10, now)
+        drops::mark_posted(&mut tx, a, 1, "10", "10", now)
             .await
             .unwrap()
     );
     assert!(
-        drops::mark_posted(&mut tx, b, 2, 11, 11, now)
+        drops::mark_posted(&mut tx, b, 2, "11", "11", now)
             .await
             .is_err(),
         "a second open drop is refused"
     );
     assert!(drops::mark_revealed(&mut tx, a, now, None).await.unwrap());
     let dup = sqlx::query(
-        "UPDATE drops SET state = 'posted', seq = 1, message_id = 11, thread_id = 11 WHERE id = ?",
+        "UPDATE drops SET state = 'posted', seq = 1, message_id = '11', thread_id = '11' WHERE id = ?",
     )
     .bind(b)
     .execute(&mut *tx)
     .await;
     assert!(dup.is_err(), "sequence numbers are unique per channel");
     assert!(
-        drops::mark_posted(&mut tx, b, 2, 11, 11, now)
+        drops::mark_posted(&mut tx, b, 2, "11", "11", now)
             .await
             .unwrap()
     );
-    let progress = drops::progress(&mut tx, CHANNEL).await.unwrap();
+    let progress = drops::progress(&mut tx, key).await.unwrap();
     assert_eq!((progress.latest_seq, progress.latest_open), (2, true));
     tx.commit().await.unwrap();
 }
@@ -216,23 +219,31 @@ async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
 #[tokio::test]
 async fn platform_ids_above_i64_max_round_trip_through_the_store() {
     let (store, _dir) = fresh_store().await;
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
-    let id = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
         .await
         .unwrap()
         .unwrap();
     let big = u64::MAX - 5;
-    drops::mark_posted(&mut tx, id, 1, big, big, now)
+    let text = big.to_string();
+    drops::mark_posted(&mut tx, id, 1, &text, &text, now)
         .await
         .unwrap();
-    let d = drops::by_thread(&mut tx, big).await.unwrap().unwrap();
-    assert_eq!((d.message_id, d.thread_id), (Some(big), Some(big)));
+    let d = drops::by_thread(&mut tx, &thread(big))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.message_id, d.thread_id),
+        (Some(text.clone()), Some(text))
+    );
     let a = answers::StoredAnswer {
-        message_id: big - 1,
+        channel_id: key,
+        message_id: (big - 1).to_string(),
         drop_id: id,
-        member_id: big - 2,
+        member_id: (big - 2).to_string(),
         member_name: "Zoë ✨".into(),
         body: "Ünïcödé and emoji 🚀 ".repeat(10_000),
         posted_at: now,
@@ -244,9 +255,15 @@ async fn platform_ids_above_i64_max_round_trip_through_the_store() {
         !answers::insert(&mut tx, &a).await.unwrap(),
         "the same message is stored once"
     );
-    assert_eq!(answers::get(&mut tx, big - 1).await.unwrap().unwrap(), a);
     assert_eq!(
-        answers::for_member(&mut tx, id, big - 2)
+        answers::get(&mut tx, key, &(big - 1).to_string())
+            .await
+            .unwrap()
+            .unwrap(),
+        a
+    );
+    assert_eq!(
+        answers::for_member(&mut tx, id, &(big - 2).to_string())
             .await
             .unwrap()
             .len(),
@@ -258,18 +275,19 @@ async fn platform_ids_above_i64_max_round_trip_through_the_store() {
 #[tokio::test]
 async fn sql_text_is_bound_never_spliced() {
     let (store, _dir) = fresh_store().await;
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
-    let id = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
         .await
         .unwrap()
         .unwrap();
     let evil = "x'); DROP TABLE answers; --";
     let a = answers::StoredAnswer {
-        message_id: 1,
+        channel_id: key,
+        message_id: "1".into(),
         drop_id: id,
-        member_id: 2,
+        member_id: "2".into(),
         member_name: evil.into(),
         body: evil.into(),
         posted_at: now,
@@ -277,7 +295,7 @@ async fn sql_text_is_bound_never_spliced() {
         withdrawn_at: None,
     };
     answers::insert(&mut tx, &a).await.unwrap();
-    answers::edit(&mut tx, 1, evil, now).await.unwrap();
+    answers::edit(&mut tx, key, "1", evil, now).await.unwrap();
     assert_eq!(answers::for_drop(&mut tx, id).await.unwrap()[0].body, evil);
     tx.commit().await.unwrap();
 }
@@ -285,29 +303,29 @@ async fn sql_text_is_bound_never_spliced() {
 #[tokio::test]
 async fn pausing_and_resuming_moves_active_from_only_on_resume() {
     let (store, _dir) = fresh_store().await;
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     assert!(
-        channels::set_paused(&mut tx, CHANNEL, true, utc("2026-02-01T00:00:00Z"))
+        channels::set_paused(&mut tx, key, true, utc("2026-02-01T00:00:00Z"))
             .await
             .unwrap()
     );
-    let c = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    let c = channels::get(&mut tx, key).await.unwrap().unwrap();
     assert!(c.schedule.paused);
     assert_eq!(c.active_from, utc("2026-01-01T00:00:00Z"));
     assert!(channels::list_active(&mut tx).await.unwrap().is_empty());
     assert!(
-        channels::set_paused(&mut tx, CHANNEL, false, utc("2026-02-03T00:00:00Z"))
+        channels::set_paused(&mut tx, key, false, utc("2026-02-03T00:00:00Z"))
             .await
             .unwrap()
     );
-    let c = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    let c = channels::get(&mut tx, key).await.unwrap().unwrap();
     assert_eq!(c.active_from, utc("2026-02-03T00:00:00Z"));
     // Resuming an active channel changes nothing.
-    channels::set_paused(&mut tx, CHANNEL, false, utc("2026-02-05T00:00:00Z"))
+    channels::set_paused(&mut tx, key, false, utc("2026-02-05T00:00:00Z"))
         .await
         .unwrap();
-    let c = channels::get(&mut tx, CHANNEL).await.unwrap().unwrap();
+    let c = channels::get(&mut tx, key).await.unwrap().unwrap();
     assert_eq!(c.active_from, utc("2026-02-03T00:00:00Z"));
     assert!(
         !channels::set_paused(&mut tx, 4242, true, utc("2026-02-05T00:00:00Z"))
@@ -324,14 +342,14 @@ async fn reads_do_not_wait_for_a_writer_and_cannot_write() {
     let store = Store::open_path_with(&path, StdDuration::from_secs(3))
         .await
         .unwrap();
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     // Another process holds the write lock.
     let other = Store::open_path(&path).await.unwrap();
     let held = other.write().await.unwrap();
     let started = std::time::Instant::now();
     for _ in 0..8 {
         let mut conn = store.read().await.unwrap();
-        assert!(channels::get(&mut conn, CHANNEL).await.unwrap().is_some());
+        assert!(channels::get(&mut conn, key).await.unwrap().is_some());
     }
     assert!(
         started.elapsed() < StdDuration::from_secs(2),
@@ -356,7 +374,7 @@ async fn answer_count(store: &Store) -> i64 {
 
 /// Checks a backup: intact, fully migrated, and holding whole transactions of the
 /// writer (pairs of answers 0, 1, 2, ... with none missing), between `before` and `after`.
-async fn check_backup(copy: &std::path::Path, before: i64, after: i64, migrations: i64) {
+async fn check_backup(copy: &std::path::Path, key: i64, before: i64, after: i64, migrations: i64) {
     let store = Store::open_path(copy).await.unwrap();
     let mut conn = store.read().await.unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
@@ -369,15 +387,18 @@ async fn check_backup(copy: &std::path::Path, before: i64, after: i64, migration
         .await
         .unwrap();
     assert_eq!(applied, migrations, "every migration is in the copy");
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM answers ORDER BY message_id")
+    // Message ids are platform text; these are decimal, written in numeric order.
+    let ids: Vec<String> = sqlx::query_scalar("SELECT message_id FROM answers")
         .fetch_all(&mut *conn)
         .await
         .unwrap();
+    let mut ids: Vec<i64> = ids.iter().map(|m| m.parse().unwrap()).collect();
+    ids.sort();
     let n = ids.len() as i64;
     assert!(before <= n && n <= after, "{before} <= {n} <= {after}");
     assert_eq!(n % 2, 0, "whole transactions only");
     assert!(ids.iter().copied().eq(0..n), "a prefix of what was written");
-    assert!(channels::get(&mut conn, CHANNEL).await.unwrap().is_some());
+    assert!(channels::get(&mut conn, key).await.unwrap().is_some());
     drop(conn);
     store.close().await;
 }
@@ -385,11 +406,11 @@ async fn check_backup(copy: &std::path::Path, before: i64, after: i64, migration
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
     let (store, dir) = fresh_store().await;
-    with_channel(&store).await;
+    let key = with_channel(&store).await;
     let now = utc("2026-01-05T09:00:00Z");
     let drop_id = {
         let mut tx = store.write().await.unwrap();
-        let id = drops::insert_claimed(&mut tx, CHANNEL, &occurrence("2026-01-05"), "q1", now, now)
+        let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
             .await
             .unwrap()
             .unwrap();
@@ -409,9 +430,10 @@ async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
                 let mut tx = bot.write().await.unwrap();
                 for id in [next, next + 1] {
                     let a = answers::StoredAnswer {
-                        message_id: id,
+                        channel_id: key,
+                        message_id: id.to_string(),
                         drop_id,
-                        member_id: 7,
+                        member_id: "7".into(),
                         member_name: "writer".into(),
                         body: format!("answer {id} {}", "x".repeat(500)),
                         posted_at: now,
@@ -451,7 +473,7 @@ async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
     drop(conn);
     assert_eq!(through_store, dir.path().join("copy-1.db"));
     for copy in [&through_store, &through_url] {
-        check_backup(copy, before, after, migrations).await;
+        check_backup(copy, key, before, after, migrations).await;
     }
     bot.close().await;
     store.close().await;

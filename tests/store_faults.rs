@@ -54,27 +54,29 @@ fn db_path(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 /// A practice over a fresh database with one channel and its first drop posted at
-/// 09:00 UTC on 2026-03-02; returns the drop's id and thread.
-async fn practice_with_open_drop() -> (Practice, tempfile::TempDir, i64, u64) {
+/// 09:00 UTC on 2026-03-02; returns the channel's key and the drop's id and thread.
+async fn practice_with_open_drop() -> (Practice, tempfile::TempDir, i64, i64, u64) {
     let (p, dir) = practice_with(small_bank(3)).await;
-    p.setup_channel(
-        setup("09:00", "UTC", Days::DAILY, 8),
-        1,
-        utc("2026-03-02T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (channel, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 8),
+            1,
+            utc("2026-03-02T00:00:00Z"),
+        )
+        .await
+        .unwrap();
     let out = Recording::default();
     let (report, _) = out.pass(&p, utc("2026-03-02T09:00:00Z")).await;
     let drop = &report.posted[0];
-    (p, dir, drop.id, drop.thread_id.unwrap())
+    let thread = id(drop.thread_id.as_deref().unwrap());
+    (p, dir, channel.key, drop.id, thread)
 }
 
 fn answer_from(thread: u64, member: u64) -> IncomingMessage {
     IncomingMessage {
-        thread_id: thread,
-        message_id: 10_000 + member,
-        member_id: member,
+        thread: common::thread(thread),
+        message_id: (10_000 + member).to_string(),
+        member_id: member.to_string(),
         // Long names and bodies, so the rows a reveal writes need fresh pages.
         member_name: format!("member {member} {}", "n".repeat(400)),
         body: format!("answer {member} {}", "b".repeat(400)),
@@ -86,7 +88,7 @@ fn answer_from(thread: u64, member: u64) -> IncomingMessage {
 
 #[tokio::test]
 async fn a_full_database_fails_a_whole_reveal_and_saves_nothing_of_it() {
-    let (p, dir, drop_id, thread) = practice_with_open_drop().await;
+    let (p, dir, key, drop_id, thread) = practice_with_open_drop().await;
     for member in 0..300 {
         p.record_message(answer_from(thread, member)).await.unwrap();
     }
@@ -123,7 +125,7 @@ async fn a_full_database_fails_a_whole_reveal_and_saves_nothing_of_it() {
     // none is left stuck in the transaction SQLite rolled back.
     for (i, paused) in [true, false, true, false].into_iter().enumerate() {
         let at = utc("2026-03-02T18:00:00Z") + chrono::Duration::minutes(i as i64);
-        let channel = capped.set_paused(CHANNEL, paused, at).await.unwrap();
+        let channel = capped.set_paused(key, paused, at).await.unwrap();
         assert_eq!(channel.schedule.paused, paused);
     }
     store.close().await;
@@ -142,7 +144,7 @@ async fn a_full_database_fails_a_whole_reveal_and_saves_nothing_of_it() {
 
 #[tokio::test]
 async fn a_full_database_rolls_back_a_multi_row_store_transaction() {
-    let (p, dir, drop_id, _) = practice_with_open_drop().await;
+    let (p, dir, key, drop_id, _) = practice_with_open_drop().await;
     p.store().close().await;
     let store = Store::open_path_capped(&db_path(&dir), StdDuration::from_secs(5), 1)
         .await
@@ -153,9 +155,10 @@ async fn a_full_database_rolls_back_a_multi_row_store_transaction() {
     let mut failure = None;
     for i in 0..500u64 {
         let a = answers::StoredAnswer {
-            message_id: 50_000 + i,
+            channel_id: key,
+            message_id: (50_000 + i).to_string(),
             drop_id,
-            member_id: 70 + i,
+            member_id: (70 + i).to_string(),
             member_name: format!("member {i}"),
             body: "x".repeat(2_000),
             posted_at: utc("2026-03-02T10:00:00Z"),
@@ -180,7 +183,7 @@ async fn a_full_database_rolls_back_a_multi_row_store_transaction() {
     for _ in 0..4 {
         let mut tx = store.write().await.unwrap();
         assert!(
-            channels::set_paused(&mut tx, CHANNEL, true, utc("2026-03-03T00:00:00Z"))
+            channels::set_paused(&mut tx, key, true, utc("2026-03-03T00:00:00Z"))
                 .await
                 .unwrap()
         );
@@ -234,7 +237,7 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_database_from_a_newer_prepbot_is_refused_and_left_untouched() {
-    let (p, dir, _, _) = practice_with_open_drop().await;
+    let (p, dir, _, _, _) = practice_with_open_drop().await;
     p.store().close().await;
     let path = db_path(&dir);
     mark_as_newer(&path, 20_990_101).await;
@@ -387,7 +390,7 @@ impl Drop for ReadOnlyFile {
 
 #[tokio::test]
 async fn a_read_only_database_file_is_refused_at_open_naming_the_path() {
-    let (p, dir, _, _) = practice_with_open_drop().await;
+    let (p, dir, key, _, _) = practice_with_open_drop().await;
     p.store().close().await;
     let path = db_path(&dir);
     let bytes = fs::read(&path).unwrap();
@@ -416,7 +419,7 @@ async fn a_read_only_database_file_is_refused_at_open_naming_the_path() {
     let mut tx = store.write().await.unwrap();
     drops::insert_missed(
         &mut tx,
-        CHANNEL,
+        key,
         &prepbot::engine::schedule::Occurrence {
             local_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
             drop_at: utc("2026-03-01T09:00:00Z"),

@@ -136,8 +136,12 @@ pub async fn practice(db: &Path) -> anyhow::Result<Practice> {
 
 fn daily_at(channel_id: u64, guild_id: u64, time: NaiveTime) -> anyhow::Result<ChannelSetup> {
     Ok(ChannelSetup {
-        guild_id,
-        channel_id,
+        address: prepbot::chat::ChannelAddress::new(
+            prepbot::chat::Platform::Discord,
+            guild_id.to_string(),
+            channel_id.to_string(),
+        ),
+        name: None,
         time,
         zone: parse_zone("UTC")?,
         days: Days::DAILY,
@@ -154,10 +158,11 @@ pub async fn open_drop(p: &Practice, now: DateTime<Utc>) -> anyhow::Result<i64> 
         GUILD_A,
         NaiveTime::from_hms_opt(23, 59, 0).context("time")?,
     )?;
-    p.setup_channel(setup, 1, now).await?;
-    let claimed = p.claim_early_drop(INGEST_CHANNEL, now).await?;
+    let (channel, _) = p.setup_channel(setup, 1, now).await?;
+    let claimed = p.claim_early_drop(channel.key, now).await?;
+    let thread = INGEST_THREAD.to_string();
     let drop = p
-        .mark_posted(claimed.drop.id, INGEST_THREAD, INGEST_THREAD, now)
+        .mark_posted(claimed.drop.id, &thread, &thread, now)
         .await?;
     Ok(drop.id)
 }

@@ -129,7 +129,11 @@ impl Outbound for DiscordOutbound {
         let channel_id = snowflake(&channel.conversation)?;
         match self
             .rest
-            .start_thread(channel_id, snowflake(message_id)?, &render::drop_thread(post))
+            .start_thread(
+                channel_id,
+                snowflake(message_id)?,
+                &render::drop_thread(post),
+            )
             .await
         {
             Ok(thread) => Ok(thread.id.get().to_string()),

@@ -84,7 +84,8 @@ mod tests {
             msg(4, 50, true),   // withdrawn only
         ];
         let a = answerers(&msgs, reveal);
-        let ids = |m: &BTreeMap<MemberKey, String>| m.keys().map(|k| k.0.clone()).collect::<Vec<_>>();
+        let ids =
+            |m: &BTreeMap<MemberKey, String>| m.keys().map(|k| k.0.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&a.on_time), ["1"]);
         assert_eq!(ids(&a.late), ["2", "3"]);
     }

@@ -172,9 +172,12 @@ mod tests {
         let mut q = question("cap", "distributed-systems", Difficulty::Medium);
         q.follow_ups = vec!["What is PACELC?".into()];
         let mut who = Answerers::default();
-        who.on_time.insert(crate::chat::MemberKey("2".into()), "bob".into());
-        who.on_time.insert(crate::chat::MemberKey("1".into()), "Alice".into());
-        who.late.insert(crate::chat::MemberKey("3".into()), "carol".into());
+        who.on_time
+            .insert(crate::chat::MemberKey("2".into()), "bob".into());
+        who.on_time
+            .insert(crate::chat::MemberKey("1".into()), "Alice".into());
+        who.late
+            .insert(crate::chat::MemberKey("3".into()), "carol".into());
         let r = build_reveal(&q, 4, &who, &[("Alice".into(), 7)]);
         assert_eq!(r.title, "Reveal #4: Title of cap");
         let headings: Vec<&str> = r
@@ -206,7 +209,8 @@ mod tests {
             "\\[free\\]\\(https://x.y\\) \\*\\*bold\\*\\*"
         );
         let mut who = Answerers::default();
-        who.on_time.insert(crate::chat::MemberKey("1".into()), "_ann_".into());
+        who.on_time
+            .insert(crate::chat::MemberKey("1".into()), "_ann_".into());
         assert_eq!(
             answer_summary(&who, &[]),
             "1 member answered on time: \\_ann\\_."

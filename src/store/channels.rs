@@ -30,7 +30,10 @@ impl Channel {
     pub fn label(&self) -> String {
         match &self.name {
             Some(name) => format!("#{name}"),
-            None => format!("{} channel {}", self.address.platform, self.address.conversation),
+            None => format!(
+                "{} channel {}",
+                self.address.platform, self.address.conversation
+            ),
         }
     }
 }
@@ -60,8 +63,7 @@ struct Row {
 impl TryFrom<Row> for Channel {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Channel> {
-        let corrupt =
-            |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.id));
+        let corrupt = |what: String| StoreError::Corrupt(format!("channel {}: {what}", r.id));
         let schedule = Schedule {
             time: parse_time(&r.drop_time).map_err(|e| corrupt(e.to_string()))?,
             zone: parse_zone(&r.time_zone).map_err(|e| corrupt(e.to_string()))?,
@@ -154,7 +156,10 @@ pub async fn set_name(conn: &mut SqliteConnection, key: i64, name: &str) -> Resu
 }
 
 /// The channel at a platform address, if it has a schedule.
-pub async fn find(conn: &mut SqliteConnection, address: &ChannelAddress) -> Result<Option<Channel>> {
+pub async fn find(
+    conn: &mut SqliteConnection,
+    address: &ChannelAddress,
+) -> Result<Option<Channel>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM channels WHERE platform = ? AND conversation_id = ?"
     ))
@@ -167,9 +172,9 @@ pub async fn find(conn: &mut SqliteConnection, address: &ChannelAddress) -> Resu
 
 pub async fn get(conn: &mut SqliteConnection, key: i64) -> Result<Option<Channel>> {
     let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?"))
-    .bind(key)
-    .fetch_optional(conn)
-    .await?;
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
     row.map(Channel::try_from).transpose()
 }
 

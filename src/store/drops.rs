@@ -121,8 +121,12 @@ pub async fn by_thread(
     conn: &mut SqliteConnection,
     thread: &ThreadRef,
 ) -> Result<Option<DropRecord>> {
+    // CROSS JOIN keeps SQLite from reordering the join: left to itself it walks every
+    // channel of the platform (the `platform` prefix of the channels' unique index) and
+    // probes each one's drops for the thread, on every answer event. Drops first, by
+    // thread id, is a row or two whatever the number of channels.
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {} FROM drops d JOIN channels c ON c.id = d.channel_id \
+        "SELECT {} FROM drops d CROSS JOIN channels c ON c.id = d.channel_id \
          WHERE d.thread_id = ? AND c.platform = ? AND (? IS NULL OR c.conversation_id = ?)",
         joined_columns()
     ))
@@ -172,12 +176,7 @@ pub async fn claimed(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec
 
 /// The channel's open drop (posted, not revealed), if any.
 pub async fn open(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
-    fetch_one_where(
-        conn,
-        "channel_id = ? AND state = 'posted'",
-        channel_id,
-    )
-    .await
+    fetch_one_where(conn, "channel_id = ? AND state = 'posted'", channel_id).await
 }
 
 pub async fn for_date(

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveTime, Utc};
 use prepbot::bank::{Difficulty, Kind, PoolFilter, Question, QuestionBank};
+use prepbot::chat::{ChannelAddress, Platform, ThreadRef};
 use prepbot::engine::reveal::{DropPost, RevealContent};
 use prepbot::engine::schedule::{Days, parse_zone};
 use prepbot::practice::{ChannelSetup, IncomingMessage, Practice};
@@ -66,11 +67,37 @@ pub async fn practice_with(bank: QuestionBank) -> (Practice, tempfile::TempDir) 
 pub const GUILD: u64 = 900;
 pub const CHANNEL: u64 = 901;
 
+/// A Discord channel's address, as the tests' adapters would report it.
+pub fn address(guild: u64, channel: u64) -> ChannelAddress {
+    ChannelAddress::new(Platform::Discord, guild.to_string(), channel.to_string())
+}
+
+/// A Discord thread, as message events name it.
+pub fn thread(id: u64) -> ThreadRef {
+    ThreadRef::new(Platform::Discord, id.to_string())
+}
+
+/// The key of the Discord channel `channel` (set up in any guild); panics if it has
+/// no schedule.
+pub async fn key(practice: &Practice, channel: u64) -> i64 {
+    practice
+        .channel_at(&address(0, channel))
+        .await
+        .expect("read the channel")
+        .unwrap_or_else(|| panic!("channel {channel} has no schedule"))
+        .key
+}
+
+/// A Discord id the core holds as text.
+pub fn id(text: &str) -> u64 {
+    text.parse().expect("a numeric id")
+}
+
 pub fn setup(time: &str, zone: &str, days: Days, hours: u32) -> ChannelSetup {
     let (h, m) = time.split_once(':').expect("HH:MM");
     ChannelSetup {
-        guild_id: GUILD,
-        channel_id: CHANNEL,
+        address: address(GUILD, CHANNEL),
+        name: None,
         time: NaiveTime::from_hms_opt(h.parse().unwrap(), m.parse().unwrap(), 0).unwrap(),
         zone: parse_zone(zone).expect("zone"),
         days,
@@ -81,9 +108,9 @@ pub fn setup(time: &str, zone: &str, days: Days, hours: u32) -> ChannelSetup {
 
 pub fn message(thread: u64, id: u64, member: u64, at: DateTime<Utc>) -> IncomingMessage {
     IncomingMessage {
-        thread_id: thread,
-        message_id: id,
-        member_id: member,
+        thread: self::thread(thread),
+        message_id: id.to_string(),
+        member_id: member.to_string(),
         member_name: format!("member{member}"),
         body: format!("answer {id}"),
         posted_at: at,
@@ -136,7 +163,7 @@ impl Recording {
 impl Outbound for Recording {
     async fn post_drop(
         &self,
-        channel_id: u64,
+        channel: &ChannelAddress,
         _key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
@@ -147,18 +174,21 @@ impl Outbound for Recording {
                 channel_gone: false,
             });
         }
-        self.drops.lock().unwrap().push((channel_id, post.clone()));
-        let id = 5_000 + self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.drops
+            .lock()
+            .unwrap()
+            .push((id(&channel.conversation), post.clone()));
+        let message = 5_000 + self.next_id.fetch_add(1, Ordering::SeqCst);
         Ok(PostedDrop {
-            message_id: id,
+            message_id: message.to_string(),
             posted_at: self.now(),
         })
     }
 
     async fn post_reveal(
         &self,
-        channel_id: u64,
-        thread_id: u64,
+        channel: &ChannelAddress,
+        thread_id: &str,
         _key: &str,
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
@@ -170,10 +200,11 @@ impl Outbound for Recording {
                 channel_gone: false,
             });
         }
-        self.reveals
-            .lock()
-            .unwrap()
-            .push((channel_id, thread_id, reveal.clone()));
+        self.reveals.lock().unwrap().push((
+            id(&channel.conversation),
+            id(thread_id),
+            reveal.clone(),
+        ));
         Ok(self.now())
     }
 }

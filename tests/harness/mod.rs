@@ -300,7 +300,12 @@ pub async fn set_up(bot: &Bot, time: &str, zone: &str, channel: u64) -> Reply {
 pub async fn channel_row(bot: &Bot, channel: u64) -> Option<prepbot::store::channels::Channel> {
     let store = bot.store().await;
     let mut conn = store.read().await.unwrap();
-    prepbot::store::channels::get(&mut conn, channel)
+    let address = prepbot::chat::ChannelAddress::new(
+        prepbot::chat::Platform::Discord,
+        String::new(),
+        channel.to_string(),
+    );
+    prepbot::store::channels::find(&mut conn, &address)
         .await
         .unwrap()
 }
@@ -411,7 +416,9 @@ pub async fn wait_revealed(bot: &Bot, thread: u64) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let mut conn = store.read().await.unwrap();
-        let drop_row = prepbot::store::drops::by_thread(&mut conn, thread)
+        let thread_ref =
+            prepbot::chat::ThreadRef::new(prepbot::chat::Platform::Discord, thread.to_string());
+        let drop_row = prepbot::store::drops::by_thread(&mut conn, &thread_ref)
             .await
             .unwrap();
         drop(conn);
@@ -473,4 +480,38 @@ impl Clock for ShiftedClock {
     fn sleep_until(&self, t: DateTime<Utc>) -> prepbot::clock::Sleep<'_> {
         Box::pin(prepbot::clock::sleep_until_by(|| self.now(), t))
     }
+}
+
+/// A stored answer by its Discord message id (unique on Discord, so whichever
+/// channel holds it).
+pub async fn answer_row(
+    conn: &mut sqlx::SqliteConnection,
+    message_id: u64,
+) -> prepbot::store::Result<Option<prepbot::store::answers::StoredAnswer>> {
+    let id = message_id.to_string();
+    for ch in prepbot::store::channels::list_all(&mut *conn).await? {
+        if let Some(a) = prepbot::store::answers::get(&mut *conn, ch.key, &id).await? {
+            return Ok(Some(a));
+        }
+    }
+    Ok(None)
+}
+
+/// The key of the Discord channel `channel`; panics if it has no schedule.
+pub async fn channel_key(conn: &mut sqlx::SqliteConnection, channel: u64) -> i64 {
+    let address = prepbot::chat::ChannelAddress::new(
+        prepbot::chat::Platform::Discord,
+        String::new(),
+        channel.to_string(),
+    );
+    prepbot::store::channels::find(conn, &address)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("channel {channel} has no schedule"))
+        .key
+}
+
+/// A Discord thread as the store addresses it.
+pub fn thread_ref(thread: u64) -> prepbot::chat::ThreadRef {
+    prepbot::chat::ThreadRef::new(prepbot::chat::Platform::Discord, thread.to_string())
 }

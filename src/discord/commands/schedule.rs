@@ -59,13 +59,16 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
         ));
     }
     if let Some(reason) = &channel.pause_reason {
-        text.push_str(&format!("\nPaused by the bot: {reason}."));
+        text.push_str(&format!(
+            "\nPaused by the bot: {}.",
+            mention_channel(reason, channel_id)
+        ));
     }
     if let Some(failed) = data.practice.last_failure(channel.key).await? {
         text.push_str(&format!(
             "\nLast drop failed ({}): {}.",
             relative_time(failed.due_at),
-            failed.failure.unwrap_or_default().trim_end_matches('.')
+            mention_channel(&failed.failure.unwrap_or_default(), channel_id).trim_end_matches('.')
         ));
     }
     ctx.send(CreateReply::default().content(text).ephemeral(true))
@@ -116,4 +119,39 @@ pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
     ctx.send(CreateReply::default().content(text).ephemeral(true))
         .await?;
     Ok(())
+}
+
+/// Stored reasons name "the channel" in plain words (they are shown by `prepbot status`
+/// and on every platform); on Discord the channel is named by its mention, as members
+/// see it.
+fn mention_channel(reason: &str, channel_id: u64) -> String {
+    let mention = format!("<#{channel_id}>");
+    reason
+        .replacen("post in the channel", &format!("post in {mention}"), 1)
+        .replacen(
+            "the channel no longer",
+            &format!("the channel {mention} no longer"),
+            1,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stored_reasons_name_the_channel_by_its_mention() {
+        assert_eq!(
+            super::mention_channel(
+                "the bot lacks permission to post in the channel: it needs",
+                42
+            ),
+            "the bot lacks permission to post in <#42>: it needs"
+        );
+        assert_eq!(
+            super::mention_channel(
+                "the channel no longer exists (Discord: Unknown Channel)",
+                42
+            ),
+            "the channel <#42> no longer exists (Discord: Unknown Channel)"
+        );
+    }
 }

@@ -98,7 +98,9 @@ pub async fn setup(
     // The interaction carries the channel's name: stored so that `prepbot status`
     // names the channel as members see it.
     let name = match ctx {
-        poise::Context::Application(a) => a.interaction.channel.as_ref().and_then(|c| c.name.clone()),
+        poise::Context::Application(a) => {
+            a.interaction.channel.as_ref().and_then(|c| c.name.clone())
+        }
         poise::Context::Prefix(_) => None,
     };
     let setup = ChannelSetup {

@@ -19,14 +19,16 @@ pub async fn streak(
         .clone()
         .unwrap_or_else(|| user.name.clone());
     let name = escape_markdown(&name);
-    let view = ctx
-        .data()
-        .practice
-        .streak(
-            super::home_schedule(ctx).await?.map_or(0, |c| c.key),
-            &user.id.get().to_string(),
-        )
-        .await?;
+    // A channel without a schedule has no streaks: the same answer as no answers.
+    let view = match super::home_schedule(ctx).await? {
+        Some(channel) => {
+            ctx.data()
+                .practice
+                .streak(channel.key, &user.id.get().to_string())
+                .await?
+        }
+        None => None,
+    };
     let text = match view {
         Some(s) => format!(
             "**{name}**: current streak {}, best {}, {} on-time answer{} in this channel, last {}.",
@@ -45,11 +47,10 @@ pub async fn streak(
 /// The top 10 of this channel by current streak, then on-time answers
 #[poise::command(slash_command, guild_only)]
 pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
-    let rows = ctx
-        .data()
-        .practice
-        .leaderboard(super::home_schedule(ctx).await?.map_or(0, |c| c.key), 10)
-        .await?;
+    let rows = match super::home_schedule(ctx).await? {
+        Some(channel) => ctx.data().practice.leaderboard(channel.key, 10).await?,
+        None => Vec::new(),
+    };
     if rows.is_empty() {
         ctx.send(
             CreateReply::default()
