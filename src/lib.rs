@@ -13,6 +13,7 @@
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
 //! - [`status`]: `prepbot status`, what the database says about each channel.
 //! - [`discord`]: the Discord adapter (`prepbot run`): slash commands, answers, posts.
+//! - [`mix`]: the stable 64-bit hash step the rotation and seeded picks share.
 //! - [`cli`]: the command line; `main.rs` only parses it and calls [`cli::run`].
 
 pub mod bank;
@@ -27,6 +28,7 @@ pub mod discord;
 pub mod engine;
 pub mod ingest;
 pub mod memory;
+pub mod mix;
 pub mod practice;
 pub mod scheduler;
 pub mod seed;

@@ -15,9 +15,9 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::bank::{PoolFilter, QuestionBank};
-use crate::engine::rotation::mix64;
 use crate::engine::schedule::{Days, parse_zone};
 use crate::engine::streak::{MemberStreak, settle};
+use crate::mix::mix64;
 use crate::practice::{ChannelSetup, Practice};
 use crate::store::Store;
 use crate::store::ids::{date_to_db, epoch};

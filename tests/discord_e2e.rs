@@ -431,6 +431,16 @@ async fn days_of_drops_answers_reveals_streaks_and_lookups() {
         )
         .await;
     assert!(show.text().contains(secret), "shown after the reveal");
+    assert_eq!(
+        show.raw.len(),
+        1,
+        "the whole question in one message: the callback, no follow-ups"
+    );
+    assert!(
+        show.raw[0].body["data"]["embeds"]
+            .as_array()
+            .is_some_and(|e| e.len() >= 4)
+    );
 
     // What the bot stored.
     {

@@ -333,7 +333,7 @@ impl QuestionBank {
         if pool.is_empty() {
             return None;
         }
-        let i = (crate::engine::rotation::mix64(seed) % pool.len() as u64) as usize;
+        let i = (crate::mix::mix64(seed) % pool.len() as u64) as usize;
         Some(pool[i])
     }
 

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::events::{acknowledge_with, incoming};
+use super::messages::{acknowledge_with, incoming};
 use super::outbound::AckQueue;
 use super::rest::{Rest, RestError};
 use crate::practice::{ListedMessage, Practice};

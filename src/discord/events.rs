@@ -18,20 +18,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
-use serenity::{Attachment, FullEvent, Message, MessageType, MessageUpdateEvent};
+use serenity::{FullEvent, MessageType, MessageUpdateEvent};
 use tracing::{debug, error};
 
-use super::outbound::{Ack, AckQueue};
+use super::messages::{acknowledge_with, body_of, incoming, thread_ref};
+use super::outbound::AckQueue;
 use super::{CommandError, Data};
-use crate::chat::{Platform, ThreadRef};
 use crate::clock::Clock;
 use crate::ingest::AnswerWriter;
-use crate::practice::{AnswerEvent, IncomingMessage, PracticeError, RecordedAnswer};
-
-/// A Discord thread as the core addresses it: threads are channels, unique on Discord.
-pub(super) fn thread_ref(thread: serenity::ChannelId) -> ThreadRef {
-    ThreadRef::new(Platform::Discord, thread.get().to_string())
-}
+use crate::practice::{AnswerEvent, IncomingMessage, PracticeError};
 
 /// What answer events need. It exists before poise's setup has run, so answers
 /// are taken from the first event on.
@@ -157,58 +152,6 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
         });
     }
     Ok(())
-}
-
-/// Reacts to a newly stored answer (✅ on time, 🕒 late); nothing for a message
-/// seen before or already withdrawn.
-pub(super) fn acknowledge_with(
-    acks: &AckQueue,
-    channel_id: u64,
-    message_id: u64,
-    recorded: Option<RecordedAnswer>,
-) {
-    if let Some(r) = recorded.filter(|r| r.new && !r.withdrawn) {
-        let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
-        acks.send(channel_id, message_id, ack);
-    }
-}
-
-/// The text stored for a message: its content, then one line per attachment URL
-/// (a message with only an attachment is still an answer).
-fn body_of(content: &str, attachments: &[Attachment]) -> String {
-    let mut body = content.to_string();
-    for a in attachments {
-        if !body.is_empty() {
-            body.push('\n');
-        }
-        body.push_str(&a.url);
-    }
-    body
-}
-
-/// A member's message as the practice layer sees it; `None` for bots, webhooks and
-/// system messages (thread created, pins...).
-pub(super) fn incoming(m: &Message) -> Option<IncomingMessage> {
-    if m.author.bot
-        || m.webhook_id.is_some()
-        || !matches!(m.kind, MessageType::Regular | MessageType::InlineReply)
-    {
-        return None;
-    }
-    let name = m
-        .member
-        .as_ref()
-        .and_then(|pm| pm.nick.clone())
-        .or_else(|| m.author.global_name.clone())
-        .unwrap_or_else(|| m.author.name.clone());
-    Some(IncomingMessage {
-        thread: thread_ref(m.channel_id),
-        message_id: m.id.get().to_string(),
-        member_id: m.author.id.get().to_string(),
-        member_name: name,
-        body: body_of(&m.content, &m.attachments),
-        posted_at: *m.timestamp,
-    })
 }
 
 /// The answer event in a message update: `None` when nothing a member wrote changed.

@@ -20,6 +20,7 @@ mod connections;
 pub mod errors;
 pub mod events;
 pub mod limit;
+mod messages;
 pub mod outbound;
 pub mod render;
 pub mod rest;

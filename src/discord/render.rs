@@ -140,8 +140,80 @@ pub fn text_message(content: &str, nonce: &str) -> CreateMessage {
     deduplicated(message, nonce)
 }
 
+/// Discord's limits on the embeds of one message: at most 10, all their text
+/// (titles, descriptions, fields, footers) at most 6,000 characters together.
+pub const EMBEDS_PER_MESSAGE: usize = 10;
+pub const EMBEDS_TOTAL_LIMIT: usize = 6000;
+
+/// A question with its model answer, look-fors, mistakes, follow-ups and tips as the
+/// embeds of one message: a title line and the prompt, then one embed per section.
+/// `None` when it does not fit one message (a team's long question), so the caller
+/// can fall back to several plain messages. Every question of the shipped bank
+/// fits (tested below).
+pub fn question_embeds(
+    title: &str,
+    prompt: &str,
+    sections: &[(String, String)],
+) -> Option<Vec<CreateEmbed>> {
+    let count = |s: &str| s.chars().count();
+    let title = truncate(title, EMBED_TITLE_LIMIT);
+    let mut total = count(&title) + count(prompt);
+    if count(prompt) > EMBED_DESCRIPTION_LIMIT || 1 + sections.len() > EMBEDS_PER_MESSAGE {
+        return None;
+    }
+    let mut embeds = vec![CreateEmbed::new().title(title).description(prompt)];
+    for (heading, body) in sections {
+        if count(heading) > EMBED_TITLE_LIMIT || count(body) > EMBED_DESCRIPTION_LIMIT {
+            return None;
+        }
+        total += count(heading) + count(body);
+        embeds.push(CreateEmbed::new().title(heading).description(body));
+    }
+    (total <= EMBEDS_TOTAL_LIMIT).then_some(embeds)
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// `/question show` answers in one message: every question of the shipped bank,
+    /// with every section, fits Discord's embed limits.
+    #[test]
+    fn every_shipped_question_fits_one_message() {
+        let bank = crate::bank::QuestionBank::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questions"),
+        )
+        .unwrap();
+        let mut longest = 0;
+        for q in bank.all() {
+            let sections = crate::discord::commands::question::show_sections(q);
+            let size: usize = q.prompt.chars().count()
+                + sections
+                    .iter()
+                    .map(|(h, b)| h.chars().count() + b.chars().count())
+                    .sum::<usize>();
+            longest = longest.max(size);
+            assert!(
+                super::question_embeds(&q.title, &q.prompt, &sections).is_some(),
+                "{} does not fit one message ({size} characters)",
+                q.id
+            );
+        }
+        assert!(longest > 3000, "the check saw whole questions ({longest})");
+    }
+
+    #[test]
+    fn a_question_over_the_limits_does_not_fit() {
+        let long = "x".repeat(4097);
+        assert!(super::question_embeds("t", &long, &[]).is_none());
+        let sections: Vec<(String, String)> = (0..3)
+            .map(|i| (format!("s{i}"), "y".repeat(2500)))
+            .collect();
+        assert!(
+            super::question_embeds("t", "p", &sections).is_none(),
+            "7,500 in all"
+        );
+        assert!(super::question_embeds("t", "p", &sections[..2]).is_some());
+    }
     use super::*;
 
     fn post() -> DropPost {

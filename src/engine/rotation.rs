@@ -9,6 +9,8 @@
 
 use std::collections::HashSet;
 
+use crate::mix::mix64;
+
 /// The persisted rotation of one channel.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rotation {
@@ -26,15 +28,6 @@ pub struct Pick {
     /// this pick started a new cycle.
     pub cycle: u32,
     pub new_cycle: bool,
-}
-
-/// SplitMix64's finaliser: a fast, well-mixed, stable 64-bit hash step. Stable across
-/// versions and platforms, which a seeded rotation must be (a crate RNG may change).
-pub fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// FNV-1a over the id's bytes.
@@ -95,6 +88,21 @@ impl Rotation {
 
 #[cfg(test)]
 mod tests {
+
+    /// Stored cycle orders depend on these exact values: a change to the hash
+    /// would reshuffle every channel's current cycle. Computed independently.
+    #[test]
+    fn order_keys_are_pinned_to_known_values() {
+        assert_eq!(order_key(42, 0, "idempotency"), 0x1da6_f088_d48e_5138);
+        assert_eq!(order_key(42, 1, "cap-theorem"), 0xdd10_cb2c_675c_2d9d);
+        assert_eq!(
+            order_key(18_446_742_839_141_661_493, 2, "sql-vs-nosql"),
+            0x6fa1_f17b_f2cf_9580
+        );
+        assert_eq!(order_key(0, 0, ""), 0x3617_8ff4_2bee_28e5);
+        assert_eq!(order_key(77, 5, "rest-api-design"), 0x139d_7586_7751_055a);
+    }
+
     use super::*;
 
     fn ids(n: usize) -> Vec<String> {

@@ -51,6 +51,22 @@ impl Reply {
     }
 }
 
+/// What a reply message says: its content, then each embed's title and description.
+fn message_texts(message: &Value) -> Vec<String> {
+    let mut texts = Vec::new();
+    if let Some(content) = message["content"].as_str() {
+        texts.push(content.to_string());
+    }
+    for embed in message["embeds"].as_array().into_iter().flatten() {
+        for part in ["title", "description"] {
+            if let Some(text) = embed[part].as_str() {
+                texts.push(text.to_string());
+            }
+        }
+    }
+    texts
+}
+
 pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
     DiscordConfig {
         token: Token::new("e2e-token-SECRET"),
@@ -182,8 +198,8 @@ impl Bot {
                     r.path == edit_path || r.path == followup_path
                 })
                 .await;
-        } else if let Some(content) = callback.body["data"]["content"].as_str() {
-            texts.push(content.to_string());
+        } else {
+            texts.extend(message_texts(&callback.body["data"]));
         }
         // Follow-ups (long answers) arrive right after; give them a moment.
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -193,7 +209,7 @@ impl Bot {
             .into_iter()
             .filter(|r| r.path == followup_path || r.path == edit_path)
         {
-            texts.push(r.body["content"].as_str().unwrap_or_default().to_string());
+            texts.extend(message_texts(&r.body));
             raw.push(r);
         }
         Reply {

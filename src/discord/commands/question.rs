@@ -7,12 +7,14 @@ use poise::serenity_prelude::CreateAutocompleteResponse;
 use super::{DifficultyChoice, autocomplete_response, autocomplete_topic, check_topic};
 use crate::bank::{PoolFilter, Question};
 use crate::discord::errors::guild_id;
-use crate::discord::render::{CONTENT_LIMIT, channel_link, relative_time, truncate};
+use crate::discord::render::{
+    CONTENT_LIMIT, channel_link, question_embeds, relative_time, truncate,
+};
 use crate::discord::{CommandError, Context};
 use crate::engine::answers::Answerers;
 use crate::engine::reveal::build_reveal;
-use crate::engine::rotation::mix64;
 use crate::engine::split::split;
+use crate::mix::mix64;
 
 /// Longest accepted search query.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -108,6 +110,17 @@ async fn autocomplete_id(ctx: Context<'_>, partial: &str) -> CreateAutocompleteR
     autocomplete_response(ids)
 }
 
+/// What `/question show` shows after the prompt: the reveal's sections without the
+/// answer summary.
+pub(crate) fn show_sections(q: &Question) -> Vec<(String, String)> {
+    build_reveal(q, 0, &Answerers::default(), &[])
+        .blocks
+        .into_iter()
+        .filter_map(|b| b.heading.map(|h| (h, b.body)))
+        .filter(|(h, _)| h != "Answers")
+        .collect()
+}
+
 /// Show a question, with its model answer unless it is open in this server
 #[poise::command(slash_command, guild_only)]
 pub async fn show(
@@ -139,17 +152,23 @@ pub async fn show(
         );
         return say(ctx, text).await;
     }
+    let sections = show_sections(q);
+    // One message when it fits (it always does for the shipped bank): a callback
+    // and nothing after it.
+    let title = format!(
+        "{} ({}, {}, {}) {}",
+        q.title, q.topic, q.difficulty, q.kind, q.id
+    );
+    if let Some(embeds) = question_embeds(&title, &q.prompt, &sections) {
+        let reply = embeds
+            .into_iter()
+            .fold(CreateReply::default().ephemeral(true), CreateReply::embed);
+        ctx.send(reply).await?;
+        return Ok(());
+    }
     let mut text = format!("{}\n{}", headline(q), q.prompt);
-    let mut reveal = build_reveal(q, 0, &Answerers::default(), &[]);
-    reveal
-        .blocks
-        .retain(|b| b.heading.as_deref() != Some("Answers"));
-    for block in reveal.blocks {
-        text.push_str("\n\n");
-        if let Some(h) = block.heading {
-            text.push_str(&format!("**{h}**\n"));
-        }
-        text.push_str(&block.body);
+    for (heading, body) in sections {
+        text.push_str(&format!("\n\n**{heading}**\n{body}"));
     }
     for chunk in split(&text, CONTENT_LIMIT) {
         ctx.send(CreateReply::default().content(chunk).ephemeral(true))

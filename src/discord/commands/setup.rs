@@ -8,8 +8,8 @@ use crate::bank::PoolFilter;
 use crate::discord::errors::{guild_id, require_admin};
 use crate::discord::render::{full_time, relative_time};
 use crate::discord::{CommandError, Context};
-use crate::engine::rotation::mix64;
 use crate::engine::schedule::{Days, check_reveal_hours, parse_time, parse_zone};
+use crate::mix::mix64;
 use crate::practice::ChannelSetup;
 
 /// Zones offered before anything is typed.
