@@ -58,6 +58,10 @@ pub fn render_reveal(reveal: &RevealContent, zone: Tz, at: DateTime<Utc>) -> Str
         }
         out.push_str(&block.body);
     }
+    let h = crate::engine::reveal::ANSWERS_HEADING;
+    out.push_str(&format!("\n\n{h}\n{}\n", "~".repeat(h.chars().count())));
+    // The terminal has no markup: names print as they are.
+    out.push_str(&reveal.answers.lines(str::to_string).join("\n"));
     out
 }
 
@@ -81,10 +85,7 @@ pub fn render_question(q: &Question, with_answer: bool) -> String {
         out.push_str(&format!("\n\nWhy it is asked\n~~~~~~~~~~~~~~~\n{why}"));
     }
     if with_answer {
-        let mut reveal = build_reveal(q, 0, &Answerers::default(), &[]);
-        reveal
-            .blocks
-            .retain(|b| b.heading.as_deref() != Some("Answers"));
+        let reveal = build_reveal(q, 0, &Answerers::default(), &[]);
         for block in &reveal.blocks {
             if let Some(h) = &block.heading {
                 out.push_str(&format!("\n\n{h}\n{}\n", "~".repeat(h.chars().count())));

@@ -13,7 +13,9 @@ use tracing::{info, warn};
 use crate::bank::{PoolFilter, Question, QuestionBank};
 use crate::chat::{ChannelAddress, Platform, ThreadRef};
 use crate::engine::answers::{answerers, is_on_time};
-use crate::engine::reveal::{DropPost, RevealContent, TextBlock, build_reveal, drop_post};
+use crate::engine::reveal::{
+    AnswerSummary, DropPost, RevealContent, TextBlock, build_reveal, drop_post,
+};
 use crate::engine::rotation::pick_next;
 use crate::engine::schedule::{Days, Occurrence, Schedule, ScheduleError};
 use crate::engine::streak::{
@@ -868,18 +870,13 @@ impl Practice {
             Some(q) => build_reveal(q, seq, who, milestones),
             None => RevealContent {
                 title: format!("Reveal #{seq}"),
-                blocks: vec![
-                    TextBlock {
-                        heading: None,
-                        body: format!(
-                            "Question `{id}` was removed from the bank, so there is no model answer to show."
-                        ),
-                    },
-                    TextBlock {
-                        heading: Some("Answers".into()),
-                        body: crate::engine::reveal::answer_summary(who, milestones),
-                    },
-                ],
+                blocks: vec![TextBlock {
+                    heading: None,
+                    body: format!(
+                        "Question {id} was removed from the bank, so there is no model answer to show."
+                    ),
+                }],
+                answers: AnswerSummary::new(who, milestones),
             },
         }
     }

@@ -108,7 +108,7 @@ async fn a_day_runs_drop_answers_reveal_and_streaks() {
         *reveal_thread, thread,
         "the reveal goes to the drop's thread"
     );
-    let summary = &content.blocks.last().unwrap().body;
+    let summary = content.answers.lines(str::to_string).join("\n");
     assert_eq!(summary, "2 members answered on time: member11, member12.");
     let late = p
         .record_message(message(thread, 4, 13, utc("2026-03-02T17:00:01Z")))

@@ -152,7 +152,7 @@ impl Outbound for DiscordOutbound {
     ) -> Result<DateTime<Utc>, OutboundError> {
         let channel_id = snowflake(&channel.conversation)?;
         let thread_id = snowflake(thread_id)?;
-        let chunks = reveal.to_messages(render::CONTENT_LIMIT);
+        let chunks = render::reveal_messages(reveal, render::CONTENT_LIMIT);
         // If the drop's thread was never opened (or was deleted), the reveal goes to
         // the channel instead of being lost.
         let mut target = thread_id;

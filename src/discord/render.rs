@@ -8,7 +8,8 @@ use serenity::{
     CreateThread, Nonce,
 };
 
-use crate::engine::reveal::DropPost;
+use crate::engine::reveal::{ANSWERS_HEADING, DropPost, RevealContent};
+use crate::engine::split::split;
 
 /// Discord's limits.
 pub const CONTENT_LIMIT: usize = 2000;
@@ -140,6 +141,41 @@ pub fn text_message(content: &str, nonce: &str) -> CreateMessage {
     deduplicated(message, nonce)
 }
 
+/// A name (or any text from a member) made inert in Discord's Markdown: no bold,
+/// no masked link, no code span can come out of it.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A reveal as Discord Markdown with bold headings, cut into messages of at most
+/// `limit` characters. Each block starts a paragraph, so cuts fall between blocks
+/// first; members' names are escaped.
+pub fn reveal_messages(reveal: &RevealContent, limit: usize) -> Vec<String> {
+    let mut text = format!("**{}**", reveal.title);
+    for block in &reveal.blocks {
+        text.push_str("\n\n");
+        if let Some(h) = &block.heading {
+            text.push_str(&format!("**{h}**\n"));
+        }
+        text.push_str(&block.body);
+    }
+    text.push_str(&format!(
+        "\n\n**{ANSWERS_HEADING}**\n{}",
+        reveal.answers.lines(escape_markdown).join("\n")
+    ));
+    split(&text, limit)
+}
+
 /// Discord's limits on the embeds of one message: at most 10, all their text
 /// (titles, descriptions, fields, footers) at most 6,000 characters together.
 pub const EMBEDS_PER_MESSAGE: usize = 10;
@@ -174,6 +210,44 @@ pub fn question_embeds(
 
 #[cfg(test)]
 mod tests {
+
+    use crate::bank::Difficulty;
+    use crate::bank::tests::question;
+    use crate::engine::answers::Answerers;
+    use crate::engine::reveal::build_reveal;
+
+    #[test]
+    fn member_names_cannot_format_or_link() {
+        assert_eq!(
+            super::escape_markdown("[free](https://x.y) **bold**"),
+            "\\[free\\]\\(https://x.y\\) \\*\\*bold\\*\\*"
+        );
+        let mut who = Answerers::default();
+        who.on_time
+            .insert(crate::chat::MemberKey("1".into()), "_ann_".into());
+        let q = question("q", "databases", Difficulty::Easy);
+        let msgs = super::reveal_messages(&build_reveal(&q, 1, &who, &[]), 2000);
+        assert!(
+            msgs.last()
+                .unwrap()
+                .ends_with("**Answers**\n1 member answered on time: \\_ann\\_."),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn long_reveals_become_several_messages_within_the_limit() {
+        let mut q = question("long", "databases", Difficulty::Hard);
+        q.model_answer = (0..60)
+            .map(|i| format!("Paragraph {i} of a long answer about indexes and locks."))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let msgs = super::reveal_messages(&build_reveal(&q, 1, &Answerers::default(), &[]), 2000);
+        assert!(msgs.len() >= 2);
+        assert!(msgs.iter().all(|m| m.chars().count() <= 2000));
+        assert!(msgs[0].starts_with("**Reveal #1: Title of long**"));
+        assert!(msgs.last().unwrap().contains("Nobody answered"));
+    }
 
     /// `/question show` answers in one message: every question of the shipped bank,
     /// with every section, fits Discord's embed limits.

@@ -1,12 +1,13 @@
-//! What a drop post and a reveal say, as platform-neutral text blocks. Adapters
-//! decide how a block looks (an embed field, a bold heading, a terminal rule);
-//! bodies use only the Markdown every platform renders: paragraphs, `- ` lists and
-//! fenced code.
+//! What a drop post and a reveal say, as platform-neutral content. Adapters decide
+//! how it looks (an embed, a bold heading, a terminal rule, Block Kit): nothing here
+//! is any platform's markup. A block's body is the bank's own text (its Markdown
+//! source: paragraphs, `- ` lists, fenced code), which each adapter renders or
+//! prints; who answered is data ([`AnswerSummary`]), so each adapter makes member
+//! names inert in its own markup.
 
 use chrono::{DateTime, Utc};
 
 use super::answers::Answerers;
-use super::split::split;
 use crate::bank::Question;
 
 /// A heading (optional) and its text.
@@ -51,11 +52,24 @@ pub fn drop_post(question: &Question, seq: u32, reveal_at: DateTime<Utc>) -> Dro
     }
 }
 
-/// The reveal of one drop.
+/// The reveal of one drop: the question's sections, then who answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevealContent {
     pub title: String,
     pub blocks: Vec<TextBlock>,
+    pub answers: AnswerSummary,
+}
+
+/// The heading adapters give [`RevealContent::answers`].
+pub const ANSWERS_HEADING: &str = "Answers";
+
+/// Who answered a drop (display names, sorted without regard to case) and the
+/// streak milestones it brought (`(name, streak)`, e.g. someone reaching 7 in a row).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerSummary {
+    pub on_time: Vec<String>,
+    pub late: Vec<String>,
+    pub milestones: Vec<(String, u32)>,
 }
 
 fn bullets(items: &[String]) -> String {
@@ -66,56 +80,43 @@ fn bullets(items: &[String]) -> String {
         .join("\n")
 }
 
-/// A name (or any text from a member) made inert in Markdown: no bold, no masked
-/// link, no code span can come out of it.
-pub fn escape_markdown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn names(members: &std::collections::BTreeMap<crate::chat::MemberKey, String>) -> String {
-    let mut names: Vec<&str> = members.values().map(String::as_str).collect();
+fn sorted_names(
+    members: &std::collections::BTreeMap<crate::chat::MemberKey, String>,
+) -> Vec<String> {
+    let mut names: Vec<String> = members.values().cloned().collect();
     names.sort_by_key(|n| n.to_lowercase());
     names
-        .into_iter()
-        .map(escape_markdown)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
-/// Who answered, in one line or two, and the streak milestones this drop brought
-/// (`(name, streak)`, e.g. someone reaching 7 in a row).
-pub fn answer_summary(answerers: &Answerers, milestones: &[(String, u32)]) -> String {
-    let on_time = answerers.on_time.len();
-    let mut text = match on_time {
-        0 => "Nobody answered before the reveal.".to_string(),
-        1 => format!("1 member answered on time: {}.", names(&answerers.on_time)),
-        n => format!(
-            "{n} members answered on time: {}.",
-            names(&answerers.on_time)
-        ),
-    };
-    if !answerers.late.is_empty() {
-        text.push_str(&format!(
-            "\nLate (no streak credit): {}.",
-            names(&answerers.late)
-        ));
+impl AnswerSummary {
+    pub fn new(answerers: &Answerers, milestones: &[(String, u32)]) -> Self {
+        AnswerSummary {
+            on_time: sorted_names(&answerers.on_time),
+            late: sorted_names(&answerers.late),
+            milestones: milestones.to_vec(),
+        }
     }
-    for (name, streak) in milestones {
-        text.push_str(&format!(
-            "\nMilestone: {name} has answered {streak} drops in a row."
-        ));
+
+    /// The summary in a line or two, and a line per milestone, with every name as
+    /// `name` renders it (escaped for the platform's markup, or as it is).
+    pub fn lines(&self, name: impl Fn(&str) -> String) -> Vec<String> {
+        let list = |names: &[String]| names.iter().map(|n| name(n)).collect::<Vec<_>>().join(", ");
+        let mut lines = vec![match self.on_time.len() {
+            0 => "Nobody answered before the reveal.".to_string(),
+            1 => format!("1 member answered on time: {}.", list(&self.on_time)),
+            n => format!("{n} members answered on time: {}.", list(&self.on_time)),
+        }];
+        if !self.late.is_empty() {
+            lines.push(format!("Late (no streak credit): {}.", list(&self.late)));
+        }
+        for (who, streak) in &self.milestones {
+            lines.push(format!(
+                "Milestone: {} has answered {streak} drops in a row.",
+                name(who)
+            ));
+        }
+        lines
     }
-    text
 }
 
 pub fn build_reveal(
@@ -135,29 +136,10 @@ pub fn build_reveal(
     if let Some(tips) = &question.tips {
         blocks.push(TextBlock::new("Tips", tips.clone()));
     }
-    blocks.push(TextBlock::new(
-        "Answers",
-        answer_summary(answerers, milestones),
-    ));
     RevealContent {
         title: format!("Reveal #{seq}: {}", question.title),
         blocks,
-    }
-}
-
-impl RevealContent {
-    /// The reveal as Markdown with bold headings, cut into messages of at most `limit`
-    /// characters. Each block starts a paragraph, so cuts fall between blocks first.
-    pub fn to_messages(&self, limit: usize) -> Vec<String> {
-        let mut text = format!("**{}**", self.title);
-        for block in &self.blocks {
-            text.push_str("\n\n");
-            if let Some(h) = &block.heading {
-                text.push_str(&format!("**{h}**\n"));
-            }
-            text.push_str(&block.body);
-        }
-        split(&text, limit)
+        answers: AnswerSummary::new(answerers, milestones),
     }
 }
 
@@ -166,18 +148,16 @@ mod tests {
     use super::*;
     use crate::bank::Difficulty;
     use crate::bank::tests::question;
+    use crate::chat::MemberKey;
 
     #[test]
     fn reveal_has_answer_lookfors_mistakes_and_summary() {
         let mut q = question("cap", "distributed-systems", Difficulty::Medium);
         q.follow_ups = vec!["What is PACELC?".into()];
         let mut who = Answerers::default();
-        who.on_time
-            .insert(crate::chat::MemberKey("2".into()), "bob".into());
-        who.on_time
-            .insert(crate::chat::MemberKey("1".into()), "Alice".into());
-        who.late
-            .insert(crate::chat::MemberKey("3".into()), "carol".into());
+        who.on_time.insert(MemberKey("2".into()), "bob".into());
+        who.on_time.insert(MemberKey("1".into()), "Alice".into());
+        who.late.insert(MemberKey("3".into()), "carol".into());
         let r = build_reveal(&q, 4, &who, &[("Alice".into(), 7)]);
         assert_eq!(r.title, "Reveal #4: Title of cap");
         let headings: Vec<&str> = r
@@ -192,50 +172,38 @@ mod tests {
                 "What interviewers look for",
                 "Common mistakes",
                 "Follow-ups",
-                "Answers"
             ]
         );
         assert_eq!(r.blocks[1].body, "- a\n- b\n- c");
         assert_eq!(
-            r.blocks.last().unwrap().body,
+            r.answers.lines(str::to_string).join("\n"),
             "2 members answered on time: Alice, bob.\nLate (no streak credit): carol.\nMilestone: Alice has answered 7 drops in a row."
         );
     }
 
     #[test]
-    fn member_names_cannot_format_or_link() {
-        assert_eq!(
-            escape_markdown("[free](https://x.y) **bold**"),
-            "\\[free\\]\\(https://x.y\\) \\*\\*bold\\*\\*"
-        );
+    fn names_are_rendered_by_the_caller() {
         let mut who = Answerers::default();
-        who.on_time
-            .insert(crate::chat::MemberKey("1".into()), "_ann_".into());
+        who.on_time.insert(MemberKey("1".into()), "_ann_".into());
+        let summary = AnswerSummary::new(&who, &[("_ann_".into(), 3)]);
         assert_eq!(
-            answer_summary(&who, &[]),
-            "1 member answered on time: \\_ann\\_."
+            summary.lines(|n| format!("<{n}>")),
+            [
+                "1 member answered on time: <_ann_>.",
+                "Milestone: <_ann_> has answered 3 drops in a row."
+            ]
+        );
+        assert_eq!(
+            summary.lines(str::to_string)[0],
+            "1 member answered on time: _ann_."
         );
     }
 
     #[test]
     fn nobody_answered() {
         assert_eq!(
-            answer_summary(&Answerers::default(), &[]),
-            "Nobody answered before the reveal."
+            AnswerSummary::default().lines(str::to_string),
+            ["Nobody answered before the reveal."]
         );
-    }
-
-    #[test]
-    fn long_reveals_become_several_messages_within_the_limit() {
-        let mut q = question("long", "databases", Difficulty::Hard);
-        q.model_answer = (0..60)
-            .map(|i| format!("Paragraph {i} of a long answer about indexes and locks."))
-            .collect::<Vec<_>>()
-            .join("\n\n");
-        let msgs = build_reveal(&q, 1, &Answerers::default(), &[]).to_messages(2000);
-        assert!(msgs.len() >= 2);
-        assert!(msgs.iter().all(|m| m.chars().count() <= 2000));
-        assert!(msgs[0].starts_with("**Reveal #1: Title of long**"));
-        assert!(msgs.last().unwrap().contains("Nobody answered"));
     }
 }

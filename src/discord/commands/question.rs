@@ -110,14 +110,13 @@ async fn autocomplete_id(ctx: Context<'_>, partial: &str) -> CreateAutocompleteR
     autocomplete_response(ids)
 }
 
-/// What `/question show` shows after the prompt: the reveal's sections without the
-/// answer summary.
+/// What `/question show` shows after the prompt: the reveal's sections (not who
+/// answered).
 pub(crate) fn show_sections(q: &Question) -> Vec<(String, String)> {
     build_reveal(q, 0, &Answerers::default(), &[])
         .blocks
         .into_iter()
         .filter_map(|b| b.heading.map(|h| (h, b.body)))
-        .filter(|(h, _)| h != "Answers")
         .collect()
 }
 

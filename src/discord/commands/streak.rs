@@ -3,9 +3,9 @@
 use poise::CreateReply;
 use poise::serenity_prelude as serenity;
 
+use crate::discord::render::escape_markdown;
 use crate::discord::render::relative_time;
 use crate::discord::{CommandError, Context};
-use crate::engine::reveal::escape_markdown;
 
 /// A member's streak in this channel
 #[poise::command(slash_command, guild_only)]
