@@ -11,6 +11,7 @@
 //! - [`ingest`]: the answer writer: answer events from every adapter, committed in batches.
 //! - [`scheduler`]: runs whatever is due at an instant through an [`scheduler::Outbound`] adapter.
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
+//! - [`schedule_view`]: what `/schedule show` and `prepbot status` report about a channel.
 //! - [`status`]: `prepbot status`, what the database says about each channel.
 //! - [`discord`]: the Discord adapter (`prepbot run`): slash commands, answers, posts.
 //! - [`mix`]: the stable 64-bit hash step the rotation and seeded picks share.
@@ -30,6 +31,7 @@ pub mod ingest;
 pub mod memory;
 pub mod mix;
 pub mod practice;
+pub mod schedule_view;
 pub mod scheduler;
 pub mod seed;
 pub mod status;

@@ -455,7 +455,16 @@ impl Practice {
         let mut conn = self.store.read().await?;
         Ok(drops::latest(&mut conn, channel_id)
             .await?
-            .filter(|d| d.state == DropState::Failed && d.failure.is_some()))
+            .filter(crate::schedule_view::is_failed))
+    }
+
+    /// What `/schedule show` reports about a channel at `now`.
+    pub async fn schedule_view(
+        &self,
+        channel: Channel,
+        now: DateTime<Utc>,
+    ) -> Result<crate::schedule_view::ScheduleView> {
+        Ok(crate::schedule_view::view(&self.store, channel, now).await?)
     }
 
     /// The channel's next scheduled drop after `now`; `None` while paused.

@@ -1,19 +1,21 @@
-//! `prepbot status`: what the bot's database says about each channel, for operators.
+//! `prepbot status`: what the bot's database says about each channel, for operators
+//! (the same view as `/schedule show`, [`crate::schedule_view`], in plain text).
 
 use chrono::{DateTime, Utc};
 
 use crate::console::local;
-use crate::store::{Store, channels, drops};
+use crate::schedule_view;
+use crate::store::Store;
 
 /// One line per channel and a few indented details, or a note that none is set up.
 pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String> {
-    let mut conn = store.read().await?;
-    let all = channels::list_all(&mut conn).await?;
-    if all.is_empty() {
+    let views = schedule_view::all(store, now).await?;
+    if views.is_empty() {
         return Ok("no channel is set up yet (run /setup in a channel)".into());
     }
     let mut out = String::new();
-    for ch in all {
+    for v in views {
+        let ch = &v.channel;
         let s = &ch.schedule;
         out.push_str(&format!(
             "{} ({} {} {}): {} {} {}, reveal after {} h, {}{}\n",
@@ -31,15 +33,10 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
         if let Some(reason) = &ch.pause_reason {
             out.push_str(&format!("  paused by the bot: {reason}\n"));
         }
-        let latest = drops::latest(&mut conn, ch.key).await?;
-        if !s.paused {
-            let next = s.next_occurrence(
-                latest.as_ref().map(|d| d.local_date),
-                now.max(ch.active_from),
-            );
+        if let Some(next) = &v.next_drop {
             out.push_str(&format!("  next drop: {}\n", local(next.drop_at, s.zone)));
         }
-        if let Some(open) = drops::open(&mut conn, ch.key).await? {
+        if let Some(open) = &v.open {
             out.push_str(&format!(
                 "  open: #{} {} (reveal {})\n",
                 open.seq.unwrap_or(0),
@@ -47,16 +44,16 @@ pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String>
                 local(open.reveal_due_at, s.zone)
             ));
         }
-        if let Some(d) = latest.filter(|d| d.failure.is_some()) {
+        if let Some(d) = v.latest_problem() {
             out.push_str(&format!(
                 "  last problem ({}): {}\n",
                 d.local_date,
-                d.failure.unwrap_or_default()
+                d.failure.as_deref().unwrap_or_default()
             ));
         }
-        let counts = drops::count_by_state(&mut conn, ch.key).await?;
-        if !counts.is_empty() {
-            let parts: Vec<String> = counts
+        if !v.counts.is_empty() {
+            let parts: Vec<String> = v
+                .counts
                 .iter()
                 .map(|(state, n)| format!("{state} {n}"))
                 .collect();

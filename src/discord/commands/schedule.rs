@@ -28,6 +28,8 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
     let Some(channel) = super::home_schedule(ctx).await? else {
         return Err(PracticeError::NotConfigured.into());
     };
+    let view = data.practice.schedule_view(channel, now).await?;
+    let channel = &view.channel;
     let s = &channel.schedule;
     let mut text = format!(
         "This channel: {} at {} {}, reveal {} h after each drop, {}.",
@@ -37,7 +39,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
         s.reveal_after_hours,
         s.pool
     );
-    match data.practice.next_drop(&channel, now).await? {
+    match &view.next_drop {
         Some(next) => text.push_str(&format!(
             "\nNext drop: {} ({}).",
             full_time(next.drop_at),
@@ -45,7 +47,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
         )),
         None => text.push_str("\nPaused: no drops until someone runs /schedule resume."),
     }
-    if let Some(open) = data.practice.open_drop(channel.key).await? {
+    if let Some(open) = &view.open {
         let guild = super::snowflake(&channel.address.workspace);
         let link = open
             .message_id
@@ -64,11 +66,12 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
             mention_channel(reason, channel_id)
         ));
     }
-    if let Some(failed) = data.practice.last_failure(channel.key).await? {
+    if let Some(failed) = view.failed_drop() {
         text.push_str(&format!(
             "\nLast drop failed ({}): {}.",
             relative_time(failed.due_at),
-            mention_channel(&failed.failure.unwrap_or_default(), channel_id).trim_end_matches('.')
+            mention_channel(failed.failure.as_deref().unwrap_or_default(), channel_id)
+                .trim_end_matches('.')
         ));
     }
     ctx.send(CreateReply::default().content(text).ephemeral(true))
