@@ -289,6 +289,15 @@ impl TransactionReads {
     }
 }
 
+/// What a lookup by id found ([`Practice::look_up`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'a> {
+    Unknown,
+    /// Open in the workspace right now: show the prompt, not the model answer.
+    Hidden(&'a Question),
+    Shown(&'a Question),
+}
+
 /// A member's streak as shown to users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreakView {
@@ -1441,6 +1450,31 @@ impl Practice {
             .into_iter()
             .filter_map(|d| d.question_id)
             .collect())
+    }
+
+    /// A question a lookup asks for by id: its model answer is hidden while the
+    /// question is open (posted, not revealed) in any channel of the workspace, so a
+    /// lookup never spoils a drop for anyone in it.
+    pub async fn look_up(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        id: &str,
+    ) -> Result<Lookup<'_>> {
+        let Some(q) = self.bank.get(id) else {
+            return Ok(Lookup::Unknown);
+        };
+        Ok(
+            if self
+                .open_question_ids(platform, workspace)
+                .await?
+                .contains(&q.id)
+            {
+                Lookup::Hidden(q)
+            } else {
+                Lookup::Shown(q)
+            },
+        )
     }
 
     pub async fn drop_question(&self, drop: &DropRecord) -> Option<&Question> {

@@ -4,6 +4,8 @@
 //! poise's default `on_error`, which sends `error.to_string()` to users and leaves
 //! failed checks unanswered.
 
+use crate::chat::Platform;
+use crate::command_rules::{self, Role};
 use poise::serenity_prelude as serenity;
 use poise::{CreateReply, FrameworkError};
 use tracing::{error, warn};
@@ -100,17 +102,17 @@ pub fn require_admin(ctx: Context<'_>) -> Result<(), CommandError> {
             "This command works only in a server channel.",
         ));
     };
-    let allowed = member.permissions.is_some_and(|p| {
-        p.contains(serenity::Permissions::MANAGE_GUILD)
-            || p.contains(serenity::Permissions::ADMINISTRATOR)
-    });
-    if allowed {
-        Ok(())
-    } else {
-        Err(CommandError::user(
-            "You need the Manage Server permission to change this channel's practice schedule.",
-        ))
-    }
+    // The adapter reports the roles; the policy is the core's.
+    let roles: Vec<Role> = member
+        .permissions
+        .filter(|p| {
+            p.contains(serenity::Permissions::MANAGE_GUILD)
+                || p.contains(serenity::Permissions::ADMINISTRATOR)
+        })
+        .map(|_| Role::WorkspaceAdmin)
+        .into_iter()
+        .collect();
+    command_rules::require_admin(Platform::Discord, &roles).map_err(|r| CommandError::user(r.0))
 }
 
 /// The guild a command runs in, or a user error in DMs.

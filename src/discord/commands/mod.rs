@@ -173,22 +173,8 @@ pub fn check_topic(
     ctx: Context<'_>,
     topic: Option<String>,
 ) -> Result<Option<String>, CommandError> {
-    let Some(topic) = topic
-        .map(|t| t.trim().to_lowercase())
-        .filter(|t| !t.is_empty())
-    else {
-        return Ok(None);
-    };
-    let topics = ctx.data().practice.bank().topics();
-    if topics.contains(&topic.as_str()) {
-        Ok(Some(topic))
-    } else {
-        Err(CommandError::user(format!(
-            "There is no topic `{}`. Topics: {}.",
-            render::truncate(&topic, 50),
-            topics.join(", ")
-        )))
-    }
+    crate::command_rules::check_topic(topic.as_deref(), ctx.data().practice.bank())
+        .map_err(|r| CommandError::user(r.0))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::engine::answers::Answerers;
 use crate::engine::reveal::build_reveal;
 use crate::engine::split::split;
 use crate::mix::mix64;
+use crate::practice::Lookup;
 
 /// Longest accepted search query.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -132,25 +133,27 @@ pub async fn show(
     let guild = guild_id(ctx)?;
     let data = ctx.data();
     let id = id.trim();
-    let Some(q) = data.practice.bank().get(id) else {
-        return Err(CommandError::user(format!(
-            "No question has the id `{}`. Try /question search.",
-            truncate(id, 100)
-        )));
-    };
-    if data
+    let q = match data
         .practice
-        .open_question_ids(crate::chat::Platform::Discord, &guild.to_string())
+        .look_up(crate::chat::Platform::Discord, &guild.to_string(), id)
         .await?
-        .contains(&q.id)
     {
-        let text = format!(
-            "{}\n{}\nThis question is open in this server right now: its model answer appears at the reveal.",
-            headline(q),
-            truncate(&q.prompt, 1500)
-        );
-        return say(ctx, text).await;
-    }
+        Lookup::Unknown => {
+            return Err(CommandError::user(format!(
+                "No question has the id `{}`. Try /question search.",
+                truncate(id, 100)
+            )));
+        }
+        Lookup::Hidden(q) => {
+            let text = format!(
+                "{}\n{}\nThis question is open in this server right now: its model answer appears at the reveal.",
+                headline(q),
+                truncate(&q.prompt, 1500)
+            );
+            return say(ctx, text).await;
+        }
+        Lookup::Shown(q) => q,
+    };
     let sections = show_sections(q);
     // One message when it fits (it always does for the shipped bank): a callback
     // and nothing after it.

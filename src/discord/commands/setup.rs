@@ -3,12 +3,11 @@
 use poise::CreateReply;
 use poise::serenity_prelude::CreateAutocompleteResponse;
 
-use super::{DifficultyChoice, autocomplete_response, autocomplete_topic, check_topic, choices};
-use crate::bank::PoolFilter;
+use super::{DifficultyChoice, autocomplete_response, autocomplete_topic, choices};
+use crate::command_rules::{ScheduleInput, check_schedule};
 use crate::discord::errors::{guild_id, require_admin};
 use crate::discord::render::{full_time, relative_time};
 use crate::discord::{CommandError, Context};
-use crate::engine::schedule::{Days, check_reveal_hours, parse_time, parse_zone};
 use crate::mix::mix64;
 use crate::practice::ChannelSetup;
 
@@ -73,22 +72,20 @@ pub async fn setup(
     require_admin(ctx)?;
     super::require_text_channel(ctx)?;
     let guild = guild_id(ctx)?;
-    // Discord's client enforces min/max, but a crafted interaction does not: check all.
-    let time = parse_time(&time).map_err(|e| CommandError::user(e.to_string()))?;
-    let zone = parse_zone(&timezone).map_err(|e| CommandError::user(e.to_string()))?;
-    let reveal_after_hours = check_reveal_hours(reveal_after.unwrap_or(24))
-        .map_err(|e| CommandError::user(e.to_string()))?;
-    let days = match days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => d
-            .parse::<Days>()
-            .map_err(|e| CommandError::user(e.to_string()))?,
-        None => Days::DAILY,
-    };
-    let pool = PoolFilter {
-        topic: check_topic(ctx, topic)?,
-        difficulty: difficulty.map(Into::into),
-        kind: None,
-    };
+    // Discord's client enforces min/max, but a crafted interaction does not: the
+    // core checks all of it.
+    let checked = check_schedule(
+        &ScheduleInput {
+            time: &time,
+            zone: &timezone,
+            reveal_after_hours: reveal_after,
+            days: days.as_deref(),
+            topic: topic.as_deref(),
+            difficulty: difficulty.map(Into::into),
+        },
+        ctx.data().practice.bank(),
+    )
+    .map_err(|r| CommandError::user(r.0))?;
     // Input is valid; storing it may wait on a busy database, so answer Discord now.
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
@@ -110,11 +107,11 @@ pub async fn setup(
             channel_id.to_string(),
         ),
         name,
-        time,
-        zone,
-        days,
-        reveal_after_hours,
-        pool,
+        time: checked.time,
+        zone: checked.zone,
+        days: checked.days,
+        reveal_after_hours: checked.reveal_after_hours,
+        pool: checked.pool,
     };
     let (channel, next) = data.practice.setup_channel(setup, seed, now).await?;
     data.wake.notify_one();

@@ -1,0 +1,211 @@
+//! What every platform's commands share, so each adapter only parses its own input
+//! and renders the result: who may run an admin command (the adapter reports the
+//! caller's roles, this module applies the policy) and how a schedule given as text
+//! is checked. Which answers a lookup hides is [`crate::practice::Practice::look_up`].
+
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+
+use crate::bank::{Difficulty, PoolFilter, QuestionBank};
+use crate::chat::Platform;
+use crate::engine::schedule::{Days, check_reveal_hours, parse_time, parse_zone};
+
+/// The reveal delay when a setup names none.
+pub const DEFAULT_REVEAL_HOURS: i64 = 24;
+
+/// What an adapter knows about the member running a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Runs the workspace: Manage Server or Administrator on Discord; a workspace
+    /// admin or owner on Slack.
+    WorkspaceAdmin,
+    /// Created the channel the command runs in (Slack reports it).
+    ChannelCreator,
+    /// Named as an admin in the bot's configuration.
+    ConfiguredAdmin,
+}
+
+/// A command input or caller the rules refuse, in words for the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Admin commands (setup, pause, resume, drop, reveal) need any of the admin roles.
+/// The bot checks this itself on every call: a platform's default permissions are
+/// only a hint its admins can change, and a crafted request skips them.
+pub fn require_admin(platform: Platform, roles: &[Role]) -> Result<(), Refused> {
+    if !roles.is_empty() {
+        return Ok(());
+    }
+    Err(Refused(match platform {
+        Platform::Discord => {
+            "You need the Manage Server permission to change this channel's practice schedule."
+                .into()
+        }
+        Platform::Slack => "Only a workspace admin or owner, the channel's creator, or a member named in PREPBOT_SLACK_ADMINS may change this channel's practice schedule.".into(),
+        Platform::Console => "Only the operator may change the schedule.".into(),
+    }))
+}
+
+/// A schedule as a member typed it.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleInput<'a> {
+    pub time: &'a str,
+    pub zone: &'a str,
+    pub reveal_after_hours: Option<i64>,
+    pub days: Option<&'a str>,
+    pub topic: Option<&'a str>,
+    pub difficulty: Option<Difficulty>,
+}
+
+/// A schedule every part of which was checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedSchedule {
+    pub time: NaiveTime,
+    pub zone: Tz,
+    pub days: Days,
+    pub reveal_after_hours: u32,
+    pub pool: PoolFilter,
+}
+
+/// Checks every part of a schedule (a platform's own limits are hints a crafted
+/// request skips); the first problem is refused with what is accepted.
+pub fn check_schedule(
+    input: &ScheduleInput<'_>,
+    bank: &QuestionBank,
+) -> Result<CheckedSchedule, Refused> {
+    let refuse = |e: crate::engine::schedule::ScheduleError| Refused(e.to_string());
+    let time = parse_time(input.time).map_err(refuse)?;
+    let zone = parse_zone(input.zone).map_err(refuse)?;
+    let reveal_after_hours =
+        check_reveal_hours(input.reveal_after_hours.unwrap_or(DEFAULT_REVEAL_HOURS))
+            .map_err(refuse)?;
+    let days = match input.days.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => d.parse::<Days>().map_err(refuse)?,
+        None => Days::DAILY,
+    };
+    let pool = PoolFilter {
+        topic: check_topic(input.topic, bank)?,
+        difficulty: input.difficulty,
+        kind: None,
+    };
+    Ok(CheckedSchedule {
+        time,
+        zone,
+        days,
+        reveal_after_hours,
+        pool,
+    })
+}
+
+/// A topic named in a command: one of the bank's (any case), or none.
+pub fn check_topic(topic: Option<&str>, bank: &QuestionBank) -> Result<Option<String>, Refused> {
+    let Some(topic) = topic
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(None);
+    };
+    let topics = bank.topics();
+    if topics.contains(&topic.as_str()) {
+        Ok(Some(topic))
+    } else {
+        let shown: String = topic.chars().take(50).collect();
+        Err(Refused(format!(
+            "There is no topic `{shown}`. Topics: {}.",
+            topics.join(", ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank::tests::question;
+
+    fn bank() -> QuestionBank {
+        QuestionBank::from_questions(vec![question("q", "caching", Difficulty::Easy)])
+    }
+
+    #[test]
+    fn any_admin_role_may_administer_and_none_is_refused_in_the_platforms_words() {
+        for role in [
+            Role::WorkspaceAdmin,
+            Role::ChannelCreator,
+            Role::ConfiguredAdmin,
+        ] {
+            assert!(require_admin(Platform::Slack, &[role]).is_ok());
+        }
+        let discord = require_admin(Platform::Discord, &[]).unwrap_err();
+        assert!(discord.0.contains("Manage Server"), "{discord}");
+        let slack = require_admin(Platform::Slack, &[]).unwrap_err();
+        assert!(slack.0.contains("PREPBOT_SLACK_ADMINS"), "{slack}");
+    }
+
+    #[test]
+    fn a_schedule_is_checked_whole() {
+        let ok = check_schedule(
+            &ScheduleInput {
+                time: "09:30",
+                zone: "europe/london",
+                days: Some("weekdays"),
+                topic: Some(" Caching "),
+                ..ScheduleInput::default()
+            },
+            &bank(),
+        )
+        .unwrap();
+        assert_eq!(ok.time, NaiveTime::from_hms_opt(9, 30, 0).unwrap());
+        assert_eq!(ok.zone, chrono_tz::Europe::London);
+        assert_eq!(ok.reveal_after_hours, 24);
+        assert_eq!(ok.pool.topic.as_deref(), Some("caching"));
+        for (input, says) in [
+            (
+                ScheduleInput {
+                    time: "25:61",
+                    zone: "UTC",
+                    ..Default::default()
+                },
+                "25:61",
+            ),
+            (
+                ScheduleInput {
+                    time: "09:00",
+                    zone: "Mars/Olympus",
+                    ..Default::default()
+                },
+                "Mars/Olympus",
+            ),
+            (
+                ScheduleInput {
+                    time: "09:00",
+                    zone: "UTC",
+                    reveal_after_hours: Some(0),
+                    ..Default::default()
+                },
+                "168",
+            ),
+            (
+                ScheduleInput {
+                    time: "09:00",
+                    zone: "UTC",
+                    days: Some("someday"),
+                    ..Default::default()
+                },
+                "someday",
+            ),
+            (
+                ScheduleInput {
+                    time: "09:00",
+                    zone: "UTC",
+                    topic: Some("astrology"),
+                    ..Default::default()
+                },
+                "caching",
+            ),
+        ] {
+            let err = check_schedule(&input, &bank()).unwrap_err();
+            assert!(err.0.contains(says), "{input:?}: {err}");
+        }
+    }
+}
