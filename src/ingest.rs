@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError, TransactionReads};
-use crate::store::StoreError;
+use crate::store::{Conn, StoreError};
 
 /// Events applied in one transaction at most. A batch of 256 short answers
 /// commits in a few milliseconds, which is as long as a submitter waits behind it.
@@ -257,9 +257,7 @@ async fn run(
 }
 
 /// Opens a write transaction, trying again while another process holds the lock.
-async fn begin(
-    practice: &Practice,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, PracticeError> {
+async fn begin(practice: &Practice) -> Result<crate::store::WriteTx, PracticeError> {
     let mut attempt = 1;
     loop {
         match practice.store().write().await {
@@ -365,7 +363,7 @@ async fn write_batch(
 /// Applies a batch's events in one transaction, in order (the caller commits).
 async fn apply(
     practice: &Practice,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn,
     events: &[&AnswerEvent],
 ) -> Result<Vec<AnswerOutcome>, PracticeError> {
     let mut reads = TransactionReads::default();

@@ -26,7 +26,7 @@ use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
 use crate::store::drops::DropRecord;
 use crate::store::member_stats::MemberStats;
-use crate::store::{Store, StoreError, answers, channels, drops, member_stats, rotation};
+use crate::store::{Conn, Store, StoreError, answers, channels, drops, member_stats, rotation};
 
 /// How long a claim or reveal lease lasts before another attempt may take it over.
 /// Adapters must give up on a platform call well within it.
@@ -231,7 +231,7 @@ pub(crate) struct TransactionReads {
 impl TransactionReads {
     async fn drop_of_thread(
         &mut self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         thread: &ThreadRef,
     ) -> Result<Option<DropRecord>> {
         if let Some(known) = self.drops.get(thread) {
@@ -246,7 +246,7 @@ impl TransactionReads {
     /// (a batch is almost always one or a few channels).
     pub(crate) async fn read_early_events(
         &mut self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         messages: &[&IncomingMessage],
     ) -> Result<()> {
         let mut by_channel: HashMap<i64, Vec<&str>> = HashMap::new();
@@ -272,7 +272,7 @@ impl TransactionReads {
 
     async fn early_event(
         &mut self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         channel_id: i64,
         message_id: &str,
     ) -> Result<answers::EarlyEvent> {
@@ -632,7 +632,7 @@ impl Practice {
     /// question of the rotation.
     async fn claim_in(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         ch: &Channel,
         occ: &Occurrence,
         existing: Option<i64>,
@@ -746,12 +746,7 @@ impl Practice {
         }
     }
 
-    async fn fail_in(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        drop: &DropRecord,
-        why: &str,
-    ) -> Result<()> {
+    async fn fail_in(&self, tx: &mut Conn, drop: &DropRecord, why: &str) -> Result<()> {
         warn!(
             drop = drop.id,
             channel = drop.channel_id,
@@ -953,7 +948,7 @@ impl Practice {
 
     async fn close_in(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         drop: &DropRecord,
         revealed_at: DateTime<Utc>,
         failure: Option<&str>,
@@ -991,7 +986,7 @@ impl Practice {
 
     async fn settle_in(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         drop: &DropRecord,
         member_id: &str,
         name: &str,
@@ -1077,7 +1072,7 @@ impl Practice {
     /// transaction back (SQLite may already have).
     pub(crate) async fn apply_in(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         event: &AnswerEvent,
         reads: &mut TransactionReads,
     ) -> Result<AnswerOutcome> {
@@ -1109,7 +1104,7 @@ impl Practice {
 
     async fn store_message_in(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         msg: &IncomingMessage,
         edited_at: Option<DateTime<Utc>>,
         reads: &mut TransactionReads,
@@ -1125,7 +1120,7 @@ impl Practice {
     /// that overtook its create applied; `None` if the thread is not an open or
     /// revealed drop's.
     async fn plan_message(
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         msg: &IncomingMessage,
         edited_at: Option<DateTime<Utc>>,
         reads: &mut TransactionReads,
@@ -1167,7 +1162,7 @@ impl Practice {
     /// settles that member's streak now.
     async fn finish_message(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         plan: &PlannedAnswer,
         new: bool,
     ) -> Result<RecordedAnswer> {
@@ -1199,7 +1194,7 @@ impl Practice {
     /// one and in order.
     pub(crate) async fn apply_all_in(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         events: &[&AnswerEvent],
         reads: &mut TransactionReads,
     ) -> Result<Vec<AnswerOutcome>> {
@@ -1273,7 +1268,7 @@ impl Practice {
     }
 
     async fn edit_in_thread_in(
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         thread: &ThreadRef,
         message_id: &str,
         body: &str,
@@ -1330,7 +1325,7 @@ impl Practice {
     }
 
     async fn withdraw_in_thread_in(
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn,
         thread: &ThreadRef,
         message_id: &str,
         at: DateTime<Utc>,

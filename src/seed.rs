@@ -2,8 +2,9 @@
 //! harness and the benches (by default 100,000 members, 1,000,000 answers over
 //! 1,000 drops in 10 channels of 10 servers). Channels are set up through the
 //! practice layer like `/setup` does; drops, answers and streaks are then written
-//! in bulk, in a few large transactions, with the streaks settled by the engine's
-//! own rules so the database is one the bot could have produced.
+//! in bulk (through `store`'s bulk inserts), in a few large transactions, with the
+//! streaks settled by the engine's own rules so the database is one the bot could
+//! have produced.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -12,15 +13,17 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
 
 use crate::bank::{PoolFilter, QuestionBank};
+use crate::engine::DropState;
 use crate::engine::schedule::{Days, parse_zone};
 use crate::engine::streak::{MemberStreak, settle};
 use crate::mix::mix64;
 use crate::practice::{ChannelSetup, Practice};
-use crate::store::Store;
-use crate::store::ids::{date_to_db, epoch};
+use crate::store::answers::StoredAnswer;
+use crate::store::drops::DropRecord;
+use crate::store::member_stats::MemberStats;
+use crate::store::{Conn, Store, answers, drops, member_stats};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,32 +158,37 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
             next_id += 1;
         }
     }
-    let mut tx = store.write().await?;
-    for chunk in drops.chunks(BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO drops (id, channel_id, local_date, state, question_id, seq, due_at, \
-             reveal_due_at, claimed_at, attempts, posted_at, revealed_at, message_id, thread_id) ",
-        );
-        q.push_values(chunk, |mut b, d| {
+    let history: Vec<DropRecord> = drops
+        .iter()
+        .map(|d| {
             let message = (channel_id(d.channel) + 1_000_000 * d.seq as u64).to_string();
             let reveal = d.due + Duration::hours(8);
-            b.push_bind(d.id)
-                .push_bind(channel_key(d.channel))
-                .push_bind(date_to_db(d.date))
-                .push_bind(if d.open { "posted" } else { "revealed" })
-                .push_bind(d.question.clone())
-                .push_bind(d.seq as i64)
-                .push_bind(epoch(d.due))
-                .push_bind(epoch(reveal))
-                .push_bind(epoch(d.due))
-                .push_bind(1i64)
-                .push_bind(epoch(d.due))
-                .push_bind((!d.open).then(|| epoch(reveal)))
-                .push_bind(message.clone())
-                .push_bind(message);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+            DropRecord {
+                id: d.id,
+                channel_id: channel_key(d.channel),
+                local_date: d.date,
+                state: if d.open {
+                    DropState::Posted
+                } else {
+                    DropState::Revealed
+                },
+                question_id: Some(d.question.clone()),
+                seq: Some(d.seq),
+                due_at: d.due,
+                reveal_due_at: reveal,
+                claimed_at: Some(d.due),
+                lease_until: None,
+                attempts: 1,
+                posted_at: Some(d.due),
+                revealed_at: (!d.open).then_some(reveal),
+                message_id: Some(message.clone()),
+                thread_id: Some(message),
+                failure: None,
+            }
+        })
+        .collect();
+    let mut tx = store.write().await?;
+    drops::insert_history(&mut tx, &history).await?;
     tx.commit().await?;
 
     // Answers, spread evenly over the drops, by members drawn reproducibly; and
@@ -190,83 +198,66 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
     let mut message_id = 940_000_000_000_000_000u64;
     let mut answers = 0u64;
     let mut tx = store.write().await?;
-    let mut pending: Vec<(i64, i64, u64, u64, DateTime<Utc>)> = Vec::with_capacity(BATCH);
+    let mut pending: Vec<StoredAnswer> = Vec::with_capacity(BATCH);
     for d in &drops {
         let mut on_time: HashSet<u64> = HashSet::new();
         for j in 0..per_drop {
             let m = mix64(spec.seed ^ ((d.id as u64) << 24) ^ j) % spec.members + 1;
             let at = d.due + Duration::seconds(((j * 29) % (8 * 3600 - 1)) as i64);
             message_id += 1;
-            pending.push((channel_key(d.channel), d.id, m, message_id, at));
+            pending.push(StoredAnswer {
+                channel_id: channel_key(d.channel),
+                message_id: message_id.to_string(),
+                drop_id: d.id,
+                member_id: member_id(m).to_string(),
+                member_name: member_name(m),
+                body: format!(
+                    "Answer {message_id} by member {m}: start from the requirements, size the load, then name the trade-off."
+                ),
+                posted_at: at,
+                edited_at: None,
+                withdrawn_at: None,
+            });
             if !d.open && on_time.insert(m) {
                 let key = (d.channel, m);
                 let next = settle(streaks.get(&key), d.seq, at);
                 streaks.insert(key, next);
             }
             if pending.len() == BATCH {
-                answers += insert_answers(&mut tx, &pending).await?;
+                answers += insert(&mut tx, &pending).await?;
                 pending.clear();
             }
         }
     }
-    answers += insert_answers(&mut tx, &pending).await?;
+    answers += insert(&mut tx, &pending).await?;
     tx.commit().await?;
 
+    let stats: Vec<MemberStats> = streaks
+        .into_iter()
+        .map(|((c, m), streak)| MemberStats {
+            channel_id: channel_key(c),
+            member_id: member_id(m).to_string(),
+            member_name: member_name(m),
+            streak,
+        })
+        .collect();
     let mut tx = store.write().await?;
-    let rows: Vec<_> = streaks.into_iter().collect();
-    for chunk in rows.chunks(BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO member_stats (channel_id, member_id, member_name, current_streak, \
-             best_streak, total_on_time, last_seq, last_answered_at) ",
-        );
-        q.push_values(chunk, |mut b, ((c, m), s)| {
-            b.push_bind(channel_key(*c))
-                .push_bind(member_id(*m).to_string())
-                .push_bind(member_name(*m))
-                .push_bind(s.current as i64)
-                .push_bind(s.best as i64)
-                .push_bind(s.total_on_time as i64)
-                .push_bind(s.last_seq as i64)
-                .push_bind(epoch(s.last_answered_at));
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+    member_stats::insert_many(&mut tx, &stats).await?;
     tx.commit().await?;
-    sqlx::query("PRAGMA optimize")
-        .execute(&mut *store.write().await?)
-        .await?;
+    store.optimize().await?;
     store.close().await;
     Ok(Seeded {
         channels: spec.channels,
         drops: drops.len() as u64,
         answers,
-        member_stats: rows.len() as u64,
+        member_stats: stats.len() as u64,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-async fn insert_answers(
-    tx: &mut sqlx::SqliteConnection,
-    rows: &[(i64, i64, u64, u64, DateTime<Utc>)],
-) -> anyhow::Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO answers (channel_id, message_id, drop_id, member_id, member_name, body, posted_at) ",
-    );
-    q.push_values(rows, |mut b, (channel, drop, m, id, at)| {
-        b.push_bind(*channel)
-            .push_bind(id.to_string())
-            .push_bind(*drop)
-            .push_bind(member_id(*m).to_string())
-            .push_bind(member_name(*m))
-            .push_bind(format!(
-                "Answer {id} by member {m}: start from the requirements, size the load, then name the trade-off."
-            ))
-            .push_bind(epoch(*at));
-    });
-    Ok(q.build().execute(tx).await?.rows_affected())
+async fn insert(tx: &mut Conn, rows: &[StoredAnswer]) -> anyhow::Result<u64> {
+    let refs: Vec<&StoredAnswer> = rows.iter().collect();
+    Ok(answers::insert_many(tx, &refs).await?.len() as u64)
 }
 
 #[cfg(test)]

@@ -500,3 +500,33 @@ pub async fn count_by_state(
         .map(|(s, n)| Ok((s.parse().map_err(StoreError::Corrupt)?, n as u32)))
         .collect()
 }
+
+/// Writes drops that already happened, ids and all, many per statement: the seed
+/// generator's history (`crate::seed`), never the bot's own path.
+pub async fn insert_history(conn: &mut SqliteConnection, rows: &[DropRecord]) -> Result<()> {
+    // 16 bound parameters a row, 1,600 a statement: well under SQLite's 32,766.
+    for chunk in rows.chunks(100) {
+        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
+            sqlx::QueryBuilder::new(format!("INSERT INTO drops ({COLUMNS}) "));
+        q.push_values(chunk, |mut b, d| {
+            b.push_bind(d.id)
+                .push_bind(d.channel_id)
+                .push_bind(date_to_db(d.local_date))
+                .push_bind(d.state.as_str())
+                .push_bind(d.question_id.clone())
+                .push_bind(d.seq.map(i64::from))
+                .push_bind(epoch(d.due_at))
+                .push_bind(epoch(d.reveal_due_at))
+                .push_bind(d.claimed_at.map(epoch))
+                .push_bind(d.lease_until.map(epoch))
+                .push_bind(i64::from(d.attempts))
+                .push_bind(d.posted_at.map(epoch))
+                .push_bind(d.revealed_at.map(epoch))
+                .push_bind(d.message_id.clone())
+                .push_bind(d.thread_id.clone())
+                .push_bind(d.failure.clone());
+        });
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -131,3 +131,25 @@ pub async fn leaderboard(
     }
     rows.into_iter().map(MemberStats::try_from).collect()
 }
+
+/// Writes many members' stats, many per statement: the seed generator's bulk load
+/// (`crate::seed`); the bot settles streaks one member at a time with [`upsert`].
+pub async fn insert_many(conn: &mut SqliteConnection, rows: &[MemberStats]) -> Result<()> {
+    // 8 bound parameters a row, 800 a statement.
+    for chunk in rows.chunks(100) {
+        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
+            sqlx::QueryBuilder::new(format!("INSERT INTO member_stats ({COLUMNS}) "));
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(s.channel_id)
+                .push_bind(s.member_id.clone())
+                .push_bind(s.member_name.clone())
+                .push_bind(s.streak.current as i64)
+                .push_bind(s.streak.best as i64)
+                .push_bind(s.streak.total_on_time as i64)
+                .push_bind(s.streak.last_seq as i64)
+                .push_bind(epoch(s.streak.last_answered_at));
+        });
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -28,6 +28,14 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 
+/// A connection the store's functions run on: use cases pass the one of their
+/// transaction ([`Store::write`]) or a pooled reader ([`Store::read`]). The one name
+/// callers outside `store/` use for it, so a second backend changes it here.
+pub type Conn = SqliteConnection;
+
+/// A write transaction: commit it, or it rolls back on drop.
+pub type WriteTx = Transaction<'static, Sqlite>;
+
 /// How long a writer waits for another writer before giving up with [`StoreError::Locked`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -350,7 +358,7 @@ impl Store {
     }
 
     /// A write transaction (`BEGIN IMMEDIATE`): commit it, or it rolls back on drop.
-    pub async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub async fn write(&self) -> Result<WriteTx> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
@@ -365,6 +373,14 @@ impl Store {
     pub async fn backup_to(&self, dest: &Path) -> Result<PathBuf> {
         let mut conn = self.read().await?;
         backup_with(&mut conn, dest).await
+    }
+
+    /// Asks SQLite to refresh its query planner's statistics (after a bulk load).
+    pub async fn optimize(&self) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("PRAGMA optimize").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Closes every connection. Once it returns, none is left open on the file, so the
