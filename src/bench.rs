@@ -37,7 +37,8 @@ fn bench_channel(workspace: u64, channel: u64) -> ChannelAddress {
         channel.to_string(),
     )
 }
-use crate::scheduler::{Outbound, OutboundError, PostedDrop, run_due};
+use crate::ports::{Outbound, OutboundError, PostedDrop};
+use crate::scheduler::run_due;
 use crate::store::Store;
 
 /// Topics of the generated bank: the shipped ones, so pools and search behave as

@@ -13,7 +13,7 @@ use crate::bank::Question;
 use crate::clock::{Clock, ManualClock};
 use crate::engine::answers::Answerers;
 use crate::engine::reveal::{DropPost, RevealContent, build_reveal};
-use crate::scheduler::{Outbound, OutboundError, PostedDrop};
+use crate::ports::{Outbound, OutboundError, PostedDrop};
 
 /// Where console output goes: stdout, or a buffer in tests.
 pub type Sink = Arc<Mutex<dyn Write + Send>>;

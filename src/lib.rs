@@ -9,7 +9,9 @@
 //! - [`store`]: all SQL (sqlx + SQLite), one file per table or aggregate.
 //! - [`practice`]: the use cases adapters call, joining the engine to the store.
 //! - [`ingest`]: the answer writer: answer events from every adapter, committed in batches.
-//! - [`scheduler`]: runs whatever is due at an instant through an [`scheduler::Outbound`] adapter.
+//! - [`ports`]: what the core needs from a chat platform: the `Outbound` trait and the
+//!   failure kinds the core acts on.
+//! - [`scheduler`]: runs whatever is due at an instant through an [`ports::Outbound`] adapter.
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
 //! - [`schedule_view`]: what `/schedule show` and `prepbot status` report about a channel.
 //! - [`status`]: `prepbot status`, what the database says about each channel.
@@ -33,6 +35,7 @@ pub mod engine;
 pub mod ingest;
 pub mod memory;
 pub mod mix;
+pub mod ports;
 pub mod practice;
 pub mod schedule_view;
 pub mod scheduler;

@@ -22,6 +22,7 @@ use crate::engine::streak::{
     ChannelProgress, MemberStreak, current_streak, is_milestone, replay, settle,
 };
 use crate::engine::{DropState, answers::Answerers};
+use crate::ports::OutboundError;
 use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
 use crate::store::drops::DropRecord;
@@ -808,20 +809,23 @@ impl Practice {
     pub async fn post_failed(
         &self,
         drop_id: i64,
-        error: &str,
-        retryable: bool,
+        failure: &OutboundError,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.store.write().await?;
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(());
         };
-        let retry_at = now + backoff(drop.attempts);
-        if retryable && retry_at < drop.reveal_due_at {
-            warn!(drop = drop_id, error, retry_at = %retry_at, "posting a drop failed; will retry");
-            drops::record_failure(&mut tx, drop_id, error, Some(retry_at)).await?;
-        } else {
-            self.fail_in(&mut tx, &drop, error).await?;
+        let error = failure.message.as_str();
+        match failure
+            .retry_at(now, backoff(drop.attempts))
+            .filter(|at| *at < drop.reveal_due_at)
+        {
+            Some(retry_at) => {
+                warn!(drop = drop_id, error, retry_at = %retry_at, "posting a drop failed; will retry");
+                drops::record_failure(&mut tx, drop_id, error, Some(retry_at)).await?;
+            }
+            None => self.fail_in(&mut tx, &drop, error).await?,
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
@@ -901,15 +905,16 @@ impl Practice {
     pub async fn reveal_failed(
         &self,
         drop_id: i64,
-        error: &str,
-        retryable: bool,
+        failure: &OutboundError,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.store.write().await?;
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
             return Ok(false);
         };
-        let closed = if !retryable || drop.attempts >= MAX_REVEAL_ATTEMPTS {
+        let error = failure.message.as_str();
+        let retry_at = failure.retry_at(now, backoff(drop.attempts));
+        let closed = if retry_at.is_none() || drop.attempts >= MAX_REVEAL_ATTEMPTS {
             warn!(
                 drop = drop_id,
                 error,
@@ -920,7 +925,7 @@ impl Practice {
             self.close_in(&mut tx, &drop, now, Some(&why)).await?;
             true
         } else {
-            let retry_at = now + backoff(drop.attempts);
+            let retry_at = retry_at.unwrap_or(now);
             warn!(drop = drop_id, error, retry_at = %retry_at, "posting a reveal failed; will retry");
             drops::retry_reveal_at(&mut tx, drop_id, error, retry_at).await?;
             false

@@ -16,108 +16,11 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::chat::ChannelAddress;
 use crate::engine::DropState;
 
-use crate::engine::reveal::{DropPost, RevealContent};
+use crate::ports::{Outbound, OutboundError};
 use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
 use crate::store::drops::DropRecord;
-
-/// What the platform says about a posted drop message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostedDrop {
-    /// The platform's id of the drop message.
-    pub message_id: String,
-    pub posted_at: DateTime<Utc>,
-}
-
-/// A platform failure. `retryable` is false when retrying cannot help (the channel
-/// is gone, the bot lacks a permission); `channel_gone` says the channel itself no
-/// longer exists, so its schedule is paused instead of failing every day.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct OutboundError {
-    pub message: String,
-    pub retryable: bool,
-    pub channel_gone: bool,
-}
-
-impl OutboundError {
-    /// A failure worth retrying later (a timeout, a 5xx).
-    pub fn transient(message: impl Into<String>) -> Self {
-        OutboundError {
-            message: message.into(),
-            retryable: true,
-            channel_gone: false,
-        }
-    }
-
-    /// A failure retrying cannot fix (a missing permission, a refused post).
-    pub fn permanent(message: impl Into<String>) -> Self {
-        OutboundError {
-            message: message.into(),
-            retryable: false,
-            channel_gone: false,
-        }
-    }
-
-    /// The channel was deleted.
-    pub fn channel_gone(message: impl Into<String>) -> Self {
-        OutboundError {
-            message: message.into(),
-            retryable: false,
-            channel_gone: true,
-        }
-    }
-}
-
-/// Where drops and reveals go: Discord, Slack, the terminal.
-///
-/// `key` identifies the post across retries (`d<drop id>` for a drop, `r<drop id>`
-/// for a reveal): a platform that can deduplicate on it (Discord's message nonce)
-/// must, so a retry after an answer that was lost never posts twice.
-pub trait Outbound {
-    fn post_drop(
-        &self,
-        channel: &ChannelAddress,
-        key: &str,
-        post: &DropPost,
-    ) -> impl Future<Output = Result<PostedDrop, OutboundError>> + Send;
-    /// Opens the answer thread under a posted drop message; returns its id. Called
-    /// after the drop is recorded with the thread id it will have (the message's, as
-    /// on Discord), so an answer posted the instant the thread exists is not lost.
-    /// The default is a thread with the message's id (platforms where replies attach
-    /// to the message itself).
-    fn open_thread(
-        &self,
-        _channel: &ChannelAddress,
-        message_id: &str,
-        _post: &DropPost,
-    ) -> impl Future<Output = Result<String, OutboundError>> + Send {
-        let thread = message_id.to_string();
-        async move { Ok(thread) }
-    }
-    /// Looks for a drop message posted earlier under `key` (a post whose answer was
-    /// lost, by a process that then died): after a restart longer than the
-    /// platform's deduplication window, posting again would make a second message.
-    /// The default finds nothing (platforms that post nothing visible, or whose
-    /// deduplication never expires).
-    fn find_drop(
-        &self,
-        _channel: &ChannelAddress,
-        _key: &str,
-    ) -> impl Future<Output = Result<Option<PostedDrop>, OutboundError>> + Send {
-        async { Ok(None) }
-    }
-    /// Posts the reveal in the drop's thread; returns the instant it was posted.
-    fn post_reveal(
-        &self,
-        channel: &ChannelAddress,
-        thread_id: &str,
-        key: &str,
-        reveal: &RevealContent,
-    ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
-}
 
 /// The longest one platform operation (a post, a thread, a whole reveal) may take:
 /// three quarters of the claim lease ([`Practice::lease`]), so an operation still
@@ -137,17 +40,12 @@ async fn within_budget<T>(
 ) -> Result<T, OutboundError> {
     let budget = outbound_budget(practice);
     tokio::time::timeout(budget, op).await.unwrap_or_else(|_| {
-        Err(OutboundError::transient(format!(
+        Err(OutboundError::unknown(format!(
             "{what} took longer than {} s",
             budget.as_secs_f32()
         )))
     })
 }
-
-/// How long after a drop's first post attempt a retry trusts the platform's
-/// deduplication (Discord's nonces last "a few minutes"). A later retry first looks
-/// for the message in the channel ([`Outbound::find_drop`]).
-pub const NONCE_TRUST: Duration = Duration::seconds(60);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -290,9 +188,14 @@ async fn post_claimed(
 ) -> Result<Result<DropRecord, String>, PracticeError> {
     let drop = &claimed.drop;
     let key = format!("d{}", drop.id);
-    // A retry long after the first attempt: that attempt may have reached the
-    // platform after all, and its deduplication may have expired.
-    let stale = drop.attempts > 1 && drop.claimed_at.is_some_and(|at| now - at >= NONCE_TRUST);
+    // A retry: the first attempt may have reached the platform after all. Within the
+    // platform's own deduplication window the same key cannot post twice; past it,
+    // or on a platform with none (Slack), look for the post before posting again.
+    let stale = drop.attempts > 1
+        && match outbound.dedup_window() {
+            Some(window) => drop.claimed_at.is_none_or(|at| now - at >= window),
+            None => true,
+        };
     let found = if stale {
         match within_budget(
             practice,
@@ -304,13 +207,11 @@ async fn post_claimed(
             Ok(found) => found,
             Err(e) => {
                 // Not knowing is not the same as not posted: try again later.
-                let e = OutboundError::transient(format!(
+                let e = OutboundError::unknown(format!(
                     "could not check for an earlier post: {}",
                     e.message
                 ));
-                practice
-                    .post_failed(drop.id, &e.message, e.retryable, now)
-                    .await?;
+                practice.post_failed(drop.id, &e, now).await?;
                 return Ok(Err(e.message));
             }
         }
@@ -367,10 +268,8 @@ async fn post_claimed(
             Ok(Ok(practice.drop_by_id(drop.id).await?.unwrap_or(recorded)))
         }
         Err(e) => {
-            practice
-                .post_failed(drop.id, &e.message, e.retryable, now)
-                .await?;
-            if e.channel_gone {
+            practice.post_failed(drop.id, &e, now).await?;
+            if e.is_conversation_gone() {
                 practice
                     .channel_gone(drop.channel_id, &e.message, now)
                     .await?;
@@ -407,10 +306,8 @@ pub async fn reveal_one(
             at
         }
         Err(e) => {
-            let closed = practice
-                .reveal_failed(drop_id, &e.message, e.retryable, now)
-                .await?;
-            if e.channel_gone {
+            let closed = practice.reveal_failed(drop_id, &e, now).await?;
+            if e.is_conversation_gone() {
                 practice
                     .channel_gone(job.drop.channel_id, &e.message, now)
                     .await?;

@@ -13,7 +13,7 @@ use super::render;
 use super::rest::{Rest, RestError};
 use crate::chat::ChannelAddress;
 use crate::engine::reveal::{DropPost, RevealContent};
-use crate::scheduler::{Outbound, OutboundError, PostedDrop};
+use crate::ports::{Outbound, OutboundError, PostedDrop};
 
 /// Discord's error codes the adapter acts on.
 const UNKNOWN_CHANNEL: i64 = 10003;
@@ -22,13 +22,21 @@ const THREAD_ALREADY_CREATED: i64 = 160004;
 /// How many of a channel's latest messages are searched for an earlier drop post.
 const FIND_WINDOW: u8 = 50;
 
+/// A failed REST call as the core acts on it: a transport failure, a 429 the REST
+/// client could not wait out, or a 5xx leaves the outcome unknown; anything else is
+/// a refusal retrying cannot fix.
 fn outbound_error(e: RestError) -> OutboundError {
     if e.retryable() {
-        OutboundError::transient(e.to_string())
+        OutboundError::unknown(e.to_string())
     } else {
         OutboundError::permanent(e.to_string())
     }
 }
+
+/// How long Discord refuses a second message with the same nonce: "a few minutes"
+/// by its documentation; 60 s is what the bot trusts. Past it, a retry looks for
+/// the earlier post first.
+pub const NONCE_TRUST: chrono::Duration = chrono::Duration::seconds(60);
 
 /// A failure to post in a channel, in words an admin can act on (`/schedule show`
 /// and `prepbot status` repeat it next to the channel's name, so the text names no
@@ -79,6 +87,10 @@ impl DiscordOutbound {
 }
 
 impl Outbound for DiscordOutbound {
+    fn dedup_window(&self) -> Option<chrono::Duration> {
+        Some(NONCE_TRUST)
+    }
+
     async fn post_drop(
         &self,
         channel: &ChannelAddress,

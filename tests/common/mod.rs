@@ -12,8 +12,8 @@ use prepbot::bank::{Difficulty, Kind, PoolFilter, Question, QuestionBank};
 use prepbot::chat::{ChannelAddress, Platform, ThreadRef};
 use prepbot::engine::reveal::{DropPost, RevealContent};
 use prepbot::engine::schedule::{Days, parse_zone};
+use prepbot::ports::{Failure, Outbound, OutboundError, PostedDrop};
 use prepbot::practice::{ChannelSetup, IncomingMessage, Practice};
-use prepbot::scheduler::{Outbound, OutboundError, PostedDrop};
 use prepbot::store::Store;
 
 pub fn utc(s: &str) -> DateTime<Utc> {
@@ -152,6 +152,15 @@ impl Recording {
             .unwrap()
             .expect("set the recording clock with at()")
     }
+    /// What an injected failure is: retryable (an unknown outcome) unless the test
+    /// made failures permanent.
+    fn failure_kind(&self) -> Failure {
+        if self.fail_permanently.load(Ordering::SeqCst) {
+            Failure::Permission
+        } else {
+            Failure::Unknown
+        }
+    }
     pub fn drop_count(&self) -> usize {
         self.drops.lock().unwrap().len()
     }
@@ -168,11 +177,10 @@ impl Outbound for Recording {
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
         if self.fail_drops.load(Ordering::SeqCst) {
-            return Err(OutboundError {
-                message: "HTTP 503 from the platform".into(),
-                retryable: !self.fail_permanently.load(Ordering::SeqCst),
-                channel_gone: false,
-            });
+            return Err(OutboundError::new(
+                self.failure_kind(),
+                "HTTP 503 from the platform",
+            ));
         }
         self.drops
             .lock()
@@ -194,11 +202,10 @@ impl Outbound for Recording {
     ) -> Result<DateTime<Utc>, OutboundError> {
         self.reveal_attempts.fetch_add(1, Ordering::SeqCst);
         if self.fail_reveals.load(Ordering::SeqCst) {
-            return Err(OutboundError {
-                message: "HTTP 404: Unknown Channel".into(),
-                retryable: !self.fail_permanently.load(Ordering::SeqCst),
-                channel_gone: false,
-            });
+            return Err(OutboundError::new(
+                self.failure_kind(),
+                "HTTP 404: Unknown Channel",
+            ));
         }
         self.reveals.lock().unwrap().push((
             id(&channel.conversation),
