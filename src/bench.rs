@@ -268,6 +268,10 @@ fn time_sync(name: &str, n: u32, mut f: impl FnMut(u32)) -> Row {
 struct NullOutbound(std::sync::atomic::AtomicU64);
 
 impl Outbound for NullOutbound {
+    fn ready(&self, _platform: Platform) -> bool {
+        true
+    }
+
     async fn post_drop(
         &self,
         _c: &ChannelAddress,

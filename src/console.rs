@@ -120,6 +120,10 @@ impl ConsoleOutbound {
 }
 
 impl Outbound for ConsoleOutbound {
+    fn ready(&self, platform: crate::chat::Platform) -> bool {
+        platform == crate::chat::Platform::Console
+    }
+
     async fn post_drop(
         &self,
         _channel: &crate::chat::ChannelAddress,

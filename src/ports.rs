@@ -7,7 +7,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::chat::ChannelAddress;
+use crate::chat::{ChannelAddress, Platform};
 use crate::engine::reveal::{DropPost, RevealContent};
 
 /// What the platform says about a posted drop message.
@@ -103,6 +103,11 @@ pub trait Outbound {
     fn dedup_window(&self) -> Option<Duration> {
         None
     }
+
+    /// Whether channels of `platform` can be served now: this outbound posts there,
+    /// and the adapter is connected and has caught up. The scheduler leaves the items
+    /// of a platform that is not ready as they are, and looks again when woken.
+    fn ready(&self, platform: Platform) -> bool;
 
     fn post_drop(
         &self,

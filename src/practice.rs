@@ -106,11 +106,31 @@ pub struct ChannelSetup {
 pub enum Work {
     /// Reveal an open drop. Sorted first: a reveal due at the same instant as the
     /// channel's next drop happens before it.
-    Reveal { drop_id: i64, channel_id: i64 },
+    Reveal {
+        drop_id: i64,
+        channel_id: i64,
+        platform: Platform,
+    },
     /// Retry posting a claimed drop whose lease ran out.
-    RetryPost { drop_id: i64, channel_id: i64 },
+    RetryPost {
+        drop_id: i64,
+        channel_id: i64,
+        platform: Platform,
+    },
     /// The channel's next scheduled drop (`channel_id` is the channel's key).
-    Drop { channel_id: i64 },
+    Drop { channel_id: i64, platform: Platform },
+}
+
+impl Work {
+    /// The platform of the item's channel: the scheduler routes by it, and leaves the
+    /// items of a platform that is not ready as they are.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Work::Reveal { platform, .. }
+            | Work::RetryPost { platform, .. }
+            | Work::Drop { platform, .. } => *platform,
+        }
+    }
 }
 
 /// A drop claimed for posting: the post to send.
@@ -506,9 +526,15 @@ impl Practice {
         for (ch, latest) in channels::list_active_with_latest_drop(&mut conn).await? {
             let next = ch.schedule.next_occurrence(latest, ch.active_from);
             next_drop_of.insert(ch.key, next.drop_at);
-            items.push((next.drop_at, Work::Drop { channel_id: ch.key }));
+            items.push((
+                next.drop_at,
+                Work::Drop {
+                    channel_id: ch.key,
+                    platform: ch.address.platform,
+                },
+            ));
         }
-        for d in drops::in_state(&mut conn, DropState::Posted).await? {
+        for (d, platform) in drops::in_state_with_platform(&mut conn, DropState::Posted).await? {
             // A schedule changed since posting may bring the next drop forward; the
             // reveal still comes first.
             let mut at = d.reveal_due_at;
@@ -523,16 +549,18 @@ impl Practice {
                 Work::Reveal {
                     drop_id: d.id,
                     channel_id: d.channel_id,
+                    platform,
                 },
             ));
         }
-        for d in drops::in_state(&mut conn, DropState::Claimed).await? {
+        for (d, platform) in drops::in_state_with_platform(&mut conn, DropState::Claimed).await? {
             let at = d.lease_until.unwrap_or(d.due_at);
             items.push((
                 at,
                 Work::RetryPost {
                     drop_id: d.id,
                     channel_id: d.channel_id,
+                    platform,
                 },
             ));
         }

@@ -81,6 +81,7 @@ async fn run_item(
         Work::Reveal {
             drop_id,
             channel_id,
+            ..
         } => reveal_one(practice, outbound, drop_id, now)
             .instrument(info_span!("reveal", drop = drop_id, channel = channel_id))
             .await
@@ -88,6 +89,7 @@ async fn run_item(
         Work::RetryPost {
             drop_id,
             channel_id,
+            ..
         } => {
             async {
                 Ok(match practice.claim_retry(drop_id, now).await? {
@@ -105,7 +107,7 @@ async fn run_item(
             ))
             .await
         }
-        Work::Drop { channel_id } => {
+        Work::Drop { channel_id, .. } => {
             async {
                 Ok(
                     match practice.claim_scheduled_drop(channel_id, now).await? {
@@ -139,11 +141,15 @@ pub async fn run_due(
     outbound: &(impl Outbound + Sync),
     now: DateTime<Utc>,
 ) -> Result<(PassReport, Option<DateTime<Utc>>), PracticeError> {
+    // Items of a platform that is not ready (its adapter is not configured, not
+    // connected, or still catching up) stay as they are: neither claimed nor failed
+    // nor missed, and not waited for.
+    let ready = |work: &Work| outbound.ready(work.platform());
     let due: Vec<Work> = practice
         .agenda()
         .await?
         .into_iter()
-        .filter(|(at, _)| *at <= now)
+        .filter(|(at, work)| *at <= now && ready(work))
         .map(|(_, work)| work)
         .collect();
     let (reveals, posts): (Vec<Work>, Vec<Work>) = due
@@ -172,8 +178,9 @@ pub async fn run_due(
         .agenda()
         .await?
         .into_iter()
+        .filter(|(at, work)| *at > now && ready(work))
         .map(|(at, _)| at)
-        .find(|at| *at > now);
+        .next();
     Ok((report, next))
 }
 

@@ -976,3 +976,52 @@ async fn a_catch_up_grace_bounds_how_late_a_drop_is_posted_after_downtime() {
     let (report, _) = out.pass(&p2, utc("2026-06-01T15:59:00Z")).await;
     assert_eq!(report.posted.len(), 1, "posted a minute before its reveal");
 }
+
+#[tokio::test]
+async fn a_platform_that_is_not_ready_leaves_its_channels_due_and_unclaimed() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let out = Recording::default();
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "Europe/Berlin", Days::DAILY, 8),
+            1,
+            utc("2026-03-01T12:00:00Z"),
+        )
+        .await
+        .unwrap();
+    out.platform_down.store(true, Ordering::SeqCst);
+    // 09:00 Berlin is 08:00 UTC: due, but Discord is not ready.
+    let (report, wake) = out.pass(&p, utc("2026-03-02T08:30:00Z")).await;
+    assert_eq!(report, prepbot::scheduler::PassReport::default());
+    assert_eq!(wake, None, "nothing to wake for while the platform is down");
+    assert_eq!(out.drop_count(), 0);
+    {
+        let mut conn = p.store().read().await.unwrap();
+        assert!(
+            prepbot::store::drops::latest(&mut conn, ch.key)
+                .await
+                .unwrap()
+                .is_none(),
+            "neither claimed nor failed nor missed"
+        );
+    }
+    // Back before the reveal time: posted late, once.
+    out.platform_down.store(false, Ordering::SeqCst);
+    let (report, wake) = out.pass(&p, utc("2026-03-02T09:00:00Z")).await;
+    assert_eq!(report.posted.len(), 1);
+    assert_eq!(out.drop_count(), 1);
+    assert_eq!(
+        wake,
+        Some(utc("2026-03-02T16:00:00Z")),
+        "the reveal, 8 h after the due time"
+    );
+    // Down again over the reveal time: the reveal waits, and goes out once it is back.
+    out.platform_down.store(true, Ordering::SeqCst);
+    let (report, _) = out.pass(&p, utc("2026-03-02T16:30:00Z")).await;
+    assert!(report.revealed.is_empty());
+    assert!(p.open_drop(ch.key).await.unwrap().is_some(), "still open");
+    out.platform_down.store(false, Ordering::SeqCst);
+    let (report, _) = out.pass(&p, utc("2026-03-02T16:31:00Z")).await;
+    assert_eq!(report.revealed.len(), 1);
+    assert_eq!(out.reveal_count(), 1);
+}

@@ -91,6 +91,12 @@ impl Outbound for DiscordOutbound {
         Some(NONCE_TRUST)
     }
 
+    /// The runner starts the scheduler only once the gateway is up and open threads
+    /// are caught up, so Discord's channels are ready whenever this is in use.
+    fn ready(&self, platform: crate::chat::Platform) -> bool {
+        platform == crate::chat::Platform::Discord
+    }
+
     async fn post_drop(
         &self,
         channel: &ChannelAddress,

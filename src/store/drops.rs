@@ -205,6 +205,36 @@ pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<V
     rows.into_iter().map(DropRecord::try_from).collect()
 }
 
+/// Drops in a state, across channels, by id, each with its channel's platform (what
+/// the scheduler's agenda routes by).
+pub async fn in_state_with_platform(
+    conn: &mut SqliteConnection,
+    state: DropState,
+) -> Result<Vec<(DropRecord, Platform)>> {
+    #[derive(sqlx::FromRow)]
+    struct WithPlatform {
+        #[sqlx(flatten)]
+        drop: Row,
+        platform: String,
+    }
+    // CROSS JOIN: the drops in the state first (drops_in_state), then each one's
+    // channel by its key.
+    let rows: Vec<WithPlatform> = sqlx::query_as(&format!(
+        "SELECT {}, c.platform FROM drops d CROSS JOIN channels c ON c.id = d.channel_id \
+         WHERE d.state = ? ORDER BY d.id",
+        joined_columns()
+    ))
+    .bind(state.as_str())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let platform = r.platform.parse().map_err(StoreError::Corrupt)?;
+            Ok((DropRecord::try_from(r.drop)?, platform))
+        })
+        .collect()
+}
+
 /// Drops of every channel of a workspace that are out or going out (claimed or
 /// posted, not revealed), through the channels table, in no particular order.
 pub async fn open_in_workspace(

@@ -125,6 +125,8 @@ pub struct Recording {
     pub fail_drops: AtomicBool,
     pub fail_permanently: AtomicBool,
     pub fail_reveals: AtomicBool,
+    /// Discord is not ready (not connected, or catching up).
+    pub platform_down: AtomicBool,
     pub reveal_attempts: AtomicU64,
     pub next_id: AtomicU64,
     pub now: Mutex<Option<DateTime<Utc>>>,
@@ -170,6 +172,11 @@ impl Recording {
 }
 
 impl Outbound for Recording {
+    /// Discord's channels, unless the test took the platform down.
+    fn ready(&self, platform: Platform) -> bool {
+        platform == Platform::Discord && !self.platform_down.load(Ordering::SeqCst)
+    }
+
     async fn post_drop(
         &self,
         channel: &ChannelAddress,
