@@ -20,7 +20,7 @@
 //! two never compete for a core; figures still move with whatever else the machine
 //! runs, which each table's header reports as the load average.
 
-#[path = "../tests/fake_discord/mod.rs"]
+#[path = "../tests/it/fake_discord/mod.rs"]
 mod fake_discord;
 
 #[path = "load/bot.rs"]

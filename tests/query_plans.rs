@@ -4,6 +4,7 @@
 //! real code paths run on a seeded database), each then run through
 //! `EXPLAIN QUERY PLAN` with a dummy value bound to every parameter.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;

@@ -1,13 +1,12 @@
 //! The whole drop lifecycle through the real practice layer, store and scheduler
 //! pass, with a clock the test controls and real time zones.
 
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::{Duration, NaiveDate, Weekday};
-use common::*;
+use crate::common::*;
 use prepbot::bank::{Difficulty, PoolFilter, QuestionBank};
 use prepbot::chat::Platform;
 use prepbot::engine::DropState;

@@ -2,12 +2,10 @@
 //! posts can ping anyone, whatever the members wrote or are called. End to end
 //! against the fake Discord; the stored text is read from the bot's own database.
 
-mod fake_discord;
-mod harness;
 
-use fake_discord::fixtures::*;
-use fake_discord::{CHANNEL_A, FakeDiscord, GUILD_A};
-use harness::*;
+use crate::fake_discord::fixtures::*;
+use crate::fake_discord::{CHANNEL_A, FakeDiscord, GUILD_A};
+use crate::harness::*;
 use serde_json::{Value, json};
 
 const DIAGRAM_URL: &str = "https://cdn.discordapp.com/attachments/700000000000000001/1/diagram.png";

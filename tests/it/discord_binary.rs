@@ -1,14 +1,13 @@
 //! The real `prepbot run` binary against the fake Discord: it starts from the
 //! environment, never shows its token, and stops cleanly on SIGTERM.
 
-mod fake_discord;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_discord::fixtures::*;
-use fake_discord::{CHANNEL_A, FakeDiscord, Fault, GUILD_A};
+use crate::fake_discord::fixtures::*;
+use crate::fake_discord::{CHANNEL_A, FakeDiscord, Fault, GUILD_A};
 use serde_json::json;
 
 const TOKEN: &str = "MTIzNDU2Nzg5.binary-test.TOKEN-do-not-log";

@@ -2,16 +2,14 @@
 //! on 127.0.0.1, with a clock the test drives. Everything asserted is what reached
 //! the fake (or, for what the bot stored, the bot's own database).
 
-mod fake_discord;
-mod harness;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_discord::fixtures::*;
-use fake_discord::{APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, Recorded};
-use harness::*;
+use crate::fake_discord::fixtures::*;
+use crate::fake_discord::{APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, Recorded};
+use crate::harness::*;
 use prepbot::clock::{Clock, ManualClock};
 use prepbot::discord::{DiscordConfig, Token};
 use serde_json::{Value, json};
@@ -1013,7 +1011,7 @@ async fn many_channels_due_at_once_go_out_through_bounded_requests_and_honour_42
     // Three of the posts are rate limited; the fake sends retry_after only in the body.
     for &c in &channels[..3] {
         bot.fake.add_fault(
-            fake_discord::Fault::new("POST", format!("/channels/{c}/messages"), 429)
+            crate::fake_discord::Fault::new("POST", format!("/channels/{c}/messages"), 429)
                 .retry_after(0.4),
         );
     }
@@ -1089,7 +1087,7 @@ async fn slow_acknowledgements_never_hold_up_storing_answers() {
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     // Reactions are rate limited hard: ten 429s of 0.3 s each before any goes through.
     bot.fake.add_fault(
-        fake_discord::Fault::new("PUT", "/reactions/", 429)
+        crate::fake_discord::Fault::new("PUT", "/reactions/", 429)
             .retry_after(0.3)
             .times(10),
     );
@@ -1237,7 +1235,7 @@ async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
     set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     // Discord creates the drop, then the answer is a 502; the bot tries again.
     bot.fake.add_fault(
-        fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 502)
+        crate::fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 502)
             .after_create(),
     );
     let (post, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
@@ -1264,7 +1262,7 @@ async fn a_lost_answer_to_a_post_never_makes_a_second_message() {
     assert_eq!(in_channel, 1, "exactly one question message exists");
     // The reveal's parts carry nonces too, one per part.
     bot.fake.add_fault(
-        fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 500)
+        crate::fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 500)
             .after_create(),
     );
     expect_reveal(&bot, thread, "2026-03-03T09:00:00Z", 1).await;
@@ -1353,7 +1351,7 @@ async fn threads_and_reveals_survive_lost_answers_and_deleted_threads() {
     set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     // The thread is created but the answer is lost; the retry hears "already created".
     bot.fake
-        .add_fault(fake_discord::Fault::new("POST", "/threads", 500).after_create());
+        .add_fault(crate::fake_discord::Fault::new("POST", "/threads", 500).after_create());
     let (_, thread) = expect_drop(&bot, CHANNEL_A, "2026-03-02T09:00:00Z", 1).await;
     bot.fake
         .wait_count("a second thread request", 2, WAIT, |r| {
@@ -1372,7 +1370,7 @@ async fn threads_and_reveals_survive_lost_answers_and_deleted_threads() {
     .await;
     // The thread is deleted before the reveal: the reveal goes to the channel.
     bot.fake.add_fault(
-        fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 404).code(10003),
+        crate::fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 404).code(10003),
     );
     bot.clock.set(utc("2026-03-03T09:00:00Z"));
     bot.fake
@@ -1398,7 +1396,7 @@ async fn a_429_with_only_a_retry_after_header_is_honoured() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
     set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
     bot.fake.add_fault(
-        fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 429)
+        crate::fake_discord::Fault::new("POST", format!("/channels/{CHANNEL_A}/messages"), 429)
             .retry_after(0.6)
             .header_only(),
     );

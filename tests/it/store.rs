@@ -1,11 +1,10 @@
 //! The store on a fresh SQLite file with the real migrations.
 
-mod common;
 
 use std::time::Duration as StdDuration;
 
 use chrono::NaiveDate;
-use common::*;
+use crate::common::*;
 use prepbot::engine::schedule::{Days, Occurrence};
 use prepbot::store::{Store, StoreError, answers, channels, drops};
 

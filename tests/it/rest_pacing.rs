@@ -5,7 +5,6 @@
 //! never a throughput. The rate a fan-out achieves against a limit is measured by the
 //! load harness (`cargo bench --bench load -- fanout`; figures in BENCHMARKS.md).
 
-mod common;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::*;
+use crate::common::*;
 use prepbot::discord::Token;
 use prepbot::discord::outbound::DiscordOutbound;
 use prepbot::discord::rest::{REST_CONNECTIONS, Rest};

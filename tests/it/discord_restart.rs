@@ -3,14 +3,12 @@
 //! changes underneath it (answers posted, edited and deleted while it was down, a
 //! channel deleted, a permission missing, a post whose answer never came back).
 
-mod fake_discord;
-mod harness;
 
 use std::time::Duration;
 
-use fake_discord::fixtures::*;
-use fake_discord::{CHANNEL_A, CHANNEL_A2, Fault, GUILD_A};
-use harness::*;
+use crate::fake_discord::fixtures::*;
+use crate::fake_discord::{CHANNEL_A, CHANNEL_A2, Fault, GUILD_A};
+use crate::harness::*;
 use prepbot::clock::Clock;
 use prepbot::engine::DropState;
 use prepbot::store::answers;
@@ -512,7 +510,7 @@ async fn shutdown_waits_for_answers_being_stored() {
 }
 
 /// The POSTs of drops to `channel`, in order.
-fn drop_posts_to(bot: &Bot, channel: u64) -> Vec<fake_discord::Recorded> {
+fn drop_posts_to(bot: &Bot, channel: u64) -> Vec<crate::fake_discord::Recorded> {
     let path = format!("/api/v10/channels/{channel}/messages");
     bot.fake
         .requests()

@@ -4,21 +4,20 @@
 //! (`tests/fixtures/pre_identity.before.txt`), a copy taken first, and a failed
 //! upgrade leaves the old database as it was.
 
-mod common;
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use common::address;
+use crate::common::address;
 use prepbot::engine::rotation::pick_next;
 use prepbot::practice::Practice;
 use prepbot::store::{Store, StoreError, answers, drops, rotation};
 use sqlx::{Connection, SqliteConnection};
 
-const DUMP: &str = include_str!("fixtures/pre_identity.sql");
-const BEFORE: &str = include_str!("fixtures/pre_identity.before.txt");
+const DUMP: &str = include_str!("../fixtures/pre_identity.sql");
+const BEFORE: &str = include_str!("../fixtures/pre_identity.before.txt");
 
 /// The old release's database, written to a new file.
 async fn old_database(dir: &Path) -> PathBuf {

@@ -2,11 +2,10 @@
 //! that is not `Unknown`: serenity drops what it cannot read without a word, and an
 //! end-to-end test would then time out instead of failing.
 
-mod fake_discord;
 
 use chrono::{DateTime, Utc};
-use fake_discord::fixtures::*;
-use fake_discord::{CHANNEL_A, GUILD_A};
+use crate::fake_discord::fixtures::*;
+use crate::fake_discord::{CHANNEL_A, GUILD_A};
 use serde_json::{Value, json};
 use serenity::all::{Event, GatewayEvent};
 

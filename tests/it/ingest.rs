@@ -2,14 +2,13 @@
 //! one bad event never costing the others, and the same outcome whatever the order
 //! of a message's events, within one batch or across several.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::DateTime;
 use chrono::Utc;
-use common::*;
+use crate::common::*;
 use prepbot::engine::schedule::Days;
 use prepbot::ingest::AnswerWriter;
 use prepbot::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError};
@@ -320,13 +319,13 @@ fn events_for(thread: u64, id: u64, kinds: &[&str]) -> Vec<AnswerEvent> {
                 edited_at: at(10, 5),
             },
             "partial edit" => AnswerEvent::EditedText {
-                thread: common::thread(thread),
+                thread: crate::common::thread(thread),
                 message_id: id.to_string(),
                 body: "edited".into(),
                 edited_at: at(10, 5),
             },
             "delete" => AnswerEvent::Deleted {
-                thread: common::thread(thread),
+                thread: crate::common::thread(thread),
                 message_id: id.to_string(),
                 at: at(10, 10),
             },

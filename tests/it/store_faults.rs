@@ -3,7 +3,6 @@
 //! newer prepbot, a lock held by another connection. Each must give a clear error and
 //! leave the database exactly as it was.
 
-mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +11,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use common::*;
+use crate::common::*;
 use prepbot::engine::DropState;
 use prepbot::engine::schedule::Days;
 use prepbot::practice::{IncomingMessage, Practice, PracticeError};
@@ -74,7 +73,7 @@ async fn practice_with_open_drop() -> (Practice, tempfile::TempDir, i64, i64, u6
 
 fn answer_from(thread: u64, member: u64) -> IncomingMessage {
     IncomingMessage {
-        thread: common::thread(thread),
+        thread: crate::common::thread(thread),
         message_id: (10_000 + member).to_string(),
         member_id: member.to_string(),
         // Long names and bodies, so the rows a reveal writes need fresh pages.
