@@ -1,7 +1,6 @@
 //! The real `prepbot run` binary against the fake Discord: it starts from the
 //! environment, never shows its token, and stops cleanly on SIGTERM.
 
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;

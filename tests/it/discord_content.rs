@@ -2,7 +2,6 @@
 //! posts can ping anyone, whatever the members wrote or are called. End to end
 //! against the fake Discord; the stored text is read from the bot's own database.
 
-
 use crate::fake_discord::fixtures::*;
 use crate::fake_discord::{CHANNEL_A, FakeDiscord, GUILD_A};
 use crate::harness::*;

@@ -2,13 +2,14 @@
 //! on 127.0.0.1, with a clock the test drives. Everything asserted is what reached
 //! the fake (or, for what the bot stored, the bot's own database).
 
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fake_discord::fixtures::*;
-use crate::fake_discord::{APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, Recorded};
+use crate::fake_discord::{
+    APP_ID, CHANNEL_A, CHANNEL_A2, CHANNEL_B, FakeDiscord, GUILD_A, Recorded,
+};
 use crate::harness::*;
 use prepbot::clock::{Clock, ManualClock};
 use prepbot::discord::{DiscordConfig, Token};
@@ -1370,7 +1371,8 @@ async fn threads_and_reveals_survive_lost_answers_and_deleted_threads() {
     .await;
     // The thread is deleted before the reveal: the reveal goes to the channel.
     bot.fake.add_fault(
-        crate::fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 404).code(10003),
+        crate::fake_discord::Fault::new("POST", format!("/channels/{thread}/messages"), 404)
+            .code(10003),
     );
     bot.clock.set(utc("2026-03-03T09:00:00Z"));
     bot.fake

@@ -2,10 +2,9 @@
 //! that is not `Unknown`: serenity drops what it cannot read without a word, and an
 //! end-to-end test would then time out instead of failing.
 
-
-use chrono::{DateTime, Utc};
 use crate::fake_discord::fixtures::*;
 use crate::fake_discord::{CHANNEL_A, GUILD_A};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use serenity::all::{Event, GatewayEvent};
 

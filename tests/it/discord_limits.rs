@@ -2,11 +2,10 @@
 //! the per-member command budget (5 per 10 s, on the test's clock, never on a real
 //! timer) and the slash-argument checks, whose errors say what is accepted.
 
-
-use chrono::TimeDelta;
 use crate::fake_discord::CHANNEL_A;
 use crate::fake_discord::fixtures::*;
 use crate::harness::*;
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 const REFUSED: &str = "You're going a bit fast: 5 commands per 10 seconds.";

@@ -3,7 +3,6 @@
 //! changes underneath it (answers posted, edited and deleted while it was down, a
 //! channel deleted, a permission missing, a post whose answer never came back).
 
-
 use std::time::Duration;
 
 use crate::fake_discord::fixtures::*;

@@ -2,13 +2,12 @@
 //! one bad event never costing the others, and the same outcome whatever the order
 //! of a message's events, within one batch or across several.
 
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::*;
 use chrono::DateTime;
 use chrono::Utc;
-use crate::common::*;
 use prepbot::engine::schedule::Days;
 use prepbot::ingest::AnswerWriter;
 use prepbot::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError};

@@ -1,12 +1,11 @@
 //! The whole drop lifecycle through the real practice layer, store and scheduler
 //! pass, with a clock the test controls and real time zones.
 
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chrono::{Duration, NaiveDate, Weekday};
 use crate::common::*;
+use chrono::{Duration, NaiveDate, Weekday};
 use prepbot::bank::{Difficulty, PoolFilter, QuestionBank};
 use prepbot::chat::Platform;
 use prepbot::engine::DropState;

@@ -5,18 +5,17 @@
 //! never a throughput. The rate a fan-out achieves against a limit is measured by the
 //! load harness (`cargo bench --bench load -- fanout`; figures in BENCHMARKS.md).
 
-
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use crate::common::*;
 use prepbot::discord::Token;
 use prepbot::discord::outbound::DiscordOutbound;
 use prepbot::discord::rest::{REST_CONNECTIONS, Rest};

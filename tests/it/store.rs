@@ -1,10 +1,9 @@
 //! The store on a fresh SQLite file with the real migrations.
 
-
 use std::time::Duration as StdDuration;
 
-use chrono::NaiveDate;
 use crate::common::*;
+use chrono::NaiveDate;
 use prepbot::engine::schedule::{Days, Occurrence};
 use prepbot::store::{Store, StoreError, answers, channels, drops};
 

@@ -3,7 +3,6 @@
 //! newer prepbot, a lock held by another connection. Each must give a clear error and
 //! leave the database exactly as it was.
 
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

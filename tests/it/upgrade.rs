@@ -4,13 +4,12 @@
 //! (`tests/fixtures/pre_identity.before.txt`), a copy taken first, and a failed
 //! upgrade leaves the old database as it was.
 
-
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
 use crate::common::address;
+use chrono::{TimeZone, Utc};
 use prepbot::engine::rotation::pick_next;
 use prepbot::practice::Practice;
 use prepbot::store::{Store, StoreError, answers, drops, rotation};
