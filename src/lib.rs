@@ -11,6 +11,8 @@
 //! - [`ingest`]: the answer writer: answer events from every adapter, committed in batches.
 //! - [`ports`]: what the core needs from a chat platform: the `Outbound` trait and the
 //!   failure kinds the core acts on.
+//! - [`runtime`]: start-up and shutdown for every adapter: the store, the answer writer,
+//!   the scheduler (once per process), and a drain in order.
 //! - [`scheduler`]: runs whatever is due at an instant through an [`ports::Outbound`] adapter.
 //! - [`console`], [`demo`]: the terminal adapter and the `prepbot demo` simulation.
 //! - [`schedule_view`]: what `/schedule show` and `prepbot status` report about a channel.
@@ -37,6 +39,7 @@ pub mod memory;
 pub mod mix;
 pub mod ports;
 pub mod practice;
+pub mod runtime;
 pub mod schedule_view;
 pub mod scheduler;
 pub mod seed;

@@ -34,14 +34,12 @@ use anyhow::bail;
 use poise::serenity_prelude as serenity;
 use serenity::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
 use tokio::sync::{Notify, oneshot};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
-use crate::bank::QuestionBank;
 use crate::clock::Clock;
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS};
-use crate::ingest::AnswerWriter;
 use crate::practice::Practice;
-use crate::store::Store;
+use crate::runtime::{CoreSettings, Runtime};
 
 pub use errors::CommandError;
 use outbound::{AckQueue, DiscordOutbound};
@@ -218,19 +216,17 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let bank = QuestionBank::load(&config.questions).map_err(|errors| {
-        anyhow::anyhow!(
-            "the question bank at {} has {} problem(s):\n{errors}",
-            config.questions.display(),
-            errors.0.len()
-        )
-    })?;
-    let store = Store::open_url(&config.database_url).await?;
-    let mut practice =
-        Practice::new(store.clone(), Arc::new(bank)).with_catch_up_grace(config.catch_up_grace);
-    if let Some(lease) = config.claim_lease {
-        practice = practice.with_lease(lease);
-    }
+    let mut runtime = Runtime::start(
+        &CoreSettings {
+            questions: &config.questions,
+            database_url: &config.database_url,
+            claim_lease: config.claim_lease,
+            catch_up_grace: config.catch_up_grace,
+        },
+        clock.clone(),
+    )
+    .await?;
+    let practice = runtime.practice.clone();
 
     // Serenity's default HTTP client never times out: a server that accepts the
     // connection and never answers would hang startup (the gateway probe, command
@@ -277,10 +273,9 @@ pub async fn run(
     );
     let outbound = DiscordOutbound::new(rest.clone());
     let acks = AckQueue::start(rest.clone());
-    let wake = Arc::new(Notify::new());
-    let (answers, answer_writer) = AnswerWriter::start(practice.clone());
+    let wake = runtime.wake.clone();
     let answer_sink = events::AnswerSink {
-        answers,
+        answers: runtime.answers.clone(),
         acks: acks.clone(),
         clock: clock.clone(),
     };
@@ -332,10 +327,9 @@ pub async fn run(
 
     let intents =
         GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
-    let in_flight = tracked::InFlight::default();
     let framework = tracked::Tracked {
         inner: framework,
-        in_flight: in_flight.clone(),
+        events: runtime.events.clone(),
         answers: answer_sink,
     };
     let mut client = ClientBuilder::new_with_http(http, intents)
@@ -352,34 +346,6 @@ pub async fn run(
         check_gateway_url(base, &ws_url)?;
     }
 
-    // The scheduler: once per process, with its own stop signal, started when the
-    // gateway is up (so no answer posted from now on is missed) and the threads of
-    // open drops are caught up on (so a catch-up reveal counts those answers).
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let mut stop_rx = Some(stop_rx);
-    let mut scheduler = None;
-    let start_scheduler = |stop_rx: oneshot::Receiver<()>| {
-        let (practice, outbound, clock, wake, acks) = (
-            practice.clone(),
-            outbound.clone(),
-            clock.clone(),
-            wake.clone(),
-            acks.clone(),
-        );
-        tokio::spawn(async move {
-            let mut stop_rx = stop_rx;
-            let now = clock.now();
-            tokio::select! {
-                _ = backfill::run(&practice, outbound.rest(), &acks, now) => {}
-                _ = &mut stop_rx => return,
-            }
-            crate::scheduler::run_loop(practice, outbound, clock, wake, async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        })
-    };
-
     let shard_manager = client.shard_manager.clone();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut connection = std::pin::pin!(client.start());
@@ -393,9 +359,18 @@ pub async fn run(
                 setup_pending = false;
                 match setup {
                     Ok(Ok(())) => {
-                        if let Some(rx) = stop_rx.take() {
-                            scheduler = Some(start_scheduler(rx));
-                        }
+                        // The scheduler starts when the gateway is up (so no answer
+                        // posted from now on is missed) and the threads of open drops
+                        // are caught up on (so a catch-up reveal counts those answers).
+                        let (practice, rest, acks, clock) = (
+                            practice.clone(),
+                            outbound.rest().clone(),
+                            acks.clone(),
+                            clock.clone(),
+                        );
+                        runtime.start_scheduler(outbound.clone(), async move {
+                            backfill::run(&practice, &rest, &acks, clock.now()).await;
+                        });
                     }
                     Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),
                     Err(_) => break Err(anyhow::anyhow!("startup failed: the setup step panicked")),
@@ -407,51 +382,14 @@ pub async fn run(
             }
         }
     };
-    // Stop taking events, let the ones being handled finish their writes, stop the
-    // scheduler (a pass in progress completes; a claim cut short is retried after
-    // its lease by the next start), then close the database.
+    // Stop taking events; the runtime drains the rest in order.
     shard_manager.shutdown_all().await;
-    let mut unfinished = in_flight.idle(SHUTDOWN_GRACE).await;
-    if unfinished == 0 {
-        // An event's task spawned by serenity just before the stop is counted only
-        // once it first runs: give such tasks a moment, then wait for them too.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        unfinished = in_flight.idle(SHUTDOWN_GRACE).await;
-    }
-    if unfinished > 0 {
-        warn!(
-            unfinished,
-            "events still being handled after {} s; stopping anyway",
-            SHUTDOWN_GRACE.as_secs()
-        );
-    }
-    // The events are done (or given up on); the writer commits whatever they
-    // queued, then ends.
-    if tokio::time::timeout(SHUTDOWN_GRACE, answer_writer.stop())
-        .await
-        .is_err()
-    {
-        warn!("the answer writer did not finish in time; stopping anyway");
-    }
-    let _ = stop_tx.send(());
-    if let Some(mut scheduler) = scheduler {
-        match tokio::time::timeout(SHUTDOWN_GRACE, &mut scheduler).await {
-            Ok(Err(e)) => error!(error = %e, "the scheduler task ended abnormally"),
-            Ok(Ok(())) => {}
-            Err(_) => {
-                warn!(
-                    "the scheduler did not stop in time; its claims are retried after their lease"
-                );
-                scheduler.abort();
-            }
-        }
-    }
-    store.close().await;
+    runtime.shut_down().await;
     outcome
 }
 
 /// How long shutdown waits for events being handled, and then for the scheduler.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+pub use crate::runtime::SHUTDOWN_GRACE;
 
 /// In proxy mode the gateway must be the proxy's, never Discord's.
 fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {

@@ -1,0 +1,161 @@
+//! Start-up and shutdown, for every adapter: the bank, the store and the use cases,
+//! the answer writer, the scheduler (started once per process, when the adapter
+//! that serves it is connected and caught up), and a shutdown that drains in order:
+//! the events being handled finish their writes, the writer commits what they
+//! queued, the scheduler stops (a pass in progress completes; a claim cut short is
+//! retried after its lease), and the database closes last.
+//!
+//! An adapter holds a token of [`Runtime::events`] while it handles a platform event
+//! and stops taking events when [`Runtime::stop`] is cancelled.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, warn};
+
+use crate::bank::QuestionBank;
+use crate::clock::Clock;
+use crate::ingest::{AnswerWriter, WriterTask};
+use crate::ports::Outbound;
+use crate::practice::Practice;
+use crate::store::Store;
+
+/// How long shutdown waits for events being handled, then for the answer writer,
+/// then for the scheduler.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What the core needs to start, whatever the platform.
+#[derive(Debug, Clone)]
+pub struct CoreSettings<'a> {
+    pub questions: &'a Path,
+    pub database_url: &'a str,
+    pub claim_lease: Option<chrono::Duration>,
+    pub catch_up_grace: Option<chrono::Duration>,
+}
+
+/// The running core.
+pub struct Runtime {
+    pub practice: Practice,
+    pub clock: Arc<dyn Clock>,
+    /// Notified when a schedule changes, so the scheduler looks again at once.
+    pub wake: Arc<Notify>,
+    /// Where adapters send answer events (group commit).
+    pub answers: AnswerWriter,
+    /// Cancelled when the process stops.
+    pub stop: CancellationToken,
+    /// Platform events being handled: shutdown waits for them before the writer stops.
+    pub events: TaskTracker,
+    writer: WriterTask,
+    scheduler: Option<JoinHandle<()>>,
+    store: Store,
+}
+
+impl Runtime {
+    /// Loads the bank, opens (and migrates) the database, starts the answer writer.
+    pub async fn start(settings: &CoreSettings<'_>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let bank = QuestionBank::load(settings.questions).map_err(|errors| {
+            anyhow::anyhow!(
+                "the question bank at {} has {} problem(s):\n{errors}",
+                settings.questions.display(),
+                errors.0.len()
+            )
+        })?;
+        let store = Store::open_url(settings.database_url).await?;
+        let mut practice = Practice::new(store.clone(), Arc::new(bank))
+            .with_catch_up_grace(settings.catch_up_grace);
+        if let Some(lease) = settings.claim_lease {
+            practice = practice.with_lease(lease);
+        }
+        let (answers, writer) = AnswerWriter::start(practice.clone());
+        Ok(Runtime {
+            practice,
+            clock,
+            wake: Arc::new(Notify::new()),
+            answers,
+            stop: CancellationToken::new(),
+            events: TaskTracker::new(),
+            writer,
+            scheduler: None,
+            store,
+        })
+    }
+
+    /// Starts the scheduler once `ready` completes (the adapter is connected and has
+    /// caught up on what it missed, so a catch-up reveal counts those answers). Once
+    /// per process: a second call does nothing.
+    pub fn start_scheduler<O>(
+        &mut self,
+        outbound: O,
+        ready: impl Future<Output = ()> + Send + 'static,
+    ) where
+        O: Outbound + Send + Sync + 'static,
+    {
+        if self.scheduler.is_some() {
+            return;
+        }
+        let (practice, clock, wake, stop) = (
+            self.practice.clone(),
+            self.clock.clone(),
+            self.wake.clone(),
+            self.stop.clone(),
+        );
+        self.scheduler = Some(tokio::spawn(async move {
+            tokio::select! {
+                () = ready => {}
+                () = stop.cancelled() => return,
+            }
+            crate::scheduler::run_loop(practice, outbound, clock, wake, stop.cancelled_owned())
+                .await;
+        }));
+    }
+
+    /// Drains and stops everything, in order (see the module's docs). The adapters
+    /// have stopped taking events before this is called.
+    pub async fn shut_down(self) {
+        self.events.close();
+        let mut drained = tokio::time::timeout(SHUTDOWN_GRACE, self.events.wait())
+            .await
+            .is_ok();
+        if drained {
+            // An event's task spawned by the platform library just before the stop
+            // takes its token only once it first runs: give such tasks a moment.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drained = tokio::time::timeout(SHUTDOWN_GRACE, self.events.wait())
+                .await
+                .is_ok();
+        }
+        if !drained {
+            warn!(
+                unfinished = self.events.len(),
+                "events still being handled after {} s; stopping anyway",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.writer.stop())
+            .await
+            .is_err()
+        {
+            warn!("the answer writer did not finish in time; stopping anyway");
+        }
+        self.stop.cancel();
+        if let Some(mut scheduler) = self.scheduler {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut scheduler).await {
+                Ok(Err(e)) => error!(error = %e, "the scheduler task ended abnormally"),
+                Ok(Ok(())) => {}
+                Err(_) => {
+                    warn!(
+                        "the scheduler did not stop in time; its claims are retried after their lease"
+                    );
+                    scheduler.abort();
+                }
+            }
+        }
+        self.store.close().await;
+    }
+}
