@@ -24,6 +24,7 @@ mod discord_e2e;
 mod discord_fixtures;
 mod discord_limits;
 mod discord_restart;
+mod discord_spec;
 mod ingest;
 mod lifecycle;
 mod rest_pacing;

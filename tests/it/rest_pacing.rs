@@ -1,6 +1,9 @@
 //! The REST client paced to a rate, against a small local server that answers drop
 //! posts and threads like Discord and counts its TCP connections.
 //!
+//! Every request must also be one Discord's OpenAPI spec accepts (the fake
+//! Discord's check, `fake_discord/openapi.rs`).
+//!
 //! The tests assert counts, order, connections and the spacing the pacing promises,
 //! never a throughput. The rate a fan-out achieves against a limit is measured by the
 //! load harness (`cargo bench --bench load -- fanout`; figures in BENCHMARKS.md).
@@ -13,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use prepbot::discord::Token;
 use prepbot::discord::outbound::DiscordOutbound;
@@ -39,6 +43,8 @@ struct Server {
     accepted: AtomicUsize,
     open: AtomicUsize,
     most_open: AtomicUsize,
+    /// What Discord's spec found wrong with the requests, one line each.
+    violations: Mutex<Vec<String>>,
 }
 
 impl Server {
@@ -47,13 +53,30 @@ impl Server {
     }
 }
 
-async fn answer(State(server): State<Arc<Server>>, method: Method, uri: Uri) -> Response {
+async fn answer(
+    State(server): State<Arc<Server>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     server.seen.lock().unwrap().push(Seen {
         at: Instant::now(),
         method: method.clone(),
         path: path.clone(),
     });
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let query = uri.query().unwrap_or_default();
+    for problem in
+        crate::fake_discord::openapi::check(method.as_str(), &path, query, content_type, &body)
+    {
+        let line = format!("{method} {path}: {problem}");
+        server.violations.lock().unwrap().push(line);
+    }
     let parts: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
@@ -229,5 +252,11 @@ async fn a_fan_out_is_paced_in_order_over_the_clients_connections_only() {
     assert!(
         accepted <= REST_CONNECTIONS,
         "{accepted} connections opened in all"
+    );
+    let violations = server.violations.lock().unwrap().clone();
+    assert!(
+        violations.is_empty(),
+        "requests Discord's OpenAPI spec rejects:\n{}",
+        violations.join("\n")
     );
 }

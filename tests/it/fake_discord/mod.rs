@@ -5,6 +5,11 @@
 //! bot's own messages back as MESSAGE_CREATE. It can misbehave on command (429s,
 //! 5xx, a broken commands endpoint).
 //!
+//! Every REST request is checked against Discord's published OpenAPI spec
+//! (`openapi.rs`): a request Discord would reject is a violation, and the fake
+//! panics with the list when the test lets go of it (or when the harness stops the
+//! bot), so the test that caused it fails.
+//!
 //! For the load harness (`benches/load.rs`) it also timestamps what it writes to the
 //! gateway and each IDENTIFY, counts the TCP connections it holds open, can enforce a
 //! global rate limit like Discord's, and can hand each request to an observer
@@ -12,6 +17,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod fixtures;
+pub mod openapi;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -349,11 +355,40 @@ struct Inner {
     interaction_channels: Mutex<HashMap<String, u64>>,
     /// Channels that answer 404 Unknown Channel to everything (deleted).
     deleted: Mutex<Vec<u64>>,
+    /// What Discord's OpenAPI spec found wrong with the requests, one line each.
+    violations: Mutex<Vec<String>>,
 }
 
 #[derive(Clone)]
 pub struct FakeDiscord {
     inner: Arc<Inner>,
+    /// Shared by every clone: when the last one goes, the spec's verdict is given.
+    _verdict: Arc<SpecVerdict>,
+}
+
+/// Panics, when the test lets go of the fake, if any request it received broke
+/// Discord's spec: the handle lives in the test's own body, so the panic fails that
+/// test. Not while the test is already failing (a double panic would abort).
+struct SpecVerdict {
+    inner: Arc<Inner>,
+}
+
+impl Drop for SpecVerdict {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_conforms(&self.inner);
+        }
+    }
+}
+
+fn assert_conforms(inner: &Inner) {
+    let violations = std::mem::take(&mut *inner.violations.lock().unwrap());
+    assert!(
+        violations.is_empty(),
+        "the bot sent {} request(s) that Discord's OpenAPI spec (specs/discord-openapi.json) rejects:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
 }
 
 impl FakeDiscord {
@@ -395,7 +430,10 @@ impl FakeDiscord {
             history: Mutex::new(HashMap::new()),
             interaction_channels: Mutex::new(HashMap::new()),
             deleted: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
         });
+        // Parse the spec now rather than in the first request's answer.
+        openapi::check("GET", "/api/v10/gateway", "", "", b"");
         let app = Router::new()
             .route("/gateway-ws", get(gateway))
             .fallback(rest)
@@ -405,7 +443,30 @@ impl FakeDiscord {
                 .await
                 .expect("fake discord serves");
         });
-        FakeDiscord { inner }
+        let verdict = Arc::new(SpecVerdict {
+            inner: inner.clone(),
+        });
+        FakeDiscord {
+            inner,
+            _verdict: verdict,
+        }
+    }
+
+    /// What Discord's spec found wrong with the requests so far, one line each
+    /// (`METHOD path: problem`).
+    pub fn spec_violations(&self) -> Vec<String> {
+        self.inner.violations.lock().unwrap().clone()
+    }
+
+    /// Takes the violations found so far: a test that sends a bad request on
+    /// purpose takes what it expects, so that the fake does not fail it.
+    pub fn take_spec_violations(&self) -> Vec<String> {
+        std::mem::take(&mut *self.inner.violations.lock().unwrap())
+    }
+
+    /// Panics with the list if any request so far broke Discord's spec.
+    pub fn assert_requests_match_spec(&self) {
+        assert_conforms(&self.inner);
     }
 
     pub fn base(&self) -> String {
@@ -873,11 +934,16 @@ async fn rest(
     inner.connections.label(peer, client);
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or_default().to_string();
-    let body: Value = if body.is_empty() {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let raw_body = body;
+    let body: Value = if raw_body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+        serde_json::from_slice(&raw_body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw_body).into_owned()))
     };
     let mut recorded = Recorded {
         method: method.to_string(),
@@ -891,6 +957,21 @@ async fn rest(
         at: Instant::now(),
         status: 0,
     };
+    // Every request, whatever the fake answers it (a 429 or an injected fault too).
+    let problems = openapi::check(method.as_str(), &path, &query, content_type, &raw_body);
+    if !problems.is_empty() {
+        let shown = if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}?{query}")
+        };
+        let mut violations = inner.violations.lock().unwrap();
+        violations.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("{method} {shown}: {p}")),
+        );
+    }
     if let Err(wait) = admit(&inner, &path, recorded.at) {
         inner.rate_limited.fetch_add(1, Ordering::SeqCst);
         recorded.status = 429;

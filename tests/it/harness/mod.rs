@@ -273,6 +273,9 @@ impl Bot {
             .expect("the bot stops")
             .expect("no panic");
         result.expect("the bot stops cleanly");
+        // Every request so far must be one Discord's spec accepts (the fake checks
+        // again when the test lets go of it, for tests that never stop the bot).
+        self.fake.assert_requests_match_spec();
         (
             self.fake,
             self.clock,
