@@ -52,8 +52,8 @@ pub enum Command {
         #[arg(env = "PREPBOT_QUESTIONS", default_value = "questions")]
         dir: PathBuf,
     },
-    /// Run the bot on Discord: needs DISCORD_TOKEN; reads PREPBOT_DATABASE_URL,
-    /// PREPBOT_QUESTIONS, PREPBOT_DEV_GUILD and PREPBOT_DISCORD_API_BASE.
+    /// Run the bot on Discord: needs DISCORD_TOKEN; every variable it reads is listed
+    /// below (and in the README's configuration table).
     Run,
     /// Show each configured channel from the bot's database (PREPBOT_DATABASE_URL):
     /// schedule, next drop, open drop, drop counts and the last problem.
@@ -177,6 +177,19 @@ macro_rules! say {
 }
 
 /// Runs a parsed command line; returns the process exit code.
+/// The command line, with `run --help` listing every environment variable
+/// ([`crate::config::VARIABLES`]).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommand("run", |run| run.after_help(crate::config::variables_help()))
+}
+
+/// Parses the process's arguments (exits with clap's message on a bad one).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
     match cli.command {

@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    prepbot::cli::run(prepbot::cli::Cli::parse())
+    prepbot::cli::run(prepbot::cli::parse())
 }

@@ -37,7 +37,7 @@ use tokio::sync::{Notify, oneshot};
 use tracing::{info, warn};
 
 use crate::clock::Clock;
-use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS};
+use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS, vars};
 use crate::practice::Practice;
 use crate::runtime::{CoreSettings, Runtime};
 
@@ -128,8 +128,8 @@ impl DiscordConfig {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let token = set("DISCORD_TOKEN").ok_or(ConfigError::MissingToken)?;
-        let dev_guild = set("PREPBOT_DEV_GUILD")
+        let token = set(vars::DISCORD_TOKEN).ok_or(ConfigError::MissingToken)?;
+        let dev_guild = set(vars::DEV_GUILD)
             .map(|g| {
                 g.parse::<u64>()
                     .ok()
@@ -137,7 +137,7 @@ impl DiscordConfig {
                     .ok_or(ConfigError::BadDevGuild(g))
             })
             .transpose()?;
-        let api_base = set("PREPBOT_DISCORD_API_BASE")
+        let api_base = set(vars::DISCORD_API_BASE)
             .map(|b| {
                 let ok = (b.starts_with("http://") || b.starts_with("https://"))
                     && b.len() > "http://".len();
@@ -148,7 +148,7 @@ impl DiscordConfig {
                 }
             })
             .transpose()?;
-        let claim_lease = set("PREPBOT_CLAIM_LEASE_SECS")
+        let claim_lease = set(vars::CLAIM_LEASE_SECS)
             .map(|v| {
                 v.parse::<i64>()
                     .ok()
@@ -157,7 +157,7 @@ impl DiscordConfig {
                     .ok_or(ConfigError::BadLease(v))
             })
             .transpose()?;
-        let catch_up_grace = set("PREPBOT_CATCH_UP_GRACE_MINS")
+        let catch_up_grace = set(vars::CATCH_UP_GRACE_MINS)
             .map(|v| {
                 v.parse::<i64>()
                     .ok()
@@ -166,7 +166,7 @@ impl DiscordConfig {
                     .ok_or(ConfigError::BadGrace(v))
             })
             .transpose()?;
-        let discord_rate = set("PREPBOT_DISCORD_RATE")
+        let discord_rate = set(vars::DISCORD_RATE)
             .map(|v| {
                 v.parse::<u32>()
                     .ok()
@@ -176,9 +176,8 @@ impl DiscordConfig {
             .transpose()?;
         Ok(DiscordConfig {
             token: Token::new(token),
-            database_url: set("PREPBOT_DATABASE_URL")
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            questions: set("PREPBOT_QUESTIONS")
+            database_url: set(vars::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            questions: set(vars::QUESTIONS)
                 .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
             dev_guild,
             api_base,

@@ -337,3 +337,17 @@ fn backup_copies_the_configured_database_and_never_overwrites() {
     let out = prepbot(&["backup"]);
     assert_eq!(out.status.code(), Some(2), "the path is required");
 }
+
+#[test]
+fn run_help_lists_every_variable() {
+    let out = prepbot(&["run", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for v in prepbot::config::VARIABLES {
+        assert!(
+            help.contains(v.name),
+            "run --help lacks {}:\n{help}",
+            v.name
+        );
+    }
+}
