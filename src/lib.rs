@@ -19,6 +19,7 @@
 //! - [`status`]: `prepbot status`, what the database says about each channel.
 //! - [`discord`]: the Discord adapter (`prepbot run`): slash commands, answers, posts.
 //! - [`mix`]: the stable 64-bit hash step the rotation and seeded picks share.
+//! - [`command_budget`]: each member's command budget, on every platform.
 //! - [`command_rules`]: what every platform's commands share: the admin policy over
 //!   the roles an adapter reports, checking a schedule given as text.
 //! - [`cli`]: the command line; `main.rs` only parses it and calls [`cli::run`].
@@ -28,6 +29,7 @@ pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod clock;
+pub mod command_budget;
 pub mod command_rules;
 pub mod config;
 pub mod console;

@@ -1,155 +1,16 @@
-//! The per-member command budget: a member may run [`BUDGET`] slash commands per
-//! [`WINDOW`], all commands together, before the bot politely asks them to wait.
-//! Other members are unaffected. [`check`] is poise's `command_check`; the
-//! arithmetic lives in [`MemberLimiter`], which takes `now` from the bot's clock.
+//! The per-member command budget on Discord: [`check`] is poise's `command_check`,
+//! charging the invoking member in the core's [`MemberLimiter`] (see
+//! [`crate::command_budget`]) before a command runs.
 //!
 //! Not charged: autocomplete (every keystroke is an interaction, and poise runs the
-//! checks for those too) and the Manage Server commands in [`EXEMPT`]. Those refuse a
-//! member before doing anything, which costs no more than the refusal this module
-//! would send, and an admin correcting `/setup` a few times in a row should not be
-//! told to wait.
+//! checks for those too) and the admin commands in [`EXEMPT`].
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
-use chrono::{DateTime, TimeDelta, Utc};
 use tracing::info;
 
 use super::{CommandError, Context};
-
-/// Commands a member may run per [`WINDOW`].
-pub const BUDGET: usize = 5;
-/// The sliding window the budget covers.
-pub const WINDOW: TimeDelta = TimeDelta::seconds(10);
-
-/// Commands that never use the budget, by qualified name.
-pub const EXEMPT: [&str; 5] = [
-    "setup",
-    "drop",
-    "reveal",
-    "schedule pause",
-    "schedule resume",
-];
-
-/// Whether a member may run a command now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Allowed,
-    /// Over budget; the oldest command in the window leaves it after `retry_after`.
-    Refused {
-        retry_after: TimeDelta,
-    },
-}
-
-/// One charged command: when, and which invocation (so the same invocation is
-/// charged once however often it is checked).
-#[derive(Debug, Clone, Copy)]
-struct Use {
-    at: DateTime<Utc>,
-    invocation: u64,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Member id -> their charged commands inside the window, oldest first (at most
-    /// `budget` of them).
-    members: HashMap<u64, VecDeque<Use>>,
-    last_sweep: Option<DateTime<Utc>>,
-}
-
-/// A sliding-window log per member. Memory stays bounded: at most once per window
-/// a sweep drops every member whose window has emptied, so the map holds only
-/// members seen in the last two windows, with at most `budget` uses each.
-#[derive(Debug)]
-pub struct MemberLimiter {
-    budget: usize,
-    window: TimeDelta,
-    state: Mutex<State>,
-}
-
-impl Default for MemberLimiter {
-    fn default() -> Self {
-        MemberLimiter::new(BUDGET, WINDOW)
-    }
-}
-
-impl MemberLimiter {
-    pub fn new(budget: usize, window: TimeDelta) -> Self {
-        MemberLimiter {
-            budget: budget.max(1),
-            window,
-            state: Mutex::new(State::default()),
-        }
-    }
-
-    /// Charges `member` for `invocation` at `now`, or refuses. A refused attempt is
-    /// not charged, so asking again early never pushes the wait further out. A
-    /// second check of an invocation already charged is allowed without a charge
-    /// (poise checks a subcommand once per level: `/question`, then `search`).
-    pub fn check(&self, member: u64, invocation: u64, now: DateTime<Utc>) -> Verdict {
-        // Held for a few map operations, never across an await.
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state
-            .last_sweep
-            .is_none_or(|t| now - t >= self.window || now < t)
-        {
-            let window = self.window;
-            state.members.retain(|_, uses| {
-                prune(uses, now, window);
-                !uses.is_empty()
-            });
-            state.last_sweep = Some(now);
-        }
-        let uses = state.members.entry(member).or_default();
-        prune(uses, now, self.window);
-        if uses.iter().any(|u| u.invocation == invocation) {
-            Verdict::Allowed
-        } else if uses.len() < self.budget {
-            uses.push_back(Use {
-                at: now,
-                invocation,
-            });
-            Verdict::Allowed
-        } else {
-            let oldest = uses.front().map_or(now, |u| u.at);
-            Verdict::Refused {
-                retry_after: (oldest + self.window - now).clamp(TimeDelta::zero(), self.window),
-            }
-        }
-    }
-
-    /// How many members the limiter holds state for.
-    pub fn tracked_members(&self) -> usize {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.members.len()
-    }
-}
-
-/// Drops uses that have left the window. A use in the future (the clock was stepped
-/// back) counts as now, so such a step never locks a member out for longer than one
-/// window.
-fn prune(uses: &mut VecDeque<Use>, now: DateTime<Utc>, window: TimeDelta) {
-    for u in uses.iter_mut() {
-        u.at = u.at.min(now);
-    }
-    while uses.front().is_some_and(|u| u.at + window <= now) {
-        uses.pop_front();
-    }
-}
-
-/// The refusal a member reads, with the wait in whole seconds (rounded up).
-pub fn refusal(retry_after: TimeDelta) -> String {
-    let ms = retry_after.num_milliseconds().max(0);
-    let secs = ((ms + 999) / 1000).max(1);
-    format!(
-        "You're going a bit fast: {BUDGET} commands per {} seconds. Try again in {secs} s.",
-        WINDOW.num_seconds()
-    )
-}
-
-pub fn is_exempt(qualified_name: &str) -> bool {
-    EXEMPT.contains(&qualified_name)
-}
+pub use crate::command_budget::{
+    BUDGET, EXEMPT, MemberLimiter, Verdict, WINDOW, is_exempt, refusal,
+};
 
 /// poise's `command_check`: charges the invoking member, or refuses with a user
 /// error that `errors::on_error` shows ephemerally. The command then does not run.
@@ -166,7 +27,10 @@ pub fn check(ctx: Context<'_>) -> poise::BoxFuture<'_, Result<bool, CommandError
         }
         let data = ctx.data();
         let user = ctx.author().id.get();
-        match data.limits.check(user, ctx.id(), data.clock.now()) {
+        match data
+            .limits
+            .check(&user.to_string(), ctx.id(), data.clock.now())
+        {
             Verdict::Allowed => Ok(true),
             Verdict::Refused { retry_after } => {
                 info!(
@@ -184,116 +48,6 @@ pub fn check(ctx: Context<'_>) -> poise::BoxFuture<'_, Result<bool, CommandError
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(secs: f64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-            + TimeDelta::milliseconds((secs * 1000.0) as i64)
-    }
-
-    fn refused(v: Verdict) -> TimeDelta {
-        match v {
-            Verdict::Refused { retry_after } => retry_after,
-            Verdict::Allowed => panic!("expected a refusal"),
-        }
-    }
-
-    #[test]
-    fn five_in_ten_seconds_then_a_refusal_until_the_oldest_leaves_the_window() {
-        let l = MemberLimiter::default();
-        for (i, at) in [0.0, 1.0, 2.0, 3.0, 4.0].into_iter().enumerate() {
-            assert_eq!(l.check(7, i as u64, t(at)), Verdict::Allowed, "#{i}");
-        }
-        assert_eq!(refused(l.check(7, 10, t(6.0))), TimeDelta::seconds(4));
-        assert_eq!(
-            refused(l.check(7, 11, t(9.999))),
-            TimeDelta::milliseconds(1)
-        );
-        // At exactly 10 s the first use has left the window; one slot frees up.
-        assert_eq!(l.check(7, 12, t(10.0)), Verdict::Allowed);
-        assert_eq!(
-            refused(l.check(7, 13, t(10.5))),
-            TimeDelta::milliseconds(500)
-        );
-        assert_eq!(l.check(7, 14, t(11.0)), Verdict::Allowed);
-    }
-
-    #[test]
-    fn refused_attempts_are_not_charged() {
-        let l = MemberLimiter::default();
-        for i in 0..5 {
-            l.check(7, i, t(0.0));
-        }
-        for i in 5..100 {
-            assert!(matches!(l.check(7, i, t(5.0)), Verdict::Refused { .. }));
-        }
-        // Hammering did not push the wait out: all five slots are free at 10 s.
-        for i in 100..105 {
-            assert_eq!(l.check(7, i, t(10.0)), Verdict::Allowed);
-        }
-    }
-
-    #[test]
-    fn members_have_separate_budgets() {
-        let l = MemberLimiter::default();
-        for i in 0..5 {
-            l.check(1, i, t(0.0));
-        }
-        assert!(matches!(l.check(1, 9, t(0.0)), Verdict::Refused { .. }));
-        assert_eq!(l.check(2, 10, t(0.0)), Verdict::Allowed);
-    }
-
-    #[test]
-    fn the_same_invocation_is_charged_once() {
-        let l = MemberLimiter::default();
-        for _ in 0..3 {
-            assert_eq!(l.check(7, 42, t(0.0)), Verdict::Allowed);
-        }
-        for i in 0..4 {
-            assert_eq!(l.check(7, i, t(0.0)), Verdict::Allowed, "#{i}");
-        }
-        assert!(matches!(l.check(7, 99, t(0.0)), Verdict::Refused { .. }));
-    }
-
-    #[test]
-    fn a_clock_stepped_back_locks_nobody_out_for_more_than_a_window() {
-        let l = MemberLimiter::default();
-        for i in 0..5 {
-            l.check(7, i, t(3600.0));
-        }
-        let wait = refused(l.check(7, 10, t(0.0)));
-        assert!(wait <= WINDOW, "{wait}");
-        assert_eq!(l.check(7, 11, t(10.0)), Verdict::Allowed);
-    }
-
-    #[test]
-    fn the_map_holds_only_recently_active_members() {
-        let l = MemberLimiter::default();
-        for round in 0..50u64 {
-            let now = t(round as f64 * 11.0);
-            for m in 0..100u64 {
-                l.check(round * 1000 + m, m, now);
-            }
-            // Everyone of earlier rounds has gone quiet: only this round's remain.
-            assert_eq!(l.tracked_members(), 100, "round {round}");
-        }
-        // The sweep runs at most once per window and keeps members still inside it.
-        let l = MemberLimiter::default();
-        l.check(1, 1, t(0.0));
-        l.check(2, 2, t(5.0));
-        assert_eq!(l.tracked_members(), 2);
-        l.check(3, 3, t(12.0));
-        assert_eq!(l.tracked_members(), 2, "member 1's window is empty");
-    }
-
-    #[test]
-    fn the_refusal_says_the_limit_and_the_wait_in_whole_seconds() {
-        assert_eq!(
-            refusal(TimeDelta::milliseconds(3200)),
-            "You're going a bit fast: 5 commands per 10 seconds. Try again in 4 s."
-        );
-        assert!(refusal(TimeDelta::milliseconds(1)).ends_with("Try again in 1 s."));
-        assert!(refusal(TimeDelta::zero()).ends_with("Try again in 1 s."));
-    }
 
     #[test]
     fn every_exempt_name_is_a_command() {
