@@ -1,6 +1,7 @@
 //! prepbot: daily backend-interview practice for team study channels.
 //!
 //! Map of the crate:
+//! - [`acks`]: the queue of acknowledgements (reactions) of stored answers, every platform.
 //! - [`chat`]: chat objects as the core addresses them: a platform and the platform's
 //!   own id as text.
 //! - [`bank`]: loads and validates the Markdown question bank; lookup and search.
@@ -24,6 +25,7 @@
 //!   the roles an adapter reports, checking a schedule given as text.
 //! - [`cli`]: the command line; `main.rs` only parses it and calls [`cli::run`].
 
+pub mod acks;
 pub mod bank;
 pub mod bench;
 pub mod chat;

@@ -355,7 +355,7 @@ pub async fn run(o: &Options) -> Outcome {
     section.note("The bot's SQLite runs in WAL mode with `synchronous = NORMAL` (src/store/mod.rs): a commit is durable against a crash of the process, and against power loss once the WAL is checkpointed.");
     section.note(format!(
         "Acknowledgements: the queue holds {} (src/discord/outbound.rs); beyond that a ✅ is dropped and the answer is stored anyway. The fake enforced its global limit only once the bot was up.",
-        prepbot::discord::outbound::ACK_QUEUE_CAPACITY
+        prepbot::acks::ACK_QUEUE_CAPACITY
     ));
     Ok(section)
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::messages::{acknowledge_with, incoming};
-use super::outbound::AckQueue;
 use super::rest::{Rest, RestError};
+use crate::acks::AckQueue;
 use crate::practice::{ListedMessage, Practice};
 use crate::store::drops::DropRecord;
 

@@ -22,8 +22,8 @@ use serenity::{FullEvent, MessageType, MessageUpdateEvent};
 use tracing::{debug, error};
 
 use super::messages::{acknowledge_with, body_of, incoming, thread_ref};
-use super::outbound::AckQueue;
 use super::{CommandError, Data};
+use crate::acks::AckQueue;
 use crate::clock::Clock;
 use crate::ingest::AnswerWriter;
 use crate::practice::{AnswerEvent, IncomingMessage, PracticeError};

@@ -6,7 +6,7 @@
 use poise::serenity_prelude as serenity;
 use serenity::{Attachment, Message, MessageType};
 
-use super::outbound::{Ack, AckQueue};
+use crate::acks::{Ack, AckQueue};
 use crate::chat::{Platform, ThreadRef};
 use crate::practice::{IncomingMessage, RecordedAnswer};
 
@@ -25,7 +25,7 @@ pub(super) fn acknowledge_with(
 ) {
     if let Some(r) = recorded.filter(|r| r.new && !r.withdrawn) {
         let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
-        acks.send(channel_id, message_id, ack);
+        acks.send(&channel_id.to_string(), &message_id.to_string(), ack);
     }
 }
 

@@ -41,8 +41,9 @@ use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS, vars};
 use crate::practice::Practice;
 use crate::runtime::{CoreSettings, Runtime};
 
+use crate::acks::AckQueue;
 pub use errors::CommandError;
-use outbound::{AckQueue, DiscordOutbound};
+use outbound::{DiscordOutbound, DiscordReactions};
 use rest::Rest;
 
 /// The bot token. Its `Debug` hides it and it has no `Display`; it goes only to
@@ -271,7 +272,7 @@ pub async fn run(
         .with_rate(config.discord_rate.unwrap_or(rest::DEFAULT_RATE)),
     );
     let outbound = DiscordOutbound::new(rest.clone());
-    let acks = AckQueue::start(rest.clone());
+    let acks = AckQueue::start(DiscordReactions(rest.clone()));
     let wake = runtime.wake.clone();
     let answer_sink = events::AnswerSink {
         answers: runtime.answers.clone(),

@@ -1,16 +1,15 @@
 //! Drops and reveals as Discord messages ([`DiscordOutbound`], the scheduler's
-//! adapter) and the acknowledgement queue ([`AckQueue`]).
+//! adapter) and answers acknowledged with reactions ([`DiscordReactions`], what the
+//! core's `acks::AckQueue` calls).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::render;
 use super::rest::{Rest, RestError};
+use crate::acks::{Ack, Acknowledge};
 use crate::chat::ChannelAddress;
 use crate::engine::reveal::{DropPost, RevealContent};
 use crate::ports::{Outbound, OutboundError, PostedDrop};
@@ -207,143 +206,23 @@ impl Outbound for DiscordOutbound {
     }
 }
 
-/// Which reaction acknowledges an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ack {
-    OnTime,
-    Late,
-}
+/// Discord's acknowledgement: a reaction (✅ on time, 🕒 late) through the bot's own
+/// REST client, which paces it and waits out each 429.
+pub struct DiscordReactions(pub Arc<Rest>);
 
-impl Ack {
-    pub fn emoji(self) -> &'static str {
-        match self {
+impl Acknowledge for DiscordReactions {
+    async fn acknowledge(&self, conversation: &str, message: &str, ack: Ack) -> Result<(), String> {
+        let emoji = match ack {
             Ack::OnTime => "✅",
             Ack::Late => "🕒",
-        }
-    }
-}
-
-/// Reactions acknowledging answers, posted by one background task in a few lanes. Discord limits
-/// reactions per channel tightly, so they queue here and go out as fast as the rate
-/// limits allow (the REST client waits out each 429). Storing an answer never waits
-/// for this: `send` never blocks, and when the queue is full the acknowledgement is
-/// dropped (the answer is stored either way). A flood logs two lines, not one per
-/// reaction skipped: one when the queue fills, and one with the count skipped once
-/// it is half empty again.
-#[derive(Debug, Clone)]
-pub struct AckQueue {
-    tx: mpsc::Sender<(u64, u64, Ack)>,
-    skipped: Arc<Skipped>,
-}
-
-#[derive(Debug, Default)]
-struct Skipped {
-    /// Since the queue last filled up; 0 while it has room.
-    episode: AtomicU64,
-    total: AtomicU64,
-}
-
-/// Acknowledgements waiting at most; a burst beyond this loses only the ✅.
-pub const ACK_QUEUE_CAPACITY: usize = 1024;
-
-/// Reactions in flight at once: a channel whose reaction bucket is empty holds up
-/// one lane, not the acknowledgements of every other channel.
-pub const ACK_LANES: usize = 4;
-
-impl AckQueue {
-    pub fn start(rest: Arc<Rest>) -> Self {
-        let (tx, rx) = mpsc::channel::<(u64, u64, Ack)>(ACK_QUEUE_CAPACITY);
-        let skipped = Arc::new(Skipped::default());
-        let queue = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
-        // Weak, so the task ends once every `AckQueue` is gone.
-        let room = tx.downgrade();
-        let episode = skipped.clone();
-        tokio::spawn(
-            queue.for_each_concurrent(ACK_LANES, move |(channel, message, ack)| {
-                let (rest, room, episode) = (rest.clone(), room.clone(), episode.clone());
-                async move {
-                    if let Err(e) = rest.add_reaction(channel, message, ack.emoji()).await {
-                        warn!(channel, message, error = %e, "could not acknowledge an answer");
-                    }
-                    let half_empty = room
-                        .upgrade()
-                        .is_some_and(|tx| tx.capacity() >= ACK_QUEUE_CAPACITY / 2);
-                    if half_empty && episode.episode.load(Ordering::Relaxed) > 0 {
-                        // Only the lane that takes the count logs it.
-                        let skipped = episode.episode.swap(0, Ordering::Relaxed);
-                        if skipped > 0 {
-                            warn!(
-                                skipped,
-                                "acknowledgement queue has room again; reactions skipped while it was full"
-                            );
-                        }
-                    }
-                }
-            }),
-        );
-        AckQueue { tx, skipped }
-    }
-
-    pub fn send(&self, channel_id: u64, message_id: u64, ack: Ack) {
-        if self.tx.try_send((channel_id, message_id, ack)).is_err() {
-            self.skipped.total.fetch_add(1, Ordering::Relaxed);
-            if self.skipped.episode.fetch_add(1, Ordering::Relaxed) == 0 {
-                warn!(
-                    capacity = ACK_QUEUE_CAPACITY,
-                    "acknowledgement queue full; skipping reactions until it has room (the answers are stored)"
-                );
-            }
-        }
-    }
-
-    /// Reactions skipped because the queue was full, since the start.
-    pub fn skipped(&self) -> u64 {
-        self.skipped.total.load(Ordering::Relaxed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::discord::Token;
-
-    /// A server that accepts connections and never answers: every reaction hangs.
-    async fn silent_server() -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                held.push(stream);
-            }
-        });
-        base
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_skips_reactions_without_waiting_and_counts_them() {
-        let rest = Rest::new(&Token::new("ack-test"), Some(&silent_server().await), 4).unwrap();
-        let acks = AckQueue::start(Arc::new(rest));
-        let sent = ACK_QUEUE_CAPACITY + 100;
-        let started = std::time::Instant::now();
-        for i in 0..sent as u64 {
-            acks.send(1, i, Ack::OnTime);
-            if i == 0 {
-                // Let the lanes take their first reactions.
-                tokio::task::yield_now().await;
-            }
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "never waits"
-        );
-        let skipped = acks.skipped() as usize;
-        // The queue holds its capacity, the lanes hold at most ACK_LANES more.
-        assert!(
-            (sent - ACK_QUEUE_CAPACITY - ACK_LANES..=sent - ACK_QUEUE_CAPACITY).contains(&skipped),
-            "{skipped} skipped of {sent}"
-        );
+        };
+        let id = |s: &str| {
+            s.parse::<u64>()
+                .map_err(|_| format!("`{s}` is not a Discord id"))
+        };
+        self.0
+            .add_reaction(id(conversation)?, id(message)?, emoji)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
