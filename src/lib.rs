@@ -2,6 +2,8 @@
 //!
 //! Map of the crate:
 //! - [`acks`]: the queue of acknowledgements (reactions) of stored answers, every platform.
+//! - [`catch_up`]: after an adapter was away, its open drops' threads listed again and
+//!   reconciled (the adapter's `ThreadHistory` port).
 //! - [`chat`]: chat objects as the core addresses them: a platform and the platform's
 //!   own id as text.
 //! - [`bank`]: loads and validates the Markdown question bank; lookup and search.
@@ -28,6 +30,7 @@
 pub mod acks;
 pub mod bank;
 pub mod bench;
+pub mod catch_up;
 pub mod chat;
 pub mod cli;
 pub mod clock;

@@ -1444,6 +1444,18 @@ impl Practice {
         Ok(drops::in_state(&mut conn, DropState::Posted).await?)
     }
 
+    /// Drops posted and not yet revealed in the channels of one platform (what its
+    /// adapter catches up on).
+    pub async fn open_drops_on(&self, platform: Platform) -> Result<Vec<DropRecord>> {
+        let mut conn = self.store.read().await?;
+        Ok(drops::in_state_with_platform(&mut conn, DropState::Posted)
+            .await?
+            .into_iter()
+            .filter(|(_, p)| *p == platform)
+            .map(|(d, _)| d)
+            .collect())
+    }
+
     // ---- reads -------------------------------------------------------------------
 
     pub async fn drop_by_id(&self, drop_id: i64) -> Result<Option<DropRecord>> {

@@ -1,100 +1,61 @@
-//! Catching up after the bot was away. Discord does not replay the events a bot
-//! missed, so on startup (and after a gateway session was lost) each open drop's
-//! thread is listed (`GET /channels/{thread}/messages?after=…`, a page of 100 at a
-//! time) and the stored answers are brought in line with it: answers posted while
-//! away are stored, edits applied, deleted ones withdrawn (see
-//! [`Practice::reconcile_thread`]). Runs before the scheduler's first pass, so a
-//! reveal that fell due while the bot was down counts the answers given meanwhile.
+//! Discord's side of catching up after the bot was away ([`crate::catch_up`] does
+//! the rest, on every platform): on startup and after a gateway session was lost,
+//! each open Discord drop's thread is listed (`GET /channels/{thread}/messages?after=…`,
+//! a page of 100 at a time), with the listing's cursor (a snowflake) turned into the
+//! instant it stands for.
 
 use chrono::{DateTime, Utc};
-use tracing::{info, warn};
 
-use super::messages::{acknowledge_with, incoming};
+use super::messages::incoming;
 use super::rest::{Rest, RestError};
 use crate::acks::AckQueue;
+use crate::catch_up::{self, CaughtUp, Listing, ThreadHistory};
+use crate::chat::Platform;
 use crate::practice::{ListedMessage, Practice};
 use crate::store::drops::DropRecord;
 
 /// Messages per page (Discord's maximum).
 const PAGE: u8 = 100;
 
-/// What a backfill did, over all open drops.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Backfilled {
-    pub drops: usize,
-    pub stored: usize,
-    pub withdrawn: usize,
-    /// Threads that could not be listed (logged; their answers are left as stored).
-    pub failed: usize,
+/// Discord's side of catching up ([`crate::catch_up`]): a drop's thread listed
+/// page by page (`GET /channels/{thread}/messages?after=…`).
+pub struct DiscordHistory<'a>(pub &'a Rest);
+
+impl ThreadHistory for DiscordHistory<'_> {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    async fn list_thread(&self, drop: &DropRecord) -> Result<Option<Listing>, String> {
+        let Some(thread) = drop
+            .thread_id
+            .as_deref()
+            .or(drop.message_id.as_deref())
+            .and_then(|id| id.parse::<u64>().ok())
+        else {
+            return Ok(None);
+        };
+        let (messages, up_to) = list_thread(self.0, thread)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Listing {
+            messages,
+            // The core compares times, not ids: a snowflake carries the instant it
+            // was made.
+            complete_up_to: snowflake_time(up_to),
+            ack_conversation: thread.to_string(),
+        }))
+    }
 }
 
-/// Catches up on every open drop's thread. One thread's failure is logged and
-/// the others go on; a thread that could not be listed completely withdraws
-/// nothing.
+/// Catches up on every open Discord drop's thread (see [`crate::catch_up::run`]).
 pub async fn run(
     practice: &Practice,
     rest: &Rest,
     acks: &AckQueue,
     now: DateTime<Utc>,
-) -> Backfilled {
-    let mut total = Backfilled::default();
-    let drops = match practice.open_drops().await {
-        Ok(d) => d,
-        Err(e) => {
-            warn!(error = %e, "cannot list open drops to catch up on; skipping the backfill");
-            return total;
-        }
-    };
-    for drop in drops {
-        total.drops += 1;
-        match one(practice, rest, acks, &drop, now).await {
-            Ok((stored, withdrawn)) => {
-                total.stored += stored;
-                total.withdrawn += withdrawn;
-            }
-            Err(e) => {
-                total.failed += 1;
-                warn!(drop = drop.id, channel = drop.channel_id, error = %e, "could not catch up on a drop's thread");
-            }
-        }
-    }
-    if total.drops > 0 {
-        info!(
-            drops = total.drops,
-            stored = total.stored,
-            withdrawn = total.withdrawn,
-            failed = total.failed,
-            "caught up on open drops"
-        );
-    }
-    total
-}
-
-async fn one(
-    practice: &Practice,
-    rest: &Rest,
-    acks: &AckQueue,
-    drop: &DropRecord,
-    now: DateTime<Utc>,
-) -> anyhow::Result<(usize, usize)> {
-    let Some(thread) = drop
-        .thread_id
-        .as_deref()
-        .or(drop.message_id.as_deref())
-        .and_then(|id| id.parse::<u64>().ok())
-    else {
-        return Ok((0, 0));
-    };
-    let (listed, up_to) = list_thread(rest, thread).await?;
-    // The core compares times, not ids: a snowflake carries the instant it was made.
-    let up_to = snowflake_time(up_to);
-    let done = practice.reconcile_thread(drop, listed, up_to, now).await?;
-    for (message_id, recorded) in &done.stored {
-        if let Ok(message_id) = message_id.parse::<u64>() {
-            acknowledge_with(acks, thread, message_id, Some(*recorded));
-        }
-    }
-    Ok((done.stored.len(), done.withdrawn))
+) -> CaughtUp {
+    catch_up::run(practice, &DiscordHistory(rest), acks, now).await
 }
 
 /// Every member message in a thread, oldest first, and the highest message id

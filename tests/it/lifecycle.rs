@@ -1023,3 +1023,108 @@ async fn a_platform_that_is_not_ready_leaves_its_channels_due_and_unclaimed() {
     assert_eq!(report.revealed.len(), 1);
     assert_eq!(out.reveal_count(), 1);
 }
+
+/// A platform's history for catch-up: one listing for every drop, recorded calls.
+struct History {
+    platform: Platform,
+    messages: Vec<prepbot::practice::ListedMessage>,
+    listed: std::sync::Mutex<Vec<i64>>,
+}
+
+impl prepbot::catch_up::ThreadHistory for History {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+    async fn list_thread(
+        &self,
+        drop: &prepbot::store::drops::DropRecord,
+    ) -> Result<Option<prepbot::catch_up::Listing>, String> {
+        self.listed.lock().unwrap().push(drop.id);
+        Ok(Some(prepbot::catch_up::Listing {
+            messages: self.messages.clone(),
+            complete_up_to: utc("2026-03-02T10:00:00Z"),
+            ack_conversation: "thread".into(),
+        }))
+    }
+}
+
+/// Acknowledgements that reached the platform.
+#[derive(Clone, Default)]
+struct Acks(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl prepbot::acks::Acknowledge for Acks {
+    async fn acknowledge(
+        &self,
+        conversation: &str,
+        message: &str,
+        _ack: prepbot::acks::Ack,
+    ) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((conversation.into(), message.into()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn catch_up_reads_only_its_platforms_threads_and_acknowledges_what_it_stored() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let out = Recording::default();
+    p.setup_channel(
+        setup("09:00", "UTC", Days::DAILY, 8),
+        1,
+        utc("2026-03-01T12:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let (report, _) = out.pass(&p, utc("2026-03-02T09:00:00Z")).await;
+    let thread = id(report.posted[0].thread_id.as_deref().unwrap());
+    let listed = vec![prepbot::practice::ListedMessage {
+        message: message(thread, 77, 5, utc("2026-03-02T09:30:00Z")),
+        edited_at: None,
+    }];
+    let sent = Acks::default();
+    let acks = prepbot::acks::AckQueue::start(sent.clone());
+
+    // Another platform's adapter has nothing of this Discord channel to catch up on.
+    let slack = History {
+        platform: Platform::Slack,
+        messages: listed.clone(),
+        listed: Default::default(),
+    };
+    let done = prepbot::catch_up::run(&p, &slack, &acks, utc("2026-03-02T10:00:00Z")).await;
+    assert_eq!(done, prepbot::catch_up::CaughtUp::default());
+    assert!(slack.listed.lock().unwrap().is_empty());
+
+    let discord = History {
+        platform: Platform::Discord,
+        messages: listed,
+        listed: Default::default(),
+    };
+    let done = prepbot::catch_up::run(&p, &discord, &acks, utc("2026-03-02T10:00:00Z")).await;
+    assert_eq!((done.drops, done.stored, done.failed), (1, 1, 0));
+    // Stored, and acknowledged where the listing said.
+    let ch = key(&p, CHANNEL).await;
+    let mut conn = p.store().read().await.unwrap();
+    assert!(
+        drops::latest(&mut conn, ch).await.unwrap().is_some()
+            && prepbot::store::answers::get(&mut conn, ch, "77")
+                .await
+                .unwrap()
+                .is_some()
+    );
+    for _ in 0..100 {
+        if !sent.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        *sent.0.lock().unwrap(),
+        [("thread".to_string(), "77".to_string())]
+    );
+    // Caught up again: nothing new, nothing acknowledged twice.
+    let again = prepbot::catch_up::run(&p, &discord, &acks, utc("2026-03-02T10:01:00Z")).await;
+    assert_eq!(again.stored, 0);
+}
