@@ -92,12 +92,19 @@ impl AckQueue {
         AckQueue { tx, skipped }
     }
 
-    pub fn send(&self, conversation: &str, message: &str, ack: Ack) {
-        if self
-            .tx
-            .try_send((conversation.to_string(), message.to_string(), ack))
-            .is_err()
-        {
+    /// Queues an acknowledgement of `message` in `conversation` (the platform's ids,
+    /// written out only if there is room).
+    pub fn send(
+        &self,
+        conversation: impl std::fmt::Display,
+        message: impl std::fmt::Display,
+        ack: Ack,
+    ) {
+        // Room first: in a flood most acknowledgements are skipped, and a skipped
+        // one should cost no allocation.
+        if let Ok(permit) = self.tx.try_reserve() {
+            permit.send((conversation.to_string(), message.to_string(), ack));
+        } else {
             self.skipped.total.fetch_add(1, Ordering::Relaxed);
             if self.skipped.episode.fetch_add(1, Ordering::Relaxed) == 0 {
                 warn!(
@@ -133,7 +140,7 @@ mod tests {
         let sent = ACK_QUEUE_CAPACITY + 100;
         let started = std::time::Instant::now();
         for i in 0..sent {
-            acks.send("1", &i.to_string(), Ack::OnTime);
+            acks.send("1", i, Ack::OnTime);
             if i == 0 {
                 // Let the lanes take their first acknowledgements.
                 tokio::task::yield_now().await;

@@ -245,8 +245,9 @@ impl AnswerOutcome {
 #[derive(Debug, Default)]
 pub(crate) struct TransactionReads {
     drops: HashMap<ThreadRef, Option<DropRecord>>,
-    /// (channel key, message id) -> its early edit or delete.
-    early: HashMap<(i64, String), answers::EarlyEvent>,
+    /// Channel key -> message id -> its early edit or delete (nested, so a lookup
+    /// by `&str` allocates nothing: it runs once per answer in a batch).
+    early: HashMap<i64, HashMap<String, answers::EarlyEvent>>,
 }
 
 impl TransactionReads {
@@ -281,11 +282,9 @@ impl TransactionReads {
         }
         for (channel_id, ids) in by_channel {
             let mut found = answers::early_events(tx, channel_id, &ids).await?;
+            let known = self.early.entry(channel_id).or_default();
             for id in ids {
-                self.early.insert(
-                    (channel_id, id.to_string()),
-                    found.remove(id).unwrap_or_default(),
-                );
+                known.insert(id.to_string(), found.remove(id).unwrap_or_default());
             }
         }
         Ok(())
@@ -297,7 +296,11 @@ impl TransactionReads {
         channel_id: i64,
         message_id: &str,
     ) -> Result<answers::EarlyEvent> {
-        if let Some(known) = self.early.get(&(channel_id, message_id.to_string())) {
+        if let Some(known) = self
+            .early
+            .get(&channel_id)
+            .and_then(|known| known.get(message_id))
+        {
             return Ok(known.clone());
         }
         Ok(answers::early_event(tx, channel_id, message_id)
@@ -306,7 +309,9 @@ impl TransactionReads {
     }
 
     fn early_event_written(&mut self, channel_id: i64, message_id: &str) {
-        self.early.remove(&(channel_id, message_id.to_string()));
+        if let Some(known) = self.early.get_mut(&channel_id) {
+            known.remove(message_id);
+        }
     }
 }
 

@@ -25,7 +25,7 @@ pub(super) fn acknowledge_with(
 ) {
     if let Some(r) = recorded.filter(|r| r.new && !r.withdrawn) {
         let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
-        acks.send(&channel_id.to_string(), &message_id.to_string(), ack);
+        acks.send(channel_id, message_id, ack);
     }
 }
 
