@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use prepbot::bank::QuestionBank;
-use prepbot::bench::write_generated_bank;
+use prepbot_core::bank::QuestionBank;
+use prepbot_devtools::hotpaths::write_generated_bank;
 
 const QUESTIONS: usize = 1_000;
 
-const QUERIES: [&str; 8] = prepbot::bench::SEARCH_QUERIES;
+const QUERIES: [&str; 8] = prepbot_devtools::hotpaths::SEARCH_QUERIES;
 
 /// What people type at the shipped bank: the shared queries, plus aliases, a
 /// topic name and a multi-word alias, which take the slower paths.

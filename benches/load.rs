@@ -20,9 +20,6 @@
 //! two never compete for a core; figures still move with whatever else the machine
 //! runs, which each table's header reports as the load average.
 
-#[path = "../tests/it/fake_discord/mod.rs"]
-mod fake_discord;
-
 #[path = "load/bot.rs"]
 mod bot;
 #[path = "load/fanout.rs"]

@@ -14,14 +14,14 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use prepbot::bank::{PoolFilter, QuestionBank};
-use prepbot::bench::write_generated_bank;
-use prepbot::engine::schedule::Days;
-use prepbot::engine::streak::MemberStreak;
-use prepbot::practice::{ChannelSetup, IncomingMessage, Practice};
-use prepbot::store::Store;
-use prepbot::store::answers::{self, StoredAnswer};
-use prepbot::store::member_stats::{self, MemberStats};
+use prepbot_core::bank::{PoolFilter, QuestionBank};
+use prepbot_core::engine::schedule::Days;
+use prepbot_core::engine::streak::MemberStreak;
+use prepbot_core::practice::{ChannelSetup, IncomingMessage, Practice};
+use prepbot_core::store::Store;
+use prepbot_core::store::answers::{self, StoredAnswer};
+use prepbot_core::store::member_stats::{self, MemberStats};
+use prepbot_devtools::hotpaths::write_generated_bank;
 use tokio::runtime::Runtime;
 
 const CHANNEL: u64 = 1_000;
@@ -70,8 +70,8 @@ async fn seed(drops: u64) -> Seeded {
         .expect("opening the store");
     let practice = Practice::new(store.clone(), Arc::new(bank));
     let setup = ChannelSetup {
-        address: prepbot::chat::ChannelAddress::new(
-            prepbot::chat::Platform::Discord,
+        address: prepbot_core::chat::ChannelAddress::new(
+            prepbot_core::chat::Platform::Discord,
             "1",
             CHANNEL.to_string(),
         ),
@@ -228,8 +228,8 @@ fn store(c: &mut Criterion) {
                 let recorded = run(
                     &rt,
                     s.practice.record_message(IncomingMessage {
-                        thread: prepbot::chat::ThreadRef::new(
-                            prepbot::chat::Platform::Discord,
+                        thread: prepbot_core::chat::ThreadRef::new(
+                            prepbot_core::chat::Platform::Discord,
                             s.thread.to_string(),
                         ),
                         message_id: id.to_string(),
@@ -248,7 +248,7 @@ fn store(c: &mut Criterion) {
 
 fn run<T>(
     rt: &Runtime,
-    f: impl std::future::Future<Output = Result<T, prepbot::practice::PracticeError>>,
+    f: impl std::future::Future<Output = Result<T, prepbot_core::practice::PracticeError>>,
 ) -> T {
     rt.block_on(f).expect("the query ran")
 }

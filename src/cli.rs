@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
-use crate::bank::{Difficulty, Kind, PoolFilter, QuestionBank};
-use crate::config::Config;
 use crate::console::{render_question, stdout_sink};
 use crate::demo::{DemoOptions, run as run_demo};
-use crate::store::Store;
+use prepbot_core::bank::{Difficulty, Kind, PoolFilter, QuestionBank};
+use prepbot_core::config::Config;
+use prepbot_core::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,38 +74,6 @@ pub enum Command {
         #[command(subcommand)]
         action: QuestionsCommand,
     },
-    /// Measure the engine, the store and the bank; prints a table of timings.
-    /// `prepbot bench seed PATH` builds a large database for the load harness.
-    Bench {
-        /// Question bank directory.
-        #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
-        questions: PathBuf,
-        /// Fewer iterations, for a quick look.
-        #[arg(long)]
-        quick: bool,
-        #[command(subcommand)]
-        action: Option<BenchCommand>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Build a large database reproducibly (default: 100,000 members, 1,000,000
-    /// answers over 1,000 drops in 10 channels).
-    Seed {
-        /// The database file to create (must not exist).
-        path: PathBuf,
-        #[arg(long, default_value_t = 100_000)]
-        members: u64,
-        #[arg(long, default_value_t = 1_000_000)]
-        answers: u64,
-        #[arg(long, default_value_t = 1_000)]
-        drops: u64,
-        #[arg(long, default_value_t = 10)]
-        channels: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,9 +87,9 @@ pub enum QuestionsCommand {
     Random {
         #[arg(long)]
         topic: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = difficulty_arg())]
         difficulty: Option<Difficulty>,
-        #[arg(long)]
+        #[arg(long, value_parser = kind_arg())]
         kind: Option<Kind>,
         /// Also print the model answer.
         #[arg(long)]
@@ -133,9 +102,9 @@ pub enum QuestionsCommand {
     List {
         #[arg(long)]
         topic: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = difficulty_arg())]
         difficulty: Option<Difficulty>,
-        #[arg(long)]
+        #[arg(long, value_parser = kind_arg())]
         kind: Option<Kind>,
     },
     /// Search titles, tags and text; best matches first.
@@ -149,22 +118,16 @@ pub enum QuestionsCommand {
     },
 }
 
-impl clap::ValueEnum for Difficulty {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Difficulty::ALL
-    }
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.as_str()))
-    }
+// The bank's enums are the core's; clap's parsers are built here so the core does not
+// depend on clap. Help lists the same values `ValueEnum` would.
+fn difficulty_arg() -> impl clap::builder::TypedValueParser<Value = Difficulty> {
+    clap::builder::PossibleValuesParser::new(Difficulty::ALL.map(Difficulty::as_str))
+        .map(|s| s.parse::<Difficulty>().expect("one of the listed values"))
 }
 
-impl clap::ValueEnum for Kind {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Kind::ALL
-    }
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.as_str()))
-    }
+fn kind_arg() -> impl clap::builder::TypedValueParser<Value = Kind> {
+    clap::builder::PossibleValuesParser::new(Kind::ALL.map(Kind::as_str))
+        .map(|s| s.parse::<Kind>().expect("one of the listed values"))
 }
 
 /// `println!` that tolerates a closed pipe (`prepbot check | head -1`) instead of
@@ -178,10 +141,12 @@ macro_rules! say {
 
 /// Runs a parsed command line; returns the process exit code.
 /// The command line, with `run --help` listing every environment variable
-/// ([`crate::config::VARIABLES`]).
+/// ([`prepbot_core::config::VARIABLES`]).
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
-    Cli::command().mut_subcommand("run", |run| run.after_help(crate::config::variables_help()))
+    Cli::command().mut_subcommand("run", |run| {
+        run.after_help(prepbot_core::config::variables_help())
+    })
 }
 
 /// Parses the process's arguments (exits with clap's message on a bad one).
@@ -198,18 +163,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status => block_on(async {
             let config = Config::from_env();
             let store = Store::open_url(&config.database_url).await?;
-            let text = crate::status::report(&store, Utc::now()).await;
+            let text = prepbot_core::status::report(&store, Utc::now()).await;
             store.close().await;
             say!("{}", text?);
             Ok(())
         }),
         Command::Backup { path } => block_on(async move {
             let config = Config::from_env();
-            let copy = crate::store::backup_url(&config.database_url, &path).await?;
+            let copy = prepbot_core::store::backup_url(&config.database_url, &path).await?;
             let size = std::fs::metadata(&copy).map(|m| m.len()).unwrap_or(0);
             say!(
                 "backed up {} to {} ({} KiB)",
-                crate::store::redact_url(&config.database_url),
+                prepbot_core::store::redact_url(&config.database_url),
                 copy.display(),
                 size.div_ceil(1024)
             );
@@ -236,55 +201,6 @@ pub fn run(cli: Cli) -> ExitCode {
                 run_demo(opts, Arc::new(bank), stdout_sink())
                     .await
                     .map(|_| ())
-            })
-        }
-        Command::Bench {
-            questions,
-            action:
-                Some(BenchCommand::Seed {
-                    path,
-                    members,
-                    answers,
-                    drops,
-                    channels,
-                    seed,
-                }),
-            ..
-        } => {
-            let Some(bank) = load_bank(&questions) else {
-                return ExitCode::from(1);
-            };
-            let spec = crate::seed::SeedSpec {
-                members,
-                answers,
-                drops,
-                channels,
-                seed,
-            };
-            block_on(async move {
-                let s = crate::seed::seed(&path, Arc::new(bank), spec).await?;
-                say!(
-                    "{}: {} channels, {} drops, {} answers, {} member streaks in {:.1} s",
-                    path.display(),
-                    s.channels,
-                    s.drops,
-                    s.answers,
-                    s.member_stats,
-                    s.seconds
-                );
-                Ok(())
-            })
-        }
-        Command::Bench {
-            questions, quick, ..
-        } => {
-            let Some(bank) = load_bank(&questions) else {
-                return ExitCode::from(1);
-            };
-            block_on(async move {
-                crate::bench::run(Arc::new(bank), quick)
-                    .await
-                    .map(|table| say!("{table}"))
             })
         }
     }
@@ -320,9 +236,9 @@ fn run_bot() -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::discord::run_from_env()) {
+    match runtime.block_on(prepbot_discord::run_from_env()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(crate::discord::RunError::Config(e)) => {
+        Err(prepbot_discord::RunError::Config(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
@@ -379,7 +295,7 @@ fn check(dir: &Path) -> ExitCode {
             dir.display(),
             s.total,
             warnings.len(),
-            crate::bank::TAGS_FILE
+            prepbot_core::bank::TAGS_FILE
         );
     }
     let line = |label: &str, items: Vec<(String, usize)>| {
@@ -501,7 +417,7 @@ fn known_topic(bank: &QuestionBank, topic: Option<&str>) -> bool {
 }
 
 /// One question as a line of `questions search` and `questions list`.
-fn say_row(q: &crate::bank::Question) {
+fn say_row(q: &prepbot_core::bank::Question) {
     say!(
         "{:<40} {:<20} {:<7} {}",
         q.id,

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::bank::Question;
-use crate::clock::{Clock, ManualClock};
-use crate::engine::answers::Answerers;
-use crate::engine::reveal::{DropPost, RevealContent, build_reveal};
-use crate::ports::{Outbound, OutboundError, PostedDrop};
+use prepbot_core::bank::Question;
+use prepbot_core::clock::{Clock, ManualClock};
+use prepbot_core::engine::answers::Answerers;
+use prepbot_core::engine::reveal::{DropPost, RevealContent, build_reveal};
+use prepbot_core::ports::{Outbound, OutboundError, PostedDrop};
 
 /// Where console output goes: stdout, or a buffer in tests.
 pub type Sink = Arc<Mutex<dyn Write + Send>>;
@@ -28,11 +28,7 @@ pub fn emit(sink: &Sink, text: &str) {
     let _ = writeln!(out, "{text}");
 }
 
-pub fn local(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone)
-        .format("%a %Y-%m-%d %H:%M %Z")
-        .to_string()
-}
+pub use prepbot_core::schedule_view::local;
 
 pub fn render_drop(post: &DropPost, zone: Tz, at: DateTime<Utc>) -> String {
     format!(
@@ -58,7 +54,7 @@ pub fn render_reveal(reveal: &RevealContent, zone: Tz, at: DateTime<Utc>) -> Str
         }
         out.push_str(&block.body);
     }
-    let h = crate::engine::reveal::ANSWERS_HEADING;
+    let h = prepbot_core::engine::reveal::ANSWERS_HEADING;
     out.push_str(&format!("\n\n{h}\n{}\n", "~".repeat(h.chars().count())));
     // The terminal has no markup: names print as they are.
     out.push_str(&reveal.answers.lines(str::to_string).join("\n"));
@@ -120,13 +116,13 @@ impl ConsoleOutbound {
 }
 
 impl Outbound for ConsoleOutbound {
-    fn ready(&self, platform: crate::chat::Platform) -> bool {
-        platform == crate::chat::Platform::Console
+    fn ready(&self, platform: prepbot_core::chat::Platform) -> bool {
+        platform == prepbot_core::chat::Platform::Console
     }
 
     async fn post_drop(
         &self,
-        _channel: &crate::chat::ChannelAddress,
+        _channel: &prepbot_core::chat::ChannelAddress,
         _key: &str,
         post: &DropPost,
     ) -> Result<PostedDrop, OutboundError> {
@@ -140,7 +136,7 @@ impl Outbound for ConsoleOutbound {
 
     async fn post_reveal(
         &self,
-        _channel: &crate::chat::ChannelAddress,
+        _channel: &prepbot_core::chat::ChannelAddress,
         _thread_id: &str,
         _key: &str,
         reveal: &RevealContent,

@@ -16,14 +16,14 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use crate::bank::{PoolFilter, QuestionBank};
-use crate::chat::{ChannelAddress, Platform, ThreadRef};
-use crate::clock::ManualClock;
 use crate::console::{ConsoleOutbound, Sink, emit, local};
-use crate::engine::schedule::Days;
-use crate::practice::{ChannelSetup, IncomingMessage, Practice, StreakView};
-use crate::scheduler::run_due;
-use crate::store::Store;
+use prepbot_core::bank::{PoolFilter, QuestionBank};
+use prepbot_core::chat::{ChannelAddress, Platform, ThreadRef};
+use prepbot_core::clock::ManualClock;
+use prepbot_core::engine::schedule::Days;
+use prepbot_core::practice::{ChannelSetup, IncomingMessage, Practice, StreakView};
+use prepbot_core::scheduler::run_due;
+use prepbot_core::store::Store;
 
 /// The simulated workspace and channel, as the console platform names them.
 pub const WORKSPACE: &str = "1";

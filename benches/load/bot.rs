@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::fake_discord::{FakeDiscord, GUILD_A, Recorded};
+use prepbot_fake_discord::{FakeDiscord, GUILD_A, Recorded};
 
 /// The harness and the fake Discord run here.
 pub const DRIVER_CPU: usize = 0;

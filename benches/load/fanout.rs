@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::bot::{self, Traffic};
-use crate::fake_discord::FakeDiscord;
 use crate::prepare;
 use crate::report::{Section, Table, count, mb, median, ms, verdict};
 use crate::{Options, Outcome};
+use prepbot_fake_discord::FakeDiscord;
 
 const BUDGET_SHARE: f64 = 0.9;
 const SAMPLE_AFTER: Duration = Duration::from_secs(3);
@@ -193,7 +193,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     prepare::due_channels(&practice, o.channels, due, setup_at).await?;
     practice.store().close().await;
 
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let (posts, traffic) = Posts::watch(&fake);
     fake.set_global_limit(Some(o.rate));
     let mut bot = bot::spawn_prepbot(
@@ -254,7 +254,7 @@ pub async fn run(o: &Options) -> Outcome {
             .map(|r| r.f.peak_connections)
             .collect::<Vec<_>>(),
     );
-    let limit = prepbot::discord::rest::DEFAULT_CONCURRENCY;
+    let limit = prepbot_discord::rest::DEFAULT_CONCURRENCY;
     let mut section = Section::new("Load: fan-out");
     let mut t = Table::new(&["measure", "median", "each run", "budget", "verdict"]);
     t.row(vec![
@@ -406,7 +406,7 @@ pub async fn run(o: &Options) -> Outcome {
                 each(|r| format!("{:.0} s", r.waited.as_secs_f64()))
             )
         },
-        prepbot::discord::rest::REST_CONNECTIONS,
+        prepbot_discord::rest::REST_CONNECTIONS,
     ));
     section.note("The rate counts the drop messages and threads the fake accepted per second, over the whole seconds from the first one (the last partial second left out).");
     if o.quick {

@@ -14,14 +14,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use prepbot::seed::member_id;
+use prepbot_devtools::seed::member_id;
 
 use crate::bot::{self, Proc, Traffic};
-use crate::fake_discord::fixtures::{MEMBER_PERMS, Person, member_message};
-use crate::fake_discord::{FakeDiscord, GUILD_A};
 use crate::prepare::{self, INGEST_THREAD};
 use crate::report::{Section, Table, count, mb, median, verdict};
 use crate::{Options, Outcome};
+use prepbot_fake_discord::fixtures::{MEMBER_PERMS, Person, member_message};
+use prepbot_fake_discord::{FakeDiscord, GUILD_A};
 
 const BUDGET_RATE: f64 = 5_000.0;
 const BUDGET_SHARE_OF_BARE: f64 = 1.0 / 3.0;
@@ -159,7 +159,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     prepare::open_drop(&practice, chrono::Utc::now()).await?;
     practice.store().close().await;
 
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let (acks, traffic) = Acks::watch(&fake);
     let mut bot = bot::spawn_prepbot(
         &fake,
@@ -193,7 +193,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     let rate_limited = fake.rate_limited();
     bot.stop().await;
 
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let (tx, mut done) = tokio::sync::mpsc::unbounded_channel();
     let traffic = Traffic::watch(&fake, move |r| {
         if r.method == "POST"
@@ -355,7 +355,7 @@ pub async fn run(o: &Options) -> Outcome {
     section.note("The bot's SQLite runs in WAL mode with `synchronous = NORMAL` (src/store/mod.rs): a commit is durable against a crash of the process, and against power loss once the WAL is checkpointed.");
     section.note(format!(
         "Acknowledgements: the queue holds {} (src/discord/outbound.rs); beyond that a ✅ is dropped and the answer is stored anyway. The fake enforced its global limit only once the bot was up.",
-        prepbot::acks::ACK_QUEUE_CAPACITY
+        prepbot_core::acks::ACK_QUEUE_CAPACITY
     ));
     Ok(section)
 }

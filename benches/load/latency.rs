@@ -1,5 +1,5 @@
 //! Scenario `latency`: slash commands one at a time (closed loop) against the
-//! database `prepbot bench seed` makes by default, timed in the fake from writing
+//! database `prepbot-dev seed` makes by default, timed in the fake from writing
 //! the INTERACTION_CREATE frame to receiving the interaction callback. Each command
 //! comes from a different seeded member (the per-member budget stays on), in the
 //! seeded channels of the seeded servers. The baseline is the bare poise bot's
@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use prepbot::seed::{SeedSpec, channel_id, guild_id, member_id};
+use prepbot_devtools::seed::{SeedSpec, channel_id, guild_id, member_id};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::bot::{self, Traffic};
-use crate::fake_discord::FakeDiscord;
-use crate::fake_discord::fixtures::{MEMBER_PERMS, Person, opt, slash, sub};
 use crate::report::{Section, Table, median, ms, percentile, verdict};
 use crate::{Options, Outcome, prepare};
+use prepbot_fake_discord::FakeDiscord;
+use prepbot_fake_discord::fixtures::{MEMBER_PERMS, Person, opt, slash, sub};
 
 /// The budget: each command's p99 at most this many times the baseline's, and
 /// under [`ABSOLUTE_P99`].
@@ -226,13 +226,13 @@ async fn run_once(
     let dir = prepare::run_dir()?;
 
     // The baseline: the bare bot on a fake of its own, with the same payloads.
-    let bare_fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let bare_fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let (mut bare_driver, traffic) = Driver::new(bare_fake.clone(), spec, ids.clone());
     let mut bare = bot::spawn_bare(&bare_fake, None, &dir.path().join("bare.log"))?;
     bot::ready(&bare_fake, &traffic, &mut bare, Duration::from_millis(500)).await?;
 
     let db = prepare::copy_into(seeded, dir.path())?;
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let (mut driver, traffic) = Driver::new(fake.clone(), spec, ids);
     let mut bot = bot::spawn_prepbot(
         &fake,
@@ -339,7 +339,7 @@ pub async fn run(o: &Options) -> Outcome {
     }
     section.tables.push(table);
     section.note(format!(
-        "Database: `prepbot bench seed` with {} members, {} answers, {} drops in {} channels (seed {}); a fresh copy per run.",
+        "Database: `prepbot-dev seed` with {} members, {} answers, {} drops in {} channels (seed {}); a fresh copy per run.",
         crate::report::count(spec.members as f64),
         crate::report::count(spec.answers as f64),
         crate::report::count(spec.drops as f64),

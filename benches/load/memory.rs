@@ -15,11 +15,11 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::bot;
-use crate::fake_discord::fixtures::{Person, opt, slash};
-use crate::fake_discord::{CHANNEL_A2, FakeDiscord};
 use crate::fanout::{Posts, instant_of, watch_fanout};
 use crate::report::{Section, Table, mb, median, verdict};
 use crate::{Options, Outcome, ingest, prepare};
+use prepbot_fake_discord::fixtures::{Person, opt, slash};
+use prepbot_fake_discord::{CHANNEL_A2, FakeDiscord};
 
 const BUDGET_KB: u64 = 50 * 1024;
 const SETTLE: Duration = Duration::from_secs(3);
@@ -37,7 +37,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
     let practice = prepare::practice(&db).await?;
     prepare::open_drop(&practice, chrono::Utc::now()).await?;
 
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let (posts, traffic) = Posts::watch(&fake);
     let mut bot = bot::spawn_prepbot(
         &fake,

@@ -1,22 +1,21 @@
-//! The databases the scenarios start from: the large seeded one (`prepbot bench seed`,
+//! The databases the scenarios start from: the large seeded one (`prepbot-dev seed`,
 //! cached under `target/load-cache/` by its spec), a channel with an open drop for
 //! answers to go to, and channels all due at one instant. Built with the library,
 //! like `/setup` and `/drop` would, so nothing here depends on the schema.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, NaiveTime, Utc};
-use prepbot::bank::{PoolFilter, QuestionBank};
-use prepbot::engine::schedule::{Days, parse_zone};
-use prepbot::practice::{ChannelSetup, Practice};
-use prepbot::seed::SeedSpec;
-use prepbot::store::Store;
+use prepbot_core::bank::{PoolFilter, QuestionBank};
+use prepbot_core::engine::schedule::{Days, parse_zone};
+use prepbot_core::practice::{ChannelSetup, Practice};
+use prepbot_core::store::Store;
+use prepbot_devtools::seed::SeedSpec;
 
 use crate::bot;
-use crate::fake_discord::{CHANNEL_A, GUILD_A};
+use prepbot_fake_discord::{CHANNEL_A, GUILD_A};
 
 /// The channel answers go to in `ingest` and `memory`, and its drop's thread.
 pub const INGEST_CHANNEL: u64 = CHANNEL_A;
@@ -65,7 +64,7 @@ pub fn shipped_bank() -> anyhow::Result<Arc<QuestionBank>> {
         .map_err(|e| anyhow::anyhow!("the shipped bank does not load: {e}"))
 }
 
-/// The database `prepbot bench seed` makes for `spec`, made once and kept.
+/// The database `prepbot-dev seed` makes for `spec`, made once and kept.
 pub async fn seeded(spec: SeedSpec) -> anyhow::Result<PathBuf> {
     let dir = cache_dir();
     std::fs::create_dir_all(&dir)?;
@@ -83,20 +82,10 @@ pub async fn seeded(spec: SeedSpec) -> anyhow::Result<PathBuf> {
         let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
     }
     eprintln!("seeding {name} (once; later runs reuse it)");
-    let status = Command::new(bot::prepbot_bin())
-        .args(["bench", "seed"])
-        .arg(&partial)
-        .args(["--members", &spec.members.to_string()])
-        .args(["--answers", &spec.answers.to_string()])
-        .args(["--drops", &spec.drops.to_string()])
-        .args(["--channels", &spec.channels.to_string()])
-        .args(["--seed", &spec.seed.to_string()])
-        .env("PREPBOT_QUESTIONS", shipped_questions())
-        .status()
-        .context("run prepbot bench seed")?;
-    if !status.success() {
-        bail!("prepbot bench seed failed ({status})");
-    }
+    // In process: the seeder is prepbot-devtools' library, not part of the release binary.
+    prepbot_devtools::seed::seed(&partial, shipped_bank()?, spec)
+        .await
+        .context("seed the load database")?;
     self_contained(&partial).await?;
     std::fs::rename(&partial, &path)?;
     Ok(path)
@@ -136,8 +125,8 @@ pub async fn practice(db: &Path) -> anyhow::Result<Practice> {
 
 fn daily_at(channel_id: u64, guild_id: u64, time: NaiveTime) -> anyhow::Result<ChannelSetup> {
     Ok(ChannelSetup {
-        address: prepbot::chat::ChannelAddress::new(
-            prepbot::chat::Platform::Discord,
+        address: prepbot_core::chat::ChannelAddress::new(
+            prepbot_core::chat::Platform::Discord,
             guild_id.to_string(),
             channel_id.to_string(),
         ),

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use prepbot::bank::QuestionBank;
+use prepbot_core::bank::QuestionBank;
 
 use crate::bot::{self, Proc, Traffic};
-use crate::fake_discord::FakeDiscord;
 use crate::report::{Section, Table, median, ms, verdict};
 use crate::{Options, Outcome, prepare};
+use prepbot_fake_discord::FakeDiscord;
 
 const BUDGET_LOAD: Duration = Duration::from_millis(200);
 const BUDGET_IDENTIFY: Duration = Duration::from_millis(300);
@@ -56,7 +56,7 @@ async fn identify(
     questions: &std::path::Path,
     db: &std::path::Path,
 ) -> anyhow::Result<Duration> {
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let _traffic = Traffic::watch(&fake, |_| {});
     let mut bot = bot::spawn_prepbot(&fake, db, questions, 50, &dir.join("bot.log"))?;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -107,7 +107,7 @@ async fn run_once(o: &Options, questions: &std::path::Path) -> anyhow::Result<Ru
 
 pub async fn run(o: &Options) -> Outcome {
     let bank_dir = prepare::run_dir()?;
-    prepbot::bench::write_generated_bank(bank_dir.path(), o.questions)
+    prepbot_devtools::hotpaths::write_generated_bank(bank_dir.path(), o.questions)
         .context("write the generated bank")?;
     let mut runs = Vec::new();
     for r in 0..o.runs {
@@ -151,7 +151,7 @@ pub async fn run(o: &Options) -> Outcome {
     ]);
     section.tables.push(t);
     section.note(format!(
-        "A generated bank (`prepbot::bench::write_generated_bank`, the one the Criterion bank bench loads): {} valid questions of about 4 KB and 290 distinct words each, 20,000 words across the bank. Each run times every step {} times after one warm-up and keeps the median; the bot runs on an existing, migrated database (a restart). Spawn-to-IDENTIFY includes loading the bank, opening the database, the gateway probe (GET /gateway) and the websocket handshake.",
+        "A generated bank (`prepbot_devtools::hotpaths::write_generated_bank`, the one the Criterion bank bench loads): {} valid questions of about 4 KB and 290 distinct words each, 20,000 words across the bank. Each run times every step {} times after one warm-up and keeps the median; the bot runs on an existing, migrated database (a restart). Spawn-to-IDENTIFY includes loading the bank, opening the database, the gateway probe (GET /gateway) and the websocket handshake.",
         o.questions,
         reps(o)
     ));

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use prepbot::bank::QuestionBank;
+use prepbot_core::bank::QuestionBank;
 
 fn good(id: &str, topic: &str) -> String {
     format!(

@@ -223,14 +223,17 @@ async fn a_database_from_a_newer_prepbot_stops_status_and_run_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = newer_database(dir.path()).await;
     let before = std::fs::read(&db).unwrap();
-    let known = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            name.split('_').next().and_then(|v| v.parse::<i64>().ok())
-        })
-        .max()
-        .unwrap();
+    let known = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/core/migrations"
+    ))
+    .unwrap()
+    .filter_map(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        name.split('_').next().and_then(|v| v.parse::<i64>().ok())
+    })
+    .max()
+    .unwrap();
     for command in ["status", "run"] {
         let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -343,7 +346,7 @@ fn run_help_lists_every_variable() {
     let out = prepbot(&["run", "--help"]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for v in prepbot::config::VARIABLES {
+    for v in prepbot_core::config::VARIABLES {
         assert!(
             help.contains(v.name),
             "run --help lacks {}:\n{help}",

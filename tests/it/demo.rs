@@ -6,8 +6,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use prepbot::bank::QuestionBank;
 use prepbot::demo::{DemoOptions, run};
+use prepbot_core::bank::QuestionBank;
 
 fn bank() -> Arc<QuestionBank> {
     Arc::new(

@@ -5,8 +5,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::fake_discord::fixtures::*;
-use crate::fake_discord::{CHANNEL_A, FakeDiscord, Fault, GUILD_A};
+use prepbot_fake_discord::fixtures::*;
+use prepbot_fake_discord::{CHANNEL_A, FakeDiscord, Fault, GUILD_A};
 use serde_json::json;
 
 const TOKEN: &str = "MTIzNDU2Nzg5.binary-test.TOKEN-do-not-log";
@@ -38,7 +38,7 @@ fn a_missing_token_exits_2_with_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigterm() {
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let dir = tempfile::tempdir().unwrap();
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = dir.path().join("bot.log");
@@ -157,7 +157,7 @@ fn spawn_bot(fake: &FakeDiscord, dir: &std::path::Path, log_name: &str) -> std::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_killed_mid_post_posts_the_drop_exactly_once_after_restart() {
-    let fake = FakeDiscord::start(Arc::new(prepbot::clock::SystemClock)).await;
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
     let dir = tempfile::tempdir().unwrap();
     let wait = Duration::from_secs(30);
     let mut first = spawn_bot(&fake, dir.path(), "first.log");
@@ -234,25 +234,25 @@ async fn a_bot_killed_mid_post_posts_the_drop_exactly_once_after_restart() {
     let status = second.wait().unwrap();
     let logs = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
     assert_eq!(status.code(), Some(0), "{logs}");
-    let store = prepbot::store::Store::open_path(&dir.path().join("bot.db"))
+    let store = prepbot_core::store::Store::open_path(&dir.path().join("bot.db"))
         .await
         .unwrap();
     let mut conn = store.read().await.unwrap();
-    let address = prepbot::chat::ChannelAddress::new(
-        prepbot::chat::Platform::Discord,
+    let address = prepbot_core::chat::ChannelAddress::new(
+        prepbot_core::chat::Platform::Discord,
         String::new(),
         CHANNEL_A.to_string(),
     );
-    let key = prepbot::store::channels::find(&mut conn, &address)
+    let key = prepbot_core::store::channels::find(&mut conn, &address)
         .await
         .unwrap()
         .expect("the channel is set up")
         .key;
-    let d = prepbot::store::drops::latest(&mut conn, key)
+    let d = prepbot_core::store::drops::latest(&mut conn, key)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(d.state, prepbot::engine::DropState::Posted, "{d:?}");
+    assert_eq!(d.state, prepbot_core::engine::DropState::Posted, "{d:?}");
     assert_eq!(d.message_id, Some(message_id.to_string()));
     assert_eq!(d.thread_id, Some(message_id.to_string()));
 }

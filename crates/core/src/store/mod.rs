@@ -1,0 +1,504 @@
+//! All SQL lives here: one file per table or aggregate, each returning domain types.
+//!
+//! SQLite in WAL mode with foreign keys on and a busy timeout; migrations from
+//! `migrations/` run at open. Write transactions start with `BEGIN IMMEDIATE` so two
+//! writers queue on the busy timeout instead of failing when a read lock upgrades.
+//! Platform ids go through [`ids`]; times are integer epoch seconds (UTC).
+//! Functions take `&mut SqliteConnection`, so callers compose them inside one
+//! transaction ([`Store::write`]) or run them on a pooled connection ([`Store::read`]).
+//! Faults an operator can meet (a read-only or full database, one left by a newer
+//! prepbot, a lock held too long) become [`StoreError`]s that say what to do;
+//! [`Store::backup_to`] and [`backup_url`] copy a live database.
+
+pub mod answers;
+pub mod channels;
+pub mod drops;
+pub mod ids;
+pub mod member_stats;
+pub mod rotation;
+mod upgrade;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
+
+/// A connection the store's functions run on: use cases pass the one of their
+/// transaction ([`Store::write`]) or a pooled reader ([`Store::read`]). The one name
+/// callers outside `store/` use for it, so a second backend changes it here.
+pub type Conn = SqliteConnection;
+
+/// A write transaction: commit it, or it rolls back on drop.
+pub type WriteTx = Transaction<'static, Sqlite>;
+
+/// How long a writer waits for another writer before giving up with [`StoreError::Locked`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("`{url}` is not a SQLite database URL: use sqlite://path/to/prepbot.db ({reason})")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot open the database {target}: {reason}")]
+    Open { target: String, reason: String },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(String),
+    #[error(
+        "the database is locked by another process or connection and stayed locked past the busy timeout; is a second prepbot writing to the same file?"
+    )]
+    Locked,
+    #[error(
+        "the database {target} is read-only for prepbot: make the file and its directory writable by the user prepbot runs as (SQLite writes -wal and -shm files beside it)"
+    )]
+    ReadOnly { target: String },
+    #[error(
+        "the database is full (disk or size limit); nothing from this change was saved: free some disk space and try again"
+    )]
+    Full,
+    #[error(
+        "the database {target} was created by a newer prepbot (schema version {found}, this build knows up to {known}); upgrade prepbot or use a backup"
+    )]
+    NewerVersion {
+        target: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot back up to {path}: {reason}")]
+    Backup { path: String, reason: String },
+    #[error("the database holds a value this version cannot read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sql(sqlx::Error),
+}
+
+/// SQLite's primary result code (the low byte of an extended code) of a database error.
+fn primary_code(e: &sqlx::Error) -> Option<i32> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|code| code & 0xff),
+        _ => None,
+    }
+}
+
+/// SQLITE_BUSY and SQLITE_LOCKED.
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(primary_code(e), Some(5 | 6))
+}
+
+/// SQLITE_READONLY, with its extended codes (a read-only directory, say).
+fn is_read_only(e: &sqlx::Error) -> bool {
+    primary_code(e) == Some(8)
+}
+
+/// SQLITE_FULL: the disk, or the `max_page_count` limit.
+fn is_full(e: &sqlx::Error) -> bool {
+    primary_code(e) == Some(13)
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_busy(&e) {
+            StoreError::Locked
+        } else if is_full(&e) {
+            StoreError::Full
+        } else if is_read_only(&e) {
+            // Open checks that the file can be written, so this is rare: the file was
+            // replaced or its permissions changed while prepbot ran.
+            StoreError::ReadOnly {
+                target: "file".into(),
+            }
+        } else {
+            StoreError::Sql(e)
+        }
+    }
+}
+
+impl StoreError {
+    /// Like `From<sqlx::Error>`, naming the database in the errors an operator fixes on it.
+    fn at(target: &str, e: sqlx::Error) -> StoreError {
+        if is_read_only(&e) {
+            StoreError::ReadOnly {
+                target: target.to_string(),
+            }
+        } else {
+            StoreError::from(e)
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Hides a password in `scheme://user:password@host` before a URL reaches a message.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            format!("{}://***@{}", &url[..start], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Parses a `sqlite:` URL. sqlx would read any other scheme as a file name; say what
+/// is supported instead.
+fn url_options(url: &str) -> Result<SqliteConnectOptions> {
+    let bad = |reason: String| StoreError::BadUrl {
+        url: redact_url(url),
+        reason,
+    };
+    if !url.starts_with("sqlite:") {
+        return Err(bad("only sqlite: URLs are supported".into()));
+    }
+    SqliteConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))
+}
+
+/// The newest migration this build knows.
+fn known_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The newest migration recorded in the database, if it has any.
+async fn newest_applied(conn: &mut SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+    )
+    .bind("_sqlx_migrations")
+    .fetch_one(&mut *conn)
+    .await?;
+    if !has_table {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(conn)
+        .await
+}
+
+/// SQLite opens a file it may not write read-only without a word, and `BEGIN IMMEDIATE`
+/// then starts a mere read transaction: only a write statement tells. This one matches
+/// no row, so it changes nothing.
+async fn check_writable(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE 0")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn migrate_error(target: &str, e: sqlx::migrate::MigrateError) -> StoreError {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _)
+            if is_busy(&e) || is_read_only(&e) || is_full(&e) =>
+        {
+            StoreError::at(target, e)
+        }
+        other => StoreError::Migrate(other.to_string()),
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at a `sqlite://` URL.
+    pub async fn open_url(url: &str) -> Result<Store> {
+        let options = url_options(url)?;
+        Self::open(options, &redact_url(url), DEFAULT_BUSY_TIMEOUT, None, false).await
+    }
+
+    /// Opens (creating if missing) the database file at `path`.
+    pub async fn open_path(path: &Path) -> Result<Store> {
+        Self::open_path_with(path, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    pub async fn open_path_with(path: &Path, busy_timeout: Duration) -> Result<Store> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open(
+            options,
+            &path.display().to_string(),
+            busy_timeout,
+            None,
+            false,
+        )
+        .await
+    }
+
+    /// Like [`Store::open_path`], with `synchronous = FULL`: every commit waits until
+    /// the WAL is on disk, so it survives power loss too, not only a crash of the
+    /// process. The bot runs with NORMAL; `prepbot-dev bench` uses this to measure the
+    /// difference.
+    pub async fn open_path_synchronous_full(path: &Path) -> Result<Store> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open(
+            options,
+            &path.display().to_string(),
+            DEFAULT_BUSY_TIMEOUT,
+            None,
+            true,
+        )
+        .await
+    }
+
+    /// Like [`Store::open_path_with`], with the database allowed to grow to at most
+    /// `max_pages` pages (SQLite's `max_page_count`; a cap below the current size means
+    /// no growth at all). A write that needs more fails with [`StoreError::Full`] and
+    /// saves nothing, as on a full disk: for tests of that fault, and for an operator
+    /// who wants a size cap.
+    pub async fn open_path_capped(
+        path: &Path,
+        busy_timeout: Duration,
+        max_pages: u32,
+    ) -> Result<Store> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open(
+            options,
+            &path.display().to_string(),
+            busy_timeout,
+            Some(max_pages),
+            false,
+        )
+        .await
+    }
+
+    async fn open(
+        options: SqliteConnectOptions,
+        target: &str,
+        busy_timeout: Duration,
+        max_pages: Option<u32>,
+        synchronous_full: bool,
+    ) -> Result<Store> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let open_error = |e: sqlx::Error| match StoreError::at(target, e) {
+            StoreError::Sql(e) => StoreError::Open {
+                target: target.to_string(),
+                reason: e.to_string(),
+            },
+            other => other,
+        };
+        let db_file = options.get_filename().to_path_buf();
+        let mut writer_options = options.clone();
+        if let Some(pages) = max_pages {
+            writer_options = writer_options.pragma("max_page_count", pages.to_string());
+        }
+        // Writers and readers get separate pools. SQLite takes one writer at a time
+        // anyway; two writer connections keep a second writer queued in SQLite's busy
+        // handler rather than in the pool. Readers never wait for a writer in WAL
+        // mode, and with their own pool they never wait for a connection a writer
+        // holds while it waits for the lock: a lookup stays fast while the database
+        // is busy.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            // On some errors (SQLITE_FULL in a statement without a statement journal,
+            // I/O errors) SQLite rolls the whole transaction back itself; sqlx's ROLLBACK
+            // on drop then fails and the connection stays marked as inside a
+            // transaction, refusing every later BEGIN. Close such a connection instead
+            // of handing it out again.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .connect_with(writer_options)
+            .await
+            .map_err(open_error)?;
+        if let Err(e) = Self::prepare(&writer, target, &db_file).await {
+            // Closed rather than dropped, so nothing lingers beside a file we refused.
+            writer.close().await;
+            return Err(e);
+        }
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_error)?;
+        Ok(Store { writer, reader })
+    }
+
+    /// Refuses a database from a newer prepbot, applies the migrations, and checks that
+    /// the file can be written, so the bot stops at startup rather than at its first write.
+    async fn prepare(writer: &SqlitePool, target: &str, db_file: &Path) -> Result<()> {
+        let at = |e: sqlx::Error| StoreError::at(target, e);
+        // sqlx would refuse it too, but only as "migration N was previously applied but
+        // is missing": say what happened and what to do.
+        let known = known_version();
+        let newest = newest_applied(&mut *writer.acquire().await.map_err(at)?)
+            .await
+            .map_err(at)?;
+        if let Some(found) = newest.filter(|&v| v > known) {
+            return Err(StoreError::NewerVersion {
+                target: target.to_string(),
+                found,
+                known,
+            });
+        }
+        // On the pool, not on a connection: `run` on a `&mut PoolConnection` makes this
+        // future not `Send` (sqlx's `Acquire` bound is too general for the compiler).
+        // Migrations that rebuild tables need foreign keys off: see `upgrade`.
+        upgrade::apply(&MIGRATOR, writer, Some(db_file), target).await?;
+        check_writable(&mut *writer.acquire().await.map_err(at)?)
+            .await
+            .map_err(at)
+    }
+
+    /// A write transaction (`BEGIN IMMEDIATE`): commit it, or it rolls back on drop.
+    pub async fn write(&self) -> Result<WriteTx> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A pooled read-only connection.
+    pub async fn read(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.reader.acquire().await?)
+    }
+
+    /// Writes a consistent copy of the database to `dest`, a new file in an existing
+    /// directory, while others go on writing; returns the copy's absolute path. The copy
+    /// is one read transaction (`VACUUM INTO`), so it waits for no writer and holds none up.
+    pub async fn backup_to(&self, dest: &Path) -> Result<PathBuf> {
+        let mut conn = self.read().await?;
+        backup_with(&mut conn, dest).await
+    }
+
+    /// Asks SQLite to refresh its query planner's statistics (after a bulk load).
+    pub async fn optimize(&self) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("PRAGMA optimize").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes every connection. Once it returns, none is left open on the file, so the
+    /// file can be copied, replaced or opened read-only at once.
+    pub async fn close(&self) {
+        // sqlx's close returns once no connection is checked out, but a connection on its
+        // way back to the pool at that moment can still land among the idle ones, open
+        // until the pool is dropped. Close again until both pools are empty: a few
+        // milliseconds at most, bounded in case a connection never comes back.
+        for _ in 0..1000 {
+            self.reader.close().await;
+            self.writer.close().await;
+            if self.reader.size() == 0 && self.writer.size() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// `prepbot backup`: copies the database at a `sqlite:` URL to `dest` (see
+/// [`Store::backup_to`]) through one connection that only reads. Unlike
+/// [`Store::open_url`] it creates nothing and applies no migration: the live database
+/// belongs to the running bot.
+pub async fn backup_url(url: &str, dest: &Path) -> Result<PathBuf> {
+    let options = url_options(url)?;
+    let target = redact_url(url);
+    if !options.get_filename().is_file() {
+        return Err(StoreError::Open {
+            target,
+            reason: "there is no database file there to back up".into(),
+        });
+    }
+    // Not opened read-only: SQLite's read-only connections never remove the -wal and
+    // -shm files they create, and files left by a backup run as root while the bot is
+    // stopped would keep the bot's own user from writing when it starts again.
+    let options = options
+        .create_if_missing(false)
+        .busy_timeout(DEFAULT_BUSY_TIMEOUT);
+    let mut conn =
+        SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| match StoreError::at(&target, e) {
+                StoreError::Sql(e) => StoreError::Open {
+                    target: target.clone(),
+                    reason: e.to_string(),
+                },
+                other => other,
+            })?;
+    let copied = backup_with(&mut conn, dest).await;
+    // It wrote nothing, so a failure to close loses nothing.
+    let _ = conn.close().await;
+    copied
+}
+
+async fn backup_with(conn: &mut SqliteConnection, dest: &Path) -> Result<PathBuf> {
+    let shown = dest.display().to_string();
+    let refuse = |reason: String| StoreError::Backup {
+        path: shown.clone(),
+        reason,
+    };
+    // Absolute, so SQLite never reads the name as a `file:` URI.
+    let dest = std::path::absolute(dest).map_err(|e| refuse(e.to_string()))?;
+    let Some(dest_text) = dest.to_str() else {
+        return Err(refuse("the path is not valid UTF-8".into()));
+    };
+    // Claim the name first: no other file is ever overwritten, even one created a moment
+    // ago, and `VACUUM INTO` accepts an empty file.
+    let dir = dest.parent().unwrap_or(Path::new("/"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&dest)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => refuse(
+                "it already exists, and a backup never overwrites anything: choose a new file name"
+                    .into(),
+            ),
+            std::io::ErrorKind::NotFound => {
+                refuse(format!("the directory {} does not exist", dir.display()))
+            }
+            _ => refuse(e.to_string()),
+        })?;
+    let copied = async {
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest_text)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Sql(e) => refuse(e.to_string()),
+                StoreError::Full => refuse("the disk is full".into()),
+                other => other,
+            })?;
+        // SQLite does not sync the copy; a backup that a crash can lose is no backup.
+        std::fs::File::open(&dest)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| refuse(format!("cannot sync the copy to disk: {e}")))
+    }
+    .await;
+    if let Err(e) = copied {
+        // The file is ours (created above): leave no half-written copy behind.
+        let _ = std::fs::remove_file(&dest);
+        return Err(e);
+    }
+    Ok(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_a_url_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://bot:s3cret@db:5432/x"),
+            "postgres://***@db:5432/x"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://prepbot.db"),
+            "sqlite://prepbot.db"
+        );
+    }
+}

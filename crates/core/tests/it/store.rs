@@ -1,0 +1,525 @@
+//! The store on a fresh SQLite file with the real migrations.
+
+use std::time::Duration as StdDuration;
+
+use chrono::NaiveDate;
+use prepbot_core::engine::schedule::{Days, Occurrence};
+use prepbot_core::store::{Store, StoreError, answers, channels, drops};
+use prepbot_testkit::*;
+
+#[tokio::test]
+async fn migrations_set_up_wal_foreign_keys_and_every_table() {
+    let (store, dir) = fresh_store().await;
+    let mut conn = store.read().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(fk, 1);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "answers",
+            "channels",
+            "drops",
+            "early_message_events",
+            "member_stats",
+            "rotation_used",
+            "rotations"
+        ]
+    );
+    drop(conn);
+    store.close().await;
+    // Reopening applies nothing twice.
+    let again = Store::open_path(&dir.path().join("prepbot.db"))
+        .await
+        .unwrap();
+    again.close().await;
+}
+
+#[tokio::test]
+async fn the_database_file_is_created_if_missing_from_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    assert!(!path.exists());
+    let store = Store::open_url(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn bad_urls_and_unopenable_paths_are_clear_errors() {
+    let err = Store::open_url("postgres://localhost/prepbot")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");
+    assert!(
+        err.to_string().contains("use sqlite://path/to/prepbot.db"),
+        "{err}"
+    );
+    let err = Store::open_path(std::path::Path::new("/nonexistent-dir/sub/prepbot.db"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot open the database /nonexistent-dir/sub/prepbot.db"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_locked_database_gives_a_clear_error_after_the_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let holder = Store::open_path(&path).await.unwrap();
+    let waiter = Store::open_path_with(&path, StdDuration::from_millis(200))
+        .await
+        .unwrap();
+    let tx = holder.write().await.unwrap();
+    let err = waiter.write().await.unwrap_err();
+    assert!(matches!(err, StoreError::Locked), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("is a second prepbot writing to the same file?")
+    );
+    drop(tx);
+    // Once released, the waiter gets in.
+    let tx = waiter.write().await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn occurrence(date: &str) -> Occurrence {
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    Occurrence {
+        local_date: d,
+        drop_at: utc(&format!("{date}T09:00:00Z")),
+        reveal_at: utc(&format!("{date}T17:00:00Z")),
+    }
+}
+
+/// Sets up the test channel; returns its key.
+async fn with_channel(store: &Store) -> i64 {
+    let mut tx = store.write().await.unwrap();
+    let mut channel = channels::Channel {
+        key: 0,
+        address: address(GUILD, CHANNEL),
+        name: None,
+        schedule: prepbot_core::engine::schedule::Schedule {
+            time: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            zone: chrono_tz::Europe::London,
+            days: Days::WEEKDAYS,
+            reveal_after_hours: 8,
+            pool: prepbot_core::bank::PoolFilter {
+                topic: Some("caching".into()),
+                difficulty: Some(prepbot_core::bank::Difficulty::Hard),
+                kind: None,
+            },
+            paused: false,
+        },
+        active_from: utc("2026-01-01T00:00:00Z"),
+        pause_reason: None,
+    };
+    channel.key = channels::upsert(&mut tx, &channel, utc("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let back = channels::get(&mut tx, channel.key).await.unwrap().unwrap();
+    assert_eq!(back, channel, "a channel round-trips whole");
+    tx.commit().await.unwrap();
+    channel.key
+}
+
+#[tokio::test]
+async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
+    let (store, _dir) = fresh_store().await;
+    let key = with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let occ = occurrence("2026-01-05");
+    let first = drops::insert_claimed(&mut tx, key, &occ, "q1", now, now)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let second = drops::insert_claimed(&mut tx, key, &occ, "q2", now, now)
+        .await
+        .unwrap();
+    assert!(second.is_none(), "the helper reports the conflict");
+    // Even raw SQL cannot add a second row for that date.
+    let raw = sqlx::query(
+        "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at) VALUES (?, '2026-01-05', 'claimed', 'q3', 0, 0)",
+    )
+    .bind(key)
+    .execute(&mut *tx)
+    .await;
+    assert!(raw.is_err());
+    // Nor a drop for a channel that does not exist (foreign key).
+    let orphan = drops::insert_claimed(&mut tx, 12345, &occ, "q1", now, now).await;
+    assert!(orphan.is_err());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
+    let (store, _dir) = fresh_store().await;
+    let key = with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let a = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-06"), "q2", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(drops::next_seq(&mut tx, key).await.unwrap(), 1);
+    assert!(
+        drops::mark_posted(&mut tx, a, 1, "10", "10", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        drops::mark_posted(&mut tx, b, 2, "11", "11", now)
+            .await
+            .is_err(),
+        "a second open drop is refused"
+    );
+    assert!(drops::mark_revealed(&mut tx, a, now, None).await.unwrap());
+    let dup = sqlx::query(
+        "UPDATE drops SET state = 'posted', seq = 1, message_id = '11', thread_id = '11' WHERE id = ?",
+    )
+    .bind(b)
+    .execute(&mut *tx)
+    .await;
+    assert!(dup.is_err(), "sequence numbers are unique per channel");
+    assert!(
+        drops::mark_posted(&mut tx, b, 2, "11", "11", now)
+            .await
+            .unwrap()
+    );
+    let progress = drops::progress(&mut tx, key).await.unwrap();
+    assert_eq!((progress.latest_seq, progress.latest_open), (2, true));
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn platform_ids_above_i64_max_round_trip_through_the_store() {
+    let (store, _dir) = fresh_store().await;
+    let key = with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let big = u64::MAX - 5;
+    let text = big.to_string();
+    drops::mark_posted(&mut tx, id, 1, &text, &text, now)
+        .await
+        .unwrap();
+    let d = drops::by_thread(&mut tx, &thread(big))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.message_id, d.thread_id),
+        (Some(text.clone()), Some(text))
+    );
+    let a = answers::StoredAnswer {
+        channel_id: key,
+        message_id: (big - 1).to_string(),
+        drop_id: id,
+        member_id: (big - 2).to_string(),
+        member_name: "Zoë ✨".into(),
+        body: "Ünïcödé and emoji 🚀 ".repeat(10_000),
+        posted_at: now,
+        edited_at: None,
+        withdrawn_at: None,
+    };
+    assert!(answers::insert(&mut tx, &a).await.unwrap());
+    assert!(
+        !answers::insert(&mut tx, &a).await.unwrap(),
+        "the same message is stored once"
+    );
+    assert_eq!(
+        answers::get(&mut tx, key, &(big - 1).to_string())
+            .await
+            .unwrap()
+            .unwrap(),
+        a
+    );
+    assert_eq!(
+        answers::for_member(&mut tx, id, &(big - 2).to_string())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn sql_text_is_bound_never_spliced() {
+    let (store, _dir) = fresh_store().await;
+    let key = with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let now = utc("2026-01-05T09:00:00Z");
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let evil = "x'); DROP TABLE answers; --";
+    let a = answers::StoredAnswer {
+        channel_id: key,
+        message_id: "1".into(),
+        drop_id: id,
+        member_id: "2".into(),
+        member_name: evil.into(),
+        body: evil.into(),
+        posted_at: now,
+        edited_at: None,
+        withdrawn_at: None,
+    };
+    answers::insert(&mut tx, &a).await.unwrap();
+    answers::edit(&mut tx, key, "1", evil, now).await.unwrap();
+    assert_eq!(answers::for_drop(&mut tx, id).await.unwrap()[0].body, evil);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn pausing_and_resuming_moves_active_from_only_on_resume() {
+    let (store, _dir) = fresh_store().await;
+    let key = with_channel(&store).await;
+    let mut tx = store.write().await.unwrap();
+    assert!(
+        channels::set_paused(&mut tx, key, true, utc("2026-02-01T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let c = channels::get(&mut tx, key).await.unwrap().unwrap();
+    assert!(c.schedule.paused);
+    assert_eq!(c.active_from, utc("2026-01-01T00:00:00Z"));
+    assert!(channels::list_active(&mut tx).await.unwrap().is_empty());
+    assert!(
+        channels::set_paused(&mut tx, key, false, utc("2026-02-03T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let c = channels::get(&mut tx, key).await.unwrap().unwrap();
+    assert_eq!(c.active_from, utc("2026-02-03T00:00:00Z"));
+    // Resuming an active channel changes nothing.
+    channels::set_paused(&mut tx, key, false, utc("2026-02-05T00:00:00Z"))
+        .await
+        .unwrap();
+    let c = channels::get(&mut tx, key).await.unwrap().unwrap();
+    assert_eq!(c.active_from, utc("2026-02-03T00:00:00Z"));
+    assert!(
+        !channels::set_paused(&mut tx, 4242, true, utc("2026-02-05T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn reads_do_not_wait_for_a_writer_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let store = Store::open_path_with(&path, StdDuration::from_secs(3))
+        .await
+        .unwrap();
+    let key = with_channel(&store).await;
+    // Another process holds the write lock.
+    let other = Store::open_path(&path).await.unwrap();
+    let held = other.write().await.unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..8 {
+        let mut conn = store.read().await.unwrap();
+        assert!(channels::get(&mut conn, key).await.unwrap().is_some());
+    }
+    assert!(
+        started.elapsed() < StdDuration::from_secs(2),
+        "reads waited {:?}",
+        started.elapsed()
+    );
+    drop(held);
+    let mut conn = store.read().await.unwrap();
+    let write = sqlx::query("DELETE FROM channels")
+        .execute(&mut *conn)
+        .await;
+    assert!(write.is_err(), "read connections are read-only");
+}
+
+async fn answer_count(store: &Store) -> i64 {
+    let mut conn = store.read().await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM answers")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// Checks a backup: intact, fully migrated, and holding whole transactions of the
+/// writer (pairs of answers 0, 1, 2, ... with none missing), between `before` and `after`.
+async fn check_backup(copy: &std::path::Path, key: i64, before: i64, after: i64, migrations: i64) {
+    let store = Store::open_path(copy).await.unwrap();
+    let mut conn = store.read().await.unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(applied, migrations, "every migration is in the copy");
+    // Message ids are platform text; these are decimal, written in numeric order.
+    let ids: Vec<String> = sqlx::query_scalar("SELECT message_id FROM answers")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let mut ids: Vec<i64> = ids.iter().map(|m| m.parse().unwrap()).collect();
+    ids.sort();
+    let n = ids.len() as i64;
+    assert!(before <= n && n <= after, "{before} <= {n} <= {after}");
+    assert_eq!(n % 2, 0, "whole transactions only");
+    assert!(ids.iter().copied().eq(0..n), "a prefix of what was written");
+    assert!(channels::get(&mut conn, key).await.unwrap().is_some());
+    drop(conn);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
+    let (store, dir) = fresh_store().await;
+    let key = with_channel(&store).await;
+    let now = utc("2026-01-05T09:00:00Z");
+    let drop_id = {
+        let mut tx = store.write().await.unwrap();
+        let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    let path = dir.path().join("prepbot.db");
+
+    // The running bot: another pool on the same file, two answers per transaction.
+    let bot = Store::open_path(&path).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (bot, stop) = (bot.clone(), stop.clone());
+        async move {
+            let mut next = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut tx = bot.write().await.unwrap();
+                for id in [next, next + 1] {
+                    let a = answers::StoredAnswer {
+                        channel_id: key,
+                        message_id: id.to_string(),
+                        drop_id,
+                        member_id: "7".into(),
+                        member_name: "writer".into(),
+                        body: format!("answer {id} {}", "x".repeat(500)),
+                        posted_at: now,
+                        edited_at: None,
+                        withdrawn_at: None,
+                    };
+                    assert!(answers::insert(&mut tx, &a).await.unwrap());
+                }
+                tx.commit().await.unwrap();
+                next += 2;
+            }
+        }
+    });
+    while answer_count(&store).await < 40 {
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+
+    let before = answer_count(&store).await;
+    let through_store = store
+        .backup_to(&dir.path().join("copy-1.db"))
+        .await
+        .unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let through_url = prepbot_core::store::backup_url(&url, &dir.path().join("copy-2.db"))
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    let after = answer_count(&store).await;
+    assert!(after > before, "the writer kept writing during the backups");
+
+    let mut conn = store.read().await.unwrap();
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(through_store, dir.path().join("copy-1.db"));
+    for copy in [&through_store, &through_url] {
+        check_backup(copy, key, before, after, migrations).await;
+    }
+    bot.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_backup_never_overwrites_a_file_and_needs_its_directory() {
+    let (store, dir) = fresh_store().await;
+    let existing = dir.path().join("existing.db");
+    std::fs::write(&existing, "keep me").unwrap();
+    for target in [existing.clone(), dir.path().join("empty.db")] {
+        if target.ends_with("empty.db") {
+            std::fs::write(&target, "").unwrap();
+        }
+        let err = store.backup_to(&target).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backup { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot back up to {}: it already exists, and a backup never overwrites anything: choose a new file name",
+                target.display()
+            )
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert_eq!(std::fs::read(dir.path().join("empty.db")).unwrap(), b"");
+
+    let nowhere = dir.path().join("no-such-dir").join("copy.db");
+    let err = store.backup_to(&nowhere).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot back up to {}: the directory {} does not exist",
+            nowhere.display(),
+            dir.path().join("no-such-dir").display()
+        )
+    );
+    assert!(!dir.path().join("no-such-dir").exists());
+
+    let missing = format!("sqlite://{}", dir.path().join("missing.db").display());
+    let err = prepbot_core::store::backup_url(&missing, &dir.path().join("copy.db"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("cannot open the database {missing}: there is no database file there to back up")
+    );
+    assert!(!dir.path().join("copy.db").exists(), "no empty copy left");
+    assert!(!dir.path().join("missing.db").exists(), "nothing created");
+    store.close().await;
+}

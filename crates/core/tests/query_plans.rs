@@ -1,0 +1,606 @@
+//! Every statement the bot runs for commands, answer events and the scheduler uses
+//! an index: no full-table scan, no sort without an index. The statements are the
+//! ones sqlx really executed (captured from its `sqlx::query` trace events while the
+//! real code paths run on a seeded database), each then run through
+//! `EXPLAIN QUERY PLAN` with a dummy value bound to every parameter.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use prepbot_core::bank::{Difficulty, QuestionBank};
+use prepbot_core::chat::Platform;
+use prepbot_core::engine::schedule::Days;
+use prepbot_core::engine::streak::MemberStreak;
+use prepbot_core::ingest::AnswerWriter;
+use prepbot_core::practice::{AnswerEvent, IncomingMessage, ListedMessage, Practice};
+use prepbot_core::scheduler::{drop_now, run_due};
+use prepbot_core::store::member_stats::{self, MemberStats};
+use prepbot_testkit as common;
+use prepbot_testkit::*;
+use sqlx::Row;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, registry};
+
+// ---- capturing what sqlx executes ------------------------------------------------
+
+/// Statements sqlx logged while capture was on, in the order they ran.
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+/// The capture is process-wide (sqlx runs statements on its own worker threads),
+/// so the tests in this file take turns.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Records the statement text of sqlx's `sqlx::query` events. sqlx-core 0.8.6
+/// (`logger.rs`) puts the full text in `db.statement` (wrapped in blank lines) when
+/// it is longer than its four-word `summary`, and leaves `db.statement` empty
+/// otherwise; statements are logged at DEBUG by default.
+struct StatementCapture;
+
+#[derive(Default)]
+struct StatementFields {
+    summary: String,
+    statement: String,
+}
+
+impl Visit for StatementFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "summary" => self.summary = value.to_string(),
+            "db.statement" => self.statement = value.to_string(),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+}
+
+impl<S: tracing::Subscriber> Layer<S> for StatementCapture {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" || !CAPTURING.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut fields = StatementFields::default();
+        event.record(&mut fields);
+        let sql = if fields.statement.trim().is_empty() {
+            fields.summary
+        } else {
+            fields.statement
+        };
+        CAPTURED.lock().unwrap().push(normalize(&sql));
+    }
+}
+
+fn normalize(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn install_capture() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        registry()
+            .with(StatementCapture)
+            .try_init()
+            .expect("no other global subscriber in this test binary");
+    });
+}
+
+fn start_capture() {
+    CAPTURED.lock().unwrap().clear();
+    CAPTURING.store(true, Ordering::SeqCst);
+}
+
+fn stop_capture() -> Vec<String> {
+    CAPTURING.store(false, Ordering::SeqCst);
+    std::mem::take(&mut *CAPTURED.lock().unwrap())
+}
+
+/// Queries over tables: not transaction control, pragmas or sqlx's migration
+/// bookkeeping.
+fn is_query(sql: &str) -> bool {
+    let first = sql
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    matches!(
+        first.as_str(),
+        "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "WITH"
+    ) && !sql.contains("_sqlx_migrations")
+}
+
+/// Distinct queries, in the order they first ran.
+fn distinct_queries(statements: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    statements
+        .into_iter()
+        .filter(|s| is_query(s) && seen.insert(s.clone()))
+        .collect()
+}
+
+/// `?` placeholders outside string literals and quoted names.
+fn placeholders(sql: &str) -> usize {
+    let mut quote = None;
+    let mut n = 0;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '?') => n += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// The `detail` column of `EXPLAIN QUERY PLAN`, one line per step.
+async fn plan(practice: &Practice, sql: &str) -> Vec<String> {
+    let mut conn = practice.store().read().await.unwrap();
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query(&explain);
+    for _ in 0..placeholders(sql) {
+        query = query.bind(1i64);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN failed for {sql}: {e}"))
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect()
+}
+
+/// Why a plan line is not acceptable, if it is not.
+fn rejected(line: &str) -> Option<&'static str> {
+    if line.contains("USE TEMP B-TREE") {
+        return Some("sorts without an index");
+    }
+    let scan = line.strip_prefix("SCAN ")?;
+    // A scan in index order is an ordered walk over the rows asked for (a range of
+    // an index); a plain SCAN of a table reads every row.
+    if scan.contains(" USING INDEX ") || scan.contains(" USING COVERING INDEX ") {
+        return None;
+    }
+    // The VALUES of an INSERT: one row, or the answer writer's many.
+    if scan == "CONSTANT ROW" || scan.ends_with("-ROW VALUES CLAUSE") {
+        return None;
+    }
+    Some("reads the whole table")
+}
+
+/// The tables and aliases an answer-touching statement reads answers through.
+fn answer_tables(sql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        if matches!(*w, "answers" | "early_message_events") {
+            names.push(w.to_string());
+            if let Some(alias) = words
+                .get(i + 1)
+                .filter(|a| a.len() <= 2 && a.chars().all(|c| c.is_ascii_lowercase()))
+            {
+                names.push(alias.to_string());
+            }
+        }
+    }
+    names
+}
+
+// ---- a seeded database driven through the real code paths --------------------------
+
+const OTHER: u64 = 902;
+const THIRD: u64 = 903;
+
+fn msg(thread: u64, id: u64, member: u64, at: DateTime<Utc>) -> IncomingMessage {
+    message(thread, id, member, at)
+}
+
+/// Answer events through the answer writer, several in one transaction (a delete
+/// and an edit ahead of their creates); uses message ids `first_id..first_id + 3`.
+async fn through_the_writer(p: &Practice, thread: u64, at: DateTime<Utc>, first_id: u64) {
+    let (writer, task) = AnswerWriter::start(p.clone());
+    let (a, b, c) = (first_id, first_id + 1, first_id + 2);
+    let events = vec![
+        AnswerEvent::Deleted {
+            thread: common::thread(thread),
+            message_id: b.to_string(),
+            at,
+        },
+        AnswerEvent::EditedText {
+            thread: common::thread(thread),
+            message_id: c.to_string(),
+            body: "early edit".into(),
+            edited_at: at,
+        },
+        AnswerEvent::Posted(msg(thread, a, 3, at)),
+        AnswerEvent::Posted(msg(thread, b, 3, at)),
+        AnswerEvent::Edited {
+            message: msg(thread, c, 4, at),
+            edited_at: at + Duration::minutes(1),
+        },
+        AnswerEvent::EditedText {
+            thread: common::thread(thread),
+            message_id: a.to_string(),
+            body: "edited".into(),
+            edited_at: at + Duration::minutes(1),
+        },
+    ];
+    futures_util::future::try_join_all(events.into_iter().map(|e| writer.submit(e)))
+        .await
+        .unwrap();
+    task.stop().await;
+}
+
+/// Three channels of one guild, a few days of drops, answers with edits and
+/// deletes in every order, reveals, a late answer to an older drop, failed posts
+/// and reveals, `/drop`, a deleted channel, and every read a command makes.
+async fn exercise(p: &Practice) {
+    let out = Recording::default();
+    let start = utc("2026-03-02T00:00:00Z");
+    for (channel, seed) in [(CHANNEL, 1), (OTHER, 2), (THIRD, 3)] {
+        let mut s = setup("09:00", "UTC", Days::DAILY, 8);
+        s.address = address(GUILD, channel);
+        if channel == THIRD {
+            // Three questions: its fourth drop starts a new rotation cycle.
+            s.pool.topic = Some("caching".into());
+        }
+        p.setup_channel(s, seed, start).await.unwrap();
+    }
+    let (channel_key, other_key, third_key) = (
+        key(p, CHANNEL).await,
+        key(p, OTHER).await,
+        key(p, THIRD).await,
+    );
+    let mut next_message = 100_000u64;
+    let mut day = start + Duration::hours(9);
+    for d in 0..3 {
+        let (report, _) = out.pass(p, day).await;
+        assert_eq!(report.posted.len(), 3, "day {d}: every channel posts");
+        for drop in &report.posted {
+            let thread = id(drop.thread_id.as_deref().unwrap());
+            for member in 1..=4u64 {
+                next_message += 1;
+                p.record_message(msg(
+                    thread,
+                    next_message,
+                    member,
+                    day + Duration::minutes(5),
+                ))
+                .await
+                .unwrap();
+            }
+            // An edit of a stored answer, of one not stored yet, and its create.
+            let edited = msg(thread, next_message, 4, day + Duration::minutes(5));
+            p.record_edit(edited, day + Duration::minutes(6))
+                .await
+                .unwrap();
+            p.edit_in_thread(
+                &common::thread(thread),
+                &(next_message + 1).to_string(),
+                "early edit",
+                day + Duration::minutes(7),
+            )
+            .await
+            .unwrap();
+            next_message += 1;
+            p.record_message(msg(thread, next_message, 5, day + Duration::minutes(6)))
+                .await
+                .unwrap();
+            // A delete of a stored answer, of one not stored yet, and its create.
+            p.withdraw_in_thread(
+                &common::thread(thread),
+                &next_message.to_string(),
+                day + Duration::minutes(8),
+            )
+            .await
+            .unwrap();
+            p.withdraw_in_thread(
+                &common::thread(thread),
+                &(next_message + 1).to_string(),
+                day + Duration::minutes(8),
+            )
+            .await
+            .unwrap();
+            next_message += 1;
+            p.record_message(msg(thread, next_message, 6, day + Duration::minutes(7)))
+                .await
+                .unwrap();
+        }
+        // What commands read while drops are open.
+        p.open_question_ids(Platform::Discord, &GUILD.to_string())
+            .await
+            .unwrap();
+        for channel in [channel_key, other_key, third_key] {
+            let ch = p.channel(channel).await.unwrap().unwrap();
+            p.next_drop(&ch, day).await.unwrap();
+            p.open_drop(channel).await.unwrap();
+            p.last_failure(channel).await.unwrap();
+        }
+        let (report, _) = out.pass(p, day + Duration::hours(8)).await;
+        assert_eq!(report.revealed.len(), 3, "day {d}: every channel reveals");
+        day += Duration::days(1);
+    }
+
+    // A late on-time answer to the first drop, whose event arrives after later
+    // drops settled: the member's run is replayed from their on-time answers.
+    let first = p.drop_by_id(1).await.unwrap().unwrap();
+    next_message += 1;
+    let first_thread = id(first.thread_id.as_deref().unwrap());
+    p.record_message(msg(
+        first_thread,
+        next_message,
+        2,
+        first.posted_at.unwrap() + Duration::minutes(1),
+    ))
+    .await
+    .unwrap();
+
+    // The same kinds of event as the bot applies them: through the answer writer.
+    through_the_writer(
+        p,
+        first_thread,
+        first.posted_at.unwrap() + Duration::minutes(2),
+        next_message + 1,
+    )
+    .await;
+    next_message += 3;
+
+    p.streak(channel_key, "1").await.unwrap();
+    p.streak(channel_key, "99").await.unwrap();
+    p.leaderboard(channel_key, 10).await.unwrap();
+    p.agenda().await.unwrap();
+
+    // The backfill after downtime: open drops, then one thread caught up on.
+    let (report, _) = out.pass(p, day).await;
+    let open = report.posted[0].clone();
+    assert_eq!(p.open_drops().await.unwrap().len(), 3);
+    let thread = id(open.thread_id.as_deref().unwrap());
+    through_the_writer(p, thread, day + Duration::minutes(1), next_message + 1).await;
+    next_message += 3;
+    let listed = vec![ListedMessage {
+        message: msg(thread, next_message + 1, 1, day + Duration::minutes(1)),
+        edited_at: Some(day + Duration::minutes(2)),
+    }];
+    p.reconcile_thread(
+        &open,
+        listed,
+        day + Duration::minutes(1),
+        day + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    p.set_thread(open.id, &thread.to_string()).await.unwrap();
+
+    // A reveal that fails and is retried, then closed without its reveal.
+    out.fail_reveals.store(true, Ordering::SeqCst);
+    out.pass(p, day + Duration::hours(8)).await;
+    out.fail_permanently.store(true, Ordering::SeqCst);
+    out.pass(p, day + Duration::hours(8) + Duration::minutes(5))
+        .await;
+    out.fail_reveals.store(false, Ordering::SeqCst);
+    out.fail_permanently.store(false, Ordering::SeqCst);
+
+    // A post that fails and is retried; then one that fails for good.
+    day += Duration::days(1);
+    out.fail_drops.store(true, Ordering::SeqCst);
+    out.pass(p, day).await;
+    out.pass(p, day + Duration::minutes(2)).await;
+    out.fail_permanently.store(true, Ordering::SeqCst);
+    out.pass(p, day + Duration::minutes(10)).await;
+    out.fail_drops.store(false, Ordering::SeqCst);
+    out.fail_permanently.store(false, Ordering::SeqCst);
+    p.last_failure(channel_key).await.unwrap();
+
+    // `/drop` with nothing open, then again with today's drop out.
+    out.at(day + Duration::hours(1));
+    drop_now(p, &out, channel_key, day + Duration::hours(1))
+        .await
+        .unwrap();
+    drop_now(p, &out, channel_key, day + Duration::hours(1))
+        .await
+        .unwrap_err();
+
+    // Pause and resume.
+    p.set_paused(other_key, true, day).await.unwrap();
+    p.set_paused(other_key, false, day).await.unwrap();
+
+    // Days that passed while the bot was down are recorded as missed.
+    day += Duration::days(3);
+    out.pass(p, day).await;
+    out.pass(p, day + Duration::hours(8)).await;
+
+    // A bank that lost every question of a channel's pool: the date is failed.
+    let databases_only = QuestionBank::from_questions(
+        (0..3)
+            .map(|i| question(&format!("db-{i}"), "databases", Difficulty::Hard))
+            .collect(),
+    );
+    let shrunk = Practice::new(p.store().clone(), Arc::new(databases_only));
+    day += Duration::days(1);
+    assert!(
+        shrunk
+            .claim_scheduled_drop(third_key, day)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(p.last_failure(third_key).await.unwrap().is_some());
+
+    // A channel the platform says is gone.
+    p.channel_gone(third_key, "Unknown Channel", day)
+        .await
+        .unwrap();
+    run_due(p, &out, day + Duration::hours(9)).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_statement_of_commands_events_and_the_scheduler_uses_an_index() {
+    let _turn = TURN.lock().await;
+    install_capture();
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    start_capture();
+    exercise(&p).await;
+    let queries = distinct_queries(stop_capture());
+
+    let mut failures = Vec::new();
+    println!("checked {} distinct statements:", queries.len());
+    for sql in &queries {
+        let lines = plan(&p, sql).await;
+        println!("\n{sql}");
+        for line in &lines {
+            println!("    {line}");
+            if let Some(why) = rejected(line) {
+                failures.push(format!("{why}: `{line}` in\n    {sql}"));
+            }
+        }
+        // Answer events and reveals must not cost more as answers pile up: every
+        // read of the answer tables is a lookup by drop or message id.
+        let tables = answer_tables(sql);
+        for line in &lines {
+            let mut words = line.split_whitespace();
+            let (Some(op), Some(table)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if !tables.iter().any(|t| t == table) {
+                continue;
+            }
+            let keyed = op == "SEARCH"
+                && (line.contains("(drop_id=?")
+                    || line.contains("(rowid=?")
+                    || line.contains("(channel_id=? AND message_id=?)"));
+            if !keyed {
+                failures.push(format!(
+                    "reads answers other than by drop or message id: `{line}` in\n    {sql}"
+                ));
+            }
+        }
+    }
+    assert!(
+        queries.len() >= 15,
+        "only {} distinct statements captured: is sqlx still logging them under `sqlx::query`?",
+        queries.len()
+    );
+    for table in [
+        "channels",
+        "drops",
+        "answers",
+        "early_message_events",
+        "member_stats",
+    ] {
+        assert!(
+            queries.iter().any(|q| q.contains(table)),
+            "no statement touching {table} was captured"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} plan(s) without an index:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn the_agenda_runs_the_same_queries_for_two_channels_as_for_forty() {
+    let _turn = TURN.lock().await;
+    install_capture();
+    let mut counts = Vec::new();
+    for channels in [2u64, 40] {
+        let (p, _dir) = practice_with(small_bank(3)).await;
+        let out = Recording::default();
+        let start = utc("2026-03-02T00:00:00Z");
+        for c in 0..channels {
+            let mut s = setup("09:00", "UTC", Days::DAILY, 8);
+            s.address = address(GUILD, 1_000 + c);
+            p.setup_channel(s, c, start).await.unwrap();
+        }
+        // Every channel has a revealed drop and an open one.
+        out.pass(&p, start + Duration::hours(9)).await;
+        out.pass(&p, start + Duration::hours(17)).await;
+        out.pass(&p, start + Duration::hours(33)).await;
+        start_capture();
+        let agenda = p.agenda().await.unwrap();
+        let statements: Vec<String> = stop_capture().into_iter().filter(|s| is_query(s)).collect();
+        assert_eq!(
+            agenda.len() as u64,
+            2 * channels,
+            "a drop and a reveal per channel"
+        );
+        counts.push(statements.len());
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "the agenda's queries grow with the number of channels: {counts:?}"
+    );
+}
+
+/// The leaderboard's two index walks rank exactly like the single sort they
+/// replaced (typed here as the reference), ties and case-insensitive names
+/// included, whether many, few or no streaks are current. As in the bot, no stored
+/// streak is newer than the latest revealed drop.
+#[tokio::test]
+async fn the_two_walk_leaderboard_ranks_like_one_sort_over_every_member() {
+    // The reference sort must not end up among the statements checked above.
+    let _turn = TURN.lock().await;
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let names = ["ann", "Ann", "bob", "BOB", "cy", "Dee", "dee", "eve"];
+    // A fixed pseudo-random spread of streaks, totals and last answered drops.
+    let mut x = 12_345u64;
+    let mut next = |n: u64| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (x >> 33) % n
+    };
+    for latest_revealed in 0..=6u32 {
+        let channel = 2_000 + latest_revealed as u64;
+        let mut s = setup("09:00", "UTC", Days::DAILY, 8);
+        s.address = address(GUILD, channel);
+        let (set_up, _) = p
+            .setup_channel(s, 1, utc("2026-03-02T00:00:00Z"))
+            .await
+            .unwrap();
+        let channel = set_up.key;
+        let mut tx = p.store().write().await.unwrap();
+        for member in 0..300u64 {
+            let stats = MemberStats {
+                channel_id: channel,
+                member_id: (10_000 - member * 7).to_string(),
+                member_name: names[next(names.len() as u64) as usize].to_string(),
+                streak: MemberStreak {
+                    current: next(5) as u32,
+                    best: 5,
+                    total_on_time: next(8) as u32,
+                    last_seq: next(latest_revealed as u64 + 1) as u32,
+                    last_answered_at: utc("2026-03-02T10:00:00Z"),
+                },
+            };
+            member_stats::upsert(&mut tx, &stats).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let mut conn = p.store().read().await.unwrap();
+        for limit in [1u32, 3, 10, 40, 299, 300, 1_000] {
+            let reference: Vec<String> = sqlx::query_scalar(
+                "SELECT member_id FROM member_stats WHERE channel_id = ? \
+                 ORDER BY CASE WHEN last_seq >= ? THEN current_streak ELSE 0 END DESC, \
+                          total_on_time DESC, member_name COLLATE NOCASE, id \
+                 LIMIT ?",
+            )
+            .bind(channel)
+            .bind(latest_revealed as i64)
+            .bind(limit as i64)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            let board = member_stats::leaderboard(&mut conn, channel, latest_revealed, limit)
+                .await
+                .unwrap();
+            let ids: Vec<String> = board.iter().map(|s| s.member_id.clone()).collect();
+            assert_eq!(
+                ids, reference,
+                "latest revealed {latest_revealed}, limit {limit}"
+            );
+        }
+    }
+}

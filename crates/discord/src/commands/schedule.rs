@@ -1,0 +1,160 @@
+//! `/schedule show|pause|resume`. The parent stays visible to everyone because
+//! `show` is for everyone; `pause` and `resume` check Manage Server themselves.
+
+use poise::CreateReply;
+
+use crate::errors::require_admin;
+use crate::render::{full_time, message_link, relative_time};
+use crate::{CommandError, Context};
+use prepbot_core::practice::PracticeError;
+
+/// See or change this channel's practice schedule
+#[poise::command(
+    slash_command,
+    guild_only,
+    subcommands("show", "pause", "resume"),
+    subcommand_required
+)]
+pub async fn schedule(_ctx: Context<'_>) -> Result<(), CommandError> {
+    Ok(())
+}
+
+/// Show this channel's schedule, next drop and open drop
+#[poise::command(slash_command, guild_only)]
+pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
+    let data = ctx.data();
+    let now = data.clock.now();
+    let channel_id = super::home_channel(ctx);
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
+    let view = data.practice.schedule_view(channel, now).await?;
+    let channel = &view.channel;
+    let s = &channel.schedule;
+    let mut text = format!(
+        "This channel: {} at {} {}, reveal {} h after each drop, {}.",
+        s.days,
+        s.time.format("%H:%M"),
+        s.zone.name(),
+        s.reveal_after_hours,
+        s.pool
+    );
+    match &view.next_drop {
+        Some(next) => text.push_str(&format!(
+            "\nNext drop: {} ({}).",
+            full_time(next.drop_at),
+            relative_time(next.drop_at)
+        )),
+        None => text.push_str("\nPaused: no drops until someone runs /schedule resume."),
+    }
+    if let Some(open) = &view.open {
+        let guild = super::snowflake(&channel.address.workspace);
+        let link = open
+            .message_id
+            .as_deref()
+            .map(|m| message_link(guild, channel_id, super::snowflake(m)))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\nOpen: drop #{} {link}, revealed {}.",
+            open.seq.unwrap_or(0),
+            relative_time(open.reveal_due_at)
+        ));
+    }
+    if let Some(reason) = &channel.pause_reason {
+        text.push_str(&format!(
+            "\nPaused by the bot: {}.",
+            mention_channel(reason, channel_id)
+        ));
+    }
+    if let Some(failed) = view.failed_drop() {
+        text.push_str(&format!(
+            "\nLast drop failed ({}): {}.",
+            relative_time(failed.due_at),
+            mention_channel(failed.failure.as_deref().unwrap_or_default(), channel_id)
+                .trim_end_matches('.')
+        ));
+    }
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Pause this channel's drops (Manage Server)
+#[poise::command(slash_command, guild_only)]
+pub async fn pause(ctx: Context<'_>) -> Result<(), CommandError> {
+    require_admin(ctx)?;
+    ctx.defer_ephemeral().await?;
+    let data = ctx.data();
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
+    data.practice
+        .set_paused(channel.key, true, data.clock.now())
+        .await?;
+    data.wake.notify_one();
+    let text = "Paused: no new drops here until /schedule resume. An open drop is still revealed on time, and nobody's streak breaks while paused.";
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Resume this channel's drops (Manage Server)
+#[poise::command(slash_command, guild_only)]
+pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
+    require_admin(ctx)?;
+    ctx.defer_ephemeral().await?;
+    let data = ctx.data();
+    let now = data.clock.now();
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
+    let channel = data.practice.set_paused(channel.key, false, now).await?;
+    data.wake.notify_one();
+    let next = data.practice.next_drop(&channel, now).await?;
+    let text = match next {
+        Some(next) => format!(
+            "Resumed. Next drop: {} ({}).",
+            full_time(next.drop_at),
+            relative_time(next.drop_at)
+        ),
+        None => "Resumed.".to_string(),
+    };
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Stored reasons name "the channel" in plain words (they are shown by `prepbot status`
+/// and on every platform); on Discord the channel is named by its mention, as members
+/// see it.
+fn mention_channel(reason: &str, channel_id: u64) -> String {
+    let mention = format!("<#{channel_id}>");
+    reason
+        .replacen("post in the channel", &format!("post in {mention}"), 1)
+        .replacen(
+            "the channel no longer",
+            &format!("the channel {mention} no longer"),
+            1,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stored_reasons_name_the_channel_by_its_mention() {
+        assert_eq!(
+            super::mention_channel(
+                "the bot lacks permission to post in the channel: it needs",
+                42
+            ),
+            "the bot lacks permission to post in <#42>: it needs"
+        );
+        assert_eq!(
+            super::mention_channel(
+                "the channel no longer exists (Discord: Unknown Channel)",
+                42
+            ),
+            "the channel <#42> no longer exists (Discord: Unknown Channel)"
+        );
+    }
+}

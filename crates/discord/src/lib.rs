@@ -1,0 +1,569 @@
+//! The Discord adapter: `prepbot run`. Translates gateway events and slash commands
+//! into [`Practice`] calls and the scheduler's output into Discord messages.
+//!
+//! - [`commands`]: one file per command group, all listed in [`commands::all`].
+//! - [`events`]: answers in drop threads (create, edit, delete).
+//! - [`limit`]: each member's command budget, checked before every command.
+//! - [`outbound`]: drops and reveals as Discord messages, and the paced ✅/🕒 queue.
+//! - [`rest`]: the REST calls those make, with their own 429 handling.
+//! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
+//! - [`backfill`]: catching up on threads after the bot was away.
+//! - [`tracked`]: counts the events being handled, for a graceful shutdown.
+//!
+//! The scheduler is started once, here, with its own REST client, after the first
+//! Ready and the backfill, never from the Ready event itself (Discord sends Ready
+//! again after reconnects) nor from poise's setup.
+
+pub mod backfill;
+pub mod commands;
+mod connections;
+pub mod errors;
+pub mod events;
+pub mod limit;
+mod messages;
+pub mod outbound;
+pub mod render;
+pub mod rest;
+pub mod tracked;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+use poise::serenity_prelude as serenity;
+use serenity::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
+use tokio::sync::{Notify, oneshot};
+use tracing::{info, warn};
+
+use prepbot_core::clock::Clock;
+use prepbot_core::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS, vars};
+use prepbot_core::practice::Practice;
+use prepbot_core::runtime::{CoreSettings, Runtime};
+
+pub use errors::CommandError;
+use outbound::{DiscordOutbound, DiscordReactions};
+use prepbot_core::acks::AckQueue;
+use rest::Rest;
+
+/// The bot token. Its `Debug` hides it and it has no `Display`; it goes only to
+/// Discord (the REST `Authorization` header and the gateway's IDENTIFY).
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// Takes the token as Discord shows it; a pasted "Bot " prefix is dropped (it is
+    /// added where the token is used).
+    pub fn new(token: impl Into<String>) -> Self {
+        let token = token.into();
+        let bare = token
+            .trim()
+            .strip_prefix("Bot ")
+            .unwrap_or(token.trim())
+            .trim();
+        Token(bare.to_string())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// A setting that keeps the bot from starting; the process exits with status 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "DISCORD_TOKEN is not set: copy the bot token from https://discord.com/developers/applications (Bot tab) and run `DISCORD_TOKEN=<token> prepbot run` (see the README)"
+    )]
+    MissingToken,
+    #[error("PREPBOT_DEV_GUILD must be a server id (a number), not `{0}`")]
+    BadDevGuild(String),
+    #[error("PREPBOT_DISCORD_API_BASE must look like http://host:port, not `{0}`")]
+    BadApiBase(String),
+    #[error("PREPBOT_CLAIM_LEASE_SECS must be a number of seconds from 2 to 3600, not `{0}`")]
+    BadLease(String),
+    #[error(
+        "PREPBOT_CATCH_UP_GRACE_MINS must be a number of minutes from 1 to 10080 (a week), not `{0}`"
+    )]
+    BadGrace(String),
+    #[error(
+        "PREPBOT_DISCORD_RATE must be a number of requests per second from 1 to 10000, not `{0}`"
+    )]
+    BadRate(String),
+}
+
+/// What `prepbot run` reads from the environment.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    pub token: Token,
+    pub database_url: String,
+    pub questions: PathBuf,
+    /// Register commands in this guild only (instant), instead of globally.
+    pub dev_guild: Option<u64>,
+    /// Send every REST call here (and take the gateway URL from it): a fake Discord
+    /// in tests, or an API proxy such as twilight-http-proxy.
+    pub api_base: Option<String>,
+    /// How long a claim on a drop or a reveal holds ([`prepbot_core::practice::LEASE`] by
+    /// default): after a crash, a drop whose post may or may not have gone out is
+    /// retried (deduplicated) once its claim runs out.
+    pub claim_lease: Option<chrono::Duration>,
+    /// How late a drop that fell due while the bot was down may still be posted
+    /// (`PREPBOT_CATCH_UP_GRACE_MINS`); `None`: until its reveal time.
+    pub catch_up_grace: Option<chrono::Duration>,
+    /// Requests per second the bot's own REST client paces itself to
+    /// (`PREPBOT_DISCORD_RATE`); `None`: [`rest::DEFAULT_RATE`], Discord's global
+    /// limit for a bot.
+    pub discord_rate: Option<u32>,
+}
+
+impl DiscordConfig {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let token = set(vars::DISCORD_TOKEN).ok_or(ConfigError::MissingToken)?;
+        let dev_guild = set(vars::DEV_GUILD)
+            .map(|g| {
+                g.parse::<u64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or(ConfigError::BadDevGuild(g))
+            })
+            .transpose()?;
+        let api_base = set(vars::DISCORD_API_BASE)
+            .map(|b| {
+                let ok = (b.starts_with("http://") || b.starts_with("https://"))
+                    && b.len() > "http://".len();
+                if ok {
+                    Ok(b.trim_end_matches('/').to_string())
+                } else {
+                    Err(ConfigError::BadApiBase(b))
+                }
+            })
+            .transpose()?;
+        let claim_lease = set(vars::CLAIM_LEASE_SECS)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|s| (2..=3600).contains(s))
+                    .map(chrono::Duration::seconds)
+                    .ok_or(ConfigError::BadLease(v))
+            })
+            .transpose()?;
+        let catch_up_grace = set(vars::CATCH_UP_GRACE_MINS)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|m| (1..=10080).contains(m))
+                    .map(chrono::Duration::minutes)
+                    .ok_or(ConfigError::BadGrace(v))
+            })
+            .transpose()?;
+        let discord_rate = set(vars::DISCORD_RATE)
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|r| (1..=10_000).contains(r))
+                    .ok_or(ConfigError::BadRate(v))
+            })
+            .transpose()?;
+        Ok(DiscordConfig {
+            token: Token::new(token),
+            database_url: set(vars::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            questions: set(vars::QUESTIONS)
+                .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
+            dev_guild,
+            api_base,
+            claim_lease,
+            catch_up_grace,
+            discord_rate,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+}
+
+/// Shared by every command and event handler.
+pub struct Data {
+    pub practice: Practice,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the scheduler when a schedule or a drop changed.
+    pub wake: Arc<Notify>,
+    pub outbound: DiscordOutbound,
+    pub acks: AckQueue,
+    /// Gateway sessions started (READY received): after the first, a new session
+    /// means events may have been missed, so the threads are caught up on again.
+    pub sessions: std::sync::atomic::AtomicUsize,
+    /// Each member's command budget (see `limit`).
+    pub limits: limit::MemberLimiter,
+}
+
+pub type Context<'a> = poise::Context<'a, Data, CommandError>;
+
+/// Runs the bot until `shutdown` resolves or the gateway connection fails for good.
+pub async fn run(
+    config: DiscordConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let mut runtime = Runtime::start(
+        &CoreSettings {
+            questions: &config.questions,
+            database_url: &config.database_url,
+            claim_lease: config.claim_lease,
+            catch_up_grace: config.catch_up_grace,
+        },
+        clock.clone(),
+    )
+    .await?;
+    let practice = runtime.practice.clone();
+
+    // Serenity's default HTTP client never times out: a server that accepts the
+    // connection and never answers would hang startup (the gateway probe, command
+    // registration) forever.
+    let http_client = || {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            // One idle connection kept for command replies: with the gateway's and
+            // the REST client's, the bot stays within its connection budget
+            // (`rest::DEFAULT_CONCURRENCY`).
+            .pool_max_idle_per_host(1)
+            .build()
+    };
+    let mut http = HttpBuilder::new(config.token.expose())
+        .client(http_client()?)
+        .default_allowed_mentions(render::no_mentions());
+    if let Some(base) = &config.api_base {
+        // Serenity honours the proxy only with its ratelimiter off; our own REST client
+        // paces the bursts and honours 429s (see `rest`).
+        http = http.proxy(base.clone()).ratelimiter_disabled(true);
+        // Serenity falls back to the real gateway if this call fails; in proxy mode
+        // that must be a startup error instead.
+        let probe = HttpBuilder::new(config.token.expose())
+            .client(http_client()?)
+            .proxy(base.clone())
+            .ratelimiter_disabled(true)
+            .build();
+        probe.get_gateway().await.map_err(|e| {
+            anyhow::anyhow!(
+                "the Discord API at {base} did not answer GET /api/v10/gateway: {}",
+                errors::describe_serenity(&e)
+            )
+        })?;
+    }
+    let http = http.build();
+
+    let rest = Arc::new(
+        Rest::new(
+            &config.token,
+            config.api_base.as_deref(),
+            rest::REST_CONNECTIONS,
+        )?
+        .with_rate(config.discord_rate.unwrap_or(rest::DEFAULT_RATE)),
+    );
+    let outbound = DiscordOutbound::new(rest.clone());
+    let acks = AckQueue::start(DiscordReactions(rest.clone()));
+    let wake = runtime.wake.clone();
+    let answer_sink = events::AnswerSink {
+        answers: runtime.answers.clone(),
+        acks: acks.clone(),
+        clock: clock.clone(),
+    };
+    let data = Data {
+        practice: practice.clone(),
+        clock: clock.clone(),
+        wake: wake.clone(),
+        outbound: outbound.clone(),
+        acks: acks.clone(),
+        sessions: std::sync::atomic::AtomicUsize::new(0),
+        limits: limit::MemberLimiter::default(),
+    };
+    let bot_user = outbound.clone();
+
+    // Setup reports success or failure here; a setup that panics drops the sender,
+    // which counts as a failure too.
+    let (setup_tx, mut setup_rx) = oneshot::channel::<Result<(), String>>();
+    let dev_guild = config.dev_guild.map(GuildId::new);
+    let framework = poise::Framework::builder()
+        .options(commands::options())
+        .initialize_owners(false)
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                let commands = &framework.options().commands;
+                let register = async {
+                    match dev_guild {
+                        Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+                        None => poise::builtins::register_globally(ctx, commands).await,
+                    }
+                    .map_err(|e| errors::describe_serenity(&e))
+                };
+                let registered = tokio::time::timeout(std::time::Duration::from_secs(30), register)
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 30 s".into()));
+                if let Err(e) = registered {
+                    let why = format!("registering slash commands failed: {e}");
+                    // Without this the process would run on with every event waiting
+                    // for user data that never comes.
+                    let _ = setup_tx.send(Err(why.clone()));
+                    return Err(CommandError::Internal(anyhow::anyhow!(why)));
+                }
+                bot_user.set_bot_user(ready.user.id.get());
+                let _ = setup_tx.send(Ok(()));
+                info!(user = %ready.user.name, guilds = ready.guilds.len(), dev_guild = ?dev_guild.map(|g| g.get()), "connected; commands registered");
+                Ok(data)
+            })
+        })
+        .build();
+
+    let intents =
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    let framework = tracked::Tracked {
+        inner: framework,
+        events: runtime.events.clone(),
+        answers: answer_sink,
+    };
+    let mut client = ClientBuilder::new_with_http(http, intents)
+        .framework(framework)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot build the Discord client: {}",
+                errors::describe_serenity(&e)
+            )
+        })?;
+    let ws_url = client.ws_url.lock().await.clone();
+    if let Some(base) = &config.api_base {
+        check_gateway_url(base, &ws_url)?;
+    }
+
+    let shard_manager = client.shard_manager.clone();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut connection = std::pin::pin!(client.start());
+    let mut setup_pending = true;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut connection => {
+                break result.map_err(|e| anyhow::anyhow!("the Discord connection failed: {}", errors::describe_serenity(&e)));
+            }
+            setup = &mut setup_rx, if setup_pending => {
+                setup_pending = false;
+                match setup {
+                    Ok(Ok(())) => {
+                        // The scheduler starts when the gateway is up (so no answer
+                        // posted from now on is missed) and the threads of open drops
+                        // are caught up on (so a catch-up reveal counts those answers).
+                        let (practice, rest, acks, clock) = (
+                            practice.clone(),
+                            outbound.rest().clone(),
+                            acks.clone(),
+                            clock.clone(),
+                        );
+                        runtime.start_scheduler(outbound.clone(), async move {
+                            backfill::run(&practice, &rest, &acks, clock.now()).await;
+                        });
+                    }
+                    Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),
+                    Err(_) => break Err(anyhow::anyhow!("startup failed: the setup step panicked")),
+                }
+            }
+            () = &mut shutdown => {
+                info!("shutting down");
+                break Ok(());
+            }
+        }
+    };
+    // Stop taking events; the runtime drains the rest in order.
+    shard_manager.shutdown_all().await;
+    runtime.shut_down().await;
+    outcome
+}
+
+/// How long shutdown waits for events being handled, and then for the scheduler.
+pub use prepbot_core::runtime::SHUTDOWN_GRACE;
+
+/// In proxy mode the gateway must be the proxy's, never Discord's.
+fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {
+    let host = |url: &str| -> Option<String> {
+        let rest = url.split_once("://")?.1;
+        Some(rest.split(['/', '?']).next()?.to_ascii_lowercase())
+    };
+    let (Some(api_host), Some(ws_host)) = (host(api_base), host(ws_url)) else {
+        bail!("cannot read the gateway URL `{ws_url}`");
+    };
+    if ws_url.contains("discord.gg") || api_host != ws_host {
+        bail!(
+            "PREPBOT_DISCORD_API_BASE is {api_base} but the gateway URL is {ws_url}: refusing to connect anywhere else"
+        );
+    }
+    Ok(())
+}
+
+/// Entry for `prepbot run`: the environment, the wall clock, Ctrl-C and SIGTERM.
+pub async fn run_from_env() -> Result<(), RunError> {
+    let config = DiscordConfig::from_env().map_err(RunError::Config)?;
+    run(
+        config,
+        Arc::new(prepbot_core::clock::SystemClock),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(RunError::Failed)
+}
+
+/// Why `prepbot run` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A setting is missing or wrong (exit 2).
+    #[error(transparent)]
+    Config(ConfigError),
+    /// Startup or the connection failed (exit 1).
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_missing_or_blank_token_is_a_config_error_that_says_how_to_fix_it() {
+        assert_eq!(
+            DiscordConfig::from_vars(vars(&[])).unwrap_err(),
+            ConfigError::MissingToken
+        );
+        let err = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "   ")])).unwrap_err();
+        assert_eq!(err, ConfigError::MissingToken);
+        assert!(
+            err.to_string()
+                .contains("DISCORD_TOKEN=<token> prepbot run")
+        );
+    }
+
+    #[test]
+    fn settings_are_read_and_checked() {
+        let c = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "abc.def"),
+            ("PREPBOT_DEV_GUILD", "123"),
+            ("PREPBOT_DISCORD_API_BASE", "http://127.0.0.1:5000/"),
+        ]))
+        .unwrap();
+        assert_eq!(c.dev_guild, Some(123));
+        assert_eq!(c.api_base.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(c.database_url, "sqlite://prepbot.db");
+        assert_eq!(format!("{:?}", c.token), "Token(***)");
+        assert!(
+            !format!("{c:?}").contains("abc.def"),
+            "the token never shows in Debug"
+        );
+        let bad = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "t"),
+            ("PREPBOT_DEV_GUILD", "my-server"),
+        ]));
+        assert_eq!(
+            bad.unwrap_err(),
+            ConfigError::BadDevGuild("my-server".into())
+        );
+        let bad = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "t"),
+            ("PREPBOT_DISCORD_API_BASE", "127.0.0.1:5000"),
+        ]));
+        assert!(matches!(bad.unwrap_err(), ConfigError::BadApiBase(_)));
+    }
+
+    #[test]
+    fn the_lease_the_catch_up_grace_and_the_rate_are_bounded() {
+        let c = DiscordConfig::from_vars(vars(&[
+            ("DISCORD_TOKEN", "t"),
+            ("PREPBOT_CLAIM_LEASE_SECS", "30"),
+            ("PREPBOT_CATCH_UP_GRACE_MINS", "90"),
+        ]))
+        .unwrap();
+        assert_eq!(c.claim_lease, Some(chrono::Duration::seconds(30)));
+        assert_eq!(c.catch_up_grace, Some(chrono::Duration::minutes(90)));
+        let c = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "t")])).unwrap();
+        assert_eq!((c.claim_lease, c.catch_up_grace), (None, None));
+        assert_eq!(c.discord_rate, None);
+        for (value, rate) in [("1", 1), ("50", 50), (" 250 ", 250), ("10000", 10_000)] {
+            let c = DiscordConfig::from_vars(vars(&[
+                ("DISCORD_TOKEN", "t"),
+                ("PREPBOT_DISCORD_RATE", value),
+            ]))
+            .unwrap();
+            assert_eq!(c.discord_rate, Some(rate));
+        }
+        for (name, value) in [
+            ("PREPBOT_CLAIM_LEASE_SECS", "1"),
+            ("PREPBOT_CLAIM_LEASE_SECS", "two"),
+            ("PREPBOT_CATCH_UP_GRACE_MINS", "0"),
+            ("PREPBOT_CATCH_UP_GRACE_MINS", "10081"),
+            ("PREPBOT_DISCORD_RATE", "0"),
+            ("PREPBOT_DISCORD_RATE", "10001"),
+            ("PREPBOT_DISCORD_RATE", "fast"),
+            ("PREPBOT_DISCORD_RATE", "-5"),
+        ] {
+            let err = DiscordConfig::from_vars(vars(&[("DISCORD_TOKEN", "t"), (name, value)]))
+                .unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+            assert!(err.to_string().contains(value), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_pasted_bot_prefix_is_dropped() {
+        assert_eq!(Token::new("Bot abc.def").expose(), "abc.def");
+        assert_eq!(Token::new("  abc.def ").expose(), "abc.def");
+    }
+
+    #[test]
+    fn the_gateway_must_be_the_proxy_in_proxy_mode() {
+        assert!(check_gateway_url("http://127.0.0.1:5000", "ws://127.0.0.1:5000/gateway").is_ok());
+        assert!(check_gateway_url("http://127.0.0.1:5000", "wss://gateway.discord.gg").is_err());
+        assert!(check_gateway_url("http://127.0.0.1:5000", "ws://10.0.0.1:5000").is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! Shared helpers for the integration tests: a fresh store with the real migrations,
+//! small hand-made banks, a recording outbound and instants in real zones.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, NaiveTime, Utc};
+use prepbot_core::bank::{Difficulty, Kind, PoolFilter, Question, QuestionBank};
+use prepbot_core::chat::{ChannelAddress, Platform, ThreadRef};
+use prepbot_core::engine::reveal::{DropPost, RevealContent};
+use prepbot_core::engine::schedule::{Days, parse_zone};
+use prepbot_core::ports::{Failure, Outbound, OutboundError, PostedDrop};
+use prepbot_core::practice::{ChannelSetup, IncomingMessage, Practice};
+use prepbot_core::store::Store;
+
+pub fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("rfc3339")
+        .with_timezone(&Utc)
+}
+
+pub fn question(id: &str, topic: &str, difficulty: Difficulty) -> Question {
+    Question {
+        id: id.into(),
+        title: format!("Title {id}"),
+        topic: topic.into(),
+        difficulty,
+        kind: Kind::Technical,
+        tags: vec![],
+        prompt: format!("Prompt {id}"),
+        why_asked: None,
+        model_answer: format!("Model answer {id}"),
+        look_fors: vec!["a".into(), "b".into(), "c".into()],
+        mistakes: vec!["x".into(), "y".into()],
+        follow_ups: vec![],
+        tips: None,
+        path: PathBuf::from(format!("{topic}/{id}.md")),
+    }
+}
+
+/// `n` caching questions (easy) and `n` database questions (hard).
+pub fn small_bank(n: usize) -> QuestionBank {
+    let mut qs = Vec::new();
+    for i in 0..n {
+        qs.push(question(&format!("cache-{i}"), "caching", Difficulty::Easy));
+        qs.push(question(&format!("db-{i}"), "databases", Difficulty::Hard));
+    }
+    QuestionBank::from_questions(qs)
+}
+
+pub async fn fresh_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_path(&dir.path().join("prepbot.db"))
+        .await
+        .expect("open");
+    (store, dir)
+}
+
+pub async fn practice_with(bank: QuestionBank) -> (Practice, tempfile::TempDir) {
+    let (store, dir) = fresh_store().await;
+    (Practice::new(store, Arc::new(bank)), dir)
+}
+
+pub const GUILD: u64 = 900;
+pub const CHANNEL: u64 = 901;
+
+/// A Discord channel's address, as the tests' adapters would report it.
+pub fn address(guild: u64, channel: u64) -> ChannelAddress {
+    ChannelAddress::new(Platform::Discord, guild.to_string(), channel.to_string())
+}
+
+/// A Discord thread, as message events name it.
+pub fn thread(id: u64) -> ThreadRef {
+    ThreadRef::new(Platform::Discord, id.to_string())
+}
+
+/// The key of the Discord channel `channel` (set up in any guild); panics if it has
+/// no schedule.
+pub async fn key(practice: &Practice, channel: u64) -> i64 {
+    practice
+        .channel_at(&address(0, channel))
+        .await
+        .expect("read the channel")
+        .unwrap_or_else(|| panic!("channel {channel} has no schedule"))
+        .key
+}
+
+/// A Discord id the core holds as text.
+pub fn id(text: &str) -> u64 {
+    text.parse().expect("a numeric id")
+}
+
+pub fn setup(time: &str, zone: &str, days: Days, hours: u32) -> ChannelSetup {
+    let (h, m) = time.split_once(':').expect("HH:MM");
+    ChannelSetup {
+        address: address(GUILD, CHANNEL),
+        name: None,
+        time: NaiveTime::from_hms_opt(h.parse().unwrap(), m.parse().unwrap(), 0).unwrap(),
+        zone: parse_zone(zone).expect("zone"),
+        days,
+        reveal_after_hours: hours,
+        pool: PoolFilter::default(),
+    }
+}
+
+pub fn message(thread: u64, id: u64, member: u64, at: DateTime<Utc>) -> IncomingMessage {
+    IncomingMessage {
+        thread: self::thread(thread),
+        message_id: id.to_string(),
+        member_id: member.to_string(),
+        member_name: format!("member{member}"),
+        body: format!("answer {id}"),
+        posted_at: at,
+    }
+}
+
+/// An outbound that records what reached it, at the instant the test's clock says.
+#[derive(Default)]
+pub struct Recording {
+    pub drops: Mutex<Vec<(u64, DropPost)>>,
+    pub reveals: Mutex<Vec<(u64, u64, RevealContent)>>,
+    pub fail_drops: AtomicBool,
+    pub fail_permanently: AtomicBool,
+    pub fail_reveals: AtomicBool,
+    /// Discord is not ready (not connected, or catching up).
+    pub platform_down: AtomicBool,
+    pub reveal_attempts: AtomicU64,
+    pub next_id: AtomicU64,
+    pub now: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Recording {
+    /// One scheduler pass at `now`, with this outbound's clock set to `now`.
+    pub async fn pass(
+        &self,
+        practice: &Practice,
+        now: DateTime<Utc>,
+    ) -> (prepbot_core::scheduler::PassReport, Option<DateTime<Utc>>) {
+        self.at(now);
+        prepbot_core::scheduler::run_due(practice, self, now)
+            .await
+            .expect("a scheduler pass")
+    }
+
+    pub fn at(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap() = Some(now);
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+            .lock()
+            .unwrap()
+            .expect("set the recording clock with at()")
+    }
+    /// What an injected failure is: retryable (an unknown outcome) unless the test
+    /// made failures permanent.
+    fn failure_kind(&self) -> Failure {
+        if self.fail_permanently.load(Ordering::SeqCst) {
+            Failure::Permission
+        } else {
+            Failure::Unknown
+        }
+    }
+    pub fn drop_count(&self) -> usize {
+        self.drops.lock().unwrap().len()
+    }
+    pub fn reveal_count(&self) -> usize {
+        self.reveals.lock().unwrap().len()
+    }
+}
+
+impl Outbound for Recording {
+    /// Discord's channels, unless the test took the platform down.
+    fn ready(&self, platform: Platform) -> bool {
+        platform == Platform::Discord && !self.platform_down.load(Ordering::SeqCst)
+    }
+
+    async fn post_drop(
+        &self,
+        channel: &ChannelAddress,
+        _key: &str,
+        post: &DropPost,
+    ) -> Result<PostedDrop, OutboundError> {
+        if self.fail_drops.load(Ordering::SeqCst) {
+            return Err(OutboundError::new(
+                self.failure_kind(),
+                "HTTP 503 from the platform",
+            ));
+        }
+        self.drops
+            .lock()
+            .unwrap()
+            .push((id(&channel.conversation), post.clone()));
+        let message = 5_000 + self.next_id.fetch_add(1, Ordering::SeqCst);
+        Ok(PostedDrop {
+            message_id: message.to_string(),
+            posted_at: self.now(),
+        })
+    }
+
+    async fn post_reveal(
+        &self,
+        channel: &ChannelAddress,
+        thread_id: &str,
+        _key: &str,
+        reveal: &RevealContent,
+    ) -> Result<DateTime<Utc>, OutboundError> {
+        self.reveal_attempts.fetch_add(1, Ordering::SeqCst);
+        if self.fail_reveals.load(Ordering::SeqCst) {
+            return Err(OutboundError::new(
+                self.failure_kind(),
+                "HTTP 404: Unknown Channel",
+            ));
+        }
+        self.reveals.lock().unwrap().push((
+            id(&channel.conversation),
+            id(thread_id),
+            reveal.clone(),
+        ));
+        Ok(self.now())
+    }
+}

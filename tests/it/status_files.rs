@@ -1,0 +1,103 @@
+//! `prepbot status` on a database it may not write: as a user the permission bits bind,
+//! it says so in one line and leaves the file as it was.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use prepbot_core::store::Store;
+
+/// Root ignores permission bits: as root, the test runs prepbot as `nobody`.
+fn running_as_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+const NOBODY: u32 = 65534;
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `prepbot status` as a user the permission bits bind: ourselves, or `nobody` as root.
+fn status_as_unprivileged(db: &Path) -> Output {
+    let bin = env!("CARGO_BIN_EXE_prepbot");
+    let mut cmd = if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            bin,
+        ]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.arg("status")
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .current_dir("/")
+        .output()
+        .expect("run prepbot (as root, through setpriv from util-linux)")
+}
+
+/// Lets the unprivileged runner write `path` (as root: hands it to `nobody`).
+fn give_to_runner(path: &Path) {
+    if running_as_root() {
+        std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+}
+
+/// Takes write access from the unprivileged runner (as root: it stays root's, mode 755/644).
+fn take_from_runner(path: &Path) {
+    if running_as_root() {
+        set_mode(path, if path.is_dir() { 0o755 } else { 0o644 });
+    } else {
+        set_mode(path, if path.is_dir() { 0o555 } else { 0o444 });
+    }
+}
+
+#[tokio::test]
+async fn prepbot_status_names_a_read_only_file_or_directory_in_one_line() {
+    for case in ["file", "directory"] {
+        let top = tempfile::tempdir().unwrap();
+        set_mode(top.path(), 0o755);
+        let dir = top.path().join(case);
+        fs::create_dir(&dir).unwrap();
+        let path = dir.join("prepbot.db");
+        let store = Store::open_path(&path).await.unwrap();
+        store.close().await;
+        let bytes = fs::read(&path).unwrap();
+        if case == "file" {
+            give_to_runner(&dir);
+            take_from_runner(&path);
+        } else {
+            give_to_runner(&path);
+            take_from_runner(&dir);
+        }
+
+        let out = status_as_unprivileged(&path);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "error: the database sqlite://{} is read-only for prepbot: make the file and its directory writable by the user prepbot runs as (SQLite writes -wal and -shm files beside it)",
+                path.display()
+            ),
+            "{case}"
+        );
+        assert!(
+            fs::read(&path).unwrap() == bytes,
+            "{case}: the file is unchanged"
+        );
+        set_mode(&dir, 0o755);
+    }
+}
