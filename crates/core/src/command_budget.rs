@@ -10,11 +10,21 @@
 //! member before doing anything, which costs no more than the refusal this module
 //! would send, and an admin correcting `/setup` a few times in a row should not be
 //! told to wait.
+//!
+//! Why not `governor`: its limiters are GCRA, which turns "5 per 10 s" into a burst
+//! of 5 and then one command every 2 s; members have always been told the budget
+//! is 5 in any 10 seconds and when the oldest leaves the window (the refusal says
+//! so, and the Discord suite pins it), and changing what members see is out of
+//! scope. The log also charges an invocation once however often it is checked
+//! (poise checks each level of a subcommand) and runs on the bot's clock, which
+//! tests control; with governor both would need code around it of about this
+//! size. The REST pacer has its own measured reason (prepbot-discord's `pacer`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use rustc_hash::FxHashMap;
 
 /// Commands a member may run per [`WINDOW`].
 pub const BUDGET: usize = 5;
@@ -54,7 +64,8 @@ struct Use {
 struct State {
     /// Member id -> their charged commands inside the window, oldest first (at most
     /// `budget` of them).
-    members: HashMap<String, VecDeque<Use>>,
+    /// FxHash: member ids are assigned by the platform, not chosen to collide.
+    members: FxHashMap<String, VecDeque<Use>>,
     last_sweep: Option<DateTime<Utc>>,
 }
 

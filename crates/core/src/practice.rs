@@ -4,6 +4,8 @@
 //! all of a step or none of it.
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -244,10 +246,10 @@ impl AnswerOutcome {
 /// transaction makes its message's entry stale, so it is read again if needed.
 #[derive(Debug, Default)]
 pub(crate) struct TransactionReads {
-    drops: HashMap<ThreadRef, Option<DropRecord>>,
+    drops: FxHashMap<ThreadRef, Option<DropRecord>>,
     /// Channel key -> message id -> its early edit or delete (nested, so a lookup
     /// by `&str` allocates nothing: it runs once per answer in a batch).
-    early: HashMap<i64, HashMap<String, answers::EarlyEvent>>,
+    early: FxHashMap<i64, FxHashMap<String, answers::EarlyEvent>>,
 }
 
 impl TransactionReads {
@@ -271,7 +273,7 @@ impl TransactionReads {
         tx: &mut Conn,
         messages: &[&IncomingMessage],
     ) -> Result<()> {
-        let mut by_channel: HashMap<i64, Vec<&str>> = HashMap::new();
+        let mut by_channel: FxHashMap<i64, Vec<&str>> = FxHashMap::default();
         for m in messages {
             if let Some(drop) = self.drop_of_thread(tx, &m.thread).await? {
                 by_channel

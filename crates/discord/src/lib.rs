@@ -16,12 +16,14 @@
 
 pub mod backfill;
 pub mod commands;
-mod connections;
+// Public for the connection benchmark (`cargo bench --bench connections`).
+pub mod connections;
 pub mod errors;
 pub mod events;
 pub mod limit;
 mod messages;
 pub mod outbound;
+pub mod pacer;
 pub mod render;
 pub mod rest;
 pub mod tracked;

@@ -15,9 +15,9 @@
 //! for the word `kubernetes`). A query that names a topic (`caching`,
 //! `distributed systems`) lists that topic's questions first.
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
@@ -62,30 +62,10 @@ pub(crate) struct Index {
 }
 
 /// Building the index hashes every word of the bank a few times (about 1.5
-/// million hashes for 1,000 questions), so the maps use FNV-1a rather than the
-/// standard SipHash: the keys are the bank's own words, not input an attacker
-/// chooses to collide.
-type TermMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
-
-#[derive(Debug, Clone, Copy)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
+/// million hashes for 1,000 questions), so the maps use rustc-hash's FxHasher
+/// rather than the standard SipHash: the keys are the bank's own words, not input
+/// an attacker chooses to collide.
+type TermMap<V> = FxHashMap<String, V>;
 
 const STOPWORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "by", "do", "for", "from", "how", "in", "is", "it",
@@ -119,7 +99,7 @@ fn stemmer() -> Stemmer {
 /// times and stemming costs more than a lookup.
 #[derive(Default)]
 struct StemCache<'t> {
-    stems: HashMap<Cow<'t, str>, String, BuildHasherDefault<Fnv>>,
+    stems: FxHashMap<Cow<'t, str>, String>,
 }
 
 impl<'t> StemCache<'t> {

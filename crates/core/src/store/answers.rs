@@ -1,6 +1,8 @@
 //! The `answers` table: every message posted in a drop's thread, stored whole.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -247,8 +249,8 @@ pub async fn early_events(
     conn: &mut SqliteConnection,
     channel_id: i64,
     message_ids: &[&str],
-) -> Result<HashMap<String, EarlyEvent>> {
-    let mut found = HashMap::new();
+) -> Result<FxHashMap<String, EarlyEvent>> {
+    let mut found = FxHashMap::default();
     // Well under SQLite's limit of 32,766 bound parameters per statement.
     for chunk in message_ids.chunks(500) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
