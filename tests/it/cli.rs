@@ -225,7 +225,7 @@ async fn a_database_from_a_newer_prepbot_stops_status_and_run_with_one_line() {
     let before = std::fs::read(&db).unwrap();
     let known = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crates/core/migrations"
+        "/crates/core/migrations/sqlite"
     ))
     .unwrap()
     .filter_map(|e| {

@@ -222,3 +222,48 @@ impl Outbound for Recording {
         Ok(self.now())
     }
 }
+
+/// A PostgreSQL database of its own for one test.
+pub mod postgres {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use sqlx::Connection;
+
+    /// The server the tests use: an admin URL such as `.ci/postgres.sh` prints.
+    pub const URL_VARIABLE: &str = "PREPBOT_TEST_POSTGRES_URL";
+
+    /// A new, empty database on the test server, as a URL, or `None` when no
+    /// server is configured and this is not CI (a developer without PostgreSQL
+    /// still runs every SQLite test). Under `CI=true` a missing server fails the
+    /// test: CI never skips the PostgreSQL half.
+    pub async fn fresh_database() -> Option<String> {
+        let Ok(admin) = std::env::var(URL_VARIABLE) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but {URL_VARIABLE} is not set: .ci/run starts a PostgreSQL cluster and sets it"
+            );
+            eprintln!("{URL_VARIABLE} is not set: the PostgreSQL half of this test did not run");
+            return None;
+        };
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "prepbot_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+        // A name made here of digits and letters: nothing to bind or escape.
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a test database");
+        let (base, _) = admin.rsplit_once('/').expect("a URL with a database name");
+        Some(format!("{base}/{name}"))
+    }
+}

@@ -39,7 +39,13 @@ pub type WriteTx = Transaction<'static, Sqlite>;
 /// How long a writer waits for another writer before giving up with [`StoreError::Locked`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The PostgreSQL schema (`migrations/postgres/`), kept equal to what the SQLite
+/// migrations build: every schema change lands in both directories in one commit,
+/// and `tests/it/schemas.rs` compares the two schemas column by column and index
+/// by index.
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

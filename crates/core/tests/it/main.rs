@@ -13,6 +13,7 @@ mod bank_search;
 mod ingest;
 mod layering;
 mod lifecycle;
+mod schemas;
 mod store;
 mod store_faults;
 mod upgrade;

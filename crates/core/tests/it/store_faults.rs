@@ -214,7 +214,7 @@ async fn mark_as_newer(path: &Path, version: i64) {
 
 /// The newest migration in `migrations/`, the version this build knows up to.
 fn newest_migration() -> i64 {
-    fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .filter_map(|e| {
             let name = e.unwrap().file_name().to_string_lossy().into_owned();
