@@ -6,8 +6,9 @@
 -- Dialect choices, so the store's SQL reads the same on both:
 -- - SQLite INTEGER is BIGINT here (the store decodes i64 everywhere); instants are
 --   epoch seconds (UTC), dates and wall times text, as on SQLite.
--- - A flag that SQLite keeps as INTEGER 0/1 is BOOLEAN here; the store binds a
---   bool and writes TRUE/FALSE, which SQLite (3.23+) reads as 1/0.
+-- - The paused flag is an integer 0/1 here too, bound and decoded as i64 by the
+--   store: PostgreSQL compares no BOOLEAN with 0, and the SQL says `paused = 0`
+--   where SQLite's partial index needs exactly that predicate.
 -- - SQLite's NOCASE folds ASCII letters only and then compares bytes;
 --   prepbot_nocase() does exactly that, so a leaderboard's ties come out in the
 --   same order on both.
@@ -30,14 +31,14 @@ CREATE TABLE channels (
     pool_topic         TEXT,                          -- NULL: any topic
     pool_difficulty    TEXT,                          -- NULL: any difficulty
     pool_kind          TEXT,                          -- NULL: any kind
-    paused             BOOLEAN NOT NULL DEFAULT FALSE,
+    paused             BIGINT  NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
     pause_reason       TEXT,                          -- why the bot paused it itself
     active_from        BIGINT  NOT NULL,
     created_at         BIGINT  NOT NULL,
     updated_at         BIGINT  NOT NULL,
     UNIQUE (platform, conversation_id)
 );
-CREATE INDEX channels_active ON channels (id) WHERE NOT paused;
+CREATE INDEX channels_active ON channels (id) WHERE paused = 0;
 CREATE INDEX channels_by_workspace ON channels (platform, workspace_id);
 
 CREATE TABLE drops (

@@ -76,7 +76,7 @@ pub async fn insert(conn: &mut SqliteConnection, a: &StoredAnswer) -> Result<boo
     let done = sqlx::query(
         "INSERT INTO answers (channel_id, message_id, drop_id, member_id, member_name, body, posted_at, \
              edited_at, withdrawn_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, message_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (channel_id, message_id) DO NOTHING",
     )
     .bind(a.channel_id)
     .bind(&a.message_id)
@@ -102,7 +102,7 @@ pub async fn insert_many(
     let mut inserted = HashSet::with_capacity(rows.len());
     // 900 bound parameters a statement, well under SQLite's 32,766.
     for chunk in rows.chunks(100) {
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let values = numbered_rows(chunk.len(), 9, 1);
         let sql = format!(
             "INSERT INTO answers ({COLUMNS}) VALUES {values} \
              ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING channel_id, message_id"
@@ -132,7 +132,7 @@ pub async fn get(
     message_id: &str,
 ) -> Result<Option<StoredAnswer>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM answers WHERE channel_id = ? AND message_id = ?"
+        "SELECT {COLUMNS} FROM answers WHERE channel_id = $1 AND message_id = $2"
     ))
     .bind(channel_id)
     .bind(message_id)
@@ -151,9 +151,9 @@ pub async fn edit(
     at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE answers SET body = ?, edited_at = ? \
-         WHERE channel_id = ? AND message_id = ? AND withdrawn_at IS NULL \
-           AND (edited_at IS NULL OR edited_at <= ?)",
+        "UPDATE answers SET body = $1, edited_at = $2 \
+         WHERE channel_id = $3 AND message_id = $4 AND withdrawn_at IS NULL \
+           AND (edited_at IS NULL OR edited_at <= $5)",
     )
     .bind(body)
     .bind(epoch(at))
@@ -182,7 +182,7 @@ pub async fn early_withdraw(
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO early_message_events (channel_id, message_id, drop_id, withdrawn_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO early_message_events (channel_id, message_id, drop_id, withdrawn_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (channel_id, message_id) DO UPDATE SET withdrawn_at = COALESCE(withdrawn_at, excluded.withdrawn_at)",
     )
     .bind(channel_id)
@@ -205,7 +205,7 @@ pub async fn early_edit(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO early_message_events (channel_id, message_id, drop_id, edited_body, edited_at) \
-         VALUES (?, ?, ?, ?, ?) \
+         VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (channel_id, message_id) DO UPDATE SET edited_body = excluded.edited_body, edited_at = excluded.edited_at \
          WHERE edited_at IS NULL OR edited_at <= excluded.edited_at",
     )
@@ -227,7 +227,7 @@ pub async fn early_event(
 ) -> Result<Option<EarlyEvent>> {
     let row: Option<(Option<String>, Option<i64>, Option<i64>)> = sqlx::query_as(
         "SELECT edited_body, edited_at, withdrawn_at FROM early_message_events \
-         WHERE channel_id = ? AND message_id = ?",
+         WHERE channel_id = $1 AND message_id = $2",
     )
     .bind(channel_id)
     .bind(message_id)
@@ -253,10 +253,14 @@ pub async fn early_events(
     let mut found = FxHashMap::default();
     // Well under SQLite's limit of 32,766 bound parameters per statement.
     for chunk in message_ids.chunks(500) {
-        let placeholders = vec!["?"; chunk.len()].join(", ");
+        // $1 is the channel; the ids follow.
+        let placeholders = (2..chunk.len() + 2)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT message_id, edited_body, edited_at, withdrawn_at FROM early_message_events \
-             WHERE channel_id = ? AND message_id IN ({placeholders})"
+             WHERE channel_id = $1 AND message_id IN ({placeholders})"
         );
         // Not kept in the connection's statement cache: its text changes with the
         // number of ids, and a hundred sizes would push out the statements that do
@@ -290,8 +294,8 @@ pub async fn withdraw(
     at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE answers SET withdrawn_at = ? \
-         WHERE channel_id = ? AND message_id = ? AND withdrawn_at IS NULL",
+        "UPDATE answers SET withdrawn_at = $1 \
+         WHERE channel_id = $2 AND message_id = $3 AND withdrawn_at IS NULL",
     )
     .bind(epoch(at))
     .bind(channel_id)
@@ -304,7 +308,7 @@ pub async fn withdraw(
 /// Every message of a drop, oldest first (ties in the order they were stored).
 pub async fn for_drop(conn: &mut SqliteConnection, drop_id: i64) -> Result<Vec<StoredAnswer>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? ORDER BY posted_at, id"
+        "SELECT {COLUMNS} FROM answers WHERE drop_id = $1 ORDER BY posted_at, id"
     ))
     .bind(drop_id)
     .fetch_all(conn)
@@ -319,7 +323,7 @@ pub async fn for_member(
     member_id: &str,
 ) -> Result<Vec<StoredAnswer>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM answers WHERE drop_id = ? AND member_id = ? ORDER BY posted_at, id"
+        "SELECT {COLUMNS} FROM answers WHERE drop_id = $1 AND member_id = $2 ORDER BY posted_at, id"
     ))
     .bind(drop_id)
     .bind(member_id)
@@ -339,9 +343,9 @@ pub async fn on_time_seqs(
     // answers by index: no sort, and no read of other members' answers.
     let seqs: Vec<i64> = sqlx::query_scalar(
         "SELECT d.seq FROM drops d \
-         WHERE d.channel_id = ? AND d.state = 'revealed' AND EXISTS ( \
+         WHERE d.channel_id = $1 AND d.state = 'revealed' AND EXISTS ( \
              SELECT 1 FROM answers a \
-             WHERE a.drop_id = d.id AND a.member_id = ? AND a.withdrawn_at IS NULL \
+             WHERE a.drop_id = d.id AND a.member_id = $2 AND a.withdrawn_at IS NULL \
                AND a.posted_at <= d.revealed_at) \
          ORDER BY d.seq",
     )
@@ -350,4 +354,17 @@ pub async fn on_time_seqs(
     .fetch_all(conn)
     .await?;
     Ok(seqs.into_iter().map(|s| s as u32).collect())
+}
+
+/// `rows` groups of `width` numbered placeholders, `($first, …), (…)`, for a
+/// multi-row insert: `$N` reads the same on SQLite and PostgreSQL.
+pub(crate) fn numbered_rows(rows: usize, width: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let start = first + r * width;
+            let row: Vec<String> = (start..start + width).map(|n| format!("${n}")).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -55,7 +55,8 @@ struct Row {
     pool_topic: Option<String>,
     pool_difficulty: Option<String>,
     pool_kind: Option<String>,
-    paused: bool,
+    /// 0 or 1: an integer in both dialects, decoded as one.
+    paused: i64,
     active_from: i64,
     pause_reason: Option<String>,
 }
@@ -88,7 +89,7 @@ impl TryFrom<Row> for Channel {
                     .transpose()
                     .map_err(|e: crate::bank::UnknownValue| corrupt(e.to_string()))?,
             },
-            paused: r.paused,
+            paused: r.paused != 0,
         };
         let platform: Platform = r.platform.parse().map_err(corrupt)?;
         Ok(Channel {
@@ -114,7 +115,7 @@ pub async fn upsert(
     let key: i64 = sqlx::query_scalar(
         "INSERT INTO channels (platform, workspace_id, conversation_id, name, drop_time, time_zone, days, \
              reveal_after_hours, pool_topic, pool_difficulty, pool_kind, paused, active_from, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (platform, conversation_id) DO UPDATE SET \
              workspace_id = excluded.workspace_id, name = COALESCE(excluded.name, channels.name), \
              drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
@@ -135,7 +136,7 @@ pub async fn upsert(
     .bind(s.pool.topic.as_deref())
     .bind(s.pool.difficulty.map(|d| d.as_str()))
     .bind(s.pool.kind.map(|k| k.as_str()))
-    .bind(s.paused)
+    .bind(i64::from(s.paused))
     .bind(epoch(channel.active_from))
     .bind(epoch(now))
     .bind(epoch(now))
@@ -146,12 +147,13 @@ pub async fn upsert(
 
 /// Records a channel's name as the platform shows it now (at setup, on a rename).
 pub async fn set_name(conn: &mut SqliteConnection, key: i64, name: &str) -> Result<bool> {
-    let done = sqlx::query("UPDATE channels SET name = ? WHERE id = ? AND name IS NOT ?")
-        .bind(name)
-        .bind(key)
-        .bind(name)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE channels SET name = $1 WHERE id = $2 AND name IS DISTINCT FROM $3")
+            .bind(name)
+            .bind(key)
+            .bind(name)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -161,7 +163,7 @@ pub async fn find(
     address: &ChannelAddress,
 ) -> Result<Option<Channel>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE platform = ? AND conversation_id = ?"
+        "SELECT {COLUMNS} FROM channels WHERE platform = $1 AND conversation_id = $2"
     ))
     .bind(address.platform.as_str())
     .bind(&address.conversation)
@@ -171,7 +173,7 @@ pub async fn find(
 }
 
 pub async fn get(conn: &mut SqliteConnection, key: i64) -> Result<Option<Channel>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?"))
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1"))
         .bind(key)
         .fetch_optional(conn)
         .await?;
@@ -257,13 +259,15 @@ pub async fn set_paused(
 ) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE channels SET \
-             active_from = CASE WHEN paused = 1 AND ? = 0 THEN ? ELSE active_from END, \
-             paused = ?, pause_reason = NULL, updated_at = ? \
-         WHERE id = ?",
+             active_from = CASE WHEN paused = 1 AND $1 = 0 THEN $2 ELSE active_from END, \
+             paused = $3, pause_reason = NULL, updated_at = $4 \
+         WHERE id = $5",
     )
-    .bind(paused)
+    // The flag is an integer 0/1 in both dialects (PostgreSQL compares no boolean
+    // with 0), so it is bound as one.
+    .bind(i64::from(paused))
     .bind(epoch(now))
-    .bind(paused)
+    .bind(i64::from(paused))
     .bind(epoch(now))
     .bind(key)
     .execute(conn)
@@ -280,7 +284,7 @@ pub async fn pause_with_reason(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE channels SET paused = 1, pause_reason = ?, updated_at = ? WHERE id = ?",
+        "UPDATE channels SET paused = 1, pause_reason = $1, updated_at = $2 WHERE id = $3",
     )
     .bind(reason)
     .bind(epoch(now))

@@ -127,7 +127,7 @@ pub async fn by_thread(
     // thread id, is a row or two whatever the number of channels.
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {} FROM drops d CROSS JOIN channels c ON c.id = d.channel_id \
-         WHERE d.thread_id = ? AND c.platform = ? AND (? IS NULL OR c.conversation_id = ?)",
+         WHERE d.thread_id = $1 AND c.platform = $2 AND ($3 IS NULL OR c.conversation_id = $4)",
         joined_columns()
     ))
     .bind(&thread.thread)
@@ -143,7 +143,7 @@ pub async fn by_thread(
 pub async fn latest(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
     fetch_one_where(
         conn,
-        "channel_id = ? ORDER BY local_date DESC LIMIT 1",
+        "channel_id = $1 ORDER BY local_date DESC LIMIT 1",
         channel_id,
     )
     .await
@@ -155,7 +155,7 @@ pub async fn last_posted_question(
     channel_id: i64,
 ) -> Result<Option<String>> {
     let id: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT question_id FROM drops WHERE channel_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        "SELECT question_id FROM drops WHERE channel_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
     )
     .bind(channel_id)
     .fetch_optional(conn)
@@ -166,7 +166,7 @@ pub async fn last_posted_question(
 /// The channel's claimed drops (being posted, or waiting to retry), oldest first.
 pub async fn claimed(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<DropRecord>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND state = 'claimed' ORDER BY local_date"
+        "SELECT {COLUMNS} FROM drops WHERE channel_id = $1 AND state = 'claimed' ORDER BY local_date"
     ))
     .bind(channel_id)
     .fetch_all(conn)
@@ -176,7 +176,7 @@ pub async fn claimed(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec
 
 /// The channel's open drop (posted, not revealed), if any.
 pub async fn open(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
-    fetch_one_where(conn, "channel_id = ? AND state = 'posted'", channel_id).await
+    fetch_one_where(conn, "channel_id = $1 AND state = 'posted'", channel_id).await
 }
 
 pub async fn for_date(
@@ -185,7 +185,7 @@ pub async fn for_date(
     date: NaiveDate,
 ) -> Result<Option<DropRecord>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drops WHERE channel_id = ? AND local_date = ?"
+        "SELECT {COLUMNS} FROM drops WHERE channel_id = $1 AND local_date = $2"
     ))
     .bind(channel_id)
     .bind(date_to_db(date))
@@ -197,7 +197,7 @@ pub async fn for_date(
 /// Drops in a state, across channels, by id.
 pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<Vec<DropRecord>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drops WHERE state = ? ORDER BY id"
+        "SELECT {COLUMNS} FROM drops WHERE state = $1 ORDER BY id"
     ))
     .bind(state.as_str())
     .fetch_all(conn)
@@ -221,7 +221,7 @@ pub async fn in_state_with_platform(
     // channel by its key.
     let rows: Vec<WithPlatform> = sqlx::query_as(&format!(
         "SELECT {}, c.platform FROM drops d CROSS JOIN channels c ON c.id = d.channel_id \
-         WHERE d.state = ? ORDER BY d.id",
+         WHERE d.state = $1 ORDER BY d.id",
         joined_columns()
     ))
     .bind(state.as_str())
@@ -247,7 +247,7 @@ pub async fn open_in_workspace(
     // (drops_by_channel_state), rather than every open drop of every workspace.
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {} FROM channels c CROSS JOIN drops d ON d.channel_id = c.id \
-         WHERE c.platform = ? AND c.workspace_id = ? AND d.state IN ('claimed', 'posted')",
+         WHERE c.platform = $1 AND c.workspace_id = $2 AND d.state IN ('claimed', 'posted')",
         joined_columns()
     ))
     .bind(platform.as_str())
@@ -269,7 +269,7 @@ pub async fn insert_claimed(
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at, \
              claimed_at, lease_until, attempts) \
-         VALUES (?, ?, 'claimed', ?, ?, ?, ?, ?, 1) \
+         VALUES ($1, $2, 'claimed', $3, $4, $5, $6, $7, 1) \
          ON CONFLICT (channel_id, local_date) DO NOTHING RETURNING id",
     )
     .bind(channel_id)
@@ -295,9 +295,9 @@ pub async fn reclaim(
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE drops SET state = 'claimed', question_id = ?, due_at = ?, reveal_due_at = ?, \
-             claimed_at = ?, lease_until = ?, attempts = 1, failure = NULL \
-         WHERE id = ? AND state IN ('missed', 'failed')",
+        "UPDATE drops SET state = 'claimed', question_id = $1, due_at = $2, reveal_due_at = $3, \
+             claimed_at = $4, lease_until = $5, attempts = 1, failure = NULL \
+         WHERE id = $6 AND state IN ('missed', 'failed')",
     )
     .bind(question_id)
     .bind(epoch(occ.drop_at))
@@ -317,7 +317,7 @@ pub async fn insert_missed(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at) \
-         VALUES (?, ?, 'missed', ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
+         VALUES ($1, $2, 'missed', $3, $4) ON CONFLICT (channel_id, local_date) DO NOTHING",
     )
     .bind(channel_id)
     .bind(date_to_db(occ.local_date))
@@ -338,7 +338,7 @@ pub async fn insert_failed(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at, failure) \
-         VALUES (?, ?, 'failed', ?, ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
+         VALUES ($1, $2, 'failed', $3, $4, $5) ON CONFLICT (channel_id, local_date) DO NOTHING",
     )
     .bind(channel_id)
     .bind(date_to_db(occ.local_date))
@@ -359,8 +359,8 @@ pub async fn renew_claim(
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE drops SET lease_until = ?, attempts = attempts + 1 \
-         WHERE id = ? AND state = 'claimed' AND (lease_until IS NULL OR lease_until <= ?)",
+        "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
+         WHERE id = $2 AND state = 'claimed' AND (lease_until IS NULL OR lease_until <= $3)",
     )
     .bind(epoch(lease_until))
     .bind(id)
@@ -372,7 +372,7 @@ pub async fn renew_claim(
 
 /// The next sequence number of a channel.
 pub async fn next_seq(conn: &mut SqliteConnection, channel_id: i64) -> Result<u32> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = ?")
+    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = $1")
         .bind(channel_id)
         .fetch_one(conn)
         .await?;
@@ -388,9 +388,9 @@ pub async fn mark_posted(
     posted_at: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE drops SET state = 'posted', seq = ?, message_id = ?, thread_id = ?, posted_at = ?, \
+        "UPDATE drops SET state = 'posted', seq = $1, message_id = $2, thread_id = $3, posted_at = $4, \
              lease_until = NULL, failure = NULL, attempts = 0 \
-         WHERE id = ? AND state = 'claimed'",
+         WHERE id = $5 AND state = 'claimed'",
     )
     .bind(seq as i64)
     .bind(message_id)
@@ -403,7 +403,7 @@ pub async fn mark_posted(
 }
 
 pub async fn set_thread(conn: &mut SqliteConnection, id: i64, thread_id: &str) -> Result<()> {
-    sqlx::query("UPDATE drops SET thread_id = ? WHERE id = ?")
+    sqlx::query("UPDATE drops SET thread_id = $1 WHERE id = $2")
         .bind(thread_id)
         .bind(id)
         .execute(conn)
@@ -420,20 +420,18 @@ pub async fn record_failure(
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
     match retry_at {
-        Some(at) => {
-            sqlx::query(
-                "UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'claimed'",
-            )
-            .bind(epoch(at))
-            .bind(failure)
-            .bind(id)
-            .execute(conn)
-            .await?
-        }
+        Some(at) => sqlx::query(
+            "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'claimed'",
+        )
+        .bind(epoch(at))
+        .bind(failure)
+        .bind(id)
+        .execute(conn)
+        .await?,
         None => {
             sqlx::query(
-                "UPDATE drops SET state = 'failed', lease_until = NULL, failure = ? \
-                 WHERE id = ? AND state = 'claimed'",
+                "UPDATE drops SET state = 'failed', lease_until = NULL, failure = $1 \
+                 WHERE id = $2 AND state = 'claimed'",
             )
             .bind(failure)
             .bind(id)
@@ -452,8 +450,8 @@ pub async fn lease_reveal(
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE drops SET lease_until = ?, attempts = attempts + 1 \
-         WHERE id = ? AND state = 'posted' AND (lease_until IS NULL OR lease_until <= ?)",
+        "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
+         WHERE id = $2 AND state = 'posted' AND (lease_until IS NULL OR lease_until <= $3)",
     )
     .bind(epoch(lease_until))
     .bind(id)
@@ -470,12 +468,14 @@ pub async fn retry_reveal_at(
     failure: &str,
     retry_at: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query("UPDATE drops SET lease_until = ?, failure = ? WHERE id = ? AND state = 'posted'")
-        .bind(epoch(retry_at))
-        .bind(failure)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'posted'",
+    )
+    .bind(epoch(retry_at))
+    .bind(failure)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -488,8 +488,8 @@ pub async fn mark_revealed(
     failure: Option<&str>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE drops SET state = 'revealed', revealed_at = ?, lease_until = NULL, failure = ? \
-         WHERE id = ? AND state = 'posted'",
+        "UPDATE drops SET state = 'revealed', revealed_at = $1, lease_until = NULL, failure = $2 \
+         WHERE id = $3 AND state = 'posted'",
     )
     .bind(epoch(revealed_at))
     .bind(failure)
@@ -502,7 +502,7 @@ pub async fn mark_revealed(
 /// The channel's latest sequence number and whether that drop is still open.
 pub async fn progress(conn: &mut SqliteConnection, channel_id: i64) -> Result<ChannelProgress> {
     let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, state FROM drops WHERE channel_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, state FROM drops WHERE channel_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
     )
     .bind(channel_id)
     .fetch_optional(conn)
@@ -521,7 +521,7 @@ pub async fn count_by_state(
     channel_id: i64,
 ) -> Result<Vec<(DropState, u32)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT state, COUNT(*) FROM drops WHERE channel_id = ? GROUP BY state ORDER BY state",
+        "SELECT state, COUNT(*) FROM drops WHERE channel_id = $1 GROUP BY state ORDER BY state",
     )
     .bind(channel_id)
     .fetch_all(conn)

@@ -54,7 +54,7 @@ pub async fn get(
     member_id: &str,
 ) -> Result<Option<MemberStats>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM member_stats WHERE channel_id = ? AND member_id = ?"
+        "SELECT {COLUMNS} FROM member_stats WHERE channel_id = $1 AND member_id = $2"
     ))
     .bind(channel_id)
     .bind(member_id)
@@ -66,7 +66,7 @@ pub async fn get(
 pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> {
     sqlx::query(
         "INSERT INTO member_stats (channel_id, member_id, member_name, current_streak, best_streak, \
-             total_on_time, last_seq, last_answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             total_on_time, last_seq, last_answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (channel_id, member_id) DO UPDATE SET member_name = excluded.member_name, \
              current_streak = excluded.current_streak, best_streak = excluded.best_streak, \
              total_on_time = excluded.total_on_time, last_seq = excluded.last_seq, \
@@ -105,9 +105,9 @@ pub async fn leaderboard(
     // streaks than that are current).
     let mut rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM member_stats \
-         WHERE channel_id = ? AND last_seq = ? AND current_streak > 0 \
+         WHERE channel_id = $1 AND last_seq = $2 AND current_streak > 0 \
          ORDER BY current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, id \
-         LIMIT ?"
+         LIMIT $3"
     ))
     .bind(channel_id)
     .bind(latest_revealed_seq as i64)
@@ -118,9 +118,9 @@ pub async fn leaderboard(
     if rest > 0 {
         let others: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM member_stats \
-             WHERE channel_id = ? AND NOT (last_seq = ? AND current_streak > 0) \
+             WHERE channel_id = $1 AND NOT (last_seq = $2 AND current_streak > 0) \
              ORDER BY total_on_time DESC, member_name COLLATE NOCASE, id \
-             LIMIT ?"
+             LIMIT $3"
         ))
         .bind(channel_id)
         .bind(latest_revealed_seq as i64)

@@ -173,7 +173,7 @@ fn known_version() -> i64 {
 /// The newest migration recorded in the database, if it has any.
 async fn newest_applied(conn: &mut SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
     let has_table: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)",
     )
     .bind("_sqlx_migrations")
     .fetch_one(&mut *conn)

@@ -13,7 +13,7 @@ use crate::engine::rotation::{Pick, Rotation};
 /// Creates the channel's rotation with `seed` unless it has one (a re-setup keeps
 /// its place in the cycle).
 pub async fn ensure(conn: &mut SqliteConnection, channel_id: i64, seed: u64) -> Result<()> {
-    sqlx::query("INSERT INTO rotations (channel_id, seed, cycle) VALUES (?, ?, 0) ON CONFLICT (channel_id) DO NOTHING")
+    sqlx::query("INSERT INTO rotations (channel_id, seed, cycle) VALUES ($1, $2, 0) ON CONFLICT (channel_id) DO NOTHING")
         .bind(channel_id)
         .bind(to_db(seed))
         .execute(conn)
@@ -23,7 +23,7 @@ pub async fn ensure(conn: &mut SqliteConnection, channel_id: i64, seed: u64) -> 
 
 pub async fn load(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<Rotation>> {
     let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT seed, cycle FROM rotations WHERE channel_id = ?")
+        sqlx::query_as("SELECT seed, cycle FROM rotations WHERE channel_id = $1")
             .bind(channel_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -31,7 +31,7 @@ pub async fn load(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option
         return Ok(None);
     };
     let used: Vec<String> = sqlx::query_scalar(
-        "SELECT question_id FROM rotation_used WHERE channel_id = ? AND cycle = ?",
+        "SELECT question_id FROM rotation_used WHERE channel_id = $1 AND cycle = $2",
     )
     .bind(channel_id)
     .bind(cycle)
@@ -53,19 +53,19 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<()> {
     if pick.new_cycle {
-        sqlx::query("UPDATE rotations SET cycle = ? WHERE channel_id = ?")
+        sqlx::query("UPDATE rotations SET cycle = $1 WHERE channel_id = $2")
             .bind(pick.cycle as i64)
             .bind(channel_id)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("DELETE FROM rotation_used WHERE channel_id = ? AND cycle < ?")
+        sqlx::query("DELETE FROM rotation_used WHERE channel_id = $1 AND cycle < $2")
             .bind(channel_id)
             .bind(pick.cycle as i64)
             .execute(&mut *conn)
             .await?;
     }
     sqlx::query(
-        "INSERT INTO rotation_used (channel_id, cycle, question_id, used_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO rotation_used (channel_id, cycle, question_id, used_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
     )
     .bind(channel_id)
@@ -84,8 +84,8 @@ pub async fn release(
     question_id: &str,
 ) -> Result<()> {
     sqlx::query(
-        "DELETE FROM rotation_used WHERE channel_id = ? AND question_id = ? \
-         AND cycle = (SELECT cycle FROM rotations WHERE channel_id = ?)",
+        "DELETE FROM rotation_used WHERE channel_id = $1 AND question_id = $2 \
+         AND cycle = (SELECT cycle FROM rotations WHERE channel_id = $3)",
     )
     .bind(channel_id)
     .bind(question_id)

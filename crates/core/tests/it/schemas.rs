@@ -5,9 +5,8 @@
 //! foreign keys (columns, target, on delete). CHECK constraints are not compared
 //! (their text differs by dialect); the store's tests exercise them on both.
 //!
-//! Kinds: SQLite INTEGER is `int` and PostgreSQL BIGINT is `int`; a SQLite INTEGER
-//! restricted to 0/1 by a CHECK is `bool`, as PostgreSQL's BOOLEAN is; TEXT is
-//! `text`. SQLite's `COLLATE NOCASE` and PostgreSQL's `prepbot_nocase(…)` are
+//! Kinds: SQLite INTEGER is `int` and PostgreSQL BIGINT is `int` (flags are 0/1
+//! integers in both); TEXT is `text`. SQLite's `COLLATE NOCASE` and PostgreSQL's `prepbot_nocase(…)` are
 //! both `nocase(column)`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,27 +45,21 @@ type ConstraintRow = (
 
 /// A partial index's predicate, spelled the same way for both dialects.
 fn predicate(p: &str) -> String {
-    let p = p
-        .to_lowercase()
+    p.to_lowercase()
         .replace("::text", "")
-        .replace(['(', ')', ' '], "");
-    match p.as_str() {
-        // A flag: SQLite's 0/1 integer, PostgreSQL's boolean.
-        "paused=0" => "notpaused".into(),
-        other => other.into(),
-    }
+        .replace(['(', ')', ' '], "")
 }
 
 async fn sqlite_schema(conn: &mut SqliteConnection) -> Schema {
     let mut schema = Schema::new();
-    let tables: Vec<(String, String)> = sqlx::query_as(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' \
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
          AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%'",
     )
     .fetch_all(&mut *conn)
     .await
     .unwrap();
-    for (name, sql) in tables {
+    for name in tables {
         let mut t = Table::default();
         let mut pk: Vec<(i64, String)> = Vec::new();
         for row in sqlx::query(&format!("PRAGMA table_info(\"{name}\")"))
@@ -78,9 +71,7 @@ async fn sqlite_schema(conn: &mut SqliteConnection) -> Schema {
             let declared: String = row.get("type");
             let not_null: bool = row.get::<i64, _>("notnull") == 1;
             let pk_pos: i64 = row.get("pk");
-            let flag = sql.contains(&format!("CHECK ({column} IN (0, 1))"));
             let kind = match declared.as_str() {
-                "INTEGER" if flag => "bool",
                 "INTEGER" => "int",
                 "TEXT" => "text",
                 other => panic!("{name}.{column}: unexpected SQLite type {other}"),
@@ -184,7 +175,6 @@ async fn postgres_schema(conn: &mut PgConnection) -> Schema {
     for (table, column, data_type, nullable) in columns {
         let kind = match data_type.as_str() {
             "bigint" => "int",
-            "boolean" => "bool",
             "text" => "text",
             other => panic!("{table}.{column}: unexpected PostgreSQL type {other}"),
         };
@@ -324,7 +314,7 @@ async fn sqlite_and_postgresql_build_the_same_schema() {
     );
     assert_eq!(
         sqlite["channels"].indexes["channels_active"].2.as_deref(),
-        Some("notpaused")
+        Some("paused=0")
     );
     assert!(sqlite["answers"].foreign_keys.contains(&(
         "drop_id".into(),
