@@ -169,7 +169,10 @@ fn status_reads_the_configured_database() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("is not a SQLite database URL"), "{stderr}");
+    assert!(
+        stderr.contains("is not a database URL prepbot can use"),
+        "{stderr}"
+    );
     assert!(
         !stderr.contains("hunter2"),
         "credentials never reach an error: {stderr}"

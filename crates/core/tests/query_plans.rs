@@ -144,7 +144,7 @@ async fn plan(practice: &Practice, sql: &str) -> Vec<String> {
         query = query.bind(1i64);
     }
     query
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN failed for {sql}: {e}"))
         .iter()
@@ -439,7 +439,7 @@ async fn exercise(p: &Practice) {
 async fn every_statement_of_commands_events_and_the_scheduler_uses_an_index() {
     let _turn = TURN.lock().await;
     install_capture();
-    let (p, _dir) = practice_with(small_bank(3)).await;
+    let (p, _dir) = practice_with_sqlite(small_bank(3)).await;
     start_capture();
     exercise(&p).await;
     let queries = distinct_queries(stop_capture());
@@ -508,7 +508,7 @@ async fn the_agenda_runs_the_same_queries_for_two_channels_as_for_forty() {
     install_capture();
     let mut counts = Vec::new();
     for channels in [2u64, 40] {
-        let (p, _dir) = practice_with(small_bank(3)).await;
+        let (p, _dir) = practice_with_sqlite(small_bank(3)).await;
         let out = Recording::default();
         let start = utc("2026-03-02T00:00:00Z");
         for c in 0..channels {
@@ -544,7 +544,7 @@ async fn the_agenda_runs_the_same_queries_for_two_channels_as_for_forty() {
 async fn the_two_walk_leaderboard_ranks_like_one_sort_over_every_member() {
     // The reference sort must not end up among the statements checked above.
     let _turn = TURN.lock().await;
-    let (p, _dir) = practice_with(small_bank(3)).await;
+    let (p, _dir) = practice_with_sqlite(small_bank(3)).await;
     let names = ["ann", "Ann", "bob", "BOB", "cy", "Dee", "dee", "eve"];
     // A fixed pseudo-random spread of streaks, totals and last answered drops.
     let mut x = 12_345u64;
@@ -590,7 +590,7 @@ async fn the_two_walk_leaderboard_ranks_like_one_sort_over_every_member() {
             .bind(channel)
             .bind(latest_revealed as i64)
             .bind(limit as i64)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.as_sqlite().expect("a SQLite store"))
             .await
             .unwrap();
             let board = member_stats::leaderboard(&mut conn, channel, latest_revealed, limit)

@@ -51,7 +51,25 @@ pub fn small_bank(n: usize) -> QuestionBank {
     QuestionBank::from_questions(qs)
 }
 
+/// A fresh store with the real migrations: a SQLite file in a new temporary
+/// directory, or, with `PREPBOT_TEST_BACKEND=postgres`, a new database on the test
+/// PostgreSQL server (the directory is then empty). CI runs the core's tests once
+/// per backend this way.
 pub async fn fresh_store() -> (Store, tempfile::TempDir) {
+    if std::env::var("PREPBOT_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = postgres::fresh_database()
+            .await
+            .expect("PREPBOT_TEST_BACKEND=postgres needs PREPBOT_TEST_POSTGRES_URL");
+        let store = Store::open_url(&url).await.expect("open PostgreSQL");
+        return (store, dir);
+    }
+    fresh_sqlite_store().await
+}
+
+/// A fresh SQLite store, whatever the backend under test: for tests of SQLite's
+/// own behaviour (its file, its locks, its query planner, upgrades of old files).
+pub async fn fresh_sqlite_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_path(&dir.path().join("prepbot.db"))
         .await
@@ -61,6 +79,13 @@ pub async fn fresh_store() -> (Store, tempfile::TempDir) {
 
 pub async fn practice_with(bank: QuestionBank) -> (Practice, tempfile::TempDir) {
     let (store, dir) = fresh_store().await;
+    (Practice::new(store, Arc::new(bank)), dir)
+}
+
+/// [`practice_with`] on SQLite whatever the backend under test, for tests of
+/// SQLite's own behaviour.
+pub async fn practice_with_sqlite(bank: QuestionBank) -> (Practice, tempfile::TempDir) {
+    let (store, dir) = fresh_sqlite_store().await;
     (Practice::new(store, Arc::new(bank)), dir)
 }
 

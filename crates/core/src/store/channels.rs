@@ -1,7 +1,7 @@
 //! The `channels` table: each configured channel and its schedule.
 
+use super::backend::{Conn, on};
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::SqliteConnection;
 
 use super::ids::{date_from_db, epoch, instant};
 use super::{Result, StoreError};
@@ -105,88 +105,89 @@ impl TryFrom<Row> for Channel {
 
 /// Creates or replaces the schedule of the channel at `channel.address`; returns its
 /// key (`channel.key` is ignored). A name of `None` keeps the stored one.
-pub async fn upsert(
-    conn: &mut SqliteConnection,
-    channel: &Channel,
-    now: DateTime<Utc>,
-) -> Result<i64> {
-    let s = &channel.schedule;
-    let a = &channel.address;
-    let key: i64 = sqlx::query_scalar(
-        "INSERT INTO channels (platform, workspace_id, conversation_id, name, drop_time, time_zone, days, \
-             reveal_after_hours, pool_topic, pool_difficulty, pool_kind, paused, active_from, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT (platform, conversation_id) DO UPDATE SET \
-             workspace_id = excluded.workspace_id, name = COALESCE(excluded.name, channels.name), \
-             drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
-             days = excluded.days, reveal_after_hours = excluded.reveal_after_hours, \
-             pool_topic = excluded.pool_topic, pool_difficulty = excluded.pool_difficulty, \
-             pool_kind = excluded.pool_kind, paused = excluded.paused, pause_reason = NULL, \
-             active_from = excluded.active_from, updated_at = excluded.updated_at \
-         RETURNING id",
-    )
-    .bind(a.platform.as_str())
-    .bind(&a.workspace)
-    .bind(&a.conversation)
-    .bind(channel.name.as_deref())
-    .bind(s.time.format("%H:%M").to_string())
-    .bind(s.zone.name())
-    .bind(s.days.bits() as i64)
-    .bind(s.reveal_after_hours as i64)
-    .bind(s.pool.topic.as_deref())
-    .bind(s.pool.difficulty.map(|d| d.as_str()))
-    .bind(s.pool.kind.map(|k| k.as_str()))
-    .bind(i64::from(s.paused))
-    .bind(epoch(channel.active_from))
-    .bind(epoch(now))
-    .bind(epoch(now))
-    .fetch_one(conn)
-    .await?;
-    Ok(key)
+pub async fn upsert(conn: &mut Conn, channel: &Channel, now: DateTime<Utc>) -> Result<i64> {
+    on!(conn, conn => {
+        let s = &channel.schedule;
+        let a = &channel.address;
+        let key: i64 = sqlx::query_scalar(
+            "INSERT INTO channels (platform, workspace_id, conversation_id, name, drop_time, time_zone, days, \
+                 reveal_after_hours, pool_topic, pool_difficulty, pool_kind, paused, active_from, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (platform, conversation_id) DO UPDATE SET \
+                 workspace_id = excluded.workspace_id, name = COALESCE(excluded.name, channels.name), \
+                 drop_time = excluded.drop_time, time_zone = excluded.time_zone, \
+                 days = excluded.days, reveal_after_hours = excluded.reveal_after_hours, \
+                 pool_topic = excluded.pool_topic, pool_difficulty = excluded.pool_difficulty, \
+                 pool_kind = excluded.pool_kind, paused = excluded.paused, pause_reason = NULL, \
+                 active_from = excluded.active_from, updated_at = excluded.updated_at \
+             RETURNING id",
+        )
+        .bind(a.platform.as_str())
+        .bind(&a.workspace)
+        .bind(&a.conversation)
+        .bind(channel.name.as_deref())
+        .bind(s.time.format("%H:%M").to_string())
+        .bind(s.zone.name())
+        .bind(s.days.bits() as i64)
+        .bind(s.reveal_after_hours as i64)
+        .bind(s.pool.topic.as_deref())
+        .bind(s.pool.difficulty.map(|d| d.as_str()))
+        .bind(s.pool.kind.map(|k| k.as_str()))
+        .bind(i64::from(s.paused))
+        .bind(epoch(channel.active_from))
+        .bind(epoch(now))
+        .bind(epoch(now))
+        .fetch_one(conn)
+        .await?;
+        Ok(key)
+    })
 }
 
 /// Records a channel's name as the platform shows it now (at setup, on a rename).
-pub async fn set_name(conn: &mut SqliteConnection, key: i64, name: &str) -> Result<bool> {
-    let done =
-        sqlx::query("UPDATE channels SET name = $1 WHERE id = $2 AND name IS DISTINCT FROM $3")
-            .bind(name)
-            .bind(key)
-            .bind(name)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn set_name(conn: &mut Conn, key: i64, name: &str) -> Result<bool> {
+    on!(conn, conn => {
+        let done =
+            sqlx::query("UPDATE channels SET name = $1 WHERE id = $2 AND name IS DISTINCT FROM $3")
+                .bind(name)
+                .bind(key)
+                .bind(name)
+                .execute(conn)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// The channel at a platform address, if it has a schedule.
-pub async fn find(
-    conn: &mut SqliteConnection,
-    address: &ChannelAddress,
-) -> Result<Option<Channel>> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE platform = $1 AND conversation_id = $2"
-    ))
-    .bind(address.platform.as_str())
-    .bind(&address.conversation)
-    .fetch_optional(conn)
-    .await?;
-    row.map(Channel::try_from).transpose()
-}
-
-pub async fn get(conn: &mut SqliteConnection, key: i64) -> Result<Option<Channel>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1"))
-        .bind(key)
+pub async fn find(conn: &mut Conn, address: &ChannelAddress) -> Result<Option<Channel>> {
+    on!(conn, conn => {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE platform = $1 AND conversation_id = $2"
+        ))
+        .bind(address.platform.as_str())
+        .bind(&address.conversation)
         .fetch_optional(conn)
         .await?;
-    row.map(Channel::try_from).transpose()
+        row.map(Channel::try_from).transpose()
+    })
+}
+
+pub async fn get(conn: &mut Conn, key: i64) -> Result<Option<Channel>> {
+    on!(conn, conn => {
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1"))
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+        row.map(Channel::try_from).transpose()
+    })
 }
 
 /// Every channel that is not paused, by id; unreadable rows are logged and skipped.
-pub async fn list_active(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
+pub async fn list_active(conn: &mut Conn) -> Result<Vec<Channel>> {
     list_where(conn, "paused = 0").await
 }
 
 /// Every channel, paused or not, by id; unreadable rows are logged and skipped.
-pub async fn list_all(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
+pub async fn list_all(conn: &mut Conn) -> Result<Vec<Channel>> {
     list_where(conn, "1 = 1").await
 }
 
@@ -194,28 +195,30 @@ pub async fn list_all(conn: &mut SqliteConnection) -> Result<Vec<Channel>> {
 /// drop (whatever its state): what the scheduler's agenda needs, in one query
 /// whatever the number of channels. Unreadable rows are logged and skipped.
 pub async fn list_active_with_latest_drop(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
 ) -> Result<Vec<(Channel, Option<NaiveDate>)>> {
-    // The latest date is a MAX over the drops' (channel_id, local_date) unique
-    // index: one index lookup per channel, never a scan of a channel's history.
-    let rows: Vec<RowWithLatest> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, \
-             (SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = channels.id) \
-                 AS latest_drop_date \
-         FROM channels WHERE paused = 0 ORDER BY id"
-    ))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            let latest = match r.latest_drop_date.as_deref().map(date_from_db).transpose() {
-                Ok(latest) => latest,
-                Err(e) => return skip_unreadable(r.channel.id, e),
-            };
-            readable(r.channel).map(|c| (c, latest))
-        })
-        .collect())
+    on!(conn, conn => {
+        // The latest date is a MAX over the drops' (channel_id, local_date) unique
+        // index: one index lookup per channel, never a scan of a channel's history.
+        let rows: Vec<RowWithLatest> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS}, \
+                 (SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = channels.id) \
+                     AS latest_drop_date \
+             FROM channels WHERE paused = 0 ORDER BY id"
+        ))
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let latest = match r.latest_drop_date.as_deref().map(date_from_db).transpose() {
+                    Ok(latest) => latest,
+                    Err(e) => return skip_unreadable(r.channel.id, e),
+                };
+                readable(r.channel).map(|c| (c, latest))
+            })
+            .collect())
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -225,13 +228,15 @@ struct RowWithLatest {
     latest_drop_date: Option<String>,
 }
 
-async fn list_where(conn: &mut SqliteConnection, condition: &'static str) -> Result<Vec<Channel>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE {condition} ORDER BY id"
-    ))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().filter_map(readable).collect())
+async fn list_where(conn: &mut Conn, condition: &'static str) -> Result<Vec<Channel>> {
+    on!(conn, conn => {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE {condition} ORDER BY id"
+        ))
+        .fetch_all(conn)
+        .await?;
+        Ok(rows.into_iter().filter_map(readable).collect())
+    })
 }
 
 /// One unreadable row (a zone this build does not know, say) must not stop every
@@ -252,44 +257,48 @@ fn skip_unreadable<T>(key: i64, e: StoreError) -> Option<T> {
 /// Pauses or resumes; resuming a paused channel moves `active_from` to `now` so the paused days are
 /// not caught up. Returns false when the channel has no schedule.
 pub async fn set_paused(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: i64,
     paused: bool,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE channels SET \
-             active_from = CASE WHEN paused = 1 AND $1 = 0 THEN $2 ELSE active_from END, \
-             paused = $3, pause_reason = NULL, updated_at = $4 \
-         WHERE id = $5",
-    )
-    // The flag is an integer 0/1 in both dialects (PostgreSQL compares no boolean
-    // with 0), so it is bound as one.
-    .bind(i64::from(paused))
-    .bind(epoch(now))
-    .bind(i64::from(paused))
-    .bind(epoch(now))
-    .bind(key)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE channels SET \
+                 active_from = CASE WHEN paused = 1 AND $1 = 0 THEN $2 ELSE active_from END, \
+                 paused = $3, pause_reason = NULL, updated_at = $4 \
+             WHERE id = $5",
+        )
+        // The flag is an integer 0/1 in both dialects (PostgreSQL compares no boolean
+        // with 0), so it is bound as one.
+        .bind(i64::from(paused))
+        .bind(epoch(now))
+        .bind(i64::from(paused))
+        .bind(epoch(now))
+        .bind(key)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Pauses a channel on the bot's own account, keeping its schedule and history:
 /// its platform channel is gone. An admin's resume clears the reason.
 pub async fn pause_with_reason(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE channels SET paused = 1, pause_reason = $1, updated_at = $2 WHERE id = $3",
-    )
-    .bind(reason)
-    .bind(epoch(now))
-    .bind(key)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE channels SET paused = 1, pause_reason = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(reason)
+        .bind(epoch(now))
+        .bind(key)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }

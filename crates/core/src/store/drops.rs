@@ -3,8 +3,8 @@
 //! that dies mid-post does not wedge the channel and a second process cannot post
 //! the same drop while the lease holds.
 
+use super::backend::{Conn, on, ordered_join};
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::SqliteConnection;
 
 use super::ids::{date_from_db, date_to_db, epoch, instant};
 use super::{Result, StoreError};
@@ -89,20 +89,22 @@ impl TryFrom<Row> for DropRecord {
 }
 
 async fn fetch_one_where(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     condition: &str,
     bind: i64,
 ) -> Result<Option<DropRecord>> {
-    let row: Option<Row> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM drops WHERE {condition}"))
-            .bind(bind)
-            .fetch_optional(conn)
-            .await?;
-    row.map(DropRecord::try_from).transpose()
+    on!(conn, conn => {
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM drops WHERE {condition}"))
+                .bind(bind)
+                .fetch_optional(conn)
+                .await?;
+        row.map(DropRecord::try_from).transpose()
+    })
 }
 
-pub async fn by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<DropRecord>> {
-    fetch_one_where(conn, "id = ?", id).await
+pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<DropRecord>> {
+    fetch_one_where(conn, "id = $1", id).await
 }
 
 /// `COLUMNS` of `drops d`, for queries that join.
@@ -117,30 +119,30 @@ fn joined_columns() -> String {
 /// The drop whose answer thread an event names. The thread id is looked up first
 /// (`drops_by_thread`), then narrowed to the platform and, where the platform's
 /// thread ids are unique only within a channel, to that channel.
-pub async fn by_thread(
-    conn: &mut SqliteConnection,
-    thread: &ThreadRef,
-) -> Result<Option<DropRecord>> {
-    // CROSS JOIN keeps SQLite from reordering the join: left to itself it walks every
-    // channel of the platform (the `platform` prefix of the channels' unique index) and
-    // probes each one's drops for the thread, on every answer event. Drops first, by
-    // thread id, is a row or two whatever the number of channels.
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {} FROM drops d CROSS JOIN channels c ON c.id = d.channel_id \
-         WHERE d.thread_id = $1 AND c.platform = $2 AND ($3 IS NULL OR c.conversation_id = $4)",
-        joined_columns()
-    ))
-    .bind(&thread.thread)
-    .bind(thread.platform.as_str())
-    .bind(thread.conversation.as_deref())
-    .bind(thread.conversation.as_deref())
-    .fetch_optional(conn)
-    .await?;
-    row.map(DropRecord::try_from).transpose()
+pub async fn by_thread(conn: &mut Conn, thread: &ThreadRef) -> Result<Option<DropRecord>> {
+    on!(conn, conn => {
+        // CROSS JOIN keeps SQLite from reordering the join: left to itself it walks every
+        // channel of the platform (the `platform` prefix of the channels' unique index) and
+        // probes each one's drops for the thread, on every answer event. Drops first, by
+        // thread id, is a row or two whatever the number of channels.
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {} FROM drops d {} channels c ON c.id = d.channel_id \
+             WHERE d.thread_id = $1 AND c.platform = $2 AND ($3 IS NULL OR c.conversation_id = $4)",
+            joined_columns(),
+            ordered_join(&*conn)
+        ))
+        .bind(&thread.thread)
+        .bind(thread.platform.as_str())
+        .bind(thread.conversation.as_deref())
+        .bind(thread.conversation.as_deref())
+        .fetch_optional(conn)
+        .await?;
+        row.map(DropRecord::try_from).transpose()
+    })
 }
 
 /// The channel's drop with the latest local date, whatever its state.
-pub async fn latest(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
+pub async fn latest(conn: &mut Conn, channel_id: i64) -> Result<Option<DropRecord>> {
     fetch_one_where(
         conn,
         "channel_id = $1 ORDER BY local_date DESC LIMIT 1",
@@ -150,413 +152,446 @@ pub async fn latest(conn: &mut SqliteConnection, channel_id: i64) -> Result<Opti
 }
 
 /// The question of the channel's latest posted drop.
-pub async fn last_posted_question(
-    conn: &mut SqliteConnection,
-    channel_id: i64,
-) -> Result<Option<String>> {
-    let id: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT question_id FROM drops WHERE channel_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(channel_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(id.flatten())
+pub async fn last_posted_question(conn: &mut Conn, channel_id: i64) -> Result<Option<String>> {
+    on!(conn, conn => {
+        let id: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT question_id FROM drops WHERE channel_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(channel_id)
+        .fetch_optional(conn)
+        .await?;
+        Ok(id.flatten())
+    })
 }
 
 /// The channel's claimed drops (being posted, or waiting to retry), oldest first.
-pub async fn claimed(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<DropRecord>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drops WHERE channel_id = $1 AND state = 'claimed' ORDER BY local_date"
-    ))
-    .bind(channel_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter().map(DropRecord::try_from).collect()
+pub async fn claimed(conn: &mut Conn, channel_id: i64) -> Result<Vec<DropRecord>> {
+    on!(conn, conn => {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM drops WHERE channel_id = $1 AND state = 'claimed' ORDER BY local_date"
+        ))
+        .bind(channel_id)
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter().map(DropRecord::try_from).collect()
+    })
 }
 
 /// The channel's open drop (posted, not revealed), if any.
-pub async fn open(conn: &mut SqliteConnection, channel_id: i64) -> Result<Option<DropRecord>> {
+pub async fn open(conn: &mut Conn, channel_id: i64) -> Result<Option<DropRecord>> {
     fetch_one_where(conn, "channel_id = $1 AND state = 'posted'", channel_id).await
 }
 
 pub async fn for_date(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     channel_id: i64,
     date: NaiveDate,
 ) -> Result<Option<DropRecord>> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drops WHERE channel_id = $1 AND local_date = $2"
-    ))
-    .bind(channel_id)
-    .bind(date_to_db(date))
-    .fetch_optional(conn)
-    .await?;
-    row.map(DropRecord::try_from).transpose()
+    on!(conn, conn => {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM drops WHERE channel_id = $1 AND local_date = $2"
+        ))
+        .bind(channel_id)
+        .bind(date_to_db(date))
+        .fetch_optional(conn)
+        .await?;
+        row.map(DropRecord::try_from).transpose()
+    })
 }
 
 /// Drops in a state, across channels, by id.
-pub async fn in_state(conn: &mut SqliteConnection, state: DropState) -> Result<Vec<DropRecord>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drops WHERE state = $1 ORDER BY id"
-    ))
-    .bind(state.as_str())
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter().map(DropRecord::try_from).collect()
+pub async fn in_state(conn: &mut Conn, state: DropState) -> Result<Vec<DropRecord>> {
+    on!(conn, conn => {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM drops WHERE state = $1 ORDER BY id"
+        ))
+        .bind(state.as_str())
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter().map(DropRecord::try_from).collect()
+    })
 }
 
 /// Drops in a state, across channels, by id, each with its channel's platform (what
 /// the scheduler's agenda routes by).
 pub async fn in_state_with_platform(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     state: DropState,
 ) -> Result<Vec<(DropRecord, Platform)>> {
-    #[derive(sqlx::FromRow)]
-    struct WithPlatform {
-        #[sqlx(flatten)]
-        drop: Row,
-        platform: String,
-    }
-    // CROSS JOIN: the drops in the state first (drops_in_state), then each one's
-    // channel by its key.
-    let rows: Vec<WithPlatform> = sqlx::query_as(&format!(
-        "SELECT {}, c.platform FROM drops d CROSS JOIN channels c ON c.id = d.channel_id \
-         WHERE d.state = $1 ORDER BY d.id",
-        joined_columns()
-    ))
-    .bind(state.as_str())
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            let platform = r.platform.parse().map_err(StoreError::Corrupt)?;
-            Ok((DropRecord::try_from(r.drop)?, platform))
-        })
-        .collect()
+    on!(conn, conn => {
+        #[derive(sqlx::FromRow)]
+        struct WithPlatform {
+            #[sqlx(flatten)]
+            drop: Row,
+            platform: String,
+        }
+        // CROSS JOIN: the drops in the state first (drops_in_state), then each one's
+        // channel by its key.
+        let rows: Vec<WithPlatform> = sqlx::query_as(&format!(
+            "SELECT {}, c.platform FROM drops d {} channels c ON c.id = d.channel_id \
+             WHERE d.state = $1 ORDER BY d.id",
+            joined_columns(),
+            ordered_join(&*conn)
+        ))
+        .bind(state.as_str())
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let platform = r.platform.parse().map_err(StoreError::Corrupt)?;
+                Ok((DropRecord::try_from(r.drop)?, platform))
+            })
+            .collect()
+    })
 }
 
 /// Drops of every channel of a workspace that are out or going out (claimed or
 /// posted, not revealed), through the channels table, in no particular order.
 pub async fn open_in_workspace(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     platform: Platform,
     workspace: &str,
 ) -> Result<Vec<DropRecord>> {
-    // CROSS JOIN keeps SQLite from reordering the join: the workspace's channels first
-    // (channels_by_workspace), then each one's claimed or posted drops
-    // (drops_by_channel_state), rather than every open drop of every workspace.
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {} FROM channels c CROSS JOIN drops d ON d.channel_id = c.id \
-         WHERE c.platform = $1 AND c.workspace_id = $2 AND d.state IN ('claimed', 'posted')",
-        joined_columns()
-    ))
-    .bind(platform.as_str())
-    .bind(workspace)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter().map(DropRecord::try_from).collect()
+    on!(conn, conn => {
+        // CROSS JOIN keeps SQLite from reordering the join: the workspace's channels first
+        // (channels_by_workspace), then each one's claimed or posted drops
+        // (drops_by_channel_state), rather than every open drop of every workspace.
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {} FROM channels c {} drops d ON d.channel_id = c.id \
+             WHERE c.platform = $1 AND c.workspace_id = $2 AND d.state IN ('claimed', 'posted')",
+            joined_columns(),
+            ordered_join(&*conn)
+        ))
+        .bind(platform.as_str())
+        .bind(workspace)
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter().map(DropRecord::try_from).collect()
+    })
 }
 
 /// Inserts a claimed drop; `None` when that channel and date already have a row.
 pub async fn insert_claimed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     channel_id: i64,
     occ: &Occurrence,
     question_id: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at, \
-             claimed_at, lease_until, attempts) \
-         VALUES ($1, $2, 'claimed', $3, $4, $5, $6, $7, 1) \
-         ON CONFLICT (channel_id, local_date) DO NOTHING RETURNING id",
-    )
-    .bind(channel_id)
-    .bind(date_to_db(occ.local_date))
-    .bind(question_id)
-    .bind(epoch(occ.drop_at))
-    .bind(epoch(occ.reveal_at))
-    .bind(epoch(now))
-    .bind(epoch(lease_until))
-    .fetch_optional(conn)
-    .await?;
-    Ok(id)
+    on!(conn, conn => {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at, \
+                 claimed_at, lease_until, attempts) \
+             VALUES ($1, $2, 'claimed', $3, $4, $5, $6, $7, 1) \
+             ON CONFLICT (channel_id, local_date) DO NOTHING RETURNING id",
+        )
+        .bind(channel_id)
+        .bind(date_to_db(occ.local_date))
+        .bind(question_id)
+        .bind(epoch(occ.drop_at))
+        .bind(epoch(occ.reveal_at))
+        .bind(epoch(now))
+        .bind(epoch(lease_until))
+        .fetch_optional(conn)
+        .await?;
+        Ok(id)
+    })
 }
 
 /// Turns a missed or failed row back into a claim (an on-demand drop for a date
 /// whose scheduled drop never went out). `false` if the row is in another state.
 pub async fn reclaim(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     occ: &Occurrence,
     question_id: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE drops SET state = 'claimed', question_id = $1, due_at = $2, reveal_due_at = $3, \
-             claimed_at = $4, lease_until = $5, attempts = 1, failure = NULL \
-         WHERE id = $6 AND state IN ('missed', 'failed')",
-    )
-    .bind(question_id)
-    .bind(epoch(occ.drop_at))
-    .bind(epoch(occ.reveal_at))
-    .bind(epoch(now))
-    .bind(epoch(lease_until))
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE drops SET state = 'claimed', question_id = $1, due_at = $2, reveal_due_at = $3, \
+                 claimed_at = $4, lease_until = $5, attempts = 1, failure = NULL \
+             WHERE id = $6 AND state IN ('missed', 'failed')",
+        )
+        .bind(question_id)
+        .bind(epoch(occ.drop_at))
+        .bind(epoch(occ.reveal_at))
+        .bind(epoch(now))
+        .bind(epoch(lease_until))
+        .bind(id)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
-pub async fn insert_missed(
-    conn: &mut SqliteConnection,
-    channel_id: i64,
-    occ: &Occurrence,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at) \
-         VALUES ($1, $2, 'missed', $3, $4) ON CONFLICT (channel_id, local_date) DO NOTHING",
-    )
-    .bind(channel_id)
-    .bind(date_to_db(occ.local_date))
-    .bind(epoch(occ.drop_at))
-    .bind(epoch(occ.reveal_at))
-    .execute(conn)
-    .await?;
-    Ok(())
+pub async fn insert_missed(conn: &mut Conn, channel_id: i64, occ: &Occurrence) -> Result<()> {
+    on!(conn, conn => {
+        sqlx::query(
+            "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at) \
+             VALUES ($1, $2, 'missed', $3, $4) ON CONFLICT (channel_id, local_date) DO NOTHING",
+        )
+        .bind(channel_id)
+        .bind(date_to_db(occ.local_date))
+        .bind(epoch(occ.drop_at))
+        .bind(epoch(occ.reveal_at))
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
 }
 
 /// Records a scheduled drop that could not even be claimed (no question matched),
 /// so the schedule moves past its date instead of retrying it forever.
 pub async fn insert_failed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     channel_id: i64,
     occ: &Occurrence,
     failure: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at, failure) \
-         VALUES ($1, $2, 'failed', $3, $4, $5) ON CONFLICT (channel_id, local_date) DO NOTHING",
-    )
-    .bind(channel_id)
-    .bind(date_to_db(occ.local_date))
-    .bind(epoch(occ.drop_at))
-    .bind(epoch(occ.reveal_at))
-    .bind(failure)
-    .execute(conn)
-    .await?;
-    Ok(())
+    on!(conn, conn => {
+        sqlx::query(
+            "INSERT INTO drops (channel_id, local_date, state, due_at, reveal_due_at, failure) \
+             VALUES ($1, $2, 'failed', $3, $4, $5) ON CONFLICT (channel_id, local_date) DO NOTHING",
+        )
+        .bind(channel_id)
+        .bind(date_to_db(occ.local_date))
+        .bind(epoch(occ.drop_at))
+        .bind(epoch(occ.reveal_at))
+        .bind(failure)
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
 }
 
 /// Takes the lease of a claimed drop whose lease expired (a retry). `false` if
 /// someone else holds it or it is no longer claimed.
 pub async fn renew_claim(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
-         WHERE id = $2 AND state = 'claimed' AND (lease_until IS NULL OR lease_until <= $3)",
-    )
-    .bind(epoch(lease_until))
-    .bind(id)
-    .bind(epoch(now))
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND state = 'claimed' AND (lease_until IS NULL OR lease_until <= $3)",
+        )
+        .bind(epoch(lease_until))
+        .bind(id)
+        .bind(epoch(now))
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// The next sequence number of a channel.
-pub async fn next_seq(conn: &mut SqliteConnection, channel_id: i64) -> Result<u32> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = $1")
-        .bind(channel_id)
-        .fetch_one(conn)
-        .await?;
-    Ok(max.unwrap_or(0) as u32 + 1)
+pub async fn next_seq(conn: &mut Conn, channel_id: i64) -> Result<u32> {
+    on!(conn, conn => {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = $1")
+            .bind(channel_id)
+            .fetch_one(conn)
+            .await?;
+        Ok(max.unwrap_or(0) as u32 + 1)
+    })
 }
 
 pub async fn mark_posted(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     seq: u32,
     message_id: &str,
     thread_id: &str,
     posted_at: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE drops SET state = 'posted', seq = $1, message_id = $2, thread_id = $3, posted_at = $4, \
-             lease_until = NULL, failure = NULL, attempts = 0 \
-         WHERE id = $5 AND state = 'claimed'",
-    )
-    .bind(seq as i64)
-    .bind(message_id)
-    .bind(thread_id)
-    .bind(epoch(posted_at))
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn set_thread(conn: &mut SqliteConnection, id: i64, thread_id: &str) -> Result<()> {
-    sqlx::query("UPDATE drops SET thread_id = $1 WHERE id = $2")
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE drops SET state = 'posted', seq = $1, message_id = $2, thread_id = $3, posted_at = $4, \
+                 lease_until = NULL, failure = NULL, attempts = 0 \
+             WHERE id = $5 AND state = 'claimed'",
+        )
+        .bind(seq as i64)
+        .bind(message_id)
         .bind(thread_id)
+        .bind(epoch(posted_at))
         .bind(id)
         .execute(conn)
         .await?;
-    Ok(())
+        Ok(done.rows_affected() == 1)
+    })
+}
+
+pub async fn set_thread(conn: &mut Conn, id: i64, thread_id: &str) -> Result<()> {
+    on!(conn, conn => {
+        sqlx::query("UPDATE drops SET thread_id = $1 WHERE id = $2")
+            .bind(thread_id)
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
 }
 
 /// Records a failed attempt: keeps the claim for a retry at `retry_at`, or fails the
 /// drop for good when `retry_at` is `None`.
 pub async fn record_failure(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     failure: &str,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    match retry_at {
-        Some(at) => sqlx::query(
-            "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'claimed'",
-        )
-        .bind(epoch(at))
-        .bind(failure)
-        .bind(id)
-        .execute(conn)
-        .await?,
-        None => {
-            sqlx::query(
-                "UPDATE drops SET state = 'failed', lease_until = NULL, failure = $1 \
-                 WHERE id = $2 AND state = 'claimed'",
+    on!(conn, conn => {
+        match retry_at {
+            Some(at) => sqlx::query(
+                "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'claimed'",
             )
+            .bind(epoch(at))
             .bind(failure)
             .bind(id)
             .execute(conn)
-            .await?
-        }
-    };
-    Ok(())
+            .await?,
+            None => {
+                sqlx::query(
+                    "UPDATE drops SET state = 'failed', lease_until = NULL, failure = $1 \
+                     WHERE id = $2 AND state = 'claimed'",
+                )
+                .bind(failure)
+                .bind(id)
+                .execute(conn)
+                .await?
+            }
+        };
+        Ok(())
+    })
 }
 
 /// Takes the reveal lease of an open drop. `false` if it is held or not open.
 pub async fn lease_reveal(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
-         WHERE id = $2 AND state = 'posted' AND (lease_until IS NULL OR lease_until <= $3)",
-    )
-    .bind(epoch(lease_until))
-    .bind(id)
-    .bind(epoch(now))
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND state = 'posted' AND (lease_until IS NULL OR lease_until <= $3)",
+        )
+        .bind(epoch(lease_until))
+        .bind(id)
+        .bind(epoch(now))
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Releases a reveal lease after a failed attempt, to retry at `retry_at`.
 pub async fn retry_reveal_at(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     failure: &str,
     retry_at: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'posted'",
-    )
-    .bind(epoch(retry_at))
-    .bind(failure)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    on!(conn, conn => {
+        sqlx::query(
+            "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'posted'",
+        )
+        .bind(epoch(retry_at))
+        .bind(failure)
+        .bind(id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
 }
 
 /// Closes an open drop. `failure` is kept when the reveal could not be posted and
 /// the drop was closed anyway.
 pub async fn mark_revealed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     revealed_at: DateTime<Utc>,
     failure: Option<&str>,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE drops SET state = 'revealed', revealed_at = $1, lease_until = NULL, failure = $2 \
-         WHERE id = $3 AND state = 'posted'",
-    )
-    .bind(epoch(revealed_at))
-    .bind(failure)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE drops SET state = 'revealed', revealed_at = $1, lease_until = NULL, failure = $2 \
+             WHERE id = $3 AND state = 'posted'",
+        )
+        .bind(epoch(revealed_at))
+        .bind(failure)
+        .bind(id)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// The channel's latest sequence number and whether that drop is still open.
-pub async fn progress(conn: &mut SqliteConnection, channel_id: i64) -> Result<ChannelProgress> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, state FROM drops WHERE channel_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(channel_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(
-        row.map_or(ChannelProgress::default(), |(seq, state)| ChannelProgress {
-            latest_seq: seq as u32,
-            latest_open: state == DropState::Posted.as_str(),
-        }),
-    )
+pub async fn progress(conn: &mut Conn, channel_id: i64) -> Result<ChannelProgress> {
+    on!(conn, conn => {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, state FROM drops WHERE channel_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(channel_id)
+        .fetch_optional(conn)
+        .await?;
+        Ok(
+            row.map_or(ChannelProgress::default(), |(seq, state)| ChannelProgress {
+                latest_seq: seq as u32,
+                latest_open: state == DropState::Posted.as_str(),
+            }),
+        )
+    })
 }
 
 /// How many drops of each state a channel has, for `/schedule show`.
-pub async fn count_by_state(
-    conn: &mut SqliteConnection,
-    channel_id: i64,
-) -> Result<Vec<(DropState, u32)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT state, COUNT(*) FROM drops WHERE channel_id = $1 GROUP BY state ORDER BY state",
-    )
-    .bind(channel_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|(s, n)| Ok((s.parse().map_err(StoreError::Corrupt)?, n as u32)))
-        .collect()
+pub async fn count_by_state(conn: &mut Conn, channel_id: i64) -> Result<Vec<(DropState, u32)>> {
+    on!(conn, conn => {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM drops WHERE channel_id = $1 GROUP BY state ORDER BY state",
+        )
+        .bind(channel_id)
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((s.parse().map_err(StoreError::Corrupt)?, n as u32)))
+            .collect()
+    })
 }
 
 /// Writes drops that already happened, ids and all, many per statement: the seed
 /// generator's history (`crate::seed`), never the bot's own path.
-pub async fn insert_history(conn: &mut SqliteConnection, rows: &[DropRecord]) -> Result<()> {
-    // 16 bound parameters a row, 1,600 a statement: well under SQLite's 32,766.
-    for chunk in rows.chunks(100) {
-        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
-            sqlx::QueryBuilder::new(format!("INSERT INTO drops ({COLUMNS}) "));
-        q.push_values(chunk, |mut b, d| {
-            b.push_bind(d.id)
-                .push_bind(d.channel_id)
-                .push_bind(date_to_db(d.local_date))
-                .push_bind(d.state.as_str())
-                .push_bind(d.question_id.clone())
-                .push_bind(d.seq.map(i64::from))
-                .push_bind(epoch(d.due_at))
-                .push_bind(epoch(d.reveal_due_at))
-                .push_bind(d.claimed_at.map(epoch))
-                .push_bind(d.lease_until.map(epoch))
-                .push_bind(i64::from(d.attempts))
-                .push_bind(d.posted_at.map(epoch))
-                .push_bind(d.revealed_at.map(epoch))
-                .push_bind(d.message_id.clone())
-                .push_bind(d.thread_id.clone())
-                .push_bind(d.failure.clone());
-        });
-        q.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
+pub async fn insert_history(conn: &mut Conn, rows: &[DropRecord]) -> Result<()> {
+    on!(conn, conn => {
+        // 16 bound parameters a row, 1,600 a statement: well under SQLite's 32,766.
+        for chunk in rows.chunks(100) {
+            let mut q = super::backend::query_builder(&*conn, format!("INSERT INTO drops ({COLUMNS}) "));
+            q.push_values(chunk, |mut b, d| {
+                b.push_bind(d.id)
+                    .push_bind(d.channel_id)
+                    .push_bind(date_to_db(d.local_date))
+                    .push_bind(d.state.as_str())
+                    .push_bind(d.question_id.clone())
+                    .push_bind(d.seq.map(i64::from))
+                    .push_bind(epoch(d.due_at))
+                    .push_bind(epoch(d.reveal_due_at))
+                    .push_bind(d.claimed_at.map(epoch))
+                    .push_bind(d.lease_until.map(epoch))
+                    .push_bind(i64::from(d.attempts))
+                    .push_bind(d.posted_at.map(epoch))
+                    .push_bind(d.revealed_at.map(epoch))
+                    .push_bind(d.message_id.clone())
+                    .push_bind(d.thread_id.clone())
+                    .push_bind(d.failure.clone());
+            });
+            q.build().persistent(false).execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
 }

@@ -1,6 +1,6 @@
 //! The `member_stats` table: settled streaks per member per channel.
 
-use sqlx::SqliteConnection;
+use super::backend::{Conn, on};
 
 use super::ids::{epoch, instant};
 use super::{Result, StoreError};
@@ -48,41 +48,41 @@ impl TryFrom<Row> for MemberStats {
     }
 }
 
-pub async fn get(
-    conn: &mut SqliteConnection,
-    channel_id: i64,
-    member_id: &str,
-) -> Result<Option<MemberStats>> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM member_stats WHERE channel_id = $1 AND member_id = $2"
-    ))
-    .bind(channel_id)
-    .bind(member_id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(MemberStats::try_from).transpose()
+pub async fn get(conn: &mut Conn, channel_id: i64, member_id: &str) -> Result<Option<MemberStats>> {
+    on!(conn, conn => {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM member_stats WHERE channel_id = $1 AND member_id = $2"
+        ))
+        .bind(channel_id)
+        .bind(member_id)
+        .fetch_optional(conn)
+        .await?;
+        row.map(MemberStats::try_from).transpose()
+    })
 }
 
-pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO member_stats (channel_id, member_id, member_name, current_streak, best_streak, \
-             total_on_time, last_seq, last_answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (channel_id, member_id) DO UPDATE SET member_name = excluded.member_name, \
-             current_streak = excluded.current_streak, best_streak = excluded.best_streak, \
-             total_on_time = excluded.total_on_time, last_seq = excluded.last_seq, \
-             last_answered_at = excluded.last_answered_at",
-    )
-    .bind(s.channel_id)
-    .bind(&s.member_id)
-    .bind(&s.member_name)
-    .bind(s.streak.current as i64)
-    .bind(s.streak.best as i64)
-    .bind(s.streak.total_on_time as i64)
-    .bind(s.streak.last_seq as i64)
-    .bind(epoch(s.streak.last_answered_at))
-    .execute(conn)
-    .await?;
-    Ok(())
+pub async fn upsert(conn: &mut Conn, s: &MemberStats) -> Result<()> {
+    on!(conn, conn => {
+        sqlx::query(
+            "INSERT INTO member_stats (channel_id, member_id, member_name, current_streak, best_streak, \
+                 total_on_time, last_seq, last_answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (channel_id, member_id) DO UPDATE SET member_name = excluded.member_name, \
+                 current_streak = excluded.current_streak, best_streak = excluded.best_streak, \
+                 total_on_time = excluded.total_on_time, last_seq = excluded.last_seq, \
+                 last_answered_at = excluded.last_answered_at",
+        )
+        .bind(s.channel_id)
+        .bind(&s.member_id)
+        .bind(&s.member_name)
+        .bind(s.streak.current as i64)
+        .bind(s.streak.best as i64)
+        .bind(s.streak.total_on_time as i64)
+        .bind(s.streak.last_seq as i64)
+        .bind(epoch(s.streak.last_answered_at))
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
 }
 
 /// The top `limit` members of a channel by current streak, then total on-time
@@ -91,65 +91,70 @@ pub async fn upsert(conn: &mut SqliteConnection, s: &MemberStats) -> Result<()> 
 /// `engine::streak::current_streak`): streaks settle only at reveals, so no stored
 /// one is newer.
 pub async fn leaderboard(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     channel_id: i64,
     latest_revealed_seq: u32,
     limit: u32,
 ) -> Result<Vec<MemberStats>> {
-    // Sorting on the current streak itself (which depends on `latest_revealed_seq`)
-    // would sort every member of the channel. Instead, two walks of an index, each
-    // stopping at `limit`: the members whose streak is current (ranked above all
-    // others, whose current streak counts as 0), by streak; then the others, by
-    // on-time answers. Neither walk reads more than `limit` rows past the ones it
-    // skips, and the second skips fewer than `limit` (it runs only when fewer
-    // streaks than that are current).
-    let mut rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM member_stats \
-         WHERE channel_id = $1 AND last_seq = $2 AND current_streak > 0 \
-         ORDER BY current_streak DESC, total_on_time DESC, member_name COLLATE NOCASE, id \
-         LIMIT $3"
-    ))
-    .bind(channel_id)
-    .bind(latest_revealed_seq as i64)
-    .bind(limit as i64)
-    .fetch_all(&mut *conn)
-    .await?;
-    let rest = limit.saturating_sub(rows.len() as u32);
-    if rest > 0 {
-        let others: Vec<Row> = sqlx::query_as(&format!(
+    on!(conn, conn => {
+        // Sorting on the current streak itself (which depends on `latest_revealed_seq`)
+        // would sort every member of the channel. Instead, two walks of an index, each
+        // stopping at `limit`: the members whose streak is current (ranked above all
+        // others, whose current streak counts as 0), by streak; then the others, by
+        // on-time answers. Neither walk reads more than `limit` rows past the ones it
+        // skips, and the second skips fewer than `limit` (it runs only when fewer
+        // streaks than that are current).
+        // Names in the order the indexes hold them (ASCII letters folded).
+        let name = super::backend::nocase_for(&*conn, "member_name");
+        let mut rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM member_stats \
-             WHERE channel_id = $1 AND NOT (last_seq = $2 AND current_streak > 0) \
-             ORDER BY total_on_time DESC, member_name COLLATE NOCASE, id \
+             WHERE channel_id = $1 AND last_seq = $2 AND current_streak > 0 \
+             ORDER BY current_streak DESC, total_on_time DESC, {name}, id \
              LIMIT $3"
         ))
         .bind(channel_id)
         .bind(latest_revealed_seq as i64)
-        .bind(rest as i64)
-        .fetch_all(conn)
+        .bind(limit as i64)
+        .fetch_all(&mut *conn)
         .await?;
-        rows.extend(others);
-    }
-    rows.into_iter().map(MemberStats::try_from).collect()
+        let rest = limit.saturating_sub(rows.len() as u32);
+        if rest > 0 {
+            let others: Vec<Row> = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM member_stats \
+                 WHERE channel_id = $1 AND NOT (last_seq = $2 AND current_streak > 0) \
+                 ORDER BY total_on_time DESC, {name}, id \
+                 LIMIT $3"
+            ))
+            .bind(channel_id)
+            .bind(latest_revealed_seq as i64)
+            .bind(rest as i64)
+            .fetch_all(conn)
+            .await?;
+            rows.extend(others);
+        }
+        rows.into_iter().map(MemberStats::try_from).collect()
+    })
 }
 
 /// Writes many members' stats, many per statement: the seed generator's bulk load
 /// (`crate::seed`); the bot settles streaks one member at a time with [`upsert`].
-pub async fn insert_many(conn: &mut SqliteConnection, rows: &[MemberStats]) -> Result<()> {
-    // 8 bound parameters a row, 800 a statement.
-    for chunk in rows.chunks(100) {
-        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
-            sqlx::QueryBuilder::new(format!("INSERT INTO member_stats ({COLUMNS}) "));
-        q.push_values(chunk, |mut b, s| {
-            b.push_bind(s.channel_id)
-                .push_bind(s.member_id.clone())
-                .push_bind(s.member_name.clone())
-                .push_bind(s.streak.current as i64)
-                .push_bind(s.streak.best as i64)
-                .push_bind(s.streak.total_on_time as i64)
-                .push_bind(s.streak.last_seq as i64)
-                .push_bind(epoch(s.streak.last_answered_at));
-        });
-        q.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
+pub async fn insert_many(conn: &mut Conn, rows: &[MemberStats]) -> Result<()> {
+    on!(conn, conn => {
+        // 8 bound parameters a row, 800 a statement.
+        for chunk in rows.chunks(100) {
+            let mut q = super::backend::query_builder(&*conn, format!("INSERT INTO member_stats ({COLUMNS}) "));
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.channel_id)
+                    .push_bind(s.member_id.clone())
+                    .push_bind(s.member_name.clone())
+                    .push_bind(s.streak.current as i64)
+                    .push_bind(s.streak.best as i64)
+                    .push_bind(s.streak.total_on_time as i64)
+                    .push_bind(s.streak.last_seq as i64)
+                    .push_bind(epoch(s.streak.last_answered_at));
+            });
+            q.build().persistent(false).execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
 }

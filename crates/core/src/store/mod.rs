@@ -11,6 +11,7 @@
 //! [`Store::backup_to`] and [`backup_url`] copy a live database.
 
 pub mod answers;
+pub mod backend;
 pub mod channels;
 pub mod drops;
 pub mod ids;
@@ -22,19 +23,21 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, SqliteConnection};
+
+use backend::{Dialect as _, on};
 
 /// A connection the store's functions run on: use cases pass the one of their
 /// transaction ([`Store::write`]) or a pooled reader ([`Store::read`]). The one name
 /// callers outside `store/` use for it, so a second backend changes it here.
-pub type Conn = SqliteConnection;
+pub use backend::Conn;
 
 /// A write transaction: commit it, or it rolls back on drop.
-pub type WriteTx = Transaction<'static, Sqlite>;
+pub use backend::WriteTx;
 
 /// How long a writer waits for another writer before giving up with [`StoreError::Locked`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,7 +52,9 @@ pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrat
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("`{url}` is not a SQLite database URL: use sqlite://path/to/prepbot.db ({reason})")]
+    #[error(
+        "`{url}` is not a database URL prepbot can use: use sqlite://path/to/prepbot.db or postgres://user@host/database ({reason})"
+    )]
     BadUrl { url: String, reason: String },
     #[error("cannot open the database {target}: {reason}")]
     Open { target: String, reason: String },
@@ -84,12 +89,18 @@ pub enum StoreError {
 }
 
 /// SQLite's primary result code (the low byte of an extended code) of a database error.
+/// SQLite's primary result code of a database error; `None` for PostgreSQL's,
+/// whose SQLSTATE codes are text that must not be read as SQLite's numbers
+/// (42501, a missing privilege, would read as SQLITE_BUSY).
 fn primary_code(e: &sqlx::Error) -> Option<i32> {
     match e {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .map(|code| code & 0xff),
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
+        {
+            db.code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .map(|code| code & 0xff)
+        }
         _ => None,
     }
 }
@@ -154,13 +165,18 @@ pub fn redact_url(url: &str) -> String {
 
 /// Parses a `sqlite:` URL. sqlx would read any other scheme as a file name; say what
 /// is supported instead.
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 fn url_options(url: &str) -> Result<SqliteConnectOptions> {
     let bad = |reason: String| StoreError::BadUrl {
         url: redact_url(url),
         reason,
     };
     if !url.starts_with("sqlite:") {
-        return Err(bad("only sqlite: URLs are supported".into()));
+        return Err(bad("only sqlite: and postgres: URLs are supported".into()));
     }
     SqliteConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))
 }
@@ -211,13 +227,31 @@ fn migrate_error(target: &str, e: sqlx::migrate::MigrateError) -> StoreError {
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pools: Pools,
 }
+
+#[derive(Debug, Clone)]
+enum Pools {
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The one lock every PostgreSQL write transaction takes first (a transaction-level
+/// advisory lock, released at commit or rollback): writers run one at a time, as
+/// SQLite's `BEGIN IMMEDIATE` makes them, so every read-modify-write in `store/`
+/// that relies on that (the next sequence number, streak settlement, rotation
+/// cycles, claims) holds on PostgreSQL too, across processes. Readers never take it.
+const WRITE_LOCK: i64 = 0x7072_6570_626f_7400; // "prepbot\0"
 
 impl Store {
     /// Opens (creating if missing) the database at a `sqlite://` URL.
     pub async fn open_url(url: &str) -> Result<Store> {
+        if is_postgres_url(url) {
+            return Self::open_postgres(url).await;
+        }
         let options = url_options(url)?;
         Self::open(options, &redact_url(url), DEFAULT_BUSY_TIMEOUT, None, false).await
     }
@@ -334,7 +368,9 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        Ok(Store { writer, reader })
+        Ok(Store {
+            pools: Pools::Sqlite { writer, reader },
+        })
     }
 
     /// Refuses a database from a newer prepbot, applies the migrations, and checks that
@@ -363,14 +399,62 @@ impl Store {
             .map_err(at)
     }
 
-    /// A write transaction (`BEGIN IMMEDIATE`): commit it, or it rolls back on drop.
-    pub async fn write(&self) -> Result<WriteTx> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// Opens the PostgreSQL database at a `postgres://` URL and applies its
+    /// migrations (`migrations/postgres/`).
+    async fn open_postgres(url: &str) -> Result<Store> {
+        let target = redact_url(url);
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: target.clone(),
+            reason: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(DEFAULT_BUSY_TIMEOUT + Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open {
+                target: target.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Err(e) = POSTGRES_MIGRATOR.run(&pool).await {
+            pool.close().await;
+            return Err(StoreError::Migrate(e.to_string()));
+        }
+        Ok(Store {
+            pools: Pools::Postgres(pool),
+        })
     }
 
-    /// A pooled read-only connection.
-    pub async fn read(&self) -> Result<PoolConnection<Sqlite>> {
-        Ok(self.reader.acquire().await?)
+    /// Whether this store is on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pools, Pools::Postgres(_))
+    }
+
+    /// A write transaction: commit it, or it rolls back on drop. One writer at a
+    /// time on either backend: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's
+    /// [`WRITE_LOCK`].
+    pub async fn write(&self) -> Result<WriteTx> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => Ok(WriteTx(Conn::SqliteTx(
+                writer.begin_with("BEGIN IMMEDIATE").await?,
+            ))),
+            Pools::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(WriteTx(Conn::PostgresTx(tx)))
+            }
+        }
+    }
+
+    /// A pooled connection for reading.
+    pub async fn read(&self) -> Result<Conn> {
+        Ok(match &self.pools {
+            Pools::Sqlite { reader, .. } => Conn::Sqlite(reader.acquire().await?),
+            Pools::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        })
     }
 
     /// Writes a consistent copy of the database to `dest`, a new file in an existing
@@ -378,13 +462,22 @@ impl Store {
     /// is one read transaction (`VACUUM INTO`), so it waits for no writer and holds none up.
     pub async fn backup_to(&self, dest: &Path) -> Result<PathBuf> {
         let mut conn = self.read().await?;
-        backup_with(&mut conn, dest).await
+        match conn.as_sqlite() {
+            Some(conn) => backup_with(conn, dest).await,
+            None => Err(StoreError::Backup {
+                path: dest.display().to_string(),
+                reason: "the database is PostgreSQL: back it up with pg_dump".into(),
+            }),
+        }
     }
 
     /// Asks SQLite to refresh its query planner's statistics (after a bulk load).
     pub async fn optimize(&self) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query("PRAGMA optimize").execute(&mut *tx).await?;
+        on!(&mut *tx, c => {
+            let statement = if c.is_sqlite_dialect() { "PRAGMA optimize" } else { "ANALYZE" };
+            sqlx::query(statement).execute(&mut *c).await?;
+        });
         tx.commit().await?;
         Ok(())
     }
@@ -396,10 +489,17 @@ impl Store {
         // way back to the pool at that moment can still land among the idle ones, open
         // until the pool is dropped. Close again until both pools are empty: a few
         // milliseconds at most, bounded in case a connection never comes back.
+        let (reader, writer) = match &self.pools {
+            Pools::Sqlite { reader, writer } => (reader, writer),
+            Pools::Postgres(pool) => {
+                pool.close().await;
+                return;
+            }
+        };
         for _ in 0..1000 {
-            self.reader.close().await;
-            self.writer.close().await;
-            if self.reader.size() == 0 && self.writer.size() == 0 {
+            reader.close().await;
+            writer.close().await;
+            if reader.size() == 0 && writer.size() == 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;

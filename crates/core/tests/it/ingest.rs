@@ -2,7 +2,7 @@
 //! one bad event never costing the others, and the same outcome whatever the order
 //! of a message's events, within one batch or across several.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::DateTime;
@@ -10,16 +10,27 @@ use chrono::Utc;
 use prepbot_core::engine::schedule::Days;
 use prepbot_core::ingest::AnswerWriter;
 use prepbot_core::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError};
-use prepbot_core::store::StoreError;
 use prepbot_core::store::answers::{self, StoredAnswer};
+use prepbot_core::store::{StoreError, WriteTx};
 use prepbot_testkit::*;
 use sqlx::{Connection, SqliteConnection};
 use tokio::task::JoinHandle;
 
-/// A practice with one posted drop; returns it, the drop's thread and the
-/// database file (for "another process").
+/// A practice with one posted drop, on the backend under test; returns it, the
+/// drop's thread and the database file (SQLite: for "another process").
 async fn open_drop() -> (Practice, u64, PathBuf, tempfile::TempDir) {
-    let (p, dir) = practice_with(small_bank(2)).await;
+    open_drop_on(practice_with(small_bank(2)).await).await
+}
+
+/// [`open_drop`] on SQLite, for faults injected through SQLite itself (a trigger,
+/// a capped file).
+async fn open_sqlite_drop() -> (Practice, u64, PathBuf, tempfile::TempDir) {
+    open_drop_on(practice_with_sqlite(small_bank(2)).await).await
+}
+
+async fn open_drop_on(
+    (p, dir): (Practice, tempfile::TempDir),
+) -> (Practice, u64, PathBuf, tempfile::TempDir) {
     let out = Recording::default();
     p.setup_channel(
         setup("09:00", "UTC", Days::DAILY, 8),
@@ -34,20 +45,14 @@ async fn open_drop() -> (Practice, u64, PathBuf, tempfile::TempDir) {
     (p, thread, file, dir)
 }
 
-/// Another connection holding the database's write lock until dropped or released.
-async fn hold_write_lock(file: &Path) -> SqliteConnection {
-    let mut other = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
-    other
+/// Another connection holding the database's write lock (a write transaction:
+/// SQLite's `BEGIN IMMEDIATE`, PostgreSQL's advisory write lock) until released.
+async fn hold_write_lock(p: &Practice) -> WriteTx {
+    p.store().write().await.unwrap()
 }
 
-async fn release(mut other: SqliteConnection) {
-    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+async fn release(other: WriteTx) {
+    other.rollback().await.unwrap();
 }
 
 fn posted(thread: u64, id: u64) -> AnswerEvent {
@@ -113,9 +118,9 @@ async fn concurrent_answers_share_commits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_queued_behind_a_lock_go_out_in_one_commit_and_only_after_it() {
-    let (p, thread, file, _dir) = open_drop().await;
+    let (p, thread, _file, _dir) = open_drop().await;
     let (w, task) = AnswerWriter::start(p.clone());
-    let lock = hold_write_lock(&file).await;
+    let lock = hold_write_lock(&p).await;
     let handles: Vec<_> = (0..200u64)
         .map(|id| {
             let (w, p) = (w.clone(), p.clone());
@@ -153,10 +158,10 @@ async fn answers_queued_behind_a_lock_go_out_in_one_commit_and_only_after_it() {
 /// callback runs after the commit. This is what the Discord adapter's events use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_answers_hear_their_outcome_after_the_commit_and_wait_only_for_room() {
-    let (p, thread, file, _dir) = open_drop().await;
+    let (p, thread, _file, _dir) = open_drop().await;
     let capacity = 4;
     let (w, task) = AnswerWriter::start_with(p.clone(), 256, capacity);
-    let lock = hold_write_lock(&file).await;
+    let lock = hold_write_lock(&p).await;
     let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
     let queue = |id: u64| {
         let (w, heard_tx) = (w.clone(), heard_tx.clone());
@@ -256,7 +261,7 @@ async fn one_failing_answer_does_not_lose_the_others_in_its_batch() {
     // ABORT fails one statement; ROLLBACK makes SQLite roll the whole transaction
     // back under the writer's feet.
     for (round, action) in ["ABORT", "ROLLBACK"].into_iter().enumerate() {
-        let (p, thread, file, _dir) = open_drop().await;
+        let (p, thread, file, _dir) = open_sqlite_drop().await;
         let bad = 13u64;
         {
             let mut conn = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
@@ -271,7 +276,7 @@ async fn one_failing_answer_does_not_lose_the_others_in_its_batch() {
             .unwrap();
         }
         let (w, task) = AnswerWriter::start(p.clone());
-        let lock = hold_write_lock(&file).await;
+        let lock = hold_write_lock(&p).await;
         let handles: Vec<_> = (0..40u64)
             .map(|id| (id, spawn_submit(&w, posted(thread, id))))
             .collect();
@@ -359,7 +364,7 @@ fn shape(a: &StoredAnswer) -> (String, bool, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_messages_events_in_any_order_give_the_same_answer_in_one_batch_or_many() {
-    let (p, thread, file, _dir) = open_drop().await;
+    let (p, thread, _file, _dir) = open_drop().await;
     let (w, task) = AnswerWriter::start(p.clone());
     let mut next_id = 10_000u64;
     for set in [
@@ -381,7 +386,7 @@ async fn a_messages_events_in_any_order_give_the_same_answer_in_one_batch_or_man
             }
             let before = w.stats().batches;
             // All in one batch: queued, in order, behind a lock.
-            let lock = hold_write_lock(&file).await;
+            let lock = hold_write_lock(&p).await;
             let mut handles = Vec::new();
             for e in events_for(thread, together, &order) {
                 handles.push(spawn_submit(&w, e));
@@ -416,9 +421,9 @@ async fn a_messages_events_in_any_order_give_the_same_answer_in_one_batch_or_man
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_writes_what_is_queued_then_refuses_more() {
-    let (p, thread, file, _dir) = open_drop().await;
+    let (p, thread, _file, _dir) = open_drop().await;
     let (w, task) = AnswerWriter::start(p.clone());
-    let lock = hold_write_lock(&file).await;
+    let lock = hold_write_lock(&p).await;
     let handles: Vec<_> = (0..10u64)
         .map(|id| spawn_submit(&w, posted(thread, id)))
         .collect();
@@ -447,7 +452,7 @@ async fn stopping_writes_what_is_queued_then_refuses_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_full_database_every_answer_is_either_stored_or_told_it_was_not() {
-    let (p, thread, file, _dir) = open_drop().await;
+    let (p, thread, file, _dir) = open_sqlite_drop().await;
     p.store().close().await;
     // The same database, unable to grow: a batch of long answers fills it mid-way.
     let store = prepbot_core::store::Store::open_path_capped(&file, Duration::from_secs(5), 1)
@@ -455,7 +460,7 @@ async fn on_a_full_database_every_answer_is_either_stored_or_told_it_was_not() {
         .unwrap();
     let capped = Practice::new(store.clone(), std::sync::Arc::new(small_bank(2)));
     let (w, task) = AnswerWriter::start(capped.clone());
-    let lock = hold_write_lock(&file).await;
+    let lock = hold_write_lock(&capped).await;
     let handles: Vec<_> = (0..60u64)
         .map(|id| {
             let mut m = message(thread, id, id + 1, at(10, 0));
@@ -514,7 +519,7 @@ async fn revealed_and_open() -> (Practice, u64, u64, PathBuf, tempfile::TempDir)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
     let (reference, revealed, open, _f1, _d1) = revealed_and_open().await;
-    let (p, revealed2, open2, file, _d2) = revealed_and_open().await;
+    let (p, revealed2, open2, _file, _d2) = revealed_and_open().await;
     assert_eq!((revealed, open), (revealed2, open2));
     let at = utc("2026-01-06T10:00:00Z");
     let mut edited = message(open, 500, 1, utc("2026-01-06T09:30:00Z"));
@@ -548,7 +553,7 @@ async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
     }
 
     let (w, task) = AnswerWriter::start(p.clone());
-    let lock = hold_write_lock(&file).await;
+    let lock = hold_write_lock(&p).await;
     // `queue` returns once the event is queued, so they are queued in this order.
     let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
     let n = events.len();

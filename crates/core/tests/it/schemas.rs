@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prepbot_core::store::POSTGRES_MIGRATOR;
-use prepbot_testkit::{fresh_store, postgres};
+use prepbot_testkit::{fresh_sqlite_store, postgres};
 use sqlx::{Connection, PgConnection, Row, SqliteConnection};
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -282,7 +282,7 @@ async fn sqlite_and_postgresql_build_the_same_schema() {
     POSTGRES_MIGRATOR.run(&mut pg).await.unwrap();
     let postgres = postgres_schema(&mut pg).await;
 
-    let (store, dir) = fresh_store().await;
+    let (store, dir) = fresh_sqlite_store().await;
     store.close().await;
     let mut lite = SqliteConnection::connect(&format!(
         "sqlite://{}",

@@ -9,22 +9,22 @@ use prepbot_testkit::*;
 
 #[tokio::test]
 async fn migrations_set_up_wal_foreign_keys_and_every_table() {
-    let (store, dir) = fresh_store().await;
+    let (store, dir) = fresh_sqlite_store().await;
     let mut conn = store.read().await.unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(mode, "wal");
     let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(fk, 1);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(conn.as_sqlite().expect("a SQLite store"))
     .await
     .unwrap();
     assert_eq!(
@@ -62,14 +62,26 @@ async fn the_database_file_is_created_if_missing_from_a_url() {
 
 #[tokio::test]
 async fn bad_urls_and_unopenable_paths_are_clear_errors() {
-    let err = Store::open_url("postgres://localhost/prepbot")
+    let err = Store::open_url("mysql://localhost/prepbot")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");
     assert!(
-        err.to_string().contains("use sqlite://path/to/prepbot.db"),
+        err.to_string()
+            .contains("use sqlite://path/to/prepbot.db or postgres://"),
         "{err}"
     );
+    // A PostgreSQL server that is not there: one clear line, the password hidden.
+    let err = Store::open_url("postgres://prepbot:s3cret@127.0.0.1:1/prepbot")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot open the database postgres://***@127.0.0.1:1/prepbot: "),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("s3cret"), "{err}");
     let err = Store::open_path(std::path::Path::new("/nonexistent-dir/sub/prepbot.db"))
         .await
         .unwrap_err();
@@ -143,7 +155,7 @@ async fn with_channel(store: &Store) -> i64 {
 
 #[tokio::test]
 async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
-    let (store, _dir) = fresh_store().await;
+    let (store, _dir) = fresh_sqlite_store().await;
     let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
@@ -161,7 +173,7 @@ async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
         "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at) VALUES (?, '2026-01-05', 'claimed', 'q3', 0, 0)",
     )
     .bind(key)
-    .execute(&mut *tx)
+    .execute(tx.as_sqlite().expect("a SQLite store"))
     .await;
     assert!(raw.is_err());
     // Nor a drop for a channel that does not exist (foreign key).
@@ -172,7 +184,7 @@ async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
 
 #[tokio::test]
 async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
-    let (store, _dir) = fresh_store().await;
+    let (store, _dir) = fresh_sqlite_store().await;
     let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
@@ -201,7 +213,7 @@ async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
         "UPDATE drops SET state = 'posted', seq = 1, message_id = '11', thread_id = '11' WHERE id = ?",
     )
     .bind(b)
-    .execute(&mut *tx)
+    .execute(tx.as_sqlite().expect("a SQLite store"))
     .await;
     assert!(dup.is_err(), "sequence numbers are unique per channel");
     assert!(
@@ -357,7 +369,7 @@ async fn reads_do_not_wait_for_a_writer_and_cannot_write() {
     drop(held);
     let mut conn = store.read().await.unwrap();
     let write = sqlx::query("DELETE FROM channels")
-        .execute(&mut *conn)
+        .execute(conn.as_sqlite().expect("a SQLite store"))
         .await;
     assert!(write.is_err(), "read connections are read-only");
 }
@@ -365,7 +377,7 @@ async fn reads_do_not_wait_for_a_writer_and_cannot_write() {
 async fn answer_count(store: &Store) -> i64 {
     let mut conn = store.read().await.unwrap();
     sqlx::query_scalar("SELECT COUNT(*) FROM answers")
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap()
 }
@@ -376,18 +388,18 @@ async fn check_backup(copy: &std::path::Path, key: i64, before: i64, after: i64,
     let store = Store::open_path(copy).await.unwrap();
     let mut conn = store.read().await.unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(integrity, "ok");
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(applied, migrations, "every migration is in the copy");
     // Message ids are platform text; these are decimal, written in numeric order.
     let ids: Vec<String> = sqlx::query_scalar("SELECT message_id FROM answers")
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap();
     let mut ids: Vec<i64> = ids.iter().map(|m| m.parse().unwrap()).collect();
@@ -403,7 +415,7 @@ async fn check_backup(copy: &std::path::Path, key: i64, before: i64, after: i64,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
-    let (store, dir) = fresh_store().await;
+    let (store, dir) = fresh_sqlite_store().await;
     let key = with_channel(&store).await;
     let now = utc("2026-01-05T09:00:00Z");
     let drop_id = {
@@ -465,7 +477,7 @@ async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
 
     let mut conn = store.read().await.unwrap();
     let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.as_sqlite().expect("a SQLite store"))
         .await
         .unwrap();
     drop(conn);
@@ -479,7 +491,7 @@ async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
 
 #[tokio::test]
 async fn a_backup_never_overwrites_a_file_and_needs_its_directory() {
-    let (store, dir) = fresh_store().await;
+    let (store, dir) = fresh_sqlite_store().await;
     let existing = dir.path().join("existing.db");
     std::fs::write(&existing, "keep me").unwrap();
     for target in [existing.clone(), dir.path().join("empty.db")] {

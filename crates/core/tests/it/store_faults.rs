@@ -35,7 +35,7 @@ async fn row_counts(store: &Store) -> Vec<(&'static str, i64)> {
     for table in TABLES {
         // Table names cannot be bound; these are the constants above.
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.as_sqlite().expect("a SQLite store"))
             .await
             .unwrap();
         out.push((table, n));
@@ -54,7 +54,7 @@ fn db_path(dir: &tempfile::TempDir) -> PathBuf {
 /// A practice over a fresh database with one channel and its first drop posted at
 /// 09:00 UTC on 2026-03-02; returns the channel's key and the drop's id and thread.
 async fn practice_with_open_drop() -> (Practice, tempfile::TempDir, i64, i64, u64) {
-    let (p, dir) = practice_with(small_bank(3)).await;
+    let (p, dir) = practice_with_sqlite(small_bank(3)).await;
     let (channel, _) = p
         .setup_channel(
             setup("09:00", "UTC", Days::DAILY, 8),

@@ -510,7 +510,7 @@ impl Clock for ShiftedClock {
 /// A stored answer by its Discord message id (unique on Discord, so whichever
 /// channel holds it).
 pub async fn answer_row(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut prepbot_core::store::Conn,
     message_id: u64,
 ) -> prepbot_core::store::Result<Option<prepbot_core::store::answers::StoredAnswer>> {
     let id = message_id.to_string();
@@ -523,7 +523,7 @@ pub async fn answer_row(
 }
 
 /// The key of the Discord channel `channel`; panics if it has no schedule.
-pub async fn channel_key(conn: &mut sqlx::SqliteConnection, channel: u64) -> i64 {
+pub async fn channel_key(conn: &mut prepbot_core::store::Conn, channel: u64) -> i64 {
     let address = prepbot_core::chat::ChannelAddress::new(
         prepbot_core::chat::Platform::Discord,
         String::new(),

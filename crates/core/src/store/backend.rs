@@ -1,0 +1,171 @@
+//! The two databases behind one store API: a connection ([`Conn`]) is SQLite's or
+//! PostgreSQL's, and each store function runs its SQL through [`on!`], which
+//! expands the same code once per backend, so every statement is written once and
+//! type-checked against both drivers. Not sqlx's `Any` driver: it would lose each
+//! backend's connect options and error codes, and the dialects differ anyway (the
+//! few places they do are [`Dialect`] constants).
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+
+/// A connection the store's functions run on: a pooled reader ([`super::Store::read`])
+/// or the one inside a write transaction ([`super::Store::write`]).
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    SqliteTx(Transaction<'static, Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+    PostgresTx(Transaction<'static, Postgres>),
+}
+
+/// A borrowed connection of one backend, as [`on!`] matches it.
+pub enum Backend<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+impl Conn {
+    pub fn backend(&mut self) -> Backend<'_> {
+        match self {
+            Conn::Sqlite(c) => Backend::Sqlite(c),
+            Conn::SqliteTx(c) => Backend::Sqlite(c),
+            Conn::Postgres(c) => Backend::Postgres(c),
+            Conn::PostgresTx(c) => Backend::Postgres(c),
+        }
+    }
+
+    /// The SQLite connection, for SQLite-only statements (`PRAGMA`, `VACUUM INTO`)
+    /// and tests that inspect the file; `None` on PostgreSQL.
+    pub fn as_sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        match self.backend() {
+            Backend::Sqlite(c) => Some(c),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL connection; `None` on SQLite.
+    pub fn as_postgres(&mut self) -> Option<&mut PgConnection> {
+        match self.backend() {
+            Backend::Postgres(c) => Some(c),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Postgres(_) | Conn::PostgresTx(_))
+    }
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conn::Sqlite(_) => "Conn::Sqlite",
+            Conn::SqliteTx(_) => "Conn::SqliteTx",
+            Conn::Postgres(_) => "Conn::Postgres",
+            Conn::PostgresTx(_) => "Conn::PostgresTx",
+        })
+    }
+}
+
+/// A write transaction: commit it, or it rolls back on drop (sqlx's transaction
+/// does, whichever the backend).
+#[derive(Debug)]
+pub struct WriteTx(pub(super) Conn);
+
+impl WriteTx {
+    /// Rolls back now rather than on drop.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            Conn::SqliteTx(tx) => tx.rollback().await,
+            Conn::PostgresTx(tx) => tx.rollback().await,
+            Conn::Sqlite(_) | Conn::Postgres(_) => unreachable!("a WriteTx holds a transaction"),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            Conn::SqliteTx(tx) => tx.commit().await,
+            Conn::PostgresTx(tx) => tx.commit().await,
+            Conn::Sqlite(_) | Conn::Postgres(_) => unreachable!("a WriteTx holds a transaction"),
+        }
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+/// What the two dialects spell differently, by connection type, for [`on!`] bodies.
+pub trait Dialect {
+    type Db: sqlx::Database;
+    fn is_sqlite_dialect(&self) -> bool;
+    /// `name` ordered with ASCII letters folded, then by bytes: SQLite's `NOCASE`,
+    /// PostgreSQL's `prepbot_nocase()` (the same order, and what the indexes hold).
+    fn nocase(column: &str) -> String;
+    /// An inner join whose written order is the order to run it in: SQLite's
+    /// `CROSS JOIN` (its planner keeps that order), PostgreSQL's plain `JOIN`
+    /// (which takes no such hint, and plans from its statistics).
+    const ORDERED_JOIN: &'static str;
+}
+
+impl Dialect for SqliteConnection {
+    type Db = Sqlite;
+    const ORDERED_JOIN: &'static str = "CROSS JOIN";
+    fn is_sqlite_dialect(&self) -> bool {
+        true
+    }
+    fn nocase(column: &str) -> String {
+        format!("{column} COLLATE NOCASE")
+    }
+}
+
+impl Dialect for PgConnection {
+    type Db = Postgres;
+    const ORDERED_JOIN: &'static str = "JOIN";
+    fn is_sqlite_dialect(&self) -> bool {
+        false
+    }
+    fn nocase(column: &str) -> String {
+        format!("prepbot_nocase({column})")
+    }
+}
+
+/// Runs `$body` with `$c` bound to the backend's `&mut` connection: the body is
+/// written once and compiled for each backend.
+macro_rules! on {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $crate::store::backend::Conn::backend($conn) {
+            $crate::store::backend::Backend::Sqlite($c) => $body,
+            $crate::store::backend::Backend::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on;
+
+/// The dialect of a connection inside an [`on!`] body: `dialect_of(&*c)`.
+pub fn nocase_for<C: Dialect>(_conn: &C, column: &str) -> String {
+    C::nocase(column)
+}
+
+/// A query builder for the connection's backend, inside an [`on!`] body.
+pub fn query_builder<'a, C: Dialect>(
+    _conn: &C,
+    init: impl Into<String>,
+) -> sqlx::QueryBuilder<'a, C::Db> {
+    sqlx::QueryBuilder::new(init)
+}
+
+/// [`Dialect::ORDERED_JOIN`] of a connection, inside an [`on!`] body.
+pub fn ordered_join<C: Dialect>(_conn: &C) -> &'static str {
+    C::ORDERED_JOIN
+}
