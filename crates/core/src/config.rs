@@ -36,7 +36,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: vars::DATABASE_URL,
         default: DEFAULT_DATABASE_URL,
-        meaning: "the bot's database (sqlite: URLs); created and migrated if missing",
+        meaning: "the bot's database: sqlite://PATH (created and migrated if missing) or postgres://USER@HOST/DB (migrated)",
     },
     Variable {
         name: vars::QUESTIONS,
