@@ -67,6 +67,22 @@ pub async fn fresh_store() -> (Store, tempfile::TempDir) {
     fresh_sqlite_store().await
 }
 
+/// Two stores on one fresh database, each with its own connections: two bot
+/// processes sharing a database, on the backend under test.
+pub async fn two_stores_on_one_database() -> (Store, Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = if std::env::var("PREPBOT_TEST_BACKEND").as_deref() == Ok("postgres") {
+        postgres::fresh_database()
+            .await
+            .expect("PREPBOT_TEST_BACKEND=postgres needs PREPBOT_TEST_POSTGRES_URL")
+    } else {
+        format!("sqlite://{}", dir.path().join("prepbot.db").display())
+    };
+    let first = Store::open_url(&url).await.expect("open");
+    let second = Store::open_url(&url).await.expect("open a second time");
+    (first, second, dir)
+}
+
 /// A fresh SQLite store, whatever the backend under test: for tests of SQLite's
 /// own behaviour (its file, its locks, its query planner, upgrades of old files).
 pub async fn fresh_sqlite_store() -> (Store, tempfile::TempDir) {

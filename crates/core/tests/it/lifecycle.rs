@@ -221,6 +221,58 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
     assert_eq!(out.drop_count(), 1);
 }
 
+/// Two processes (two stores, each with its own connections, on one database) run
+/// the scheduler at the same instants, day after day: every drop and every reveal
+/// goes out once, with one sequence number each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_passing_at_once_post_each_drop_and_reveal_once() {
+    let (store_a, store_b, _dir) = two_stores_on_one_database().await;
+    let bank = Arc::new(small_bank(5));
+    let a = Practice::new(store_a, bank.clone());
+    let b = Practice::new(store_b, bank);
+    const CHANNELS: u64 = 12;
+    for ch in 0..CHANNELS {
+        let mut s = setup("09:00", "Europe/Berlin", Days::DAILY, 8);
+        s.address = address(GUILD, 2_000 + ch);
+        a.setup_channel(s, ch, utc("2026-03-01T00:00:00Z"))
+            .await
+            .unwrap();
+    }
+    let (out_a, out_b) = (Recording::default(), Recording::default());
+    // Ids apart, so the two outbounds never hand out the same message id.
+    out_b.next_id.store(1_000_000, Ordering::SeqCst);
+    for day in 2..5 {
+        let drop_at = utc(&format!("2026-03-0{day}T08:00:00Z"));
+        let reveal_at = drop_at + Duration::hours(8);
+        for t in [drop_at, reveal_at] {
+            tokio::join!(out_a.pass(&a, t), out_b.pass(&b, t));
+        }
+    }
+    let days = 3;
+    assert_eq!(
+        out_a.drop_count() + out_b.drop_count(),
+        (CHANNELS * days) as usize,
+        "every drop posted once across both processes"
+    );
+    assert_eq!(
+        out_a.reveal_count() + out_b.reveal_count(),
+        (CHANNELS * days) as usize,
+        "every reveal posted once"
+    );
+    let mut seqs: Vec<(u64, u32)> = out_a
+        .drops
+        .lock()
+        .unwrap()
+        .iter()
+        .chain(out_b.drops.lock().unwrap().iter())
+        .map(|(channel, post)| (*channel, post.seq))
+        .collect();
+    seqs.sort();
+    let before = seqs.len();
+    seqs.dedup();
+    assert_eq!(seqs.len(), before, "no sequence number twice in a channel");
+}
+
 #[tokio::test]
 async fn drop_now_brings_today_forward_and_refuses_a_second() {
     let (p, _dir) = practice_with(small_bank(3)).await;
