@@ -43,7 +43,10 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path).unwrap();
+    // From a directory without the repository: the bank is built into the binary.
     let mut child = prepbot()
+        .current_dir(dir.path())
+        .env_remove("PREPBOT_QUESTIONS")
         .arg("run")
         .env("DISCORD_TOKEN", TOKEN)
         .env("PREPBOT_DISCORD_API_BASE", fake.base())

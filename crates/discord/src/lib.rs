@@ -27,7 +27,6 @@ pub mod rest;
 pub mod tracked;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -36,8 +35,9 @@ use serenity::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
 use tokio::sync::{Notify, oneshot};
 use tracing::{info, warn};
 
+use prepbot_core::bank::BankSources;
 use prepbot_core::clock::Clock;
-use prepbot_core::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS, vars};
+use prepbot_core::config::{DEFAULT_DATABASE_URL, vars};
 use prepbot_core::practice::Practice;
 use prepbot_core::runtime::{CoreSettings, Runtime};
 
@@ -96,6 +96,8 @@ pub enum ConfigError {
         "PREPBOT_DISCORD_RATE must be a number of requests per second from 1 to 10000, not `{0}`"
     )]
     BadRate(String),
+    #[error("{0}")]
+    BadBank(String),
 }
 
 /// What `prepbot run` reads from the environment.
@@ -103,7 +105,8 @@ pub enum ConfigError {
 pub struct DiscordConfig {
     pub token: Token,
     pub database_url: String,
-    pub questions: PathBuf,
+    /// The shipped bank and a team's packs (`PREPBOT_QUESTIONS`, `PREPBOT_SHIPPED_QUESTIONS`).
+    pub bank: BankSources,
     /// Register commands in this guild only (instant), instead of globally.
     pub dev_guild: Option<u64>,
     /// Send every REST call here (and take the gateway URL from it): a fake Discord
@@ -178,8 +181,7 @@ impl DiscordConfig {
         Ok(DiscordConfig {
             token: Token::new(token),
             database_url: set(vars::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            questions: set(vars::QUESTIONS)
-                .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
+            bank: prepbot_core::config::bank_sources(&var).map_err(ConfigError::BadBank)?,
             dev_guild,
             api_base,
             claim_lease,
@@ -218,7 +220,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut runtime = Runtime::start(
         &CoreSettings {
-            questions: &config.questions,
+            bank: &config.bank,
             database_url: &config.database_url,
             claim_lease: config.claim_lease,
             catch_up_grace: config.catch_up_grace,

@@ -2,7 +2,6 @@
 //! on 127.0.0.1, with a clock the test drives. Everything asserted is what reached
 //! the fake (or, for what the bot stored, the bot's own database).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -977,7 +976,7 @@ async fn an_unreachable_api_base_is_a_startup_error_not_a_fallback_to_discord() 
     let config = DiscordConfig {
         token: Token::new("e2e-token-SECRET"),
         database_url: format!("sqlite://{}", dir.path().join("bot.db").display()),
-        questions: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../questions"),
+        bank: prepbot_core::bank::BankSources::default(),
         dev_guild: None,
         api_base: Some(format!("http://127.0.0.1:{port}")),
         claim_lease: None,
