@@ -175,7 +175,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run => run_bot(),
         Command::Status => block_on(async {
             let config = Config::from_env();
-            let store = Store::open_url(&config.database_url).await?;
+            let store = Store::open_existing_url(&config.database_url).await?;
             let text = prepbot_core::status::report(&store, Utc::now()).await;
             store.close().await;
             say!("{}", text?);

@@ -276,20 +276,24 @@ fn status_reads_the_configured_database() {
         text(&out.stdout).trim(),
         "#study (console terminal 1): daily 09:00 Europe/London, reveal after 8 h, all questions, paused\n  drops: revealed 2"
     );
-    // A fresh database (created on the spot) has nothing set up.
+    // A database that is not there is said to be missing, and is not created (an
+    // empty new one would read as lost data).
+    let fresh = dir.path().join("fresh.db");
     let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
         .arg("status")
         .env(
             "PREPBOT_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("fresh.db").display()),
+            format!("sqlite://{}", fresh.display()),
         )
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "no channel is set up yet (run /setup in a channel)"
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: there is no database at"),
+        "{}",
+        text(&out.stderr)
     );
+    assert!(!fresh.exists());
     let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
         .arg("status")
         .env("PREPBOT_DATABASE_URL", "mysql://user:hunter2@db/prepbot")

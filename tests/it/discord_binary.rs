@@ -136,6 +136,79 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
     );
 }
 
+/// Runs `prepbot run` with the database in a new directory until it exits (at most
+/// 30 s); returns its exit code, its stderr and what the directory holds afterwards.
+fn run_to_exit(api_base: &str) -> (Option<i32>, String, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = prepbot()
+        .current_dir(dir.path())
+        .arg("run")
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("PREPBOT_DISCORD_API_BASE", api_base)
+        .env(
+            "PREPBOT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("bot.db").display()),
+        )
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prepbot run did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let left = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        left,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_discord_rejects_stops_the_bot_with_one_line_and_no_stray_files() {
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
+    fake.reject_token();
+    let base = fake.base();
+    let (code, stderr, left) = tokio::task::spawn_blocking(move || run_to_exit(&base))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: Discord rejected the token (401): 401: Unauthorized; copy the token again from https://discord.com/developers/applications (Bot tab, Reset Token) into DISCORD_TOKEN\n"
+    );
+    assert_eq!(left, ["bot.db"], "the database, closed: no -wal, no -shm");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "one call, and no gateway");
+    assert_eq!(requests[0].path, "/api/v10/users/@me");
+    assert_eq!(requests[0].status, 401);
+}
+
+#[test]
+fn a_dead_api_base_says_connection_refused_in_one_line() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (code, stderr, left) = run_to_exit(&format!("http://127.0.0.1:{port}"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("error: cannot reach 127.0.0.1:{port}: connection refused\n")
+    );
+    assert_eq!(left, ["bot.db"], "no -wal, no -shm");
+}
+
 /// Starts `prepbot run` against the fake with the database in `dir`, logging to
 /// `log_name` there.
 fn spawn_bot(fake: &FakeDiscord, dir: &std::path::Path, log_name: &str) -> std::process::Child {

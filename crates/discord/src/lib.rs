@@ -9,6 +9,7 @@
 //! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
 //! - [`backfill`]: catching up on threads after the bot was away.
 //! - [`tracked`]: counts the events being handled, for a graceful shutdown.
+//! - [`startup`]: the token check before anything is opened.
 //!
 //! The scheduler is started once, here, with its own REST client, after the first
 //! Ready and the backfill, never from the Ready event itself (Discord sends Ready
@@ -24,6 +25,7 @@ mod messages;
 pub mod outbound;
 pub mod render;
 pub mod rest;
+pub mod startup;
 pub mod tracked;
 
 use std::future::Future;
@@ -218,6 +220,9 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let mut shutdown = std::pin::pin!(shutdown);
+    // What is local first (the bank, the database): its problems need no network to
+    // find, and they do not depend on Discord being up.
     let mut runtime = Runtime::start(
         &CoreSettings {
             bank: &config.bank,
@@ -228,20 +233,58 @@ pub async fn run(
         clock.clone(),
     )
     .await?;
+    // Whatever happens from here on, the runtime is drained and the database closed,
+    // so a failed start leaves no -wal or -shm file beside it.
+    let outcome = async {
+        // Stopping while the check retries is a clean stop.
+        tokio::select! {
+            checked = check_token(&config) => checked?,
+            () = &mut shutdown => return Ok(()),
+        }
+        serve(&config, &mut runtime, clock, shutdown.as_mut()).await
+    }
+    .await;
+    runtime.shut_down().await;
+    outcome
+}
+
+/// One authenticated call before the gateway ([`startup`]): a refused token stops the
+/// bot with one line; an unreachable Discord is retried, one line each time (with
+/// `PREPBOT_DISCORD_API_BASE`, a fake or a proxy, it is said at once instead).
+async fn check_token(config: &DiscordConfig) -> anyhow::Result<()> {
+    let base = config.api_base.as_deref().unwrap_or(startup::DISCORD_API);
+    let retry = if config.api_base.is_some() {
+        startup::Retry::NONE
+    } else {
+        startup::Retry::DISCORD
+    };
+    let user = startup::check_token_logged(&http_client()?, base, &config.token, retry).await?;
+    info!(user = %user.name, id = %user.id, "Discord accepted the token");
+    Ok(())
+}
+
+/// Serenity's default HTTP client never times out: a server that accepts the
+/// connection and never answers would hang startup (the token check, the gateway
+/// probe, command registration) forever.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        // One idle connection kept for command replies: with the gateway's and
+        // the REST client's, the bot stays within its connection budget
+        // (`rest::DEFAULT_CONCURRENCY`).
+        .pool_max_idle_per_host(1)
+        .build()
+}
+
+/// Connects to the gateway with `runtime` started, until `shutdown` or a failure.
+async fn serve(
+    config: &DiscordConfig,
+    runtime: &mut Runtime,
+    clock: Arc<dyn Clock>,
+    mut shutdown: std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
+) -> anyhow::Result<()> {
     let practice = runtime.practice.clone();
 
-    // Serenity's default HTTP client never times out: a server that accepts the
-    // connection and never answers would hang startup (the gateway probe, command
-    // registration) forever.
-    let http_client = || {
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            // One idle connection kept for command replies: with the gateway's and
-            // the REST client's, the bot stays within its connection budget
-            // (`rest::DEFAULT_CONCURRENCY`).
-            .pool_max_idle_per_host(1)
-            .build()
-    };
     let mut http = HttpBuilder::new(config.token.expose())
         .client(http_client()?)
         .default_allowed_mentions(render::no_mentions());
@@ -349,7 +392,6 @@ pub async fn run(
     }
 
     let shard_manager = client.shard_manager.clone();
-    let mut shutdown = std::pin::pin!(shutdown);
     let mut connection = std::pin::pin!(client.start());
     let mut setup_pending = true;
     let outcome = loop {
@@ -384,9 +426,8 @@ pub async fn run(
             }
         }
     };
-    // Stop taking events; the runtime drains the rest in order.
+    // Stop taking events; the runtime drains the rest in order (in `run`).
     shard_manager.shutdown_all().await;
-    runtime.shut_down().await;
     outcome
 }
 
