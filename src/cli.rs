@@ -9,7 +9,7 @@ use chrono::{NaiveDate, Utc};
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
-use crate::console::{render_question, stdout_sink};
+use crate::console::{Detail, render_question, stdout_sink};
 use crate::demo::{DemoOptions, run as run_demo};
 use prepbot_core::bank::{BankSources, Difficulty, Kind, PoolFilter, QuestionBank};
 use prepbot_core::config::Config;
@@ -43,6 +43,10 @@ pub enum Command {
         /// First simulated day, YYYY-MM-DD (default: today, UTC).
         #[arg(long, value_name = "DATE")]
         start: Option<NaiveDate>,
+        /// Print every reveal whole (model answer, look-fors, mistakes, follow-ups, tips)
+        /// instead of its first lines.
+        #[arg(long)]
+        full: bool,
         /// A directory of your own question packs, added to the shipped bank.
         #[arg(long, env = "PREPBOT_QUESTIONS", value_name = "DIR")]
         questions: Option<PathBuf>,
@@ -206,6 +210,7 @@ pub fn run(cli: Cli) -> ExitCode {
             seed,
             db,
             start,
+            full,
             questions,
             no_shipped,
         } => {
@@ -221,6 +226,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 seed,
                 db,
                 start: start.unwrap_or_else(|| Utc::now().date_naive()),
+                detail: if full { Detail::Full } else { Detail::Compact },
             };
             block_on(async move {
                 run_demo(opts, Arc::new(bank), stdout_sink())
