@@ -397,7 +397,7 @@ async fn serve(
     let outcome = loop {
         tokio::select! {
             result = &mut connection => {
-                break result.map_err(|e| anyhow::anyhow!("the Discord connection failed: {}", errors::describe_serenity(&e)));
+                break result.map_err(|e| anyhow::anyhow!(connection_failed(&e)));
             }
             setup = &mut setup_rx, if setup_pending => {
                 setup_pending = false;
@@ -433,6 +433,25 @@ async fn serve(
 
 /// How long shutdown waits for events being handled, and then for the scheduler.
 pub use prepbot_core::runtime::SHUTDOWN_GRACE;
+
+/// Why the gateway connection ended, in one line. Discord closes it when the bot asks
+/// for the Message Content intent while the switch is off in the Developer Portal:
+/// say which switch, rather than serenity's "Disallowed gateway intents".
+fn connection_failed(e: &serenity::Error) -> String {
+    use serenity::GatewayError;
+    match e {
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => {
+            "Discord refused the Message Content intent: turn on Message Content Intent (Developer Portal, your application, Bot, Privileged Gateway Intents) and start the bot again".into()
+        }
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+            "Discord rejected the token on the gateway: copy the token again from https://discord.com/developers/applications (Bot tab, Reset Token) into DISCORD_TOKEN".into()
+        }
+        other => format!(
+            "the Discord connection failed: {}",
+            errors::describe_serenity(other)
+        ),
+    }
+}
 
 /// In proxy mode the gateway must be the proxy's, never Discord's.
 fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {
@@ -504,6 +523,22 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_intent_names_the_switch_to_turn_on() {
+        let refused = serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents);
+        assert!(
+            connection_failed(&refused)
+                .starts_with("Discord refused the Message Content intent: turn on"),
+            "{}",
+            connection_failed(&refused)
+        );
+        let other = serenity::Error::Gateway(serenity::GatewayError::ReconnectFailure);
+        assert_eq!(
+            connection_failed(&other),
+            "the Discord connection failed: Failed to Reconnect"
+        );
+    }
 
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
