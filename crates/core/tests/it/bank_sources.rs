@@ -120,3 +120,15 @@ fn a_broken_pack_is_reported_with_its_own_paths() {
     assert_eq!(err.0.len(), 1, "{err}");
     assert!(err.0[0].path.starts_with(dir.path()), "{err}");
 }
+
+#[test]
+fn the_readme_counts_the_shipped_questions_right() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let n = QuestionBank::shipped().unwrap().len();
+    assert!(
+        readme.contains(&format!("It ships with {n} questions")),
+        "the README's first paragraph should say \"It ships with {n} questions\""
+    );
+}
