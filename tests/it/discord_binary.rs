@@ -43,10 +43,19 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path).unwrap();
+    // A team's pack that replaces one shipped question: the log says so.
+    let pack = dir.path().join("pack");
+    std::fs::create_dir_all(pack.join("distributed-systems")).unwrap();
+    std::fs::write(
+        pack.join("distributed-systems/cap-theorem.md"),
+        "+++\nid = \"cap-theorem\"\ntitle = \"CAP, our way\"\ntopic = \"distributed-systems\"\ndifficulty = \"easy\"\nkind = \"technical\"\ntags = [\"consistency\"]\n+++\n\n## Question\n\nWhy?\n\n## Model answer\n\nBecause.\n\n## What interviewers look for\n\n- a reason\n\n## Common mistakes\n\n- no reason\n",
+    )
+    .unwrap();
     // From a directory without the repository: the bank is built into the binary.
     let mut child = prepbot()
         .current_dir(dir.path())
-        .env_remove("PREPBOT_QUESTIONS")
+        .env("PREPBOT_QUESTIONS", &pack)
+        .env_remove("PREPBOT_SHIPPED_QUESTIONS")
         .arg("run")
         .env("DISCORD_TOKEN", TOKEN)
         .env("PREPBOT_DISCORD_API_BASE", fake.base())
@@ -130,6 +139,15 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         "part of the token appeared in the logs"
     );
     assert!(logs.contains("shutting down"), "{logs}");
+    let replaced = logs
+        .lines()
+        .find(|l| l.contains("a pack question replaces the shipped question with the same id"))
+        .unwrap_or_else(|| panic!("the replaced question is logged:\n{logs}"));
+    assert!(replaced.contains("id=cap-theorem"), "{replaced}");
+    assert!(
+        logs.contains("reading questions origin=the shipped bank"),
+        "{logs}"
+    );
     assert!(
         logs.contains("lacks permission to post"),
         "the failure was logged:\n{logs}"
