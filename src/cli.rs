@@ -1,7 +1,7 @@
 //! The command line. `main` parses [`Cli`] and calls [`run`]; every command's work
 //! happens in the library so tests can reach it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,9 +9,9 @@ use chrono::{NaiveDate, Utc};
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
-use crate::console::{render_question, stdout_sink};
+use crate::console::{Detail, render_question, stdout_sink};
 use crate::demo::{DemoOptions, run as run_demo};
-use prepbot_core::bank::{Difficulty, Kind, PoolFilter, QuestionBank};
+use prepbot_core::bank::{BankSources, Difficulty, Kind, PoolFilter, QuestionBank};
 use prepbot_core::config::Config;
 use prepbot_core::store::Store;
 
@@ -43,15 +43,26 @@ pub enum Command {
         /// First simulated day, YYYY-MM-DD (default: today, UTC).
         #[arg(long, value_name = "DATE")]
         start: Option<NaiveDate>,
-        /// Question bank directory.
-        #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
-        questions: PathBuf,
+        /// Print every reveal whole (model answer, look-fors, mistakes, follow-ups, tips)
+        /// instead of its first lines.
+        #[arg(long)]
+        full: bool,
+        /// A directory of your own question packs, added to the shipped bank.
+        #[arg(long, env = "PREPBOT_QUESTIONS", value_name = "DIR")]
+        questions: Option<PathBuf>,
+        /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
+        #[arg(long)]
+        no_shipped: bool,
     },
-    /// Validate a question bank: print every problem (exit 1) or a summary (exit 0).
+    /// Validate the question banks the bot would read (the shipped bank and your packs):
+    /// print every problem (exit 1) or a summary (exit 0).
     Check {
-        /// Question bank directory.
-        #[arg(env = "PREPBOT_QUESTIONS", default_value = "questions")]
-        dir: PathBuf,
+        /// A directory of question packs to check on top of the shipped bank.
+        #[arg(env = "PREPBOT_QUESTIONS")]
+        dir: Option<PathBuf>,
+        /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
+        #[arg(long)]
+        no_shipped: bool,
     },
     /// Run the bot on Discord: needs DISCORD_TOKEN; every variable it reads is listed
     /// below (and in the README's configuration table).
@@ -66,11 +77,14 @@ pub enum Command {
         #[arg(value_name = "PATH")]
         path: PathBuf,
     },
-    /// Look questions up in the bank.
+    /// Look questions up in the bank (the shipped bank and your packs).
     Questions {
-        /// Question bank directory.
-        #[arg(long, env = "PREPBOT_QUESTIONS", default_value = "questions")]
-        dir: PathBuf,
+        /// A directory of your own question packs, added to the shipped bank.
+        #[arg(long, env = "PREPBOT_QUESTIONS", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
+        #[arg(long, global = true)]
+        no_shipped: bool,
         #[command(subcommand)]
         action: QuestionsCommand,
     },
@@ -158,11 +172,14 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
     match cli.command {
-        Command::Check { dir } => check(&dir),
+        Command::Check { dir, no_shipped } => match sources(dir, no_shipped) {
+            Ok(sources) => check(&sources),
+            Err(code) => code,
+        },
         Command::Run => run_bot(),
         Command::Status => block_on(async {
             let config = Config::from_env();
-            let store = Store::open_url(&config.database_url).await?;
+            let store = Store::open_existing_url(&config.database_url).await?;
             let text = prepbot_core::status::report(&store, Utc::now()).await;
             store.close().await;
             say!("{}", text?);
@@ -180,15 +197,28 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             Ok(())
         }),
-        Command::Questions { dir, action } => questions(&dir, action),
+        Command::Questions {
+            dir,
+            no_shipped,
+            action,
+        } => match sources(dir, no_shipped) {
+            Ok(sources) => questions(&sources, action),
+            Err(code) => code,
+        },
         Command::Demo {
             days,
             seed,
             db,
             start,
+            full,
             questions,
+            no_shipped,
         } => {
-            let Some(bank) = load_bank(&questions) else {
+            let sources = match sources(questions, no_shipped) {
+                Ok(sources) => sources,
+                Err(code) => return code,
+            };
+            let Some(bank) = load_bank(&sources) else {
                 return ExitCode::from(1);
             };
             let opts = DemoOptions {
@@ -196,6 +226,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 seed,
                 db,
                 start: start.unwrap_or_else(|| Utc::now().date_naive()),
+                detail: if full { Detail::Full } else { Detail::Compact },
             };
             block_on(async move {
                 run_demo(opts, Arc::new(bank), stdout_sink())
@@ -261,15 +292,33 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Loads a bank or prints every problem to stderr.
-fn load_bank(dir: &Path) -> Option<QuestionBank> {
-    match QuestionBank::load(dir) {
+/// The banks a command reads: the shipped one unless `--no-shipped` or
+/// `PREPBOT_SHIPPED_QUESTIONS=off`, and the packs directory if given (clap has already
+/// read `PREPBOT_QUESTIONS` into it).
+fn sources(packs: Option<PathBuf>, no_shipped: bool) -> Result<BankSources, ExitCode> {
+    let from_env =
+        prepbot_core::config::bank_sources(|name| std::env::var(name).ok()).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })?;
+    Ok(BankSources {
+        shipped: from_env.shipped && !no_shipped,
+        packs,
+    })
+}
+
+/// Loads the banks or prints every problem to stderr.
+fn load_bank(sources: &BankSources) -> Option<QuestionBank> {
+    match QuestionBank::from_sources(sources) {
         Ok(bank) => Some(bank),
         Err(errors) => {
             eprintln!("{errors}");
+            let which = match &sources.packs {
+                Some(dir) => format!("the question bank at {}", dir.display()),
+                None => "the shipped question bank".into(),
+            };
             eprintln!(
-                "error: the question bank at {} has {} problem{}",
-                dir.display(),
+                "error: {which} has {} problem{}",
                 errors.0.len(),
                 if errors.0.len() == 1 { "" } else { "s" }
             );
@@ -278,22 +327,46 @@ fn load_bank(dir: &Path) -> Option<QuestionBank> {
     }
 }
 
-fn check(dir: &Path) -> ExitCode {
-    let Some(bank) = load_bank(dir) else {
+/// Where a bank's questions came from, one line each, and the shipped questions a
+/// pack replaced.
+fn describe_origins(bank: &QuestionBank) -> Vec<String> {
+    let mut lines: Vec<String> = bank
+        .origins()
+        .iter()
+        .map(|o| format!("reading {o}"))
+        .collect();
+    for o in bank.overrides() {
+        lines.push(format!(
+            "  {} replaces the shipped question `{}`",
+            o.path.display(),
+            o.id
+        ));
+    }
+    lines
+}
+
+fn questions_count(n: usize) -> String {
+    format!("{n} question{}", if n == 1 { "" } else { "s" })
+}
+
+fn check(sources: &BankSources) -> ExitCode {
+    let Some(bank) = load_bank(sources) else {
         return ExitCode::from(1);
     };
+    for line in describe_origins(&bank) {
+        say!("{line}");
+    }
     let s = bank.summary();
     let warnings = bank.warnings();
     for w in &warnings {
         eprintln!("{w}");
     }
+    let total = questions_count(s.total);
     if warnings.is_empty() {
-        say!("{}: {} questions, no problems", dir.display(), s.total);
+        say!("{total}, no problems");
     } else {
         say!(
-            "{}: {} questions, no errors, {} tag warnings (tags are enforced only in a bank with its own {})",
-            dir.display(),
-            s.total,
+            "{total}, no errors, {} tag warnings (tags are enforced only in a bank with its own {})",
             warnings.len(),
             prepbot_core::bank::TAGS_FILE
         );
@@ -320,10 +393,17 @@ fn check(dir: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn questions(dir: &Path, action: QuestionsCommand) -> ExitCode {
-    let Some(bank) = load_bank(dir) else {
+fn questions(sources: &BankSources, action: QuestionsCommand) -> ExitCode {
+    let Some(bank) = load_bank(sources) else {
         return ExitCode::from(1);
     };
+    // Named only when it is not the default (the shipped bank alone), so the usual
+    // output and its one-line errors stay as they are.
+    if sources != &BankSources::default() {
+        for line in describe_origins(&bank) {
+            eprintln!("{line}");
+        }
+    }
     match action {
         QuestionsCommand::Show { id } => match bank.get(&id) {
             Some(q) => {

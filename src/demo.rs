@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use crate::console::{ConsoleOutbound, Sink, emit, local};
+use crate::console::{ConsoleOutbound, Detail, Sink, emit, local};
 use prepbot_core::bank::{PoolFilter, QuestionBank};
 use prepbot_core::chat::{ChannelAddress, Platform, ThreadRef};
 use prepbot_core::clock::ManualClock;
@@ -40,6 +40,8 @@ pub struct DemoOptions {
     pub db: Option<PathBuf>,
     /// The first simulated day (default: today, UTC).
     pub start: NaiveDate,
+    /// How much of each reveal to print.
+    pub detail: Detail,
 }
 
 /// What the demo ended with.
@@ -81,13 +83,14 @@ struct Scripted {
     edit_after: Option<Duration>,
 }
 
-/// The members' habits for drop number `seq` (1-based).
-fn script(seq: u32, title: &str) -> Vec<Scripted> {
+/// The members' habits for drop number `seq` (1-based). The texts do not name their
+/// author: the line that shows a message does.
+fn script(seq: u32) -> Vec<Scripted> {
     let mut out = Vec::new();
     out.push(Scripted {
         member: 0,
         after: Duration::hours(1),
-        text: format!("Ada on \"{title}\": I would start from the requirements and numbers, then the trade-offs."),
+        text: "I would start from the requirements and the numbers, then the trade-offs.".into(),
         delete_after: None,
         edit_after: (seq == 2).then(|| Duration::minutes(20)),
     });
@@ -95,9 +98,7 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
         out.push(Scripted {
             member: 1,
             after: Duration::hours(3),
-            text: format!(
-                "Ben on \"{title}\": here is my take, with the failure modes I have seen."
-            ),
+            text: "Here is my take, with the failure modes I have seen.".into(),
             delete_after: None,
             edit_after: None,
         });
@@ -106,7 +107,7 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
         out.push(Scripted {
             member: 1,
             after: Duration::hours(3) + Duration::minutes(5),
-            text: "Ben: second thoughts, ignore this one".into(),
+            text: "Second thoughts, ignore this one.".into(),
             delete_after: Some(Duration::minutes(10)),
             edit_after: None,
         });
@@ -119,7 +120,7 @@ fn script(seq: u32, title: &str) -> Vec<Scripted> {
     out.push(Scripted {
         member: 2,
         after: cy_after,
-        text: format!("Cy on \"{title}\": short answer first, then the details."),
+        text: "Short answer first, then the details.".into(),
         delete_after: None,
         edit_after: None,
     });
@@ -181,7 +182,7 @@ pub async fn run(
 
     let start = opts.start.and_time(NaiveTime::MIN).and_utc();
     let clock = Arc::new(ManualClock::new(start));
-    let console = ConsoleOutbound::new(sink.clone(), ZONE, clock.clone());
+    let console = ConsoleOutbound::new(sink.clone(), ZONE, clock.clone(), opts.detail);
 
     let setup = ChannelSetup {
         address: ChannelAddress::new(Platform::Console, WORKSPACE, CHANNEL),
@@ -210,6 +211,7 @@ pub async fn run(
     let mut posted = 0usize;
     let mut order = 0u64;
     let mut now = start;
+    let mut last_question: Option<String> = None;
     // A generous bound: the loop ends when the last reveal is done.
     let deadline = start + Duration::days(opts.days as i64 + 3);
     while revealed < opts.days as usize && now <= deadline {
@@ -230,13 +232,10 @@ pub async fn run(
             let seq = drop.seq.unwrap_or(0);
             let thread = drop.thread_id.clone().unwrap_or_default();
             let base = drop.posted_at.unwrap_or(now);
-            let title = drop
-                .question_id
-                .as_deref()
-                .and_then(|id| practice.bank().get(id))
-                .map(|q| q.title.clone())
-                .unwrap_or_default();
-            for s in script(seq, &title) {
+            if let Some(id) = &drop.question_id {
+                last_question = Some(id.clone());
+            }
+            for s in script(seq) {
                 let message = console.next_id().to_string();
                 let at = base + s.after;
                 order += 1;
@@ -297,6 +296,7 @@ pub async fn run(
 
     let leaderboard = practice.leaderboard(key, 10).await?;
     emit(&sink, &render_leaderboard(&leaderboard, opts.days));
+    emit(&sink, &what_next(last_question.as_deref(), opts.detail));
     store.close().await;
     Ok(DemoReport {
         drops_posted: posted.min(opts.days as usize),
@@ -337,20 +337,17 @@ async fn handle_event(
             };
             emit(
                 sink,
-                &format!("  [{}] {}: {}  ({status})", local(at, ZONE), m.name, text),
+                &format!("  [{}] {}: {}  ({status})", clock_time(at), m.name, text),
             );
         }
         Event::Edit { message, member } => {
-            let text = format!(
-                "{} (edited): added a note on failure modes and numbers.",
-                MEMBERS[member].name
-            );
-            practice.edit_message(key, &message, &text, at).await?;
+            let text = "I would start from the requirements and the numbers, then the trade-offs. (Edited: a note on failure modes.)";
+            practice.edit_message(key, &message, text, at).await?;
             emit(
                 sink,
                 &format!(
                     "  [{}] {} edited their answer",
-                    local(at, ZONE),
+                    clock_time(at),
                     MEMBERS[member].name
                 ),
             );
@@ -361,7 +358,7 @@ async fn handle_event(
                 sink,
                 &format!(
                     "  [{}] {} deleted a message (their other answer still counts)",
-                    local(at, ZONE),
+                    clock_time(at),
                     MEMBERS[member].name
                 ),
             );
@@ -378,6 +375,32 @@ async fn print_streaks(practice: &Practice, sink: &Sink, key: i64, seq: u32) -> 
     }
     emit(sink, &line);
     Ok(())
+}
+
+/// A member's message time: the drop's header above it already says the day.
+fn clock_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&ZONE).format("%H:%M").to_string()
+}
+
+/// Where to go from the demo: the whole of a question, the full demo, the real bot.
+fn what_next(question: Option<&str>, detail: Detail) -> String {
+    let id = question.unwrap_or("cap-theorem");
+    let mut out = String::from("What next\n~~~~~~~~~\n");
+    out.push_str(&format!(
+        "- A whole question with its model answer: prepbot questions show {id}\n"
+    ));
+    out.push_str("- One to practise on: prepbot questions random --topic databases\n");
+    if detail == Detail::Compact {
+        out.push_str("- This demo with every reveal in full: prepbot demo --full\n");
+    }
+    out.push_str(
+        "- On Discord: DISCORD_TOKEN=... prepbot run (the README's \"Running it on Discord\" sets it up)\n",
+    );
+    out.push_str("- On Slack: see docs/SLACK.md\n");
+    out.push_str(
+        "- Your own questions: prepbot check your-pack/, then PREPBOT_QUESTIONS=your-pack/",
+    );
+    out
 }
 
 fn render_leaderboard(board: &[StreakView], days: u32) -> String {

@@ -265,6 +265,9 @@ pub fn bot_env(
         ("PREPBOT_DISCORD_API_BASE", fake.base()),
         ("PREPBOT_DEV_GUILD", GUILD_A.to_string()),
         ("PREPBOT_QUESTIONS", questions.display().to_string()),
+        // The harness's bank alone, as before the shipped bank was built in: the
+        // scenarios count on its size.
+        ("PREPBOT_SHIPPED_QUESTIONS", "off".to_string()),
     ];
     if let Some(db) = db {
         env.push(("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display())));

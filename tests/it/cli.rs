@@ -17,11 +17,22 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn check_summarises_the_shipped_bank() {
-    let out = prepbot(&["check", "questions"]);
+    let out = prepbot(&["check"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with("questions: "), "{stdout}");
-    assert!(stdout.contains("no problems"));
+    let mut lines = stdout.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("reading the shipped bank (") && first.ends_with(" questions, built in)"),
+        "it says which bank it read: {stdout}"
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .ends_with("questions, no problems"),
+        "{stdout}"
+    );
     for label in ["topics:", "difficulty:", "kind:"] {
         assert!(stdout.contains(label), "{stdout}");
     }
@@ -122,6 +133,123 @@ fn bad_arguments_fail_with_usage_not_a_panic() {
     let out = prepbot(&["demo", "--questions", "/no/such/dir"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/no/such/dir: cannot read the question bank directory"));
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .args(["demo", "--days", "1"])
+        .env("PREPBOT_SHIPPED_QUESTIONS", "sometimes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: PREPBOT_SHIPPED_QUESTIONS must be on or off, not `sometimes`\n"
+    );
+}
+
+/// Runs the binary in a new, empty directory: no `questions/` beside it.
+fn prepbot_elsewhere(args: &[&str], env: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .current_dir(dir.path())
+        .env_remove("PREPBOT_QUESTIONS")
+        .env_remove("PREPBOT_SHIPPED_QUESTIONS")
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("run prepbot");
+    (out, dir)
+}
+
+#[test]
+fn the_demo_and_the_bank_commands_run_from_any_directory() {
+    let (out, dir) = prepbot_elsewhere(&["demo", "--days", "2", "--seed", "3"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("=== Leaderboard after 2 drops ==="));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "the demo leaves nothing in the current directory"
+    );
+    let (out, _dir) = prepbot_elsewhere(&["questions", "show", "cap-theorem"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("(cap-theorem)"));
+    assert!(out.stderr.is_empty(), "the default bank needs no mention");
+}
+
+/// A team's pack, one question that replaces the shipped `cap-theorem` and one of its own.
+fn team_pack() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (topic, id, title) in [
+        ("distributed-systems", "cap-theorem", "CAP, our way"),
+        ("our-stack", "our-queue", "Our queue"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(topic)).unwrap();
+        std::fs::write(
+            dir.path().join(topic).join(format!("{id}.md")),
+            format!(
+                "+++\nid = \"{id}\"\ntitle = \"{title}\"\ntopic = \"{topic}\"\ndifficulty = \"easy\"\nkind = \"technical\"\ntags = [\"queues\"]\n+++\n\n## Question\n\nWhy?\n\n## Model answer\n\nBecause.\n\n## What interviewers look for\n\n- a reason\n\n## Common mistakes\n\n- no reason\n"
+            ),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn packs_go_on_top_of_the_shipped_bank_and_check_says_which_banks_it_read() {
+    let pack = team_pack();
+    let pack_dir = pack.path().to_str().unwrap();
+    let (out, _dir) = prepbot_elsewhere(&["check", pack_dir], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("reading the shipped bank ("),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("reading the packs at {pack_dir} (2 questions)")
+    );
+    assert_eq!(
+        lines[2],
+        format!(
+            "  {pack_dir}/distributed-systems/cap-theorem.md replaces the shipped question `cap-theorem`"
+        )
+    );
+    // Through PREPBOT_QUESTIONS too, and the replaced question is the pack's.
+    let (out, _dir) = prepbot_elsewhere(
+        &["questions", "show", "cap-theorem"],
+        &[("PREPBOT_QUESTIONS", pack_dir)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("CAP, our way"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains(&format!("reading the packs at {pack_dir}")),
+        "{}",
+        text(&out.stderr)
+    );
+    // With the shipped bank off, only the pack is read.
+    let (out, _dir) = prepbot_elsewhere(
+        &["questions", "--no-shipped", "list"],
+        &[("PREPBOT_QUESTIONS", pack_dir)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    let ids: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(ids, ["cap-theorem", "our-queue"]);
+    let (out, _dir) = prepbot_elsewhere(&["check"], &[("PREPBOT_SHIPPED_QUESTIONS", "off")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no questions to read: the shipped bank is off"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -148,20 +276,24 @@ fn status_reads_the_configured_database() {
         text(&out.stdout).trim(),
         "#study (console terminal 1): daily 09:00 Europe/London, reveal after 8 h, all questions, paused\n  drops: revealed 2"
     );
-    // A fresh database (created on the spot) has nothing set up.
+    // A database that is not there is said to be missing, and is not created (an
+    // empty new one would read as lost data).
+    let fresh = dir.path().join("fresh.db");
     let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
         .arg("status")
         .env(
             "PREPBOT_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("fresh.db").display()),
+            format!("sqlite://{}", fresh.display()),
         )
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "no channel is set up yet (run /setup in a channel)"
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: there is no database at"),
+        "{}",
+        text(&out.stderr)
     );
+    assert!(!fresh.exists());
     let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
         .arg("status")
         .env("PREPBOT_DATABASE_URL", "mysql://user:hunter2@db/prepbot")

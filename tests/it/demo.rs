@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
+use prepbot::console::Detail;
 use prepbot::demo::{DemoOptions, run};
 use prepbot_core::bank::QuestionBank;
 
@@ -16,6 +17,15 @@ fn bank() -> Arc<QuestionBank> {
 }
 
 async fn demo(days: u32, seed: u64, start: &str) -> (Vec<(String, u32, u32, u32)>, String) {
+    demo_with(days, seed, start, Detail::Full).await
+}
+
+async fn demo_with(
+    days: u32,
+    seed: u64,
+    start: &str,
+    detail: Detail,
+) -> (Vec<(String, u32, u32, u32)>, String) {
     let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
     let report = run(
         DemoOptions {
@@ -23,6 +33,7 @@ async fn demo(days: u32, seed: u64, start: &str) -> (Vec<(String, u32, u32, u32)
             seed,
             db: None,
             start: NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap(),
+            detail,
         },
         bank(),
         buf.clone(),
@@ -64,6 +75,73 @@ async fn seven_days_produce_the_streaks_the_habits_imply() {
     );
     assert!(out.contains("Ben deleted a message (their other answer still counts)"));
     assert!(out.contains("=== Leaderboard after 7 drops ==="));
+}
+
+#[tokio::test]
+async fn by_default_the_demo_is_compact_plain_and_ends_with_what_next() {
+    let (table, out) = demo_with(7, 42, "2026-11-23", Detail::Compact).await;
+    let (full_table, full) = demo(7, 42, "2026-11-23").await;
+    assert_eq!(table, full_table, "the same week, printed differently");
+    assert!(
+        out.len() * 2 < full.len(),
+        "compact ({} bytes) is well under half of --full ({} bytes)",
+        out.len(),
+        full.len()
+    );
+    assert_eq!(out.matches("=== Drop #").count(), 7);
+    assert_eq!(out.matches("--- Reveal #").count(), 7);
+    // Each reveal's model answer is cut, and says how to see the rest.
+    assert_eq!(out.matches("Model answer (first ").count(), 7, "{out}");
+    assert_eq!(
+        out.matches("(The whole reveal, with follow-ups and tips: prepbot questions show ")
+            .count(),
+        7
+    );
+    assert!(
+        !out.contains("Follow-ups\n~~~"),
+        "follow-ups only with --full"
+    );
+    assert!(full.contains("Follow-ups\n~~~"));
+    // No raw Markdown, in either mode.
+    for text in [&out, &full] {
+        assert!(!text.contains("**"), "bold markers");
+        assert!(!text.contains('`'), "backticks");
+    }
+    // No name said twice ("Ada: Ada on ...").
+    for name in ["Ada", "Ben", "Cy"] {
+        assert!(!out.contains(&format!("{name}: {name}")), "{out}");
+        assert!(!out.contains(&format!("{name} on \"")), "{out}");
+    }
+    // No label repeated beside a title ("[behavioral | medium | behavioral]").
+    for line in out
+        .lines()
+        .filter(|l| l.contains("]  (") && l.ends_with(')'))
+    {
+        let labels = line
+            .rsplit_once("]  (")
+            .and_then(|(head, _)| head.rsplit_once("  ["))
+            .map(|(_, labels)| labels)
+            .unwrap_or_else(|| panic!("labels in {line}"));
+        let mut seen: Vec<&str> = labels.split(" | ").collect();
+        let n = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "{line}");
+    }
+    let next = out
+        .split("What next\n~~~~~~~~~\n")
+        .nth(1)
+        .expect("ends with what next");
+    for hint in [
+        "prepbot questions show ",
+        "prepbot questions random",
+        "prepbot demo --full",
+        "prepbot run",
+        "docs/SLACK.md",
+    ] {
+        assert!(next.contains(hint), "{hint}: {next}");
+    }
+    assert!(!full.contains("prepbot demo --full"), "not offered again");
 }
 
 #[tokio::test]
@@ -140,6 +218,18 @@ fn the_binary_runs_the_demo_without_a_token_or_network() {
         "{stdout}"
     );
     assert!(db.exists(), "--db keeps the database");
+    assert!(
+        stdout.contains("Model answer (first "),
+        "compact by default"
+    );
+    let full = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .args(["demo", "--days", "1", "--seed", "5", "--full"])
+        .output()
+        .unwrap();
+    let full_out = String::from_utf8_lossy(&full.stdout);
+    assert!(full.status.success());
+    assert!(full_out.contains("Model answer\n~~~"), "{full_out}");
+    assert!(!full_out.contains("(first "), "{full_out}");
     // A second run refuses to reuse it, with one clear line.
     let again = Command::new(env!("CARGO_BIN_EXE_prepbot"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -43,7 +43,19 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path).unwrap();
+    // A team's pack that replaces one shipped question: the log says so.
+    let pack = dir.path().join("pack");
+    std::fs::create_dir_all(pack.join("distributed-systems")).unwrap();
+    std::fs::write(
+        pack.join("distributed-systems/cap-theorem.md"),
+        "+++\nid = \"cap-theorem\"\ntitle = \"CAP, our way\"\ntopic = \"distributed-systems\"\ndifficulty = \"easy\"\nkind = \"technical\"\ntags = [\"consistency\"]\n+++\n\n## Question\n\nWhy?\n\n## Model answer\n\nBecause.\n\n## What interviewers look for\n\n- a reason\n\n## Common mistakes\n\n- no reason\n",
+    )
+    .unwrap();
+    // From a directory without the repository: the bank is built into the binary.
     let mut child = prepbot()
+        .current_dir(dir.path())
+        .env("PREPBOT_QUESTIONS", &pack)
+        .env_remove("PREPBOT_SHIPPED_QUESTIONS")
         .arg("run")
         .env("DISCORD_TOKEN", TOKEN)
         .env("PREPBOT_DISCORD_API_BASE", fake.base())
@@ -127,10 +139,92 @@ async fn the_binary_runs_against_the_fake_never_logs_its_token_and_stops_on_sigt
         "part of the token appeared in the logs"
     );
     assert!(logs.contains("shutting down"), "{logs}");
+    let replaced = logs
+        .lines()
+        .find(|l| l.contains("a pack question replaces the shipped question with the same id"))
+        .unwrap_or_else(|| panic!("the replaced question is logged:\n{logs}"));
+    assert!(replaced.contains("id=cap-theorem"), "{replaced}");
+    assert!(
+        logs.contains("reading questions origin=the shipped bank"),
+        "{logs}"
+    );
     assert!(
         logs.contains("lacks permission to post"),
         "the failure was logged:\n{logs}"
     );
+}
+
+/// Runs `prepbot run` with the database in a new directory until it exits (at most
+/// 30 s); returns its exit code, its stderr and what the directory holds afterwards.
+fn run_to_exit(api_base: &str) -> (Option<i32>, String, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = prepbot()
+        .current_dir(dir.path())
+        .arg("run")
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("PREPBOT_DISCORD_API_BASE", api_base)
+        .env(
+            "PREPBOT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("bot.db").display()),
+        )
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prepbot run did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let left = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        left,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_discord_rejects_stops_the_bot_with_one_line_and_no_stray_files() {
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
+    fake.reject_token();
+    let base = fake.base();
+    let (code, stderr, left) = tokio::task::spawn_blocking(move || run_to_exit(&base))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: Discord rejected the token (401): 401: Unauthorized; copy the token again from https://discord.com/developers/applications (Bot tab, Reset Token) into DISCORD_TOKEN\n"
+    );
+    assert_eq!(left, ["bot.db"], "the database, closed: no -wal, no -shm");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "one call, and no gateway");
+    assert_eq!(requests[0].path, "/api/v10/users/@me");
+    assert_eq!(requests[0].status, 401);
+}
+
+#[test]
+fn a_dead_api_base_says_connection_refused_in_one_line() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (code, stderr, left) = run_to_exit(&format!("http://127.0.0.1:{port}"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("error: cannot reach 127.0.0.1:{port}: connection refused\n")
+    );
+    assert_eq!(left, ["bot.db"], "no -wal, no -shm");
 }
 
 /// Starts `prepbot run` against the fake with the database in `dir`, logging to

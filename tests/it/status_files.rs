@@ -101,3 +101,106 @@ async fn prepbot_status_names_a_read_only_file_or_directory_in_one_line() {
         set_mode(&dir, 0o755);
     }
 }
+
+/// The real binary, from `/`, as ourselves.
+fn prepbot(args: &[&str], db: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .args(args)
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env_remove("PREPBOT_QUESTIONS")
+        .current_dir("/")
+        .output()
+        .expect("run prepbot")
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn prepbot_status_on_a_missing_database_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prepbot.db");
+    let out = prepbot(&["status"], &path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: there is no database at sqlite://{}: prepbot creates it on its first `prepbot run`; check PREPBOT_DATABASE_URL",
+            path.display()
+        )
+    );
+    assert!(
+        names_in(dir.path()).is_empty(),
+        "{:?}",
+        names_in(dir.path())
+    );
+}
+
+#[test]
+fn a_new_database_in_a_missing_directory_is_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-yet");
+    let path = missing.join("demo.db");
+    let out = prepbot(
+        &["demo", "--days", "1", "--db", path.to_str().unwrap()],
+        &path,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: cannot create the database {}: the directory {} does not exist; create it, writable by the user prepbot runs as",
+            path.display(),
+            missing.display()
+        )
+    );
+    assert!(!missing.exists());
+}
+
+#[test]
+fn a_new_database_in_a_directory_prepbot_may_not_write_gets_the_read_only_line() {
+    let top = tempfile::tempdir().unwrap();
+    set_mode(top.path(), 0o755);
+    let dir = top.path().join("locked");
+    fs::create_dir(&dir).unwrap();
+    take_from_runner(&dir);
+    let path = dir.join("demo.db");
+    let bin = env!("CARGO_BIN_EXE_prepbot");
+    let mut cmd = if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            bin,
+        ]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let out = cmd
+        .args(["demo", "--days", "1", "--db", path.to_str().unwrap()])
+        .env_remove("PREPBOT_QUESTIONS")
+        .current_dir("/")
+        .output()
+        .expect("run prepbot");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: the database {} is read-only for prepbot: make the file and its directory writable by the user prepbot runs as (SQLite writes -wal and -shm files beside it)",
+            path.display()
+        )
+    );
+    assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
+    set_mode(&dir, 0o755);
+}

@@ -5,10 +5,13 @@
 
 use std::path::PathBuf;
 
+use crate::bank::BankSources;
+
 /// The name of every environment variable prepbot reads.
 pub mod vars {
     pub const DATABASE_URL: &str = "PREPBOT_DATABASE_URL";
     pub const QUESTIONS: &str = "PREPBOT_QUESTIONS";
+    pub const SHIPPED_QUESTIONS: &str = "PREPBOT_SHIPPED_QUESTIONS";
     pub const DISCORD_TOKEN: &str = "DISCORD_TOKEN";
     pub const DEV_GUILD: &str = "PREPBOT_DEV_GUILD";
     pub const DISCORD_API_BASE: &str = "PREPBOT_DISCORD_API_BASE";
@@ -40,8 +43,13 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: vars::QUESTIONS,
-        default: DEFAULT_QUESTIONS,
-        meaning: "the question bank directory",
+        default: "unset",
+        meaning: "a directory of your team's question packs, added to the shipped bank",
+    },
+    Variable {
+        name: vars::SHIPPED_QUESTIONS,
+        default: "on",
+        meaning: "off: read only PREPBOT_QUESTIONS, without the bank built into prepbot",
     },
     Variable {
         name: vars::DEV_GUILD,
@@ -89,15 +97,36 @@ pub fn variables_help() -> String {
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://prepbot.db";
-pub const DEFAULT_QUESTIONS: &str = "questions";
 
 /// What every command that touches the bot's state needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// `PREPBOT_DATABASE_URL`, default `sqlite://prepbot.db` (created if missing).
     pub database_url: String,
-    /// `PREPBOT_QUESTIONS`, default `questions`.
-    pub questions: PathBuf,
+}
+
+/// `PREPBOT_SHIPPED_QUESTIONS` and `PREPBOT_QUESTIONS`: the shipped bank unless the
+/// switch is off, and the packs directory if one is set. Errs on a switch that is
+/// neither on nor off, saying so.
+pub fn bank_sources(var: impl Fn(&str) -> Option<String>) -> Result<BankSources, String> {
+    let non_blank = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let shipped = match non_blank(vars::SHIPPED_QUESTIONS) {
+        None => true,
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => true,
+            "off" | "false" | "no" | "0" => false,
+            _ => {
+                return Err(format!(
+                    "{} must be on or off, not `{v}`",
+                    vars::SHIPPED_QUESTIONS
+                ));
+            }
+        },
+    };
+    Ok(BankSources {
+        shipped,
+        packs: non_blank(vars::QUESTIONS).map(PathBuf::from),
+    })
 }
 
 impl Config {
@@ -107,8 +136,6 @@ impl Config {
         Config {
             database_url: non_blank(vars::DATABASE_URL)
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            questions: non_blank(vars::QUESTIONS)
-                .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
         }
     }
 
@@ -144,17 +171,37 @@ mod tests {
     fn defaults_then_variables() {
         let c = Config::from_vars(|_| None);
         assert_eq!(c.database_url, "sqlite://prepbot.db");
-        assert_eq!(c.questions, PathBuf::from("questions"));
         let c = Config::from_vars(|n| match n {
             "PREPBOT_DATABASE_URL" => Some("sqlite:///var/lib/prepbot/db.sqlite".into()),
-            "PREPBOT_QUESTIONS" => Some("  ".into()),
             _ => None,
         });
         assert_eq!(c.database_url, "sqlite:///var/lib/prepbot/db.sqlite");
+    }
+
+    #[test]
+    fn the_shipped_bank_by_default_packs_on_top_and_a_switch_that_says_off() {
+        assert_eq!(bank_sources(|_| None), Ok(BankSources::default()));
+        let b = bank_sources(|n| match n {
+            "PREPBOT_QUESTIONS" => Some("  ".into()),
+            _ => None,
+        });
+        assert_eq!(b, Ok(BankSources::default()), "blank means unset");
+        let b = bank_sources(|n| match n {
+            "PREPBOT_QUESTIONS" => Some("/srv/packs".into()),
+            "PREPBOT_SHIPPED_QUESTIONS" => Some("Off".into()),
+            _ => None,
+        });
         assert_eq!(
-            c.questions,
-            PathBuf::from("questions"),
-            "blank means default"
+            b,
+            Ok(BankSources {
+                shipped: false,
+                packs: Some(PathBuf::from("/srv/packs"))
+            })
+        );
+        let e = bank_sources(|n| (n == "PREPBOT_SHIPPED_QUESTIONS").then(|| "nope".into()));
+        assert_eq!(
+            e,
+            Err("PREPBOT_SHIPPED_QUESTIONS must be on or off, not `nope`".into())
         );
     }
 }

@@ -9,7 +9,6 @@
 //! and stops taking events when [`Runtime::stop`] is cancelled.
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +16,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
-use crate::bank::QuestionBank;
+use crate::bank::{BankSources, QuestionBank};
 use crate::clock::Clock;
 use crate::ingest::{AnswerWriter, WriterTask};
 use crate::ports::Outbound;
@@ -33,7 +32,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// What the core needs to start, whatever the platform.
 #[derive(Debug, Clone)]
 pub struct CoreSettings<'a> {
-    pub questions: &'a Path,
+    pub bank: &'a BankSources,
     pub database_url: &'a str,
     pub claim_lease: Option<chrono::Duration>,
     pub catch_up_grace: Option<chrono::Duration>,
@@ -59,13 +58,19 @@ pub struct Runtime {
 impl Runtime {
     /// Loads the bank, opens (and migrates) the database, starts the answer writer.
     pub async fn start(settings: &CoreSettings<'_>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let bank = QuestionBank::load(settings.questions).map_err(|errors| {
+        let bank = QuestionBank::from_sources(settings.bank).map_err(|errors| {
             anyhow::anyhow!(
-                "the question bank at {} has {} problem(s):\n{errors}",
-                settings.questions.display(),
+                "the question bank has {} problem(s):\n{errors}",
                 errors.0.len()
             )
         })?;
+        for origin in bank.origins() {
+            info!(%origin, "reading questions");
+        }
+        // Warned, not only noted: the question members see is not the shipped one.
+        for o in bank.overrides() {
+            warn!(id = %o.id, pack = %o.path.display(), "a pack question replaces the shipped question with the same id");
+        }
         let store = Store::open_url(settings.database_url).await?;
         let mut practice = Practice::new(store.clone(), Arc::new(bank))
             .with_catch_up_grace(settings.catch_up_grace);

@@ -9,6 +9,7 @@
 //! - [`errors`]: the two tiers of command errors and the `on_error` that shows them.
 //! - [`backfill`]: catching up on threads after the bot was away.
 //! - [`tracked`]: counts the events being handled, for a graceful shutdown.
+//! - [`startup`]: the token check before anything is opened.
 //!
 //! The scheduler is started once, here, with its own REST client, after the first
 //! Ready and the backfill, never from the Ready event itself (Discord sends Ready
@@ -26,10 +27,10 @@ pub mod outbound;
 pub mod pacer;
 pub mod render;
 pub mod rest;
+pub mod startup;
 pub mod tracked;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -38,8 +39,9 @@ use serenity::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
 use tokio::sync::{Notify, oneshot};
 use tracing::{info, warn};
 
+use prepbot_core::bank::BankSources;
 use prepbot_core::clock::Clock;
-use prepbot_core::config::{DEFAULT_DATABASE_URL, DEFAULT_QUESTIONS, vars};
+use prepbot_core::config::{DEFAULT_DATABASE_URL, vars};
 use prepbot_core::practice::Practice;
 use prepbot_core::runtime::{CoreSettings, Runtime};
 
@@ -98,6 +100,8 @@ pub enum ConfigError {
         "PREPBOT_DISCORD_RATE must be a number of requests per second from 1 to 10000, not `{0}`"
     )]
     BadRate(String),
+    #[error("{0}")]
+    BadBank(String),
 }
 
 /// What `prepbot run` reads from the environment.
@@ -105,7 +109,8 @@ pub enum ConfigError {
 pub struct DiscordConfig {
     pub token: Token,
     pub database_url: String,
-    pub questions: PathBuf,
+    /// The shipped bank and a team's packs (`PREPBOT_QUESTIONS`, `PREPBOT_SHIPPED_QUESTIONS`).
+    pub bank: BankSources,
     /// Register commands in this guild only (instant), instead of globally.
     pub dev_guild: Option<u64>,
     /// Send every REST call here (and take the gateway URL from it): a fake Discord
@@ -180,8 +185,7 @@ impl DiscordConfig {
         Ok(DiscordConfig {
             token: Token::new(token),
             database_url: set(vars::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            questions: set(vars::QUESTIONS)
-                .map_or_else(|| PathBuf::from(DEFAULT_QUESTIONS), PathBuf::from),
+            bank: prepbot_core::config::bank_sources(&var).map_err(ConfigError::BadBank)?,
             dev_guild,
             api_base,
             claim_lease,
@@ -218,9 +222,12 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let mut shutdown = std::pin::pin!(shutdown);
+    // What is local first (the bank, the database): its problems need no network to
+    // find, and they do not depend on Discord being up.
     let mut runtime = Runtime::start(
         &CoreSettings {
-            questions: &config.questions,
+            bank: &config.bank,
             database_url: &config.database_url,
             claim_lease: config.claim_lease,
             catch_up_grace: config.catch_up_grace,
@@ -228,20 +235,58 @@ pub async fn run(
         clock.clone(),
     )
     .await?;
+    // Whatever happens from here on, the runtime is drained and the database closed,
+    // so a failed start leaves no -wal or -shm file beside it.
+    let outcome = async {
+        // Stopping while the check retries is a clean stop.
+        tokio::select! {
+            checked = check_token(&config) => checked?,
+            () = &mut shutdown => return Ok(()),
+        }
+        serve(&config, &mut runtime, clock, shutdown.as_mut()).await
+    }
+    .await;
+    runtime.shut_down().await;
+    outcome
+}
+
+/// One authenticated call before the gateway ([`startup`]): a refused token stops the
+/// bot with one line; an unreachable Discord is retried, one line each time (with
+/// `PREPBOT_DISCORD_API_BASE`, a fake or a proxy, it is said at once instead).
+async fn check_token(config: &DiscordConfig) -> anyhow::Result<()> {
+    let base = config.api_base.as_deref().unwrap_or(startup::DISCORD_API);
+    let retry = if config.api_base.is_some() {
+        startup::Retry::NONE
+    } else {
+        startup::Retry::DISCORD
+    };
+    let user = startup::check_token_logged(&http_client()?, base, &config.token, retry).await?;
+    info!(user = %user.name, id = %user.id, "Discord accepted the token");
+    Ok(())
+}
+
+/// Serenity's default HTTP client never times out: a server that accepts the
+/// connection and never answers would hang startup (the token check, the gateway
+/// probe, command registration) forever.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        // One idle connection kept for command replies: with the gateway's and
+        // the REST client's, the bot stays within its connection budget
+        // (`rest::DEFAULT_CONCURRENCY`).
+        .pool_max_idle_per_host(1)
+        .build()
+}
+
+/// Connects to the gateway with `runtime` started, until `shutdown` or a failure.
+async fn serve(
+    config: &DiscordConfig,
+    runtime: &mut Runtime,
+    clock: Arc<dyn Clock>,
+    mut shutdown: std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
+) -> anyhow::Result<()> {
     let practice = runtime.practice.clone();
 
-    // Serenity's default HTTP client never times out: a server that accepts the
-    // connection and never answers would hang startup (the gateway probe, command
-    // registration) forever.
-    let http_client = || {
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            // One idle connection kept for command replies: with the gateway's and
-            // the REST client's, the bot stays within its connection budget
-            // (`rest::DEFAULT_CONCURRENCY`).
-            .pool_max_idle_per_host(1)
-            .build()
-    };
     let mut http = HttpBuilder::new(config.token.expose())
         .client(http_client()?)
         .default_allowed_mentions(render::no_mentions());
@@ -349,13 +394,12 @@ pub async fn run(
     }
 
     let shard_manager = client.shard_manager.clone();
-    let mut shutdown = std::pin::pin!(shutdown);
     let mut connection = std::pin::pin!(client.start());
     let mut setup_pending = true;
     let outcome = loop {
         tokio::select! {
             result = &mut connection => {
-                break result.map_err(|e| anyhow::anyhow!("the Discord connection failed: {}", errors::describe_serenity(&e)));
+                break result.map_err(|e| anyhow::anyhow!(connection_failed(&e)));
             }
             setup = &mut setup_rx, if setup_pending => {
                 setup_pending = false;
@@ -384,14 +428,32 @@ pub async fn run(
             }
         }
     };
-    // Stop taking events; the runtime drains the rest in order.
+    // Stop taking events; the runtime drains the rest in order (in `run`).
     shard_manager.shutdown_all().await;
-    runtime.shut_down().await;
     outcome
 }
 
 /// How long shutdown waits for events being handled, and then for the scheduler.
 pub use prepbot_core::runtime::SHUTDOWN_GRACE;
+
+/// Why the gateway connection ended, in one line. Discord closes it when the bot asks
+/// for the Message Content intent while the switch is off in the Developer Portal:
+/// say which switch, rather than serenity's "Disallowed gateway intents".
+fn connection_failed(e: &serenity::Error) -> String {
+    use serenity::GatewayError;
+    match e {
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => {
+            "Discord refused the Message Content intent: turn on Message Content Intent (Developer Portal, your application, Bot, Privileged Gateway Intents) and start the bot again".into()
+        }
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+            "Discord rejected the token on the gateway: copy the token again from https://discord.com/developers/applications (Bot tab, Reset Token) into DISCORD_TOKEN".into()
+        }
+        other => format!(
+            "the Discord connection failed: {}",
+            errors::describe_serenity(other)
+        ),
+    }
+}
 
 /// In proxy mode the gateway must be the proxy's, never Discord's.
 fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {
@@ -463,6 +525,22 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_intent_names_the_switch_to_turn_on() {
+        let refused = serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents);
+        assert!(
+            connection_failed(&refused)
+                .starts_with("Discord refused the Message Content intent: turn on"),
+            "{}",
+            connection_failed(&refused)
+        );
+        let other = serenity::Error::Gateway(serenity::GatewayError::ReconnectFailure);
+        assert_eq!(
+            connection_failed(&other),
+            "the Discord connection failed: Failed to Reconnect"
+        );
+    }
 
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {

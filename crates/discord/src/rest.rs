@@ -37,7 +37,7 @@ pub const REST_CONNECTIONS: usize = DEFAULT_CONCURRENCY - 2;
 /// scheduler's claim lease, so a hung call never outlives it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-const USER_AGENT: &str = concat!(
+pub(crate) const USER_AGENT: &str = concat!(
     "DiscordBot (https://github.com/prepbot, ",
     env!("CARGO_PKG_VERSION"),
     ")"

@@ -340,6 +340,7 @@ struct Inner {
     message_delay: Mutex<Duration>,
     /// When true, the commands endpoint answers with something that is not a list.
     break_commands: Mutex<bool>,
+    reject_token: AtomicBool,
     /// Thread id -> parent channel id (threads are started from messages).
     threads: Mutex<HashMap<u64, u64>>,
     /// Channel messages the bot posted, by channel id.
@@ -424,6 +425,7 @@ impl FakeDiscord {
             max_in_flight: AtomicUsize::new(0),
             message_delay: Mutex::new(Duration::ZERO),
             break_commands: Mutex::new(false),
+            reject_token: AtomicBool::new(false),
             threads: Mutex::new(HashMap::new()),
             posted: Mutex::new(Vec::new()),
             nonces: Mutex::new(HashMap::new()),
@@ -488,6 +490,12 @@ impl FakeDiscord {
 
     pub fn set_message_delay(&self, d: Duration) {
         *self.inner.message_delay.lock().unwrap() = d;
+    }
+
+    /// Answers every request that carries a bot token with Discord's 401, as for a
+    /// token that was reset or mistyped.
+    pub fn reject_token(&self) {
+        self.inner.reject_token.store(true, Ordering::SeqCst);
     }
 
     pub fn break_commands_endpoint(&self) {
@@ -987,6 +995,13 @@ async fn rest(
         headers.insert("x-ratelimit-scope", "global".parse().unwrap());
         return response;
     }
+    if inner.reject_token.load(Ordering::SeqCst) && recorded.authorization.is_some() {
+        recorded.status = 401;
+        record(&inner, recorded);
+        // Discord's own answer to a bad token.
+        let body = json!({"message": "401: Unauthorized", "code": 0});
+        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    }
     if let Some(fault) = take_fault(&inner, method.as_str(), &path) {
         if fault.after_create || fault.hang {
             let _ = answer(&inner, &method, &path, &query, &body).await;
@@ -1089,6 +1104,7 @@ async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &
             };
             json_ok(Value::Array(page.into_iter().rev().collect()))
         }
+        ("GET", ["users", "@me"]) => json_ok(fixtures::bot_user()),
         ("GET", ["gateway"]) => json_ok(json!({"url": format!("ws://127.0.0.1:{}/gateway-ws", inner.port)})),
         ("PUT", ["applications", _, "commands"]) | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
             if *inner.break_commands.lock().unwrap() {

@@ -5,6 +5,11 @@
 //! vocabulary ([`tags`]); lookups by id, by filter and by relevance-ranked text
 //! search live here and in [`search`].
 //!
+//! Where questions come from ([`BankSources`]): the shipped bank, compiled into the
+//! binary from `questions/` (`build.rs` lists its files), so prepbot runs from any
+//! directory; and a team's packs, a directory on disk, on top of it. A pack question
+//! with a shipped id replaces the shipped one ([`QuestionBank::overrides`]).
+//!
 //! Which bank is strict about tags: a bank directory that carries its own
 //! `tags.toml` (the shipped `questions/` does) is checked against it, and a tag
 //! problem is an error. Any other directory, a team's own pack, is checked against
@@ -30,6 +35,65 @@ pub use tags::{TagClass, TagProblem, Vocabulary, VocabularyError};
 
 /// The file in a bank directory that makes its tags strict (see the module docs).
 pub const TAGS_FILE: &str = "tags.toml";
+
+/// Every file of `questions/` at build time (see `build.rs`).
+const SHIPPED_FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/shipped_bank.rs"));
+
+/// Where the shipped bank's questions say they come from (in errors and `path`): not a
+/// directory on disk.
+pub const SHIPPED_ROOT: &str = "<shipped>";
+
+/// Which banks to read: the shipped one (unless turned off) and a team's packs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankSources {
+    pub shipped: bool,
+    /// A bank directory laid out like `questions/`, added on top of the shipped bank.
+    pub packs: Option<PathBuf>,
+}
+
+impl Default for BankSources {
+    fn default() -> Self {
+        BankSources {
+            shipped: true,
+            packs: None,
+        }
+    }
+}
+
+/// A pack question that took the place of a shipped question with the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub id: String,
+    /// The pack's file.
+    pub path: PathBuf,
+}
+
+/// One bank a [`QuestionBank`] was read from, for `prepbot check` and the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankOrigin {
+    /// `None` for the shipped bank.
+    pub dir: Option<PathBuf>,
+    pub questions: usize,
+}
+
+impl fmt::Display for BankOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.questions == 1 { "" } else { "s" };
+        match &self.dir {
+            None => write!(
+                f,
+                "the shipped bank ({} question{plural}, built in)",
+                self.questions
+            ),
+            Some(dir) => write!(
+                f,
+                "the packs at {} ({} question{plural})",
+                dir.display(),
+                self.questions
+            ),
+        }
+    }
+}
 
 /// How hard a question is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -208,9 +272,109 @@ pub struct QuestionBank {
     index: search::Index,
     vocabulary: Arc<Vocabulary>,
     warnings: Vec<parse::TagWarning>,
+    origins: Vec<BankOrigin>,
+    overrides: Vec<Override>,
 }
 
 impl QuestionBank {
+    /// The bank compiled into the binary, held to its own `tags.toml` (the shipped
+    /// vocabulary). A test checks it loads, so this fails only in a broken build.
+    pub fn shipped() -> Result<Self, BankErrors> {
+        let tree = parse::Embedded {
+            root: Path::new(SHIPPED_ROOT),
+            files: SHIPPED_FILES,
+        };
+        let vocabulary = Vocabulary::shipped();
+        let loaded = parse::load_tree(
+            &tree,
+            Path::new(SHIPPED_ROOT),
+            &vocabulary,
+            parse::TagRule::Enforced,
+        )?;
+        let mut bank = Self::build(loaded.questions, vocabulary, vec![]);
+        bank.origins = vec![BankOrigin {
+            dir: None,
+            questions: bank.len(),
+        }];
+        Ok(bank)
+    }
+
+    /// The banks `sources` names: the shipped one, then the packs on top (a pack
+    /// question with a shipped id replaces it; [`Self::overrides`] lists those that
+    /// differ). Neither is an error.
+    pub fn from_sources(sources: &BankSources) -> Result<Self, BankErrors> {
+        let shipped = if sources.shipped {
+            Some(Self::shipped()?)
+        } else {
+            None
+        };
+        let Some(dir) = &sources.packs else {
+            return shipped.ok_or_else(|| {
+                BankErrors(vec![BankError {
+                    path: PathBuf::from(SHIPPED_ROOT),
+                    line: 0,
+                    message: format!(
+                        "no questions to read: the shipped bank is off and no packs are given (set {} to a bank directory)",
+                        crate::config::vars::QUESTIONS
+                    ),
+                }])
+            });
+        };
+        let packs = Self::load(dir)?;
+        let Some(shipped) = shipped else {
+            return Ok(packs);
+        };
+        let pack_origin = BankOrigin {
+            dir: Some(dir.clone()),
+            questions: packs.len(),
+        };
+        // Same content under the same id (a pack that copied the shipped file, or
+        // `questions/` itself given as a pack) replaces nothing worth a log line.
+        let same = |a: &Question, b: &Question| {
+            Question {
+                path: PathBuf::new(),
+                ..a.clone()
+            } == Question {
+                path: PathBuf::new(),
+                ..b.clone()
+            }
+        };
+        let mut overrides = Vec::new();
+        let mut questions: Vec<Question> = shipped
+            .questions
+            .into_iter()
+            .filter(|q| match packs.get(&q.id) {
+                Some(p) => {
+                    if !same(p, q) {
+                        overrides.push(Override {
+                            id: q.id.clone(),
+                            path: p.path.clone(),
+                        });
+                    }
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        questions.extend(packs.questions);
+        // The pack's vocabulary when it brought its own (its aliases then serve
+        // search), the shipped one otherwise.
+        let mut bank = Self::build(questions, packs.vocabulary, packs.warnings);
+        bank.origins = vec![shipped.origins[0].clone(), pack_origin];
+        bank.overrides = overrides;
+        Ok(bank)
+    }
+
+    /// The banks this one was read from (`prepbot check` and `questions` name them).
+    pub fn origins(&self) -> &[BankOrigin] {
+        &self.origins
+    }
+
+    /// Pack questions that replaced a different shipped question with the same id.
+    pub fn overrides(&self) -> &[Override] {
+        &self.overrides
+    }
+
     /// Loads every question under `dir`, or returns every problem found. Tags are
     /// enforced when `dir` holds a `tags.toml`, and only warned about otherwise.
     pub fn load(dir: &Path) -> Result<Self, BankErrors> {
@@ -218,7 +382,7 @@ impl QuestionBank {
         if !tags_path.is_file() {
             let vocabulary = Vocabulary::shipped();
             let loaded = parse::load_dir(dir, &vocabulary, parse::TagRule::Advised)?;
-            return Ok(Self::build(loaded.questions, vocabulary, loaded.warnings));
+            return Ok(Self::build(loaded.questions, vocabulary, loaded.warnings).read_from(dir));
         }
         let vocabulary_errors = |errors: Vec<VocabularyError>| -> Vec<BankError> {
             errors
@@ -241,7 +405,7 @@ impl QuestionBank {
         match parsed {
             Ok(vocabulary) => {
                 let loaded = parse::load_dir(dir, &vocabulary, parse::TagRule::Enforced)?;
-                Ok(Self::build(loaded.questions, Arc::new(vocabulary), vec![]))
+                Ok(Self::build(loaded.questions, Arc::new(vocabulary), vec![]).read_from(dir))
             }
             // Still read every question, to report all problems in one run.
             Err(errors) => {
@@ -281,7 +445,17 @@ impl QuestionBank {
             index,
             vocabulary,
             warnings,
+            origins: vec![],
+            overrides: vec![],
         }
+    }
+
+    fn read_from(mut self, dir: &Path) -> Self {
+        self.origins = vec![BankOrigin {
+            dir: Some(dir.to_path_buf()),
+            questions: self.len(),
+        }];
+        self
     }
 
     /// Tag problems of a bank that does not enforce its tags (a team's pack), as

@@ -153,8 +153,18 @@ pub(crate) fn load_dir(
     vocabulary: &Vocabulary,
     rule: TagRule,
 ) -> Result<Loaded, BankErrors> {
+    load_tree(&Disk, dir, vocabulary, rule)
+}
+
+/// [`load_dir`] over any [`Tree`]: a directory on disk, or the bank compiled in.
+pub(crate) fn load_tree(
+    tree: &dyn Tree,
+    dir: &Path,
+    vocabulary: &Vocabulary,
+    rule: TagRule,
+) -> Result<Loaded, BankErrors> {
     let mut errors = Vec::new();
-    let topic_dirs = match sorted_entries(dir) {
+    let topic_dirs = match tree.entries(dir) {
         Ok(entries) => entries,
         Err(e) => {
             return Err(BankErrors(vec![BankError {
@@ -170,11 +180,11 @@ pub(crate) fn load_dir(
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for topic_dir in topic_dirs {
         // Files at the top of the bank are documentation (a README, a licence), by rule.
-        if !topic_dir.is_dir() || is_ignored_name(&file_name(&topic_dir)) {
+        if !tree.is_dir(&topic_dir) || is_ignored_name(&file_name(&topic_dir)) {
             continue;
         }
         let topic = file_name(&topic_dir);
-        let entries = match sorted_entries(&topic_dir) {
+        let entries = match tree.entries(&topic_dir) {
             Ok(entries) => entries,
             Err(e) => {
                 errors.push(BankError {
@@ -190,8 +200,8 @@ pub(crate) fn load_dir(
             if is_ignored_name(&name) {
                 continue;
             }
-            if path.is_dir() {
-                if contains_markdown(&path) {
+            if tree.is_dir(&path) {
+                if contains_markdown(tree, &path) {
                     errors.push(BankError {
                         path: path.clone(),
                         line: 0,
@@ -203,7 +213,7 @@ pub(crate) fn load_dir(
             if !is_markdown(&path) {
                 continue;
             }
-            let bytes = match fs::read(&path) {
+            let bytes = match tree.read(&path) {
                 Ok(b) => b,
                 Err(e) => {
                     errors.push(BankError {
@@ -294,21 +304,112 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut entries = fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    entries.sort();
-    Ok(entries)
+/// What the loader reads a bank from. Two kinds: a directory on disk ([`Disk`]) and
+/// the shipped bank compiled into the binary ([`Embedded`]); both go through the same
+/// rules, so the shipped bank is checked exactly as a team's pack is.
+pub(crate) trait Tree {
+    /// The entries of a directory, sorted.
+    fn entries(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
+    fn is_dir(&self, path: &Path) -> bool;
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
 }
 
-fn contains_markdown(dir: &Path) -> bool {
-    let Ok(entries) = sorted_entries(dir) else {
+/// The file system.
+pub(crate) struct Disk;
+
+impl Tree for Disk {
+    fn entries(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut entries = fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        entries.sort();
+        Ok(entries)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+}
+
+/// Files compiled into the binary, as (path relative to `root` with `/`, contents);
+/// directories are implied by the paths.
+pub(crate) struct Embedded {
+    pub root: &'static Path,
+    pub files: &'static [(&'static str, &'static [u8])],
+}
+
+impl Embedded {
+    /// `path` relative to the root, with `/`; `None` outside the root.
+    fn relative(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(self.root).ok()?;
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+}
+
+impl Tree for Embedded {
+    fn entries(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let rel = self.relative(dir).ok_or_else(not_found)?;
+        let prefix = if rel.is_empty() {
+            rel
+        } else {
+            format!("{rel}/")
+        };
+        let mut names: Vec<&str> = self
+            .files
+            .iter()
+            .filter_map(|(p, _)| p.strip_prefix(prefix.as_str()))
+            .map(|rest| rest.split('/').next().unwrap_or(rest))
+            .collect();
+        if names.is_empty() {
+            return Err(not_found());
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names.into_iter().map(|n| dir.join(n)).collect())
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        match self.relative(path) {
+            Some(rel) if rel.is_empty() => true,
+            Some(rel) => self.files.iter().any(|(p, _)| {
+                p.strip_prefix(rel.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+            }),
+            None => false,
+        }
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        let rel = self.relative(path);
+        self.files
+            .iter()
+            .find(|(p, _)| Some(*p) == rel.as_deref())
+            .map(|(_, bytes)| bytes.to_vec())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+}
+
+fn contains_markdown(tree: &dyn Tree, dir: &Path) -> bool {
+    let Ok(entries) = tree.entries(dir) else {
         return false;
     };
-    entries
-        .iter()
-        .any(|p| (p.is_file() && is_markdown(p)) || (p.is_dir() && contains_markdown(p)))
+    entries.iter().any(|p| {
+        if tree.is_dir(p) {
+            contains_markdown(tree, p)
+        } else {
+            is_markdown(p)
+        }
+    })
 }
 
 /// A question and where its `id` field and tags are, for later reports.

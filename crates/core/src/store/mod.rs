@@ -58,6 +58,14 @@ pub enum StoreError {
     BadUrl { url: String, reason: String },
     #[error("cannot open the database {target}: {reason}")]
     Open { target: String, reason: String },
+    #[error(
+        "there is no database at {target}: prepbot creates it on its first `prepbot run`; check PREPBOT_DATABASE_URL"
+    )]
+    Missing { target: String },
+    #[error(
+        "cannot create the database {target}: the directory {dir} does not exist; create it, writable by the user prepbot runs as"
+    )]
+    NoDirectory { target: String, dir: String },
     #[error("cannot apply the database migrations: {0}")]
     Migrate(String),
     #[error(
@@ -256,6 +264,21 @@ impl Store {
         Self::open(options, &redact_url(url), DEFAULT_BUSY_TIMEOUT, None, false).await
     }
 
+    /// Like [`Store::open_url`], for commands that only read (`prepbot status`): a
+    /// database that is not there is [`StoreError::Missing`], and nothing is created,
+    /// since an empty new database would read as if the bot had lost its data.
+    pub async fn open_existing_url(url: &str) -> Result<Store> {
+        let options = url_options(url)?;
+        let file = options.get_filename();
+        let in_memory = file.as_os_str() == ":memory:";
+        if !in_memory && !file.is_file() {
+            return Err(StoreError::Missing {
+                target: redact_url(url),
+            });
+        }
+        Self::open(options, &redact_url(url), DEFAULT_BUSY_TIMEOUT, None, false).await
+    }
+
     /// Opens (creating if missing) the database file at `path`.
     pub async fn open_path(path: &Path) -> Result<Store> {
         Self::open_path_with(path, DEFAULT_BUSY_TIMEOUT).await
@@ -327,14 +350,37 @@ impl Store {
             })
             .foreign_keys(true)
             .busy_timeout(busy_timeout);
-        let open_error = |e: sqlx::Error| match StoreError::at(target, e) {
-            StoreError::Sql(e) => StoreError::Open {
-                target: target.to_string(),
-                reason: e.to_string(),
-            },
-            other => other,
-        };
         let db_file = options.get_filename().to_path_buf();
+        let was_there = db_file.exists();
+        let open_error = |e: sqlx::Error| {
+            // SQLITE_CANTOPEN on a file that is not there yet: its directory is missing
+            // or not writable. Say which, as for a read-only file, rather than SQLite's
+            // "unable to open database file".
+            if !was_there && primary_code(&e) == Some(14) {
+                let dir = match db_file.parent() {
+                    Some(d) if d.as_os_str().is_empty() => Path::new("."),
+                    Some(d) => d,
+                    None => Path::new("/"),
+                };
+                return if dir.is_dir() {
+                    StoreError::ReadOnly {
+                        target: target.to_string(),
+                    }
+                } else {
+                    StoreError::NoDirectory {
+                        target: target.to_string(),
+                        dir: dir.display().to_string(),
+                    }
+                };
+            }
+            match StoreError::at(target, e) {
+                StoreError::Sql(e) => StoreError::Open {
+                    target: target.to_string(),
+                    reason: e.to_string(),
+                },
+                other => other,
+            }
+        };
         let mut writer_options = options.clone();
         if let Some(pages) = max_pages {
             writer_options = writer_options.pragma("max_page_count", pages.to_string());

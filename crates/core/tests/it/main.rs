@@ -10,6 +10,7 @@
 mod bank_content;
 mod bank_proptest;
 mod bank_search;
+mod bank_sources;
 mod ingest;
 mod layering;
 mod lifecycle;

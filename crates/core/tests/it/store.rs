@@ -85,10 +85,9 @@ async fn bad_urls_and_unopenable_paths_are_clear_errors() {
     let err = Store::open_path(std::path::Path::new("/nonexistent-dir/sub/prepbot.db"))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("cannot open the database /nonexistent-dir/sub/prepbot.db"),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "cannot create the database /nonexistent-dir/sub/prepbot.db: the directory /nonexistent-dir/sub does not exist; create it, writable by the user prepbot runs as"
     );
 }
 

@@ -13,4 +13,5 @@ mod discord_fixtures;
 mod discord_limits;
 mod discord_restart;
 mod discord_spec;
+mod readme_example;
 mod rest_pacing;

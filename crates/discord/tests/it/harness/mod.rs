@@ -71,7 +71,7 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
     DiscordConfig {
         token: Token::new("e2e-token-SECRET"),
         database_url: db_url.to_string(),
-        questions: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../questions"),
+        bank: prepbot_core::bank::BankSources::default(),
         dev_guild: Some(GUILD_A),
         api_base: Some(fake.base()),
         claim_lease: None,
