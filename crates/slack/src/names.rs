@@ -1,0 +1,50 @@
+//! Members' display names, from `users.info` (Tier 4), cached. Ingesting an answer
+//! never waits on a name: it takes what the cache has (the member id until then)
+//! and asks for the name in the background, so the next answer, the reveal's
+//! "who answered" and the leaderboard read it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::api::SlackApi;
+
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    known: Arc<Mutex<HashMap<String, Option<String>>>>,
+}
+
+impl Names {
+    /// The member's name if known; otherwise their id, and a lookup is started.
+    pub fn name_or_fetch(&self, api: &SlackApi, member: &str) -> String {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        match known.get(member) {
+            Some(Some(name)) => name.clone(),
+            Some(None) => member.to_string(),
+            None => {
+                // `None` marks a lookup in flight, so a burst asks once.
+                known.insert(member.to_string(), None);
+                let (api, cache, id) = (api.clone(), self.known.clone(), member.to_string());
+                tokio::spawn(async move {
+                    let name = api.user(&id).await.ok().map(|u| u.display_name());
+                    let mut known = cache.lock().unwrap_or_else(|e| e.into_inner());
+                    match name {
+                        Some(name) => {
+                            known.insert(id, Some(name));
+                        }
+                        // Asked again next time.
+                        None => {
+                            known.remove(&id);
+                        }
+                    }
+                });
+                member.to_string()
+            }
+        }
+    }
+
+    /// Records a name learnt elsewhere (a command's `user_name`, a `users.info`).
+    pub fn remember(&self, member: &str, name: &str) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.insert(member.to_string(), Some(name.to_string()));
+    }
+}
