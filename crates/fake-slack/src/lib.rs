@@ -98,8 +98,9 @@ struct Inner {
     channels: HashMap<String, ChannelInfo>,
     users: HashMap<String, Value>,
     reactions: Vec<(String, String, String)>,
-    /// Frames the Socket Mode client acknowledged or sent, as JSON.
-    acks: Vec<Value>,
+    /// Frames the Socket Mode client sent (acknowledgements), as JSON, with when
+    /// the fake read them.
+    acks: Vec<(Instant, Value)>,
     /// Envelopes waiting for a Socket Mode connection.
     pending: VecDeque<String>,
     sockets: Vec<mpsc::UnboundedSender<String>>,
@@ -463,7 +464,26 @@ impl FakeSlack {
 
     /// Frames the client sent (acknowledgements), as JSON.
     pub fn acks(&self) -> Vec<Value> {
-        self.lock().acks.clone()
+        self.lock().acks.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// When the acknowledgement of an envelope arrived.
+    pub fn ack_time(&self, envelope_id: &str) -> Option<Instant> {
+        self.lock()
+            .acks
+            .iter()
+            .find(|(_, v)| v["envelope_id"] == envelope_id)
+            .map(|(t, _)| *t)
+    }
+
+    /// The calls of `method` made after `since`, with when the fake read them.
+    pub fn calls_since(&self, since: Instant) -> Vec<Call> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.at >= since)
+            .cloned()
+            .collect()
     }
 
     pub fn ack_of(&self, envelope_id: &str) -> Option<Value> {
@@ -796,7 +816,7 @@ async fn serve_socket(fake: FakeSlack, socket: WebSocket) {
             incoming = rx.next() => match incoming {
                 Some(Ok(WsMessage::Text(t))) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                    fake.lock().acks.push(v);
+                    fake.lock().acks.push((Instant::now(), v));
                     fake.changed.notify_waiters();
                 }
                 Some(Ok(WsMessage::Ping(p))) => { let _ = tx.send(WsMessage::Pong(p)).await; }

@@ -91,6 +91,11 @@ impl Secret {
         Secret(token.into().trim().to_string())
     }
 
+    /// The token as slack-morphism takes it (for the Socket Mode listener).
+    pub(crate) fn api_token_for_socket(&self) -> SlackApiToken {
+        self.api_token()
+    }
+
     fn api_token(&self) -> SlackApiToken {
         SlackApiToken::new(SlackApiTokenValue(self.0.clone()))
     }
@@ -148,6 +153,12 @@ impl ApiError {
                     | "app_uninstalled"
             )
         })
+    }
+
+    /// A failure of a call made outside the wrapper's methods (a `response_url`, the
+    /// Socket Mode listener's own `apps.connections.open`).
+    pub(crate) fn from_webhook(e: SlackClientError) -> Self {
+        Self::from_client("response_url", e)
     }
 
     fn from_client(method: &'static str, e: SlackClientError) -> Self {

@@ -3,4 +3,5 @@
 
 mod manifest;
 mod outbound;
+mod socket;
 mod support;
