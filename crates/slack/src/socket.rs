@@ -326,9 +326,14 @@ fn on_error(
     HttpStatusCode::OK
 }
 
-/// Entry for `prepbot run` with only Slack configured: the environment, the wall
-/// clock, Ctrl-C and SIGTERM.
-pub async fn run_from_env(shutdown: impl Future<Output = ()> + Send) -> Result<(), RunError> {
+/// Entry for `prepbot run` with Slack configured: the environment, the wall clock,
+/// Ctrl-C and SIGTERM.
+pub async fn run_from_env() -> Result<(), RunError> {
     let config = SlackConfig::from_vars(|n| std::env::var(n).ok()).map_err(RunError::Config)?;
-    run(config, Arc::new(prepbot_core::clock::SystemClock), shutdown).await
+    run(
+        config,
+        Arc::new(prepbot_core::clock::SystemClock),
+        prepbot_core::runtime::shutdown_signal(),
+    )
+    .await
 }
