@@ -295,3 +295,79 @@ async fn wait_for_today(fake: &FakeSlack) {
     }
     panic!("the drop never showed as open");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_its_post_hangs_the_restarted_bot_posts_no_second_drop_and_catches_up() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_bot(&fake, dir.path());
+    fake.wait_until("a Socket Mode session", WAIT, |f| f.open_sockets() == 1)
+        .await;
+    let before = command(&fake, ADMIN, "setup 09:00 UTC reveal=12").await;
+    assert!(answered(&fake, before).await.starts_with("Scheduled"));
+
+    // The drop's post is stored by Slack but its answer is held back; the bot is
+    // killed (-9) while it waits: the claim is not committed as posted.
+    fake.fail("chat.postMessage", Misbehave::HangAfterEffect, 1);
+    command(&fake, ADMIN, "drop").await;
+    fake.wait_until("the held post", WAIT, |f| {
+        f.top_level_posts(CHANNEL).len() == 1
+    })
+    .await;
+    bot.kill().unwrap();
+    bot.wait().unwrap();
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Answers posted while the bot is down.
+    let a = fake.add_message(CHANNEL, Some(&thread), MEMBER, "while you were away");
+    let a_ts = a["ts"].as_str().unwrap().to_string();
+
+    let mut bot = spawn_bot(&fake, dir.path());
+    // After the 3 s lease the retry looks in the history first and finds the post.
+    fake.wait_until("the retry's search", Duration::from_secs(60), |f| {
+        !f.calls_of("conversations.history").is_empty()
+    })
+    .await;
+    wait_for_today(&fake).await;
+    assert_eq!(
+        fake.top_level_posts(CHANNEL).len(),
+        1,
+        "exactly one drop message"
+    );
+    // Restart again: the new session's catch-up reads the thread back and stores the
+    // answer posted while the bot was down.
+    let status = tokio::task::spawn_blocking(move || sigterm(&mut bot))
+        .await
+        .unwrap();
+    assert!(status.success());
+    let mut bot = spawn_bot(&fake, dir.path());
+    fake.wait_until(
+        "the answer posted while down, acknowledged",
+        Duration::from_secs(30),
+        |f| {
+            f.reactions()
+                .iter()
+                .any(|r| r.1 == a_ts && r.2 == "white_check_mark")
+        },
+    )
+    .await;
+    let before = command(&fake, ADMIN, "reveal").await;
+    assert!(
+        answered(&fake, before)
+            .await
+            .starts_with("Revealed drop #1")
+    );
+    let replies: String = fake
+        .bot_replies(CHANNEL, &thread)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert!(replies.contains("1 member answered on time"), "{replies}");
+    assert_eq!(fake.top_level_posts(CHANNEL).len(), 1);
+    let status = tokio::task::spawn_blocking(move || sigterm(&mut bot))
+        .await
+        .unwrap();
+    assert!(status.success());
+}

@@ -68,6 +68,9 @@ pub enum Misbehave {
     /// The call takes effect (a post is stored), but the answer is a 503: an unknown
     /// outcome for the bot.
     LostAfterEffect,
+    /// The call takes effect, and the answer never comes (the bot may be killed
+    /// while it waits).
+    HangAfterEffect,
 }
 
 #[derive(Debug, Clone)]
@@ -580,7 +583,7 @@ async fn web_api(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let response = answer(&fake, &method, &body, authorization.as_deref());
+    let (response, hang) = answer(&fake, &method, &body, authorization.as_deref());
     fake.lock().calls.push(Call {
         method,
         body,
@@ -589,10 +592,25 @@ async fn web_api(
         status: response.status().as_u16(),
     });
     fake.changed.notify_waiters();
+    if hang {
+        std::future::pending::<()>().await;
+    }
     response
 }
 
-fn answer(fake: &FakeSlack, method: &str, body: &Value, auth: Option<&str>) -> Response {
+fn answer(fake: &FakeSlack, method: &str, body: &Value, auth: Option<&str>) -> (Response, bool) {
+    let mut hang = false;
+    let response = respond(fake, method, body, auth, &mut hang);
+    (response, hang)
+}
+
+fn respond(
+    fake: &FakeSlack,
+    method: &str,
+    body: &Value,
+    auth: Option<&str>,
+    hang: &mut bool,
+) -> Response {
     let token = auth
         .and_then(|a| a.strip_prefix("Bearer "))
         .unwrap_or_default();
@@ -645,6 +663,7 @@ fn answer(fake: &FakeSlack, method: &str, body: &Value, auth: Option<&str>) -> R
                 .into_response();
         }
         Some(Misbehave::LostAfterEffect) => lost = true,
+        Some(Misbehave::HangAfterEffect) => *hang = true,
         None => {}
     }
     let s = |k: &str| {

@@ -385,3 +385,43 @@ async fn stored_count(h: &Harness, drop_id: i64) -> usize {
         .unwrap()
         .len()
 }
+
+#[tokio::test]
+async fn not_in_channel_fails_the_drop_with_an_invite_reason_and_an_archived_channel_pauses() {
+    let h = Harness::start().await;
+    h.fake.set_member(CHANNEL, false);
+    assert!(h.drop_now().await.is_err());
+    let failed = h
+        .practice
+        .last_failure(h.channel_key)
+        .await
+        .unwrap()
+        .expect("the drop failed for good");
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("invite @prepbot")),
+        "{failed:?}"
+    );
+    assert!(h.fake.top_level_posts(CHANNEL).is_empty());
+
+    // Archived: the schedule is paused, with the reason.
+    let h = Harness::start().await;
+    h.fake.archive(CHANNEL);
+    assert!(h.drop_now().await.is_err());
+    let channel = h
+        .practice
+        .channel(h.channel_key)
+        .await
+        .unwrap()
+        .expect("the channel");
+    assert!(channel.schedule.paused, "{channel:?}");
+    assert!(
+        channel
+            .pause_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("is_archived")),
+        "{channel:?}"
+    );
+}

@@ -293,3 +293,46 @@ async fn the_practice_loop_over_socket_mode() {
         assert!(!c.body.to_string().contains("xoxb-"), "{}", c.method);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_frame_reconnects_and_the_new_session_catches_up() {
+    let bot = start().await;
+    let fake = bot.fake.clone();
+    assert_eq!(
+        bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
+        Some("Scheduled")
+    );
+    assert!(bot.admin(ADMIN, "drop").await.starts_with("Posted drop #1"));
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let opened = fake.connections_opened();
+    // Slack asks the client to reconnect; an answer is posted while it does, and
+    // its event is never delivered (it went to the old connection).
+    fake.send_frame(
+        json!({"type": "disconnect", "reason": "refresh_requested",
+            "debug_info": {"host": "fake"}})
+        .to_string(),
+    );
+    let missed = fake.add_message(CHANNEL, Some(&thread), MEMBER, "posted meanwhile");
+    let missed_ts = missed["ts"].as_str().unwrap().to_string();
+    fake.wait_until("a new connection", Duration::from_secs(60), |f| {
+        f.connections_opened() > opened
+    })
+    .await;
+    // The new session's hello: the thread is read back and the answer stored.
+    fake.wait_until("the missed answer acknowledged", WAIT, |f| {
+        f.reactions().iter().any(|r| r.1 == missed_ts)
+    })
+    .await;
+    // And events flow on the new connection.
+    let live = reply_event(&fake, &thread, MEMBER_2, "after the reconnect");
+    let live_ts = live["ts"].as_str().unwrap().to_string();
+    fake.message_event(live);
+    fake.wait_until("the live answer acknowledged", WAIT, |f| {
+        f.reactions().iter().any(|r| r.1 == live_ts)
+    })
+    .await;
+    let _ = bot.stop().await;
+}
