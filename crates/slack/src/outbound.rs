@@ -86,6 +86,11 @@ pub struct SlackState {
     /// Cancelled when Slack rejects the token later on (`invalid_auth`,
     /// `token_revoked`, `account_inactive`, `app_uninstalled`): the adapter stops.
     pub down: CancellationToken,
+    /// Notified when a drop whose post had an unknown outcome was found again: it
+    /// was visible in Slack all along, so members may have answered in its thread
+    /// before the bot knew the thread, and those events were not stored. The runner
+    /// reads open threads back once the recovered drop is recorded.
+    pub recovered: tokio::sync::Notify,
 }
 
 impl Default for SlackState {
@@ -94,6 +99,7 @@ impl Default for SlackState {
             me: OnceLock::new(),
             ready: AtomicBool::new(false),
             down: CancellationToken::new(),
+            recovered: tokio::sync::Notify::new(),
         }
     }
 }
@@ -212,7 +218,7 @@ impl Outbound for SlackOutbound {
             .history(&channel.conversation, FIND_WINDOW)
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(recent
+        let found = recent
             .messages
             .iter()
             .filter(|m| self.state.is_mine(m))
@@ -220,7 +226,11 @@ impl Outbound for SlackOutbound {
             .map(|m| PostedDrop {
                 message_id: m.ts.clone(),
                 posted_at: ts_time(&m.ts).unwrap_or_else(Utc::now),
-            }))
+            });
+        if found.is_some() {
+            self.state.recovered.notify_one();
+        }
+        Ok(found)
     }
 
     async fn post_reveal(

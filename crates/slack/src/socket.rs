@@ -48,6 +48,10 @@ pub enum RunError {
 /// before the work's first Web API call.
 const AFTER_ACK: Duration = Duration::from_millis(100);
 
+/// How long after a drop was found again its thread is read back: the scheduler
+/// records the found post right after finding it.
+const RECOVERED_CATCH_UP: Duration = Duration::from_secs(2);
+
 fn reply_content(reply: &Reply) -> SlackCommandEventResponse {
     SlackCommandEventResponse::new(SlackMessageContent::new().with_text(reply.text.clone()))
         .with_response_type(if reply.in_channel {
@@ -217,6 +221,17 @@ pub async fn run(
                     // A new session: events may have been missed meanwhile.
                     runtime.events.spawn(catch);
                 }
+            }
+            () = state.recovered.notified() => {
+                // A drop found again after an unknown outcome: read the open threads
+                // back once the scheduler has recorded it (a moment after finding it).
+                let (practice, history, acks, clock) = (
+                    runtime.practice.clone(), history.clone(), acks.clone(), clock.clone(),
+                );
+                runtime.events.spawn(async move {
+                    tokio::time::sleep(RECOVERED_CATCH_UP).await;
+                    catch_up::run(&practice, history.as_ref(), &acks, clock.now()).await;
+                });
             }
             () = state.down.cancelled() => {
                 break Err(failed(anyhow::anyhow!("Slack rejected the bot's token or the app was uninstalled; the Slack adapter stopped")));

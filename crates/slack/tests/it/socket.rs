@@ -25,7 +25,10 @@ struct Bot {
 }
 
 async fn start() -> Bot {
-    let fake = FakeSlack::start().await;
+    start_with(FakeSlack::start().await).await
+}
+
+async fn start_with(fake: FakeSlack) -> Bot {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("bot.db").display());
     let vars = [
@@ -33,6 +36,7 @@ async fn start() -> Bot {
         ("SLACK_APP_TOKEN", APP_TOKEN.to_string()),
         ("PREPBOT_SLACK_API_BASE", fake.api_base()),
         ("PREPBOT_DATABASE_URL", db.clone()),
+        ("PREPBOT_CLAIM_LEASE_SECS", "3".to_string()),
         (
             "PREPBOT_QUESTIONS",
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -334,5 +338,41 @@ async fn a_disconnect_frame_reconnects_and_the_new_session_catches_up() {
         f.reactions().iter().any(|r| r.1 == live_ts)
     })
     .await;
+    let _ = bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_given_while_a_lost_post_was_unrecorded_are_read_back_once_it_is_found() {
+    let bot = start().await;
+    let fake = bot.fake.clone();
+    assert_eq!(
+        bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
+        Some("Scheduled")
+    );
+    // The post reaches the channel, but the bot sees a 503.
+    fake.fail(
+        "chat.postMessage",
+        prepbot_fake_slack::Misbehave::LostAfterEffect,
+        1,
+    );
+    let first = bot.admin(ADMIN, "drop").await;
+    assert!(!first.starts_with("Posted"), "{first}");
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A member answers in the visible thread before the bot knows it: the live
+    // event finds no drop.
+    let early = reply_event(&fake, &thread, MEMBER, "quick answer");
+    let early_ts = early["ts"].as_str().unwrap().to_string();
+    fake.message_event(early);
+    // The retry (after the 3 s lease) finds the post; its thread is then read back.
+    fake.wait_until(
+        "the early answer acknowledged",
+        Duration::from_secs(60),
+        |f| f.reactions().iter().any(|r| r.1 == early_ts),
+    )
+    .await;
+    assert_eq!(fake.top_level_posts(CHANNEL).len(), 1);
     let _ = bot.stop().await;
 }
