@@ -242,13 +242,7 @@ fn run_bot() -> ExitCode {
         var(prepbot_core::config::vars::DISCORD_TOKEN).is_some_and(|t| !t.trim().is_empty());
     let slack = prepbot_slack::SlackConfig::wanted(&var);
     if slack && discord {
-        // TODO(issue 12): one process, one scheduler for both platforms needs the
-        // runtime shared between the two adapters; until then, refuse rather than
-        // run two schedulers on one database.
-        eprintln!(
-            "error: DISCORD_TOKEN and SLACK_BOT_TOKEN are both set: serving both platforms from one process is not supported yet; run one process per platform"
-        );
-        return ExitCode::from(2);
+        return runtime.block_on(crate::platforms::run_both());
     }
     if slack {
         return match runtime.block_on(prepbot_slack::run_from_env()) {

@@ -6,6 +6,7 @@
 //! tests live in `crates/core/tests`, the Discord adapter's in `crates/discord/tests`.
 
 mod bank_files;
+mod both_platforms;
 mod cli;
 mod demo;
 mod discord_binary;

@@ -216,7 +216,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let mut runtime = Runtime::start(
+    let runtime = Runtime::start(
         &CoreSettings {
             questions: &config.questions,
             database_url: &config.database_url,
@@ -226,6 +226,26 @@ pub async fn run(
         clock.clone(),
     )
     .await?;
+    let outcome = serve(config, &runtime, clock, shutdown, |outbound, ready| {
+        runtime.start_scheduler(outbound, ready)
+    })
+    .await;
+    runtime.shut_down().await;
+    outcome
+}
+
+/// Serves Discord on a runtime the caller started and shuts down (`prepbot run`
+/// serving Discord and Slack shares one runtime and one scheduler): `on_ready` is
+/// called once, when the gateway is up and commands are registered, with the
+/// outbound and the catch-up the scheduler must wait for. Returns when `shutdown`
+/// resolves or the connection fails for good, after the gateway has stopped.
+pub async fn serve(
+    config: DiscordConfig,
+    runtime: &Runtime,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+    on_ready: impl FnOnce(DiscordOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
+) -> anyhow::Result<()> {
     let practice = runtime.practice.clone();
 
     // Serenity's default HTTP client never times out: a server that accepts the
@@ -350,6 +370,7 @@ pub async fn run(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut connection = std::pin::pin!(client.start());
     let mut setup_pending = true;
+    let mut on_ready = Some(on_ready);
     let outcome = loop {
         tokio::select! {
             result = &mut connection => {
@@ -368,9 +389,11 @@ pub async fn run(
                             acks.clone(),
                             clock.clone(),
                         );
-                        runtime.start_scheduler(outbound.clone(), async move {
-                            backfill::run(&practice, &rest, &acks, clock.now()).await;
-                        });
+                        if let Some(ready) = on_ready.take() {
+                            ready(outbound.clone(), Box::pin(async move {
+                                backfill::run(&practice, &rest, &acks, clock.now()).await;
+                            }));
+                        }
                     }
                     Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),
                     Err(_) => break Err(anyhow::anyhow!("startup failed: the setup step panicked")),
@@ -382,9 +405,8 @@ pub async fn run(
             }
         }
     };
-    // Stop taking events; the runtime drains the rest in order.
+    // Stop taking events; the caller's runtime drains the rest in order.
     shard_manager.shutdown_all().await;
-    runtime.shut_down().await;
     outcome
 }
 

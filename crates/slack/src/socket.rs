@@ -100,6 +100,37 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
+    let runtime = Runtime::start(
+        &CoreSettings {
+            questions: &config.questions,
+            database_url: &config.database_url,
+            claim_lease: config.claim_lease,
+            catch_up_grace: config.catch_up_grace,
+        },
+        clock.clone(),
+    )
+    .await
+    .map_err(RunError::Failed)?;
+    let outcome = serve(config, &runtime, clock, shutdown, |outbound, ready| {
+        runtime.start_scheduler(outbound, ready)
+    })
+    .await;
+    runtime.shut_down().await;
+    outcome
+}
+
+/// Serves Slack on a runtime the caller started and shuts down (`prepbot run`
+/// serving Discord and Slack shares one runtime and one scheduler): `on_ready` is
+/// called once, at the first Socket Mode session, with the outbound and the
+/// catch-up the scheduler must wait for. Returns when `shutdown` resolves or Slack
+/// rejects the token, after the Socket Mode session has stopped.
+pub async fn serve(
+    config: SlackConfig,
+    runtime: &Runtime,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+    on_ready: impl FnOnce(SlackOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
+) -> Result<(), RunError> {
     let failed = |e: anyhow::Error| RunError::Failed(e);
     let api = SlackApi::new(&config.bot_token, config.api_base.clone());
     // Both tokens are checked before anything else: a rejected one is one line and
@@ -117,17 +148,6 @@ pub async fn run(
         "Slack tokens accepted"
     );
 
-    let mut runtime = Runtime::start(
-        &CoreSettings {
-            questions: &config.questions,
-            database_url: &config.database_url,
-            claim_lease: config.claim_lease,
-            catch_up_grace: config.catch_up_grace,
-        },
-        clock.clone(),
-    )
-    .await
-    .map_err(failed)?;
     let team = me.team_id.clone();
     let state = Arc::new(SlackState::default());
     let _ = state.me.set(me);
@@ -199,14 +219,13 @@ pub async fn run(
     listener.start().await;
 
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut sessions = 0usize;
+    let mut on_ready = Some(on_ready);
     let outcome = loop {
         tokio::select! {
             hello = hello_rx.recv() => {
                 if hello.is_none() {
                     break Err(failed(anyhow::anyhow!("the Socket Mode session ended")));
                 }
-                sessions += 1;
                 let (practice, history, acks, clock, state) = (
                     runtime.practice.clone(), history.clone(), acks.clone(), clock.clone(), state.clone(),
                 );
@@ -214,9 +233,9 @@ pub async fn run(
                     catch_up::run(&practice, history.as_ref(), &acks, clock.now()).await;
                     state.ready.store(true, Ordering::Release);
                 };
-                if sessions == 1 {
+                if let Some(ready) = on_ready.take() {
                     info!("Slack Socket Mode session up");
-                    runtime.start_scheduler(outbound.clone(), catch);
+                    ready(outbound.clone(), Box::pin(catch));
                 } else {
                     // A new session: events may have been missed meanwhile.
                     runtime.events.spawn(catch);
@@ -243,7 +262,6 @@ pub async fn run(
         }
     };
     listener.shutdown().await;
-    runtime.shut_down().await;
     outcome
 }
 
