@@ -42,9 +42,54 @@ impl Names {
         }
     }
 
+    /// A name as stored with an answer, for showing: a member id stored before its
+    /// name was known (`U…`, `W…`) becomes the display name, from the cache or asked
+    /// for now (this is the reveal or a command, never the ingest path).
+    pub async fn resolve(&self, api: &SlackApi, stored: &str) -> String {
+        if !looks_like_member_id(stored) {
+            return stored.to_string();
+        }
+        let cached = {
+            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(stored).cloned().flatten()
+        };
+        if let Some(name) = cached {
+            return name;
+        }
+        match api.user(stored).await {
+            Ok(user) => {
+                let name = user.display_name();
+                self.remember(stored, &name);
+                name
+            }
+            Err(_) => stored.to_string(),
+        }
+    }
+
     /// Records a name learnt elsewhere (a command's `user_name`, a `users.info`).
     pub fn remember(&self, member: &str, name: &str) {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known.insert(member.to_string(), Some(name.to_string()));
+    }
+}
+
+/// Whether stored text is a Slack member id rather than a name.
+pub fn looks_like_member_id(text: &str) -> bool {
+    text.len() >= 3
+        && (text.starts_with('U') || text.starts_with('W'))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn member_ids_are_told_from_names() {
+        assert!(super::looks_like_member_id("U0MEMBER"));
+        assert!(super::looks_like_member_id("W123ABC"));
+        assert!(!super::looks_like_member_id("Ursula"));
+        assert!(!super::looks_like_member_id("U"));
+        assert!(!super::looks_like_member_id("Nell <!channel>"));
     }
 }

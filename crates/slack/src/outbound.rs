@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
 use crate::api::{ApiError, Identity, ListedMessage, SlackApi};
+use crate::names::Names;
 use crate::render;
 use prepbot_core::acks::{Ack, Acknowledge};
 use prepbot_core::chat::{ChannelAddress, Platform};
@@ -130,11 +131,32 @@ impl SlackState {
 pub struct SlackOutbound {
     api: SlackApi,
     state: Arc<SlackState>,
+    names: Names,
 }
 
 impl SlackOutbound {
     pub fn new(api: SlackApi, state: Arc<SlackState>) -> Self {
-        SlackOutbound { api, state }
+        Self::with_names(api, state, Names::default())
+    }
+
+    /// With the adapter's name cache, so a reveal names members stored by id
+    /// (answered before their name was known) by their display names.
+    pub fn with_names(api: SlackApi, state: Arc<SlackState>, names: Names) -> Self {
+        SlackOutbound { api, state, names }
+    }
+
+    async fn named(&self, reveal: &RevealContent) -> RevealContent {
+        let mut reveal = reveal.clone();
+        let summary = &mut reveal.answers;
+        for name in summary.on_time.iter_mut().chain(summary.late.iter_mut()) {
+            *name = self.names.resolve(&self.api, name).await;
+        }
+        for (name, _) in summary.milestones.iter_mut() {
+            *name = self.names.resolve(&self.api, name).await;
+        }
+        summary.on_time.sort_by_key(|n| n.to_lowercase());
+        summary.late.sort_by_key(|n| n.to_lowercase());
+        reveal
     }
 
     fn fail(&self, e: ApiError) -> OutboundError {
@@ -241,6 +263,7 @@ impl Outbound for SlackOutbound {
         reveal: &RevealContent,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let conversation = channel.conversation.as_str();
+        let reveal = &self.named(reveal).await;
         let parts = render::reveal_parts(reveal);
         // A retried reveal posts only the parts that are not in the thread yet.
         let (thread, posted) = match self.own_markers(conversation, thread_id).await? {

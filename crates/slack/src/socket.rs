@@ -151,12 +151,12 @@ pub async fn serve(
     let team = me.team_id.clone();
     let state = Arc::new(SlackState::default());
     let _ = state.me.set(me);
-    let outbound = SlackOutbound::new(api.clone(), state.clone());
+    let names = Names::default();
+    let outbound = SlackOutbound::with_names(api.clone(), state.clone(), names.clone());
     let acks = AckQueue::start(SlackReactions {
         api: api.clone(),
         state: state.clone(),
     });
-    let names = Names::default();
     let sink = AnswerSink {
         team: team.clone(),
         practice: runtime.practice.clone(),

@@ -227,7 +227,7 @@ async fn the_practice_loop_over_socket_mode() {
     let replies = fake.bot_replies(CHANNEL, &thread);
     assert!(!replies.is_empty());
     let all: String = replies.iter().map(|r| r.to_string()).collect();
-    assert!(all.contains("1 member answered on time"), "{all}");
+    assert!(all.contains("1 member answered on time: Mo."), "{all}");
     assert!(!all.contains("Nell"), "a withdrawn answer is not counted");
 
     // A late answer: the clock.
@@ -254,7 +254,7 @@ async fn the_practice_loop_over_socket_mode() {
     let (_, ack, _) = bot.command(MEMBER, "leaderboard").await;
     assert_eq!(ack["payload"]["response_type"], "in_channel");
     let board = ack["payload"]["text"].as_str().unwrap();
-    assert!(board.contains("1. "), "{board}");
+    assert!(board.contains("1. Mo: 1"), "{board}");
     let (_, ack, _) = bot.command(MEMBER, &format!("streak <@{MEMBER}|mo>")).await;
     assert!(
         ack["payload"]["text"]
@@ -338,6 +338,23 @@ async fn a_disconnect_frame_reconnects_and_the_new_session_catches_up() {
         f.reactions().iter().any(|r| r.1 == live_ts)
     })
     .await;
+    // Both were stored before their names were known (by member id); the reveal
+    // names them as members see them, escaped.
+    assert!(
+        bot.admin(ADMIN, "reveal")
+            .await
+            .starts_with("Revealed drop #1")
+    );
+    let reveal: String = fake
+        .bot_replies(CHANNEL, &thread)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert!(
+        reveal.contains("2 members answered on time: Mo, Nell &lt;!channel&gt;."),
+        "{reveal}"
+    );
+    assert!(!reveal.contains(MEMBER), "{reveal}");
     let _ = bot.stop().await;
 }
 
