@@ -360,7 +360,7 @@ impl Commands {
                     match self.practice.streak(channel.key, &member).await? {
                         Some(s) => format!(
                             "*{}*: {} in a row now, best {}, {} on time in all.",
-                            escape(&self.names.resolve(&self.api, &s.member_name).await),
+                            escape(&self.names.shown_now(&self.api, &s.member_name)),
                             s.current,
                             s.best,
                             s.total_on_time
@@ -387,7 +387,7 @@ impl Commands {
                     text.push_str(&format!(
                         "\n{}. {}: {}, best {}, {} on time",
                         i + 1,
-                        escape(&self.names.resolve(&self.api, &s.member_name).await),
+                        escape(&self.names.shown_now(&self.api, &s.member_name)),
                         s.current,
                         s.best,
                         s.total_on_time

@@ -42,6 +42,17 @@ impl Names {
         }
     }
 
+    /// A stored name for a command's acknowledgement, which must not wait on Slack:
+    /// a member id becomes the cached display name, or stays as it is while the
+    /// name is fetched in the background.
+    pub fn shown_now(&self, api: &SlackApi, stored: &str) -> String {
+        if looks_like_member_id(stored) {
+            self.name_or_fetch(api, stored)
+        } else {
+            stored.to_string()
+        }
+    }
+
     /// A name as stored with an answer, for showing: a member id stored before its
     /// name was known (`U…`, `W…`) becomes the display name, from the cache or asked
     /// for now (this is the reveal or a command, never the ingest path).
