@@ -255,6 +255,13 @@ fn connector(base: &ApiBase) -> Connector {
         .https_or_http()
         .enable_http1()
         .build();
+    with_rate_control(base, https)
+}
+
+fn with_rate_control(
+    base: &ApiBase,
+    https: hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+) -> Connector {
     SlackClientHyperConnector::with_connector(https)
         .with_slack_api_url(&base.url)
         .with_rate_control(
@@ -425,6 +432,26 @@ impl SlackApi {
     pub fn new(bot_token: &Secret, base: ApiBase) -> Self {
         SlackApi {
             client: Arc::new(SlackClient::new(connector(&base))),
+            bot: bot_token.api_token(),
+            base,
+        }
+    }
+
+    /// With a TLS configuration of the caller's (a test's own certificate
+    /// authority), instead of the bundled web PKI roots.
+    #[cfg(test)]
+    fn with_tls(
+        bot_token: &Secret,
+        base: ApiBase,
+        tls: tokio_rustls::rustls::ClientConfig,
+    ) -> Self {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        SlackApi {
+            client: Arc::new(SlackClient::new(with_rate_control(&base, https))),
             bot: bot_token.api_token(),
             base,
         }
@@ -643,6 +670,138 @@ mod tests {
         assert!(ApiBase::slack().allows("wss://wss-primary.slack.com/link"));
         assert!(ApiBase::parse("ftp://x").is_err());
         assert!(ApiBase::parse("127.0.0.1:80").is_err());
+    }
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    /// A certificate authority of the test's own and a `localhost` certificate it
+    /// signed, with its key.
+    fn test_pki() -> (
+        CertificateDer<'static>,
+        CertificateDer<'static>,
+        PrivateKeyDer<'static>,
+    ) {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (
+            ca.der().clone(),
+            leaf.der().clone(),
+            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+    }
+
+    /// A TLS server on 127.0.0.1 answering one `auth.test`; sends what it saw (the
+    /// server name and the request head), or `None` for a failed handshake.
+    async fn tls_server(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+    ) -> (
+        u16,
+        tokio::sync::mpsc::UnboundedReceiver<Option<(String, String)>>,
+    ) {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        let _ = tx.send(None);
+                        return;
+                    };
+                    let sni = tls
+                        .get_ref()
+                        .1
+                        .server_name()
+                        .unwrap_or_default()
+                        .to_string();
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tx.send(Some((sni, String::from_utf8_lossy(&seen).into_owned())));
+                    let body = r#"{"ok":true,"user_id":"UBOT","team_id":"T1","bot_id":"B1"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.flush().await;
+                    let _ = tls.read(&mut buf).await;
+                });
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn https_checks_the_certificate_and_carries_the_token_only_in_its_header() {
+        let (ca, cert, key) = test_pki();
+        let (port, mut seen) = tls_server(cert, key).await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let base = ApiBase::parse(&format!("https://localhost:{port}/api")).unwrap();
+        let api = SlackApi::with_tls(&Secret::new("xoxb-tls-test"), base, tls);
+        let me = api.auth_test().await.expect("auth.test over TLS");
+        assert_eq!(me.user_id, "UBOT");
+        let Some(Some((sni, head))) = seen.recv().await else {
+            panic!("no request reached the server");
+        };
+        assert_eq!(sni, "localhost");
+        assert!(
+            head.starts_with("POST /api/auth.test HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("\r\nauthorization: bearer xoxb-tls-test\r\n"),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_bundled_roots_refuse_a_certificate_no_public_authority_signed() {
+        let (_ca, cert, key) = test_pki();
+        let (port, mut seen) = tls_server(cert, key).await;
+        let base = ApiBase::parse(&format!("https://localhost:{port}/api")).unwrap();
+        let api = SlackApi::new(&Secret::new("xoxb-tls-test"), base);
+        let e = api.auth_test().await.expect_err("an unknown authority");
+        assert!(matches!(e, ApiError::Unknown { .. }), "{e}");
+        assert!(!e.to_string().contains("xoxb-tls-test"));
+        assert!(
+            matches!(seen.recv().await, Some(None)),
+            "the handshake failed"
+        );
     }
 
     #[test]
