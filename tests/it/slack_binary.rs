@@ -371,3 +371,36 @@ async fn killed_while_its_post_hangs_the_restarted_bot_posts_no_second_drop_and_
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_while_running_stops_the_adapter_with_one_error() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_bot(&fake, dir.path());
+    fake.wait_until("a Socket Mode session", WAIT, |f| f.open_sockets() == 1)
+        .await;
+    let before = command(&fake, ADMIN, "setup 09:00 UTC").await;
+    assert!(answered(&fake, before).await.starts_with("Scheduled"));
+    // The workspace revokes the bot token; the next call sees invalid_auth.
+    fake.revoke(BOT_TOKEN);
+    command(&fake, ADMIN, "drop").await;
+    let status = tokio::task::spawn_blocking(move || {
+        for _ in 0..300 {
+            if let Some(s) = bot.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = bot.kill();
+        panic!("the bot kept running with a revoked token");
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap();
+    let errors: Vec<&str> = log.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("rejected the bot's token"), "{errors:?}");
+    assert!(!log.contains(BOT_TOKEN));
+    assert!(fake.top_level_posts(CHANNEL).is_empty());
+}
