@@ -261,14 +261,42 @@ fn block_on(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitC
     }
 }
 
-/// `prepbot run`: exit 2 for a setting to fix, 1 for a failure.
+/// `prepbot run`: exit 2 for a setting to fix, 1 for a failure. Serves Discord when
+/// `DISCORD_TOKEN` is set, Slack when `SLACK_BOT_TOKEN` and `SLACK_APP_TOKEN` are.
 fn run_bot() -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let var = |name: &str| std::env::var(name).ok();
+    let discord =
+        var(prepbot_core::config::vars::DISCORD_TOKEN).is_some_and(|t| !t.trim().is_empty());
+    let slack = prepbot_slack::SlackConfig::wanted(&var);
+    if slack && discord {
+        return runtime.block_on(crate::platforms::run_both());
+    }
+    if slack {
+        return match runtime.block_on(prepbot_slack::run_from_env()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(prepbot_slack::RunError::Config(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match runtime.block_on(prepbot_discord::run_from_env()) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(prepbot_discord::RunError::Config(prepbot_discord::ConfigError::MissingToken)) => {
+            // Neither platform is configured: name both ways to fix it.
+            eprintln!(
+                "error: DISCORD_TOKEN is not set, nor SLACK_BOT_TOKEN + SLACK_APP_TOKEN: set DISCORD_TOKEN to serve Discord, or SLACK_BOT_TOKEN and SLACK_APP_TOKEN to serve Slack (see the README and docs/SLACK.md)"
+            );
+            ExitCode::from(2)
+        }
         Err(prepbot_discord::RunError::Config(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -282,7 +310,14 @@ fn run_bot() -> ExitCode {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        // slack-morphism logs the Socket Mode URL, with its ticket, when a connection
+        // fails, and the websocket library logs its handshake request (the same URL)
+        // at trace: capped whatever RUST_LOG says, so no ticket reaches the log. The
+        // adapter logs what matters itself.
+        .add_directive("slack_morphism=off".parse().expect("a valid directive"))
+        .add_directive("tungstenite=info".parse().expect("a valid directive"))
+        .add_directive("tokio_tungstenite=info".parse().expect("a valid directive"));
     // A second init (tests calling `run` twice) is harmless; ignore it. Colours
     // only on a terminal: a log file or journald gets plain text.
     let _ = tracing_subscriber::fmt()

@@ -18,6 +18,10 @@ pub mod vars {
     pub const CATCH_UP_GRACE_MINS: &str = "PREPBOT_CATCH_UP_GRACE_MINS";
     pub const CLAIM_LEASE_SECS: &str = "PREPBOT_CLAIM_LEASE_SECS";
     pub const DISCORD_RATE: &str = "PREPBOT_DISCORD_RATE";
+    pub const SLACK_BOT_TOKEN: &str = "SLACK_BOT_TOKEN";
+    pub const SLACK_APP_TOKEN: &str = "SLACK_APP_TOKEN";
+    pub const SLACK_API_BASE: &str = "PREPBOT_SLACK_API_BASE";
+    pub const SLACK_ADMINS: &str = "PREPBOT_SLACK_ADMINS";
     pub const LOG: &str = "RUST_LOG";
 }
 
@@ -75,6 +79,26 @@ pub const VARIABLES: &[Variable] = &[
         name: vars::DISCORD_RATE,
         default: "50",
         meaning: "requests per second (1-10000) the bot's own Discord REST calls are paced to",
+    },
+    Variable {
+        name: vars::SLACK_BOT_TOKEN,
+        default: "unset",
+        meaning: "the Slack bot token (xoxb-...); with SLACK_APP_TOKEN, serves Slack; never logged",
+    },
+    Variable {
+        name: vars::SLACK_APP_TOKEN,
+        default: "unset",
+        meaning: "the Slack app-level token (xapp-..., connections:write) for Socket Mode; never logged",
+    },
+    Variable {
+        name: vars::SLACK_API_BASE,
+        default: "unset",
+        meaning: "send Slack Web API calls to http(s)://host:port/path (a fake); other hosts are then refused",
+    },
+    Variable {
+        name: vars::SLACK_ADMINS,
+        default: "unset",
+        meaning: "comma-separated Slack member ids who may run /prep admin subcommands",
     },
     Variable {
         name: vars::LOG,

@@ -151,6 +151,142 @@ pub trait Outbound {
     ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
 }
 
+/// Two adapters' outbounds behind one scheduler (`prepbot run` serving Discord and
+/// Slack at once): each item goes to the outbound of its channel's platform, once
+/// that adapter has handed its outbound over (it is connected and caught up); until
+/// then that platform's items wait, as for any adapter that is not ready.
+pub struct Routed<A, B> {
+    first: (Platform, std::sync::OnceLock<A>),
+    second: (Platform, std::sync::OnceLock<B>),
+}
+
+impl<A, B> Routed<A, B> {
+    pub fn new(first: Platform, second: Platform) -> Self {
+        Routed {
+            first: (first, std::sync::OnceLock::new()),
+            second: (second, std::sync::OnceLock::new()),
+        }
+    }
+
+    /// The first platform's adapter is ready; later calls do nothing.
+    pub fn set_first(&self, outbound: A) {
+        let _ = self.first.1.set(outbound);
+    }
+
+    pub fn set_second(&self, outbound: B) {
+        let _ = self.second.1.set(outbound);
+    }
+
+    fn not_ready(platform: Platform) -> OutboundError {
+        OutboundError::new(
+            Failure::AdapterDown,
+            format!("the {platform} adapter is not connected"),
+        )
+    }
+}
+
+impl<A, B> Outbound for std::sync::Arc<Routed<A, B>>
+where
+    A: Outbound + Send + Sync,
+    B: Outbound + Send + Sync,
+{
+    /// `None`: each platform's own window would need the platform here, and looking
+    /// for an earlier post first is always safe (Discord's retries then search too).
+    fn dedup_window(&self) -> Option<Duration> {
+        None
+    }
+
+    fn ready(&self, platform: Platform) -> bool {
+        if platform == self.first.0 {
+            self.first.1.get().is_some_and(|o| o.ready(platform))
+        } else if platform == self.second.0 {
+            self.second.1.get().is_some_and(|o| o.ready(platform))
+        } else {
+            false
+        }
+    }
+
+    async fn post_drop(
+        &self,
+        channel: &ChannelAddress,
+        key: &str,
+        post: &DropPost,
+    ) -> Result<PostedDrop, OutboundError> {
+        let p = channel.platform;
+        if p == self.first.0 {
+            match self.first.1.get() {
+                Some(o) => o.post_drop(channel, key, post).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        } else {
+            match self.second.1.get().filter(|_| p == self.second.0) {
+                Some(o) => o.post_drop(channel, key, post).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        }
+    }
+
+    async fn open_thread(
+        &self,
+        channel: &ChannelAddress,
+        message_id: &str,
+        post: &DropPost,
+    ) -> Result<String, OutboundError> {
+        let p = channel.platform;
+        if p == self.first.0 {
+            match self.first.1.get() {
+                Some(o) => o.open_thread(channel, message_id, post).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        } else {
+            match self.second.1.get().filter(|_| p == self.second.0) {
+                Some(o) => o.open_thread(channel, message_id, post).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        }
+    }
+
+    async fn find_drop(
+        &self,
+        channel: &ChannelAddress,
+        key: &str,
+    ) -> Result<Option<PostedDrop>, OutboundError> {
+        let p = channel.platform;
+        if p == self.first.0 {
+            match self.first.1.get() {
+                Some(o) => o.find_drop(channel, key).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        } else {
+            match self.second.1.get().filter(|_| p == self.second.0) {
+                Some(o) => o.find_drop(channel, key).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        }
+    }
+
+    async fn post_reveal(
+        &self,
+        channel: &ChannelAddress,
+        thread_id: &str,
+        key: &str,
+        reveal: &RevealContent,
+    ) -> Result<DateTime<Utc>, OutboundError> {
+        let p = channel.platform;
+        if p == self.first.0 {
+            match self.first.1.get() {
+                Some(o) => o.post_reveal(channel, thread_id, key, reveal).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        } else {
+            match self.second.1.get().filter(|_| p == self.second.0) {
+                Some(o) => o.post_reveal(channel, thread_id, key, reveal).await,
+                None => Err(Routed::<A, B>::not_ready(p)),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

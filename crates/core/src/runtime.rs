@@ -51,7 +51,9 @@ pub struct Runtime {
     /// Platform events being handled: shutdown waits for them before the writer stops.
     pub events: TaskTracker,
     writer: WriterTask,
-    scheduler: Option<JoinHandle<()>>,
+    /// Behind a lock so adapters sharing the runtime (`prepbot run` serving Discord
+    /// and Slack at once) can each start it through `&Runtime`; it starts once.
+    scheduler: std::sync::Mutex<Option<JoinHandle<()>>>,
     store: Store,
 }
 
@@ -86,7 +88,7 @@ impl Runtime {
             stop: CancellationToken::new(),
             events: TaskTracker::new(),
             writer,
-            scheduler: None,
+            scheduler: std::sync::Mutex::new(None),
             store,
         })
     }
@@ -94,14 +96,12 @@ impl Runtime {
     /// Starts the scheduler once `ready` completes (the adapter is connected and has
     /// caught up on what it missed, so a catch-up reveal counts those answers). Once
     /// per process: a second call does nothing.
-    pub fn start_scheduler<O>(
-        &mut self,
-        outbound: O,
-        ready: impl Future<Output = ()> + Send + 'static,
-    ) where
+    pub fn start_scheduler<O>(&self, outbound: O, ready: impl Future<Output = ()> + Send + 'static)
+    where
         O: Outbound + Send + Sync + 'static,
     {
-        if self.scheduler.is_some() {
+        let mut scheduler = self.scheduler.lock().unwrap_or_else(|e| e.into_inner());
+        if scheduler.is_some() {
             return;
         }
         let (practice, clock, wake, stop) = (
@@ -110,7 +110,7 @@ impl Runtime {
             self.wake.clone(),
             self.stop.clone(),
         );
-        self.scheduler = Some(tokio::spawn(async move {
+        *scheduler = Some(tokio::spawn(async move {
             tokio::select! {
                 () = ready => {}
                 () = stop.cancelled() => return,
@@ -149,7 +149,12 @@ impl Runtime {
             warn!("the answer writer did not finish in time; stopping anyway");
         }
         self.stop.cancel();
-        if let Some(mut scheduler) = self.scheduler {
+        let scheduler = self
+            .scheduler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut scheduler) = scheduler {
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut scheduler).await {
                 Ok(Err(e)) => error!(error = %e, "the scheduler task ended abnormally"),
                 Ok(Ok(())) => {}
@@ -162,5 +167,35 @@ impl Runtime {
             }
         }
         self.store.close().await;
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM: how `prepbot run` is asked to stop, for adapters
+/// that do not bring their own (the Slack adapter; slack-morphism's `serve()` would
+/// install its own handlers, so the adapter uses `start()` under this instead).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
     }
 }

@@ -222,10 +222,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let mut shutdown = std::pin::pin!(shutdown);
-    // What is local first (the bank, the database): its problems need no network to
-    // find, and they do not depend on Discord being up.
-    let mut runtime = Runtime::start(
+    let runtime = Runtime::start(
         &CoreSettings {
             bank: &config.bank,
             database_url: &config.database_url,
@@ -235,16 +232,9 @@ pub async fn run(
         clock.clone(),
     )
     .await?;
-    // Whatever happens from here on, the runtime is drained and the database closed,
-    // so a failed start leaves no -wal or -shm file beside it.
-    let outcome = async {
-        // Stopping while the check retries is a clean stop.
-        tokio::select! {
-            checked = check_token(&config) => checked?,
-            () = &mut shutdown => return Ok(()),
-        }
-        serve(&config, &mut runtime, clock, shutdown.as_mut()).await
-    }
+    let outcome = serve(config, &runtime, clock, shutdown, |outbound, ready| {
+        runtime.start_scheduler(outbound, ready)
+    })
     .await;
     runtime.shut_down().await;
     outcome
@@ -278,13 +268,25 @@ fn http_client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Connects to the gateway with `runtime` started, until `shutdown` or a failure.
-async fn serve(
-    config: &DiscordConfig,
-    runtime: &mut Runtime,
+/// Serves Discord on a runtime the caller started and shuts down (`prepbot run`
+/// serving Discord and Slack shares one runtime and one scheduler): `on_ready` is
+/// called once, when the gateway is up and commands are registered, with the
+/// outbound and the catch-up the scheduler must wait for. Returns when `shutdown`
+/// resolves or the connection fails for good, after the gateway has stopped.
+pub async fn serve(
+    config: DiscordConfig,
+    runtime: &Runtime,
     clock: Arc<dyn Clock>,
-    mut shutdown: std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
+    shutdown: impl Future<Output = ()> + Send,
+    on_ready: impl FnOnce(DiscordOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
 ) -> anyhow::Result<()> {
+    let mut shutdown = std::pin::pin!(shutdown);
+    // The token first, before the gateway: a refused one stops with one line.
+    // Stopping while the check retries is a clean stop.
+    tokio::select! {
+        checked = check_token(&config) => checked?,
+        () = &mut shutdown => return Ok(()),
+    }
     let practice = runtime.practice.clone();
 
     let mut http = HttpBuilder::new(config.token.expose())
@@ -396,6 +398,7 @@ async fn serve(
     let shard_manager = client.shard_manager.clone();
     let mut connection = std::pin::pin!(client.start());
     let mut setup_pending = true;
+    let mut on_ready = Some(on_ready);
     let outcome = loop {
         tokio::select! {
             result = &mut connection => {
@@ -414,9 +417,11 @@ async fn serve(
                             acks.clone(),
                             clock.clone(),
                         );
-                        runtime.start_scheduler(outbound.clone(), async move {
-                            backfill::run(&practice, &rest, &acks, clock.now()).await;
-                        });
+                        if let Some(ready) = on_ready.take() {
+                            ready(outbound.clone(), Box::pin(async move {
+                                backfill::run(&practice, &rest, &acks, clock.now()).await;
+                            }));
+                        }
                     }
                     Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),
                     Err(_) => break Err(anyhow::anyhow!("startup failed: the setup step panicked")),
@@ -428,7 +433,7 @@ async fn serve(
             }
         }
     };
-    // Stop taking events; the runtime drains the rest in order (in `run`).
+    // Stop taking events; the caller's runtime drains the rest in order.
     shard_manager.shutdown_all().await;
     outcome
 }

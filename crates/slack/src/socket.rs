@@ -1,0 +1,372 @@
+//! The Slack runner: both tokens checked at start (`auth.test`, then one
+//! `apps.connections.open`), the core started, and a Socket Mode session through
+//! slack-morphism's `start()`/`shutdown()` under the runtime's cancellation (not
+//! `serve()`, which installs its own signal handlers).
+//!
+//! Envelopes are acknowledged when a callback returns, so callbacks only start work:
+//! an answer event is handed to a task the runtime tracks (shutdown waits for it);
+//! a lookup command answers in the acknowledgement; an admin command's work runs in
+//! such a task and answers through `response_url`. Every `hello` after the first is
+//! a new session that may have missed events: open threads are caught up on again.
+//! The scheduler starts once, after the first session's catch-up.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use prepbot_core::acks::AckQueue;
+use prepbot_core::catch_up;
+use prepbot_core::clock::Clock;
+use prepbot_core::command_budget::MemberLimiter;
+use prepbot_core::runtime::{CoreSettings, Runtime};
+use slack_morphism::prelude::*;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::api::SlackApi;
+use crate::commands::{Commands, Invocation, Reply, invocation_id};
+use crate::events::{AnswerSink, change_of};
+use crate::history::SlackHistory;
+use crate::names::Names;
+use crate::outbound::{SlackOutbound, SlackReactions, SlackState};
+use crate::{ConfigError, SlackConfig};
+
+/// Why the Slack adapter stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A setting is missing or wrong (exit 2).
+    #[error(transparent)]
+    Config(ConfigError),
+    /// Startup or the session failed (exit 1).
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+/// How long an admin command's work waits after its callback returned, so the
+/// acknowledgement (sent by slack-morphism once the callback returns) goes out
+/// before the work's first Web API call.
+const AFTER_ACK: Duration = Duration::from_millis(100);
+
+/// How long after a drop was found again its thread is read back: the scheduler
+/// records the found post right after finding it.
+const RECOVERED_CATCH_UP: Duration = Duration::from_secs(2);
+
+fn reply_content(reply: &Reply) -> SlackCommandEventResponse {
+    SlackCommandEventResponse::new(SlackMessageContent::new().with_text(reply.text.clone()))
+        .with_response_type(if reply.in_channel {
+            SlackMessageResponseType::InChannel
+        } else {
+            SlackMessageResponseType::Ephemeral
+        })
+}
+
+/// Posts a reply to a command's `response_url`, refused when it is on another host
+/// than the configured API base.
+async fn respond(api: &SlackApi, response_url: &str, reply: &Reply) {
+    if !api.base().allows(response_url) {
+        warn!(
+            "a command's response_url is on another host than PREPBOT_SLACK_API_BASE; not answering it"
+        );
+        return;
+    }
+    let Ok(url) = url::Url::parse(response_url) else {
+        warn!("a command's response_url is not a URL");
+        return;
+    };
+    // A reply through response_url is ephemeral unless it says otherwise; the admin
+    // subcommands' replies are all ephemeral.
+    let body = SlackApiPostWebhookMessageRequest::new(
+        SlackMessageContent::new().with_text(reply.text.clone()),
+    );
+    let client = api.client();
+    let sent = tokio::time::timeout(
+        crate::api::CALL_TIMEOUT,
+        client.post_webhook_message(&url, &body),
+    )
+    .await;
+    match sent {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            warn!(error = %crate::api::ApiError::from_webhook(e), "could not answer a command")
+        }
+        Err(_) => warn!("answering a command timed out"),
+    }
+}
+
+/// Runs the Slack adapter until `shutdown` resolves or Slack rejects its token.
+pub async fn run(
+    config: SlackConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let runtime = Runtime::start(
+        &CoreSettings {
+            bank: &config.bank,
+            database_url: &config.database_url,
+            claim_lease: config.claim_lease,
+            catch_up_grace: config.catch_up_grace,
+        },
+        clock.clone(),
+    )
+    .await
+    .map_err(RunError::Failed)?;
+    let outcome = serve(config, &runtime, clock, shutdown, |outbound, ready| {
+        runtime.start_scheduler(outbound, ready)
+    })
+    .await;
+    runtime.shut_down().await;
+    outcome
+}
+
+/// Serves Slack on a runtime the caller started and shuts down (`prepbot run`
+/// serving Discord and Slack shares one runtime and one scheduler): `on_ready` is
+/// called once, at the first Socket Mode session, with the outbound and the
+/// catch-up the scheduler must wait for. Returns when `shutdown` resolves or Slack
+/// rejects the token, after the Socket Mode session has stopped.
+pub async fn serve(
+    config: SlackConfig,
+    runtime: &Runtime,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+    on_ready: impl FnOnce(SlackOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
+) -> Result<(), RunError> {
+    let failed = |e: anyhow::Error| RunError::Failed(e);
+    let api = SlackApi::new(&config.bot_token, config.api_base.clone());
+    // Both tokens are checked before anything else: a rejected one is one line and
+    // exit 1, not a reconnect loop.
+    let me = api
+        .auth_test()
+        .await
+        .map_err(|e| failed(anyhow::anyhow!("SLACK_BOT_TOKEN was not accepted: {e}")))?;
+    api.open_connection(&config.app_token)
+        .await
+        .map_err(|e| failed(anyhow::anyhow!("SLACK_APP_TOKEN was not accepted: {e}")))?;
+    info!(
+        team = me.team_id,
+        user = me.user_id,
+        "Slack tokens accepted"
+    );
+
+    let team = me.team_id.clone();
+    let state = Arc::new(SlackState::default());
+    let _ = state.me.set(me);
+    let names = Names::default();
+    let outbound = SlackOutbound::with_names(api.clone(), state.clone(), names.clone());
+    let acks = AckQueue::start(SlackReactions {
+        api: api.clone(),
+        state: state.clone(),
+    });
+    let sink = AnswerSink {
+        team: team.clone(),
+        practice: runtime.practice.clone(),
+        answers: runtime.answers.clone(),
+        acks: acks.clone(),
+        clock: clock.clone(),
+        api: api.clone(),
+        names: names.clone(),
+    };
+    let commands = Arc::new(Commands {
+        practice: runtime.practice.clone(),
+        clock: clock.clone(),
+        wake: runtime.wake.clone(),
+        outbound: outbound.clone(),
+        api: api.clone(),
+        state: state.clone(),
+        names: names.clone(),
+        limits: MemberLimiter::default(),
+        admins: config.admins.clone(),
+    });
+    let history = Arc::new(SlackHistory {
+        api: api.clone(),
+        practice: runtime.practice.clone(),
+        state: state.clone(),
+        names: names.clone(),
+    });
+
+    let (hello_tx, mut hello_rx) = mpsc::unbounded_channel::<()>();
+    let shared = Arc::new(Shared {
+        sink,
+        commands,
+        events: runtime.events.clone(),
+        hello: hello_tx,
+        state: state.clone(),
+        api: api.clone(),
+    });
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_hello_events(on_hello)
+        .with_push_events(on_push)
+        .with_command_events(on_command);
+    let environment = Arc::new(
+        SlackClientEventsListenerEnvironment::new(api.client())
+            .with_error_handler(on_error)
+            .with_user_state(shared),
+    );
+    let listener = SlackClientSocketModeListener::new(
+        // One connection: Slack may deliver an event again on it after a missed ack;
+        // every event is applied idempotently either way.
+        &SlackClientSocketModeConfig::new().with_max_connections_count(1),
+        environment,
+        callbacks,
+    );
+    let app_token = config.app_token.api_token_for_socket();
+    listener.listen_for(&app_token).await.map_err(|e| {
+        failed(anyhow::anyhow!(
+            "cannot open a Socket Mode session: {}",
+            crate::api::ApiError::from_webhook(e)
+        ))
+    })?;
+    listener.start().await;
+
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut on_ready = Some(on_ready);
+    let outcome = loop {
+        tokio::select! {
+            hello = hello_rx.recv() => {
+                if hello.is_none() {
+                    break Err(failed(anyhow::anyhow!("the Socket Mode session ended")));
+                }
+                let (practice, history, acks, clock, state) = (
+                    runtime.practice.clone(), history.clone(), acks.clone(), clock.clone(), state.clone(),
+                );
+                let catch = async move {
+                    catch_up::run(&practice, history.as_ref(), &acks, clock.now()).await;
+                    state.ready.store(true, Ordering::Release);
+                };
+                if let Some(ready) = on_ready.take() {
+                    info!("Slack Socket Mode session up");
+                    ready(outbound.clone(), Box::pin(catch));
+                } else {
+                    // A new session: events may have been missed meanwhile.
+                    runtime.events.spawn(catch);
+                }
+            }
+            () = state.recovered.notified() => {
+                // A drop found again after an unknown outcome: read the open threads
+                // back once the scheduler has recorded it (a moment after finding it).
+                let (practice, history, acks, clock) = (
+                    runtime.practice.clone(), history.clone(), acks.clone(), clock.clone(),
+                );
+                runtime.events.spawn(async move {
+                    tokio::time::sleep(RECOVERED_CATCH_UP).await;
+                    catch_up::run(&practice, history.as_ref(), &acks, clock.now()).await;
+                });
+            }
+            () = state.down.cancelled() => {
+                break Err(failed(anyhow::anyhow!("Slack rejected the bot's token or the app was uninstalled; the Slack adapter stopped")));
+            }
+            () = &mut shutdown => {
+                info!("shutting down");
+                break Ok(());
+            }
+        }
+    };
+    listener.shutdown().await;
+    outcome
+}
+
+/// What the callbacks share: slack-morphism's callbacks are plain functions, so
+/// this goes in the listener's user state.
+struct Shared {
+    sink: AnswerSink,
+    commands: Arc<Commands>,
+    events: tokio_util::task::TaskTracker,
+    hello: mpsc::UnboundedSender<()>,
+    state: Arc<SlackState>,
+    api: SlackApi,
+}
+
+async fn shared(states: &SlackClientEventsUserState) -> Option<Arc<Shared>> {
+    states.read().await.get_user_state::<Arc<Shared>>().cloned()
+}
+
+/// Generic over the event: slack-morphism does not export its hello event's type.
+async fn on_hello<Hello>(
+    _: Hello,
+    _client: Arc<SlackClient<crate::api::Connector>>,
+    states: SlackClientEventsUserState,
+) {
+    if let Some(shared) = shared(&states).await {
+        let _ = shared.hello.send(());
+    }
+}
+
+async fn on_push(
+    event: SlackPushEventCallback,
+    _client: Arc<SlackClient<crate::api::Connector>>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let Some(shared) = shared(&states).await else {
+        return Ok(());
+    };
+    let change = match &event.event {
+        SlackEventCallbackBody::Message(m) => change_of(m, &shared.state),
+        SlackEventCallbackBody::AppUninstalled(_) => {
+            warn!("the Slack app was uninstalled; the Slack adapter stops");
+            shared.state.down.cancel();
+            None
+        }
+        _ => None,
+    };
+    if let Some(change) = change {
+        let sink = shared.sink.clone();
+        // Tracked, so shutdown waits for its write; the ack goes out meanwhile.
+        shared.events.spawn(async move { sink.apply(change).await });
+    }
+    Ok(())
+}
+
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<SlackClient<crate::api::Connector>>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let Some(shared) = shared(&states).await else {
+        return Ok(reply_content(&Reply {
+            text: "prepbot is starting; try again in a moment.".into(),
+            in_channel: false,
+        }));
+    };
+    let inv = Invocation {
+        team: event.team_id.0.clone(),
+        channel: event.channel_id.0.clone(),
+        channel_name: event.channel_name.clone(),
+        user: event.user_id.0.clone(),
+        text: event.text.clone().unwrap_or_default(),
+        response_url: event.response_url.0.to_string(),
+        id: invocation_id(&event.trigger_id.0, &event.user_id.0),
+    };
+    let (ack, follow_up) = shared.commands.acknowledge(&inv).await;
+    if follow_up {
+        let work = shared.clone();
+        shared.events.spawn(async move {
+            tokio::time::sleep(AFTER_ACK).await;
+            let reply = work.commands.administer(&inv).await;
+            respond(&work.api, &inv.response_url, &reply).await;
+        });
+    }
+    Ok(reply_content(&ack))
+}
+
+fn on_error(
+    error: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackClient<crate::api::Connector>>,
+    _state: SlackClientEventsUserState,
+) -> HttpStatusCode {
+    // Decoding failures name the field, not a token; the Socket Mode URL (with its
+    // ticket) never reaches here.
+    warn!(error = %error, "a Slack event could not be handled");
+    HttpStatusCode::OK
+}
+
+/// Entry for `prepbot run` with Slack configured: the environment, the wall clock,
+/// Ctrl-C and SIGTERM.
+pub async fn run_from_env() -> Result<(), RunError> {
+    let config = SlackConfig::from_vars(|n| std::env::var(n).ok()).map_err(RunError::Config)?;
+    run(
+        config,
+        Arc::new(prepbot_core::clock::SystemClock),
+        prepbot_core::runtime::shutdown_signal(),
+    )
+    .await
+}

@@ -1,0 +1,395 @@
+//! The whole adapter in-process (`prepbot_slack::run`) against the fake Slack's Web
+//! API and Socket Mode: commands acknowledged before their work's first Web API
+//! call, answers from message events stored once, edited and deleted, the reveal.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prepbot_core::store::Store;
+use prepbot_fake_slack::{
+    ADMIN, APP_TOKEN, BOT_TOKEN, CHANNEL, CHANNEL_OUTSIDE, CREATOR, FakeSlack, MEMBER, MEMBER_2,
+};
+use prepbot_slack::SlackConfig;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Bot {
+    fake: FakeSlack,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), prepbot_slack::RunError>>,
+    db: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Bot {
+    start_with(FakeSlack::start().await).await
+}
+
+async fn start_with(fake: FakeSlack) -> Bot {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let vars = [
+        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
+        ("SLACK_APP_TOKEN", APP_TOKEN.to_string()),
+        ("PREPBOT_SLACK_API_BASE", fake.api_base()),
+        ("PREPBOT_DATABASE_URL", db.clone()),
+        ("PREPBOT_CLAIM_LEASE_SECS", "3".to_string()),
+        (
+            "PREPBOT_QUESTIONS",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../questions")
+                .display()
+                .to_string(),
+        ),
+    ];
+    let config =
+        SlackConfig::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+            .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(prepbot_slack::run(
+        config,
+        Arc::new(prepbot_core::clock::SystemClock),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    fake.wait_until("a Socket Mode session", WAIT, |f| f.open_sockets() == 1)
+        .await;
+    Bot {
+        fake,
+        stop: Some(stop),
+        task,
+        db,
+        _dir: dir,
+    }
+}
+
+impl Bot {
+    /// Sends `/prep text` and waits for its acknowledgement.
+    async fn command(&self, user: &str, text: &str) -> (String, Value, Instant) {
+        let sent = Instant::now();
+        let id = self.fake.command(CHANNEL, user, text);
+        let want = id.clone();
+        self.fake
+            .wait_until("the command's acknowledgement", WAIT, move |f| {
+                f.ack_of(&want).is_some()
+            })
+            .await;
+        (id.clone(), self.fake.ack_of(&id).unwrap(), sent)
+    }
+
+    /// An admin command: acknowledged, then answered through response_url; checks the
+    /// acknowledgement came before the first Web API call made for it.
+    async fn admin(&self, user: &str, text: &str) -> String {
+        let before = self.fake.calls_of("response_url").len();
+        let (id, ack, sent) = self.command(user, text).await;
+        assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+        self.fake
+            .wait_until("the command's answer", WAIT, |f| {
+                f.calls_of("response_url").len() > before
+            })
+            .await;
+        let acked = self.fake.ack_time(&id).unwrap();
+        let first_call = self
+            .fake
+            .calls_since(sent)
+            .into_iter()
+            .find(|c| c.method != "response_url")
+            .expect("a Web API call for the command");
+        assert!(
+            acked <= first_call.at,
+            "{text}: acknowledged after the bot's first Web API call ({})",
+            first_call.method
+        );
+        let answer = self.fake.calls_of("response_url")[before].clone();
+        answer["text"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Stops the bot; the database stays until the returned directory is dropped.
+    async fn stop(mut self) -> (FakeSlack, String, tempfile::TempDir) {
+        let _ = self.stop.take().unwrap().send(());
+        let result = tokio::time::timeout(WAIT, self.task).await.expect("stops");
+        result.unwrap().expect("a clean stop");
+        (self.fake, self.db, self._dir)
+    }
+}
+
+fn reply_event(fake: &FakeSlack, thread: &str, user: &str, text: &str) -> Value {
+    let m = fake.add_message(CHANNEL, Some(thread), user, text);
+    json!({"type": "message", "channel": CHANNEL, "user": user, "text": text,
+        "ts": m["ts"], "thread_ts": thread, "channel_type": "channel"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_practice_loop_over_socket_mode() {
+    let bot = start().await;
+    let fake = bot.fake.clone();
+
+    // Lookups answer in the acknowledgement.
+    let (_, ack, _) = bot.command(MEMBER, "").await;
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("setup HH:MM ZONE")
+    );
+    let (_, ack, _) = bot.command(MEMBER, "search <!channel> cache").await;
+    let text = ack["payload"]["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt;"), "{text}");
+
+    // Setup: refused for a member, accepted for the channel's creator; bad input
+    // gets one clear line.
+    let refused = bot.admin(MEMBER, "setup 09:00 Europe/Berlin").await;
+    assert!(refused.contains("PREPBOT_SLACK_ADMINS"), "{refused}");
+    let bad = bot.admin(CREATOR, "setup 09:00 Mars/Olympus").await;
+    assert!(bad.contains("e.g. `/prep setup"), "{bad}");
+    let ok = bot
+        .admin(CREATOR, "setup 09:00 Europe/Berlin reveal=8")
+        .await;
+    assert!(
+        ok.starts_with("Scheduled: daily at 09:00 Europe/Berlin"),
+        "{ok}"
+    );
+
+    // The drop, on demand by a workspace admin.
+    let posted = bot.admin(ADMIN, "drop").await;
+    assert!(posted.starts_with("Posted drop #1"), "{posted}");
+    let drops = fake.top_level_posts(CHANNEL);
+    assert_eq!(drops.len(), 1);
+    let thread = drops[0]["ts"].as_str().unwrap().to_string();
+
+    // An answer, delivered twice (a missed ack): stored and acknowledged once.
+    let answer = reply_event(&fake, &thread, MEMBER, "my answer");
+    let ts = answer["ts"].as_str().unwrap().to_string();
+    fake.message_event(answer.clone());
+    fake.message_event(answer);
+    let second = reply_event(&fake, &thread, MEMBER_2, "to be deleted");
+    let second_ts = second["ts"].as_str().unwrap().to_string();
+    fake.message_event(second);
+    fake.wait_until("two reactions", WAIT, |f| f.reactions().len() == 2)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fake.calls_of("reactions.add").len(),
+        2,
+        "acknowledged once each"
+    );
+    assert!(
+        fake.reactions()
+            .contains(&(CHANNEL.into(), ts.clone(), "white_check_mark".into()))
+    );
+    // An edit, and a link preview (no `edited`) that must not count as one.
+    let edit_ts = fake.edit_message(CHANNEL, &ts, "my answer, edited");
+    fake.message_event(
+        json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL,
+        "hidden": true, "ts": fake.next_ts(),
+        "message": {"type": "message", "user": MEMBER, "text": "my answer, edited", "ts": ts,
+            "edited": {"user": MEMBER, "ts": edit_ts}},
+        "previous_message": {"type": "message", "user": MEMBER, "text": "my answer", "ts": ts}}),
+    );
+    fake.message_event(
+        json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL,
+        "hidden": true, "ts": fake.next_ts(),
+        "message": {"type": "message", "user": MEMBER, "text": "a preview", "ts": ts}}),
+    );
+    fake.remove_message(CHANNEL, &second_ts);
+    fake.message_event(json!({"type": "message", "subtype": "message_deleted", "channel": CHANNEL,
+        "hidden": true, "ts": fake.next_ts(), "deleted_ts": second_ts,
+        "previous_message": {"type": "message", "user": MEMBER_2, "text": "to be deleted", "ts": second_ts}}));
+    // The bot's own messages and other bots' are never answers.
+    fake.message_event(
+        json!({"type": "message", "channel": CHANNEL, "user": "UOTHER", "bot_id": "BOTHER",
+        "text": "beep", "ts": fake.next_ts(), "thread_ts": thread}),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // No spoiler before the reveal: `show` of the open question hides its answer.
+    let open_id = drops[0]["blocks"][drops[0]["blocks"].as_array().unwrap().len() - 1].to_string();
+    let id = open_id
+        .split(" · ")
+        .nth(2)
+        .expect("the question id in the drop's context line")
+        .to_string();
+    let (_, ack, _) = bot.command(MEMBER, &format!("show {id}")).await;
+    let shown = ack["payload"]["text"].as_str().unwrap();
+    assert!(
+        shown.contains("open in this workspace right now"),
+        "{shown}"
+    );
+    assert!(!shown.contains("*Model answer*"), "{shown}");
+
+    // The reveal, on demand.
+    let revealed = bot.admin(ADMIN, "reveal").await;
+    assert!(revealed.starts_with("Revealed drop #1"), "{revealed}");
+    let replies = fake.bot_replies(CHANNEL, &thread);
+    assert!(!replies.is_empty());
+    let all: String = replies.iter().map(|r| r.to_string()).collect();
+    assert!(all.contains("1 member answered on time: Mo."), "{all}");
+    assert!(!all.contains("Nell"), "a withdrawn answer is not counted");
+
+    // A late answer: the clock.
+    let late = reply_event(&fake, &thread, MEMBER_2, "late one");
+    let late_ts = late["ts"].as_str().unwrap().to_string();
+    fake.message_event(late);
+    fake.wait_until("the late reaction", WAIT, |f| {
+        f.reactions()
+            .iter()
+            .any(|r| r.1 == late_ts && r.2 == "clock3")
+    })
+    .await;
+
+    // After the reveal the answer may be shown.
+    let (_, ack, _) = bot.command(MEMBER, &format!("show {id}")).await;
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("*Model answer*")
+    );
+
+    // Streaks and the leaderboard are visible in the channel.
+    let (_, ack, _) = bot.command(MEMBER, "leaderboard").await;
+    assert_eq!(ack["payload"]["response_type"], "in_channel");
+    let board = ack["payload"]["text"].as_str().unwrap();
+    assert!(board.contains("1. Mo: 1"), "{board}");
+    let (_, ack, _) = bot.command(MEMBER, &format!("streak <@{MEMBER}|mo>")).await;
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("1 in a row"),
+        "{ack}"
+    );
+
+    // Setup in a channel the bot is not in.
+    let outside_id = fake.command(CHANNEL_OUTSIDE, ADMIN, "setup 09:00 UTC");
+    fake.wait_until("the outside answer", WAIT, |f| {
+        f.ack_of(&outside_id).is_some()
+            && f.calls_of("response_url").iter().any(|b| {
+                b["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Invite @prepbot"))
+            })
+    })
+    .await;
+
+    fake.assert_payloads_valid();
+    let (fake, db, _dir) = bot.stop().await;
+    // Stored whole: the edit applied once, the preview ignored, the delete withdrawn.
+    let store = Store::open_url(&db).await.unwrap();
+    let mut conn = store.read().await.unwrap();
+    let stored = prepbot_core::store::answers::for_drop(&mut conn, 1)
+        .await
+        .unwrap();
+    let mine = stored.iter().find(|a| a.message_id == ts).expect("stored");
+    assert_eq!(mine.body, "my answer, edited");
+    let gone = stored
+        .iter()
+        .find(|a| a.message_id == second_ts)
+        .expect("stored");
+    assert!(gone.withdrawn_at.is_some());
+    assert_eq!(stored.iter().filter(|a| a.message_id == ts).count(), 1);
+    // No token anywhere but the Authorization header.
+    for c in fake.calls() {
+        assert!(!c.body.to_string().contains("xoxb-"), "{}", c.method);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_frame_reconnects_and_the_new_session_catches_up() {
+    let bot = start().await;
+    let fake = bot.fake.clone();
+    assert_eq!(
+        bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
+        Some("Scheduled")
+    );
+    assert!(bot.admin(ADMIN, "drop").await.starts_with("Posted drop #1"));
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let opened = fake.connections_opened();
+    // Slack asks the client to reconnect; an answer is posted while it does, and
+    // its event is never delivered (it went to the old connection).
+    fake.send_frame(
+        json!({"type": "disconnect", "reason": "refresh_requested",
+            "debug_info": {"host": "fake"}})
+        .to_string(),
+    );
+    let missed = fake.add_message(CHANNEL, Some(&thread), MEMBER, "posted meanwhile");
+    let missed_ts = missed["ts"].as_str().unwrap().to_string();
+    fake.wait_until("a new connection", Duration::from_secs(60), |f| {
+        f.connections_opened() > opened
+    })
+    .await;
+    // The new session's hello: the thread is read back and the answer stored.
+    fake.wait_until("the missed answer acknowledged", WAIT, |f| {
+        f.reactions().iter().any(|r| r.1 == missed_ts)
+    })
+    .await;
+    // And events flow on the new connection.
+    let live = reply_event(&fake, &thread, MEMBER_2, "after the reconnect");
+    let live_ts = live["ts"].as_str().unwrap().to_string();
+    fake.message_event(live);
+    fake.wait_until("the live answer acknowledged", WAIT, |f| {
+        f.reactions().iter().any(|r| r.1 == live_ts)
+    })
+    .await;
+    // Both were stored before their names were known (by member id); the reveal
+    // names them as members see them, escaped.
+    assert!(
+        bot.admin(ADMIN, "reveal")
+            .await
+            .starts_with("Revealed drop #1")
+    );
+    let reveal: String = fake
+        .bot_replies(CHANNEL, &thread)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert!(
+        reveal.contains("2 members answered on time: Mo, Nell &lt;!channel&gt;."),
+        "{reveal}"
+    );
+    assert!(!reveal.contains(MEMBER), "{reveal}");
+    let _ = bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_given_while_a_lost_post_was_unrecorded_are_read_back_once_it_is_found() {
+    let bot = start().await;
+    let fake = bot.fake.clone();
+    assert_eq!(
+        bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
+        Some("Scheduled")
+    );
+    // The post reaches the channel, but the bot sees a 503.
+    fake.fail(
+        "chat.postMessage",
+        prepbot_fake_slack::Misbehave::LostAfterEffect,
+        1,
+    );
+    let first = bot.admin(ADMIN, "drop").await;
+    assert!(!first.starts_with("Posted"), "{first}");
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A member answers in the visible thread before the bot knows it: the live
+    // event finds no drop.
+    let early = reply_event(&fake, &thread, MEMBER, "quick answer");
+    let early_ts = early["ts"].as_str().unwrap().to_string();
+    fake.message_event(early);
+    // The retry (after the 3 s lease) finds the post; its thread is then read back.
+    fake.wait_until(
+        "the early answer acknowledged",
+        Duration::from_secs(60),
+        |f| f.reactions().iter().any(|r| r.1 == early_ts),
+    )
+    .await;
+    assert_eq!(fake.top_level_posts(CHANNEL).len(), 1);
+    let _ = bot.stop().await;
+}
