@@ -22,6 +22,7 @@ pub mod vars {
     pub const SLACK_APP_TOKEN: &str = "SLACK_APP_TOKEN";
     pub const SLACK_API_BASE: &str = "PREPBOT_SLACK_API_BASE";
     pub const SLACK_ADMINS: &str = "PREPBOT_SLACK_ADMINS";
+    pub const SHARDS: &str = "PREPBOT_SHARDS";
     pub const LOG: &str = "RUST_LOG";
 }
 
@@ -99,6 +100,11 @@ pub const VARIABLES: &[Variable] = &[
         name: vars::SLACK_ADMINS,
         default: "unset",
         meaning: "comma-separated Slack member ids who may run /prep admin subcommands",
+    },
+    Variable {
+        name: vars::SHARDS,
+        default: "0-0/1",
+        meaning: "the Discord shards this process serves, FIRST-LAST/TOTAL (e.g. 0-1/4 and 2-3/4 for two processes); every process shares one PostgreSQL database",
     },
     Variable {
         name: vars::LOG,

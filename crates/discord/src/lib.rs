@@ -102,6 +102,59 @@ pub enum ConfigError {
     BadRate(String),
     #[error("{0}")]
     BadBank(String),
+    #[error(
+        "PREPBOT_SHARDS must be FIRST-LAST/TOTAL with FIRST <= LAST < TOTAL <= 1024 (e.g. 0-1/4, or 2/4 for one shard), not `{0}`"
+    )]
+    BadShards(String),
+}
+
+/// The Discord shards one process serves (`PREPBOT_SHARDS=FIRST-LAST/TOTAL`): Discord
+/// sends each server's events to shard `(server id >> 22) % TOTAL`, so processes that
+/// split the shards between them split the servers. Every process runs the scheduler
+/// on the shared database, whose claims post each drop once whichever process wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shards {
+    pub first: u32,
+    pub last: u32,
+    pub total: u32,
+}
+
+impl Shards {
+    /// One process serving every server: shard 0 of 1.
+    pub const ALL: Shards = Shards {
+        first: 0,
+        last: 0,
+        total: 1,
+    };
+
+    /// Reads `FIRST-LAST/TOTAL` or `N/TOTAL`.
+    pub fn parse(text: &str) -> Result<Shards, ConfigError> {
+        let bad = || ConfigError::BadShards(text.to_string());
+        let (range, total) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| bad());
+        let shards = Shards {
+            first: number(first)?,
+            last: number(last)?,
+            total: number(total)?,
+        };
+        // Discord's own ceiling for a bot is far below 1024 shards without its
+        // large-bot sharding; a larger number is a typo.
+        if shards.total == 0
+            || shards.total > 1024
+            || shards.first > shards.last
+            || shards.last >= shards.total
+        {
+            return Err(bad());
+        }
+        Ok(shards)
+    }
+
+    /// Whether a server's events come to this process.
+    pub fn serves(&self, guild_id: u64) -> bool {
+        let shard = ((guild_id >> 22) % u64::from(self.total)) as u32;
+        (self.first..=self.last).contains(&shard)
+    }
 }
 
 /// What `prepbot run` reads from the environment.
@@ -127,6 +180,8 @@ pub struct DiscordConfig {
     /// (`PREPBOT_DISCORD_RATE`); `None`: [`rest::DEFAULT_RATE`], Discord's global
     /// limit for a bot.
     pub discord_rate: Option<u32>,
+    /// The shards this process serves (`PREPBOT_SHARDS`); all of them by default.
+    pub shards: Shards,
 }
 
 impl DiscordConfig {
@@ -182,7 +237,12 @@ impl DiscordConfig {
                     .ok_or(ConfigError::BadRate(v))
             })
             .transpose()?;
+        let shards = set(vars::SHARDS)
+            .map(|v| Shards::parse(&v))
+            .transpose()?
+            .unwrap_or(Shards::ALL);
         Ok(DiscordConfig {
+            shards,
             token: Token::new(token),
             database_url: set(vars::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             bank: prepbot_core::config::bank_sources(&var).map_err(ConfigError::BadBank)?,
@@ -396,7 +456,23 @@ pub async fn serve(
     }
 
     let shard_manager = client.shard_manager.clone();
-    let mut connection = std::pin::pin!(client.start());
+    let shards = config.shards;
+    if shards != Shards::ALL {
+        info!(
+            first = shards.first,
+            last = shards.last,
+            total = shards.total,
+            "serving Discord shards {}-{} of {}",
+            shards.first,
+            shards.last,
+            shards.total
+        );
+    }
+    // serenity's `start_shard_range` treats the range's end as the last shard, not
+    // one past it.
+    #[allow(clippy::range_minus_one)]
+    let mut connection =
+        std::pin::pin!(client.start_shard_range(shards.first..shards.last, shards.total));
     let mut setup_pending = true;
     let mut on_ready = Some(on_ready);
     let outcome = loop {
@@ -650,5 +726,60 @@ mod tests {
         assert!(check_gateway_url("http://127.0.0.1:5000", "ws://127.0.0.1:5000/gateway").is_ok());
         assert!(check_gateway_url("http://127.0.0.1:5000", "wss://gateway.discord.gg").is_err());
         assert!(check_gateway_url("http://127.0.0.1:5000", "ws://10.0.0.1:5000").is_err());
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::{ConfigError, Shards};
+
+    #[test]
+    fn shard_ranges_are_read_and_impossible_ones_refused() {
+        assert_eq!(
+            Shards::parse("0-1/4").unwrap(),
+            Shards {
+                first: 0,
+                last: 1,
+                total: 4
+            }
+        );
+        assert_eq!(
+            Shards::parse(" 3/4 ").unwrap(),
+            Shards {
+                first: 3,
+                last: 3,
+                total: 4
+            }
+        );
+        for bad in [
+            "", "4", "0-4/4", "2-1/4", "0/0", "a-b/c", "0-1/", "1-2/2000", "-1/2",
+        ] {
+            assert!(
+                matches!(Shards::parse(bad), Err(ConfigError::BadShards(_))),
+                "`{bad}` is refused"
+            );
+        }
+        let err = Shards::parse("0-4/4").unwrap_err().to_string();
+        assert!(
+            err.starts_with("PREPBOT_SHARDS must be FIRST-LAST/TOTAL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_server_belongs_to_the_shard_discord_computes() {
+        // Discord: shard_id = (guild_id >> 22) % num_shards.
+        let guild = (7u64 << 22) | 12345;
+        let all = Shards::ALL;
+        assert!(all.serves(guild));
+        let first_half = Shards::parse("0-1/4").unwrap();
+        let second_half = Shards::parse("2-3/4").unwrap();
+        // 7 % 4 == 3: the second half's.
+        assert!(!first_half.serves(guild));
+        assert!(second_half.serves(guild));
+        // Every server is served by exactly one of the two.
+        for g in (0..1000u64).map(|i| (i * 7919) << 22) {
+            assert!(first_half.serves(g) != second_half.serves(g));
+        }
     }
 }

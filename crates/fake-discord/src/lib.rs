@@ -325,6 +325,8 @@ struct Inner {
     identifies: AtomicUsize,
     /// When each IDENTIFY arrived.
     identify_times: Mutex<Vec<Instant>>,
+    /// The `[shard id, total]` each IDENTIFY named.
+    identify_shards: Mutex<Vec<[u64; 2]>>,
     /// Keep every request in `requests` (the tests' default); off under load.
     recording: AtomicBool,
     observer: Mutex<Option<Observer>>,
@@ -415,6 +417,7 @@ impl FakeDiscord {
             identified: Notify::new(),
             identifies: AtomicUsize::new(0),
             identify_times: Mutex::new(Vec::new()),
+            identify_shards: Mutex::new(Vec::new()),
             recording: AtomicBool::new(true),
             observer: Mutex::new(None),
             global_limit: Mutex::new(None),
@@ -576,6 +579,11 @@ impl FakeDiscord {
         let c = &self.inner.connections;
         c.peak
             .store(c.open.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// The `[shard id, total]` of each IDENTIFY, in order.
+    pub fn identify_shards(&self) -> Vec<[u64; 2]> {
+        self.inner.identify_shards.lock().unwrap().clone()
     }
 
     /// When each IDENTIFY arrived on the gateway, in order.
@@ -882,9 +890,18 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
             }
             Some(2) => {
                 inner.identify_times.lock().unwrap().push(received);
-                let ready = fixtures::ready(inner.port);
+                // A sharded bot says which shard this session is: [id, total].
+                let shard = [
+                    payload["d"]["shard"][0].as_u64().unwrap_or(0),
+                    payload["d"]["shard"][1].as_u64().unwrap_or(1).max(1),
+                ];
+                inner.identify_shards.lock().unwrap().push(shard);
+                let mut ready = fixtures::ready(inner.port);
+                ready["shard"] = json!(shard);
                 let _ = tx.send(frame(&inner, "READY", ready).into());
-                for guild in [GUILD_A, GUILD_B] {
+                // As Discord does: each server to the shard (id >> 22) % total only.
+                let on_this_shard = |guild: u64| (guild >> 22) % shard[1] == shard[0];
+                for guild in [GUILD_A, GUILD_B].into_iter().filter(|g| on_this_shard(*g)) {
                     let _ = tx
                         .send(frame(&inner, "GUILD_CREATE", fixtures::guild_create(guild)).into());
                 }

@@ -268,6 +268,11 @@ impl Store {
     /// database that is not there is [`StoreError::Missing`], and nothing is created,
     /// since an empty new database would read as if the bot had lost its data.
     pub async fn open_existing_url(url: &str) -> Result<Store> {
+        if is_postgres_url(url) {
+            // A PostgreSQL database is never created by connecting to it: opening
+            // one that does not exist fails with the server's own words.
+            return Self::open_postgres(url).await;
+        }
         let options = url_options(url)?;
         let file = options.get_filename();
         let in_memory = file.as_os_str() == ":memory:";

@@ -994,6 +994,7 @@ async fn an_unreachable_api_base_is_a_startup_error_not_a_fallback_to_discord() 
         claim_lease: None,
         catch_up_grace: None,
         discord_rate: None,
+        shards: prepbot_discord::Shards::ALL,
     };
     let clock = Arc::new(ManualClock::new(utc("2026-03-02T08:00:00Z")));
     let result = tokio::time::timeout(

@@ -12,6 +12,7 @@ mod discord_e2e;
 mod discord_fixtures;
 mod discord_limits;
 mod discord_restart;
+mod discord_shards;
 mod discord_spec;
 mod readme_example;
 mod rest_pacing;

@@ -77,6 +77,7 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
         claim_lease: None,
         catch_up_grace: None,
         discord_rate: None,
+        shards: prepbot_discord::Shards::ALL,
     }
 }
 
