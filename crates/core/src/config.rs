@@ -128,6 +128,24 @@ pub fn variables_help() -> String {
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://prepbot.db";
 
+/// `PREPBOT_CLAIM_LEASE_SECS` read: 2 to 3600 seconds, `None` for anything else.
+/// Shared by every adapter's settings, which say in their own error what is wrong.
+pub fn claim_lease(text: &str) -> Option<chrono::Duration> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|s| (2..=3600).contains(s))
+        .map(chrono::Duration::seconds)
+}
+
+/// `PREPBOT_CATCH_UP_GRACE_MINS` read: 1 to 10080 minutes (a week), `None` for
+/// anything else.
+pub fn catch_up_grace(text: &str) -> Option<chrono::Duration> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|m| (1..=10080).contains(m))
+        .map(chrono::Duration::minutes)
+}
+
 /// What every command that touches the bot's state needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

@@ -170,9 +170,9 @@ impl Runtime {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM: how `prepbot run` is asked to stop, for adapters
-/// that do not bring their own (the Slack adapter; slack-morphism's `serve()` would
-/// install its own handlers, so the adapter uses `start()` under this instead).
+/// Resolves on Ctrl-C or SIGTERM: how `prepbot run` is asked to stop, for every
+/// adapter (slack-morphism's `serve()` would install its own handlers, so the Slack
+/// adapter uses `start()` under this instead).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

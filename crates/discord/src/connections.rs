@@ -355,28 +355,7 @@ mod tests {
 
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-    /// A certificate authority of the test's own, and a certificate for `localhost`
-    /// it signed (with its key).
-    fn test_pki() -> (
-        CertificateDer<'static>,
-        CertificateDer<'static>,
-        PrivateKeyDer<'static>,
-    ) {
-        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca =
-            rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        (
-            ca.der().clone(),
-            leaf.der().clone(),
-            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-    }
+    use prepbot_testkit::test_pki;
 
     /// What a TLS server saw of one connection.
     #[derive(Debug)]

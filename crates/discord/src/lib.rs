@@ -37,7 +37,7 @@ use anyhow::bail;
 use poise::serenity_prelude as serenity;
 use serenity::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
 use tokio::sync::{Notify, oneshot};
-use tracing::{info, warn};
+use tracing::info;
 
 use prepbot_core::bank::BankSources;
 use prepbot_core::clock::Clock;
@@ -212,22 +212,10 @@ impl DiscordConfig {
             })
             .transpose()?;
         let claim_lease = set(vars::CLAIM_LEASE_SECS)
-            .map(|v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|s| (2..=3600).contains(s))
-                    .map(chrono::Duration::seconds)
-                    .ok_or(ConfigError::BadLease(v))
-            })
+            .map(|v| prepbot_core::config::claim_lease(&v).ok_or(ConfigError::BadLease(v)))
             .transpose()?;
         let catch_up_grace = set(vars::CATCH_UP_GRACE_MINS)
-            .map(|v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|m| (1..=10080).contains(m))
-                    .map(chrono::Duration::minutes)
-                    .ok_or(ConfigError::BadGrace(v))
-            })
+            .map(|v| prepbot_core::config::catch_up_grace(&v).ok_or(ConfigError::BadGrace(v)))
             .transpose()?;
         let discord_rate = set(vars::DISCORD_RATE)
             .map(|v| {
@@ -559,7 +547,7 @@ pub async fn run_from_env() -> Result<(), RunError> {
     run(
         config,
         Arc::new(prepbot_core::clock::SystemClock),
-        shutdown_signal(),
+        prepbot_core::runtime::shutdown_signal(),
     )
     .await
     .map_err(RunError::Failed)
@@ -574,33 +562,6 @@ pub enum RunError {
     /// Startup or the connection failed (exit 1).
     #[error("{0:#}")]
     Failed(anyhow::Error),
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 #[cfg(test)]

@@ -92,22 +92,10 @@ impl SlackConfig {
             None => ApiBase::slack(),
         };
         let claim_lease = set(vars::CLAIM_LEASE_SECS)
-            .map(|v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|s| (2..=3600).contains(s))
-                    .map(chrono::Duration::seconds)
-                    .ok_or(ConfigError::BadLease(v))
-            })
+            .map(|v| prepbot_core::config::claim_lease(&v).ok_or(ConfigError::BadLease(v)))
             .transpose()?;
         let catch_up_grace = set(vars::CATCH_UP_GRACE_MINS)
-            .map(|v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|m| (1..=10080).contains(m))
-                    .map(chrono::Duration::minutes)
-                    .ok_or(ConfigError::BadGrace(v))
-            })
+            .map(|v| prepbot_core::config::catch_up_grace(&v).ok_or(ConfigError::BadGrace(v)))
             .transpose()?;
         Ok(SlackConfig {
             bot_token: Secret::new(bot),

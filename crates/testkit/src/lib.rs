@@ -308,3 +308,26 @@ pub mod postgres {
         Some(format!("{base}/{name}"))
     }
 }
+
+/// A certificate authority of the test's own and a `localhost` certificate it
+/// signed, with its key: for the adapters' one real-TLS test each (their clients
+/// trust the bundled public roots, so a test server needs a CA the test adds).
+pub fn test_pki() -> (
+    tokio_rustls::rustls::pki_types::CertificateDer<'static>,
+    tokio_rustls::rustls::pki_types::CertificateDer<'static>,
+    tokio_rustls::rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (
+        ca.der().clone(),
+        leaf.der().clone(),
+        tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+}
