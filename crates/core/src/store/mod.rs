@@ -14,6 +14,7 @@ pub mod answers;
 pub mod backend;
 pub mod channels;
 pub mod drops;
+pub mod forgotten;
 pub mod ids;
 pub mod member_stats;
 pub mod rotation;

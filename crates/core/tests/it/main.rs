@@ -14,6 +14,7 @@ mod bank_sources;
 mod ingest;
 mod layering;
 mod lifecycle;
+mod removal;
 mod schemas;
 mod store;
 mod store_faults;

@@ -34,6 +34,7 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "channels",
             "drops",
             "early_message_events",
+            "forgotten_members",
             "member_stats",
             "rotation_used",
             "rotations"
