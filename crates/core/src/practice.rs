@@ -1672,7 +1672,7 @@ impl Practice {
         workspace: &str,
         id: &str,
     ) -> Result<Lookup<'_>> {
-        let Some(q) = self.bank.get(id) else {
+        let Some(q) = self.bank.find(id) else {
             return Ok(Lookup::Unknown);
         };
         Ok(

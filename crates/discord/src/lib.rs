@@ -475,6 +475,18 @@ fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {
 /// Entry for `prepbot run`: the environment, the wall clock, Ctrl-C and SIGTERM.
 pub async fn run_from_env() -> Result<(), RunError> {
     let config = DiscordConfig::from_env().map_err(RunError::Config)?;
+    run_with(config).await
+}
+
+/// [`run_from_env`] with the question banks the command line chose (`prepbot run
+/// --questions DIR`, which itself falls back to `PREPBOT_QUESTIONS`).
+pub async fn run_from_env_with_bank(bank: prepbot_core::bank::BankSources) -> Result<(), RunError> {
+    let mut config = DiscordConfig::from_env().map_err(RunError::Config)?;
+    config.bank = bank;
+    run_with(config).await
+}
+
+async fn run_with(config: DiscordConfig) -> Result<(), RunError> {
     run(
         config,
         Arc::new(prepbot_core::clock::SystemClock),

@@ -37,6 +37,23 @@ async fn help_lists_every_command_for_anyone() {
         );
     }
     assert!(help.text().contains("For admins** (Manage Server)"));
+
+    // Ids as people type them: any case, and a slip gets a suggestion.
+    let show = |id: &'static str| vec![sub("show", vec![opt("id", json!(id))])];
+    let found = bot
+        .command("question", show("CAP-Theorem"), &ben, CHANNEL_A)
+        .await;
+    assert!(found.text().contains("cap-theorem"), "{}", found.text());
+    assert!(!found.text().contains("No question has the id"));
+    let slip = bot
+        .command("question", show("cap-theorm"), &ben, CHANNEL_A)
+        .await;
+    assert!(
+        slip.text()
+            .contains("No question has the id `cap-theorm`. Did you mean `cap-theorem`?"),
+        "{}",
+        slip.text()
+    );
     bot.stop().await;
 }
 
