@@ -40,8 +40,10 @@ use tokio::sync::{Notify, oneshot};
 use tracing::{info, warn};
 
 use prepbot_core::bank::BankSources;
+use prepbot_core::chat::Platform;
 use prepbot_core::clock::Clock;
 use prepbot_core::config::{DEFAULT_DATABASE_URL, vars};
+use prepbot_core::health::{AdapterState, HealthRecorder};
 use prepbot_core::practice::Practice;
 use prepbot_core::runtime::{CoreSettings, Runtime};
 
@@ -212,6 +214,8 @@ pub struct Data {
     pub sessions: std::sync::atomic::AtomicUsize,
     /// Each member's command budget (see `limit`).
     pub limits: limit::MemberLimiter,
+    /// Where the adapter's state goes for `prepbot status`.
+    pub health: HealthRecorder,
 }
 
 pub type Context<'a> = poise::Context<'a, Data, CommandError>;
@@ -235,6 +239,20 @@ pub async fn run(
         clock.clone(),
     )
     .await?;
+    // `prepbot status` reads this from the database: connecting, catching up,
+    // connected, or stopped and why, with a heartbeat that tells a process that ended
+    // without saying.
+    let health = HealthRecorder::new(
+        runtime.practice.store().clone(),
+        Platform::Discord,
+        clock.clone(),
+    );
+    health.set(AdapterState::Connecting, None).await;
+    let beating = tokio_util::sync::CancellationToken::new();
+    let heartbeat = tokio::spawn({
+        let (health, beating) = (health.clone(), beating.clone());
+        async move { health.beat_until(beating).await }
+    });
     // Whatever happens from here on, the runtime is drained and the database closed,
     // so a failed start leaves no -wal or -shm file beside it.
     let outcome = async {
@@ -243,9 +261,17 @@ pub async fn run(
             checked = check_token(&config) => checked?,
             () = &mut shutdown => return Ok(()),
         }
-        serve(&config, &mut runtime, clock, shutdown.as_mut()).await
+        serve(&config, &mut runtime, clock, shutdown.as_mut(), &health).await
     }
     .await;
+    beating.cancel();
+    let _ = heartbeat.await;
+    // The error's first line only: the same words the operator saw on stderr.
+    let why = match &outcome {
+        Ok(()) => "shut down".to_string(),
+        Err(e) => e.to_string().lines().next().unwrap_or_default().to_string(),
+    };
+    health.set(AdapterState::Stopped, Some(&why)).await;
     runtime.shut_down().await;
     outcome
 }
@@ -284,6 +310,7 @@ async fn serve(
     runtime: &mut Runtime,
     clock: Arc<dyn Clock>,
     mut shutdown: std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
+    health: &HealthRecorder,
 ) -> anyhow::Result<()> {
     let practice = runtime.practice.clone();
 
@@ -334,6 +361,7 @@ async fn serve(
         acks: acks.clone(),
         sessions: std::sync::atomic::AtomicUsize::new(0),
         limits: limit::MemberLimiter::default(),
+        health: health.clone(),
     };
     let bot_user = outbound.clone();
 
@@ -408,14 +436,17 @@ async fn serve(
                         // The scheduler starts when the gateway is up (so no answer
                         // posted from now on is missed) and the threads of open drops
                         // are caught up on (so a catch-up reveal counts those answers).
-                        let (practice, rest, acks, clock) = (
+                        let (practice, rest, acks, clock, health) = (
                             practice.clone(),
                             outbound.rest().clone(),
                             acks.clone(),
                             clock.clone(),
+                            health.clone(),
                         );
                         runtime.start_scheduler(outbound.clone(), async move {
+                            health.set(AdapterState::CatchingUp, None).await;
                             backfill::run(&practice, &rest, &acks, clock.now()).await;
+                            health.set(AdapterState::Connected, None).await;
                         });
                     }
                     Ok(Err(why)) => break Err(anyhow::anyhow!("startup failed: {why}")),

@@ -30,6 +30,7 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
     assert_eq!(
         tables,
         [
+            "adapter_health",
             "answers",
             "channels",
             "drops",

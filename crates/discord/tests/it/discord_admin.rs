@@ -242,3 +242,32 @@ async fn schedule_remove_needs_an_admin_and_a_confirmation() {
     assert_eq!(drop_posts(&bot.fake, CHANNEL_A).len(), 1);
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_records_its_health_for_prepbot_status() {
+    let bot = start_bot("2026-03-02T07:00:00Z").await;
+    let store = bot.store().await;
+    // Connected once the catch-up after the first Ready is done.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = prepbot_core::status::report(&store, utc("2026-03-02T07:00:05Z"))
+            .await
+            .unwrap();
+        if text.contains("discord: connected since 2026-03-02 07:00 UTC") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    store.close().await;
+    let (_dir, db_url) = bot.stop_keeping_database().await;
+    let store = prepbot_core::store::Store::open_url(&db_url).await.unwrap();
+    let text = prepbot_core::status::report(&store, utc("2026-03-02T07:01:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        text.contains("discord: stopped 2026-03-02 07:00 UTC (60 s ago): shut down"),
+        "{text}"
+    );
+    store.close().await;
+}
