@@ -19,9 +19,24 @@ use prepbot_core::store::Store;
 #[command(
     name = "prepbot",
     version,
-    about = "Daily backend-interview practice for team study channels"
+    about = "Daily backend-interview practice for team study channels",
+    after_help = "Members and admins use slash commands on Discord: /help there lists each one and who may run it."
 )]
 pub struct Cli {
+    /// A directory of your own question packs, added to the shipped bank (demo,
+    /// check, questions, run). Accepted before or after the subcommand.
+    // `--dir` was `questions`' spelling: kept, hidden, so old scripts still work.
+    #[arg(
+        long,
+        global = true,
+        env = "PREPBOT_QUESTIONS",
+        value_name = "DIR",
+        alias = "dir"
+    )]
+    pub questions: Option<PathBuf>,
+    /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
+    #[arg(long, global = true)]
+    pub no_shipped: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,28 +56,20 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         db: Option<PathBuf>,
         /// First simulated day, YYYY-MM-DD (default: today, UTC).
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         start: Option<NaiveDate>,
         /// Print every reveal whole (model answer, look-fors, mistakes, follow-ups, tips)
         /// instead of its first lines.
         #[arg(long)]
         full: bool,
-        /// A directory of your own question packs, added to the shipped bank.
-        #[arg(long, env = "PREPBOT_QUESTIONS", value_name = "DIR")]
-        questions: Option<PathBuf>,
-        /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
-        #[arg(long)]
-        no_shipped: bool,
     },
     /// Validate the question banks the bot would read (the shipped bank and your packs):
     /// print every problem (exit 1) or a summary (exit 0).
     Check {
-        /// A directory of question packs to check on top of the shipped bank.
-        #[arg(env = "PREPBOT_QUESTIONS")]
+        // The packs directory as a bare argument was `check`'s first spelling; kept,
+        // hidden, and it wins over `--questions` as it always did.
+        #[arg(hide = true, value_name = "DIR")]
         dir: Option<PathBuf>,
-        /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
-        #[arg(long)]
-        no_shipped: bool,
     },
     /// Run the bot on Discord: needs DISCORD_TOKEN; every variable it reads is listed
     /// below (and in the README's configuration table).
@@ -79,12 +86,6 @@ pub enum Command {
     },
     /// Look questions up in the bank (the shipped bank and your packs).
     Questions {
-        /// A directory of your own question packs, added to the shipped bank.
-        #[arg(long, env = "PREPBOT_QUESTIONS", value_name = "DIR")]
-        dir: Option<PathBuf>,
-        /// Leave out the bank built into prepbot (also PREPBOT_SHIPPED_QUESTIONS=off).
-        #[arg(long, global = true)]
-        no_shipped: bool,
         #[command(subcommand)]
         action: QuestionsCommand,
     },
@@ -94,7 +95,7 @@ pub enum Command {
 pub enum QuestionsCommand {
     /// Show one question with its model answer.
     Show {
-        /// The question's id (its file name without .md).
+        /// The question's id (its file name without .md; any case).
         id: String,
     },
     /// Show a random question (without its answer unless --answer).
@@ -126,8 +127,8 @@ pub enum QuestionsCommand {
         /// Words to look for.
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
-        /// How many results.
-        #[arg(long, default_value_t = 5)]
+        /// How many results (at least 1).
+        #[arg(long, default_value_t = 5, value_parser = limit_arg)]
         limit: usize,
     },
 }
@@ -142,6 +143,21 @@ fn difficulty_arg() -> impl clap::builder::TypedValueParser<Value = Difficulty> 
 fn kind_arg() -> impl clap::builder::TypedValueParser<Value = Kind> {
     clap::builder::PossibleValuesParser::new(Kind::ALL.map(Kind::as_str))
         .map(|s| s.parse::<Kind>().expect("one of the listed values"))
+}
+
+/// `--start`: a calendar date, named with its format when it is not one.
+fn date_arg(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| "expected a date as YYYY-MM-DD, e.g. 2026-03-02".to_string())
+}
+
+/// `search --limit`: 0 would print nothing and exit 1 as if nothing matched.
+fn limit_arg(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("the limit is how many results to show: at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of results, at least 1".into()),
+    }
 }
 
 /// `println!` that tolerates a closed pipe (`prepbot check | head -1`) instead of
@@ -171,12 +187,20 @@ pub fn parse() -> Cli {
 
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
-    match cli.command {
-        Command::Check { dir, no_shipped } => match sources(dir, no_shipped) {
+    let Cli {
+        questions: packs,
+        no_shipped,
+        command,
+    } = cli;
+    match command {
+        Command::Check { dir } => match sources(dir.or(packs), no_shipped) {
             Ok(sources) => check(&sources),
             Err(code) => code,
         },
-        Command::Run => run_bot(),
+        Command::Run => match sources(packs, no_shipped) {
+            Ok(sources) => run_bot(sources),
+            Err(code) => code,
+        },
         Command::Status => block_on(async {
             let config = Config::from_env();
             let store = Store::open_existing_url(&config.database_url).await?;
@@ -197,11 +221,7 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             Ok(())
         }),
-        Command::Questions {
-            dir,
-            no_shipped,
-            action,
-        } => match sources(dir, no_shipped) {
+        Command::Questions { action } => match sources(packs, no_shipped) {
             Ok(sources) => questions(&sources, action),
             Err(code) => code,
         },
@@ -211,10 +231,8 @@ pub fn run(cli: Cli) -> ExitCode {
             db,
             start,
             full,
-            questions,
-            no_shipped,
         } => {
-            let sources = match sources(questions, no_shipped) {
+            let sources = match sources(packs, no_shipped) {
                 Ok(sources) => sources,
                 Err(code) => return code,
             };
@@ -263,7 +281,7 @@ fn block_on(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitC
 
 /// `prepbot run`: exit 2 for a setting to fix, 1 for a failure. Serves Discord when
 /// `DISCORD_TOKEN` is set, Slack when `SLACK_BOT_TOKEN` and `SLACK_APP_TOKEN` are.
-fn run_bot() -> ExitCode {
+fn run_bot(bank: BankSources) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -288,7 +306,7 @@ fn run_bot() -> ExitCode {
             }
         };
     }
-    match runtime.block_on(prepbot_discord::run_from_env()) {
+    match runtime.block_on(prepbot_discord::run_from_env_with_bank(bank)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(prepbot_discord::RunError::Config(prepbot_discord::ConfigError::MissingToken)) => {
             // Neither platform is configured: name both ways to fix it.
@@ -440,13 +458,20 @@ fn questions(sources: &BankSources, action: QuestionsCommand) -> ExitCode {
         }
     }
     match action {
-        QuestionsCommand::Show { id } => match bank.get(&id) {
+        QuestionsCommand::Show { id } => match bank.find(&id) {
             Some(q) => {
                 say!("{}", render_question(q, true));
                 ExitCode::SUCCESS
             }
             None => {
-                eprintln!("error: no question with id `{id}`; try `prepbot questions search {id}`");
+                match bank.nearest_id(&id) {
+                    Some(near) => eprintln!(
+                        "error: no question with id `{id}`; did you mean `{near}`? (`prepbot questions search {id}` searches the text)"
+                    ),
+                    None => eprintln!(
+                        "error: no question with id `{id}`; try `prepbot questions search {id}`"
+                    ),
+                }
                 ExitCode::from(1)
             }
         },

@@ -489,3 +489,86 @@ fn run_help_lists_every_variable() {
         );
     }
 }
+
+#[test]
+fn the_bank_flag_is_questions_everywhere_before_or_after_the_subcommand() {
+    let pack = team_pack();
+    let pack_dir = pack.path().to_str().unwrap();
+    // The same pack, however it is named: each spelling reads it (its own question
+    // is listed), the old ones included.
+    for args in [
+        &["--questions", pack_dir, "questions", "show", "our-queue"][..],
+        &["questions", "--questions", pack_dir, "show", "our-queue"],
+        &["questions", "show", "our-queue", "--questions", pack_dir],
+        &["questions", "--dir", pack_dir, "show", "our-queue"],
+    ] {
+        let (out, _dir) = prepbot_elsewhere(args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("Our queue"), "{args:?}");
+    }
+    for args in [
+        &["check", "--questions", pack_dir][..],
+        &["--questions", pack_dir, "check"],
+        &["check", pack_dir],
+    ] {
+        let (out, _dir) = prepbot_elsewhere(args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains(&format!("reading the packs at {pack_dir} (2 questions)")),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    // The help names one flag, and not the old spellings.
+    for sub in ["demo", "check", "questions", "run"] {
+        let out = prepbot(&[sub, "--help"]);
+        let help = text(&out.stdout);
+        assert!(help.contains("--questions <DIR>"), "{sub}: {help}");
+        assert!(!help.contains("--dir"), "{sub}: {help}");
+    }
+    // Members' commands are on Discord; the command line's help says where.
+    let out = prepbot(&["--help"]);
+    assert!(text(&out.stdout).contains("/help"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn bad_values_say_what_is_accepted() {
+    let out = prepbot(&["questions", "search", "pool", "--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: invalid value '0' for '--limit <LIMIT>': the limit is how many results to show: at least 1"),
+        "{stderr}"
+    );
+    for bad in ["2026/03/02", "2026-13-01", "tomorrow"] {
+        let out = prepbot(&["demo", "--start", bad]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("expected a date as YYYY-MM-DD, e.g. 2026-03-02"),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn question_ids_ignore_case_and_a_slip_gets_a_suggestion() {
+    let out = prepbot(&["questions", "show", "CAP-Theorem"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("(cap-theorem)"));
+    let out = prepbot(&["questions", "show", "cap-theorm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .starts_with("error: no question with id `cap-theorm`; did you mean `cap-theorem`?"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = prepbot(&["questions", "show", "zzqqxx-nothing-like-it"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !text(&out.stderr).contains("did you mean"),
+        "{}",
+        text(&out.stderr)
+    );
+}

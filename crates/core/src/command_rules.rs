@@ -209,3 +209,151 @@ mod tests {
         }
     }
 }
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Anyone,
+    /// Any of the admin [`Role`]s ([`require_admin`]).
+    Admin,
+}
+
+/// One line of `/help`: a command by its path under the platform's prefix (`/` on
+/// Discord, `/prep ` on Slack), what it does, and who may run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandHelp {
+    pub path: &'static str,
+    pub what: &'static str,
+    pub who: Who,
+}
+
+/// Every command a platform offers, in the order `/help` lists them. Each adapter
+/// renders this list and its tests check it matches what the adapter registers, so
+/// the help never drifts from the commands.
+pub const COMMANDS: &[CommandHelp] = &[
+    CommandHelp {
+        path: "help",
+        what: "this list",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "question today",
+        what: "today's open question in this channel, with a link to its thread",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "question show",
+        what: "a question by id, with its model answer unless it is open here",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "question random",
+        what: "a random question to practise with (the answer stays hidden)",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "question search",
+        what: "search the questions by words",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "streak",
+        what: "a member's streak in this channel",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "leaderboard",
+        what: "this channel's top 10 by current streak",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "schedule show",
+        what: "this channel's schedule, next drop and open drop",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "forget me",
+        what: "delete your stored answers and streaks in this server (asks to confirm)",
+        who: Who::Anyone,
+    },
+    CommandHelp {
+        path: "setup",
+        what: "set this channel's daily practice schedule",
+        who: Who::Admin,
+    },
+    CommandHelp {
+        path: "schedule pause",
+        what: "pause this channel's drops; streaks do not break while paused",
+        who: Who::Admin,
+    },
+    CommandHelp {
+        path: "schedule resume",
+        what: "resume this channel's drops",
+        who: Who::Admin,
+    },
+    CommandHelp {
+        path: "schedule remove",
+        what: "remove this channel's schedule, keeping or deleting its history (asks to confirm)",
+        who: Who::Admin,
+    },
+    CommandHelp {
+        path: "drop",
+        what: "post today's drop now",
+        who: Who::Admin,
+    },
+    CommandHelp {
+        path: "reveal",
+        what: "reveal the open drop now",
+        who: Who::Admin,
+    },
+    CommandHelp {
+        path: "forget member",
+        what: "delete a member's stored answers and streaks, e.g. after they left (asks to confirm)",
+        who: Who::Admin,
+    },
+];
+
+/// Parses a member named in a command as text (a member who left cannot be picked
+/// from a list): the platform's raw id, or a mention of it (`<@123>`, `<@!123>` on
+/// Discord, `<@U123>` or `<@U123|name>` on Slack).
+pub fn member_id_from_text(text: &str) -> Result<String, Refused> {
+    let t = text.trim();
+    let inner = t
+        .strip_prefix("<@")
+        .and_then(|s| s.strip_suffix('>'))
+        .map(|s| s.trim_start_matches('!'))
+        .map(|s| s.split('|').next().unwrap_or_default())
+        .unwrap_or(t);
+    if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(inner.to_string())
+    } else {
+        Err(Refused(
+            "Name the member by their id (or a mention of it); a member who left can still be named by id.".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+
+    #[test]
+    fn every_command_path_is_listed_once() {
+        let mut paths: Vec<_> = COMMANDS.iter().map(|c| c.path).collect();
+        paths.sort();
+        let before = paths.len();
+        paths.dedup();
+        assert_eq!(before, paths.len());
+    }
+
+    #[test]
+    fn a_member_is_named_by_id_or_mention() {
+        assert_eq!(member_id_from_text(" 123 ").unwrap(), "123");
+        assert_eq!(member_id_from_text("<@123>").unwrap(), "123");
+        assert_eq!(member_id_from_text("<@!123>").unwrap(), "123");
+        assert_eq!(member_id_from_text("<@U0ABC|ada>").unwrap(), "U0ABC");
+        assert!(member_id_from_text("Ada Lovelace").is_err());
+        assert!(member_id_from_text("<@>").is_err());
+        assert!(member_id_from_text("").is_err());
+    }
+}

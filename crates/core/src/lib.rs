@@ -38,6 +38,7 @@ pub mod command_budget;
 pub mod command_rules;
 pub mod config;
 pub mod engine;
+pub mod health;
 pub mod ingest;
 pub mod memory;
 pub mod mix;

@@ -29,7 +29,9 @@ use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
 use crate::store::drops::DropRecord;
 use crate::store::member_stats::MemberStats;
-use crate::store::{Conn, Store, StoreError, answers, channels, drops, member_stats, rotation};
+use crate::store::{
+    Conn, Store, StoreError, answers, channels, drops, forgotten, member_stats, rotation,
+};
 
 /// How long a claim or reveal lease lasts before another attempt may take it over.
 /// Adapters must give up on a platform call well within it.
@@ -89,6 +91,33 @@ impl PracticeError {
 }
 
 pub type Result<T, E = PracticeError> = std::result::Result<T, E>;
+
+/// What removing a channel's schedule does with its drops, answers and streaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    Keep,
+    Delete,
+}
+
+/// What removing a schedule removed, or would remove when not yet confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    pub drops: u64,
+    pub answers: u64,
+    pub history: History,
+    /// False: only counted, nothing changed; the adapter asks for a confirmation.
+    pub done: bool,
+}
+
+/// What forgetting a member deleted, or would delete when not yet confirmed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Channels where they had answers or a streak.
+    pub channels: u64,
+    pub answers: u64,
+    /// False: only counted, nothing changed; the adapter asks for a confirmation.
+    pub done: bool,
+}
 
 /// A channel's schedule as a user gives it, already parsed.
 #[derive(Debug, Clone)]
@@ -250,6 +279,9 @@ pub(crate) struct TransactionReads {
     /// Channel key -> message id -> its early edit or delete (nested, so a lookup
     /// by `&str` allocates nothing: it runs once per answer in a batch).
     early: FxHashMap<i64, FxHashMap<String, answers::EarlyEvent>>,
+    /// Channel key -> the members forgotten there and when: read once per channel
+    /// per transaction, since almost every channel has none.
+    forgotten: FxHashMap<i64, HashMap<String, DateTime<Utc>>>,
 }
 
 impl TransactionReads {
@@ -308,6 +340,26 @@ impl TransactionReads {
         Ok(answers::early_event(tx, channel_id, message_id)
             .await?
             .unwrap_or_default())
+    }
+
+    /// Whether a message is one a member asked to be forgotten: theirs, posted no
+    /// later than they asked. Catching up lists a thread again after a restart, and
+    /// would otherwise store it a second time.
+    async fn is_forgotten(
+        &mut self,
+        tx: &mut Conn,
+        channel_id: i64,
+        msg: &IncomingMessage,
+    ) -> Result<bool> {
+        let members = match self.forgotten.entry(channel_id) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(forgotten::in_channel(tx, channel_id).await?)
+            }
+        };
+        Ok(members
+            .get(&msg.member_id)
+            .is_some_and(|at| msg.posted_at <= *at))
     }
 
     fn early_event_written(&mut self, channel_id: i64, message_id: &str) {
@@ -484,6 +536,115 @@ impl Practice {
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
+    }
+
+    /// Removes a channel's schedule (an admin asked), keeping its history or deleting
+    /// it. Unless `confirmed`, nothing changes: the result says what would go, for the
+    /// adapter to ask again. Kept history stays in the database, and a new setup in
+    /// the same channel carries on from it (streaks, rotation); an open drop is still
+    /// revealed on time. Deleted history is every drop, answer and streak of the
+    /// channel; an open drop's thread stays on the platform unrevealed.
+    pub async fn remove_schedule(
+        &self,
+        channel_id: i64,
+        history: History,
+        confirmed: bool,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Removal> {
+        let mut tx = self.store.write().await?;
+        let channel = channels::get(&mut tx, channel_id)
+            .await?
+            .ok_or(PracticeError::NotConfigured)?;
+        let drops: u64 = drops::count_by_state(&mut tx, channel_id)
+            .await?
+            .iter()
+            .map(|(_, n)| u64::from(*n))
+            .sum();
+        let answers = answers::count_for_channel(&mut tx, channel_id).await?;
+        let removal = Removal {
+            drops,
+            answers,
+            history,
+            done: confirmed,
+        };
+        if !confirmed {
+            tx.rollback().await.map_err(StoreError::from)?;
+            return Ok(removal);
+        }
+        let removed = match history {
+            History::Keep => channels::mark_removed(&mut tx, channel_id, now).await?,
+            History::Delete => channels::delete(&mut tx, channel_id).await?,
+        };
+        if !removed {
+            return Err(PracticeError::NotConfigured);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        info!(
+            channel = channel_id,
+            platform = %channel.address.platform,
+            conversation = %channel.address.conversation,
+            by,
+            history = ?history,
+            drops,
+            answers,
+            "schedule removed"
+        );
+        Ok(removal)
+    }
+
+    /// Forgets a member in every channel of a workspace (they asked, or an admin did
+    /// after they left): their stored answers and streaks are deleted, and a tombstone
+    /// per channel keeps catching up from storing those messages again. Unless
+    /// `confirmed`, nothing changes and the result counts what would go. What the bot
+    /// already posted (reveals naming them) stays on the platform.
+    pub async fn forget_member(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        member_id: &str,
+        by: &str,
+        confirmed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Forgotten> {
+        let mut tx = self.store.write().await?;
+        let keys = channels::keys_in_workspace(&mut tx, platform, workspace).await?;
+        let mut done = Forgotten {
+            done: confirmed,
+            ..Forgotten::default()
+        };
+        for key in keys {
+            let (answers, stats) = if confirmed {
+                let answers = answers::delete_for_member(&mut tx, key, member_id).await?;
+                let stats = member_stats::delete(&mut tx, key, member_id).await?;
+                forgotten::record(&mut tx, key, member_id, now).await?;
+                (answers, stats)
+            } else {
+                let answers = answers::count_for_member(&mut tx, key, member_id).await?;
+                let stats = member_stats::get(&mut tx, key, member_id).await?.is_some();
+                (answers, stats)
+            };
+            done.answers += answers;
+            if answers > 0 || stats {
+                done.channels += 1;
+            }
+        }
+        if !confirmed {
+            tx.rollback().await.map_err(StoreError::from)?;
+            return Ok(done);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        // Ids only: the answers' text is exactly what was asked to be forgotten.
+        info!(
+            platform = %platform,
+            workspace,
+            member = member_id,
+            by,
+            channels = done.channels,
+            answers = done.answers,
+            "member forgotten"
+        );
+        Ok(done)
     }
 
     /// The channel's most recent drop if it failed (with why): what `/schedule
@@ -1171,6 +1332,9 @@ impl Practice {
         if !matches!(drop.state, DropState::Posted | DropState::Revealed) {
             return Ok(None);
         }
+        if reads.is_forgotten(tx, drop.channel_id, msg).await? {
+            return Ok(None);
+        }
         let on_time = is_on_time(msg.posted_at, drop.revealed_at);
         // An edit or delete that overtook this create applies now.
         let early = reads
@@ -1508,7 +1672,7 @@ impl Practice {
         workspace: &str,
         id: &str,
     ) -> Result<Lookup<'_>> {
-        let Some(q) = self.bank.get(id) else {
+        let Some(q) = self.bank.find(id) else {
             return Ok(Lookup::Unknown);
         };
         Ok(

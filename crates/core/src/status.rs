@@ -1,5 +1,6 @@
 //! `prepbot status`: what the bot's database says about each channel, for operators
-//! (the same view as `/schedule show`, [`crate::schedule_view`], in plain text).
+//! (the same view as `/schedule show`, [`crate::schedule_view`], in plain text), and
+//! each adapter's health as the running bot last recorded it ([`crate::health`]).
 
 use chrono::{DateTime, Utc};
 
@@ -7,8 +8,24 @@ use crate::schedule_view;
 use crate::schedule_view::local;
 use crate::store::Store;
 
-/// One line per channel and a few indented details, or a note that none is set up.
+/// One line per channel and a few indented details, or a note that none is set up;
+/// then, once a bot has run on this database, each adapter's health.
 pub async fn report(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let mut out = channels(store, now).await?;
+    let adapters = {
+        let mut conn = store.read().await?;
+        crate::store::adapter_health::all(&mut conn).await?
+    };
+    if !adapters.is_empty() {
+        out.push_str("\nadapters:");
+        for h in &adapters {
+            out.push_str(&format!("\n  {}", crate::health::describe(h, now)));
+        }
+    }
+    Ok(out)
+}
+
+async fn channels(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String> {
     let views = schedule_view::all(store, now).await?;
     if views.is_empty() {
         return Ok("no channel is set up yet (run /setup in a channel)".into());

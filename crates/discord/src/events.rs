@@ -142,13 +142,17 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
     if let FullEvent::Ready { .. } = event
         && data.sessions.fetch_add(1, Ordering::SeqCst) > 0
     {
-        let (practice, outbound, acks) = (
+        let (practice, outbound, acks, health) = (
             data.practice.clone(),
             data.outbound.clone(),
             data.acks.clone(),
+            data.health.clone(),
         );
         tokio::spawn(async move {
+            use prepbot_core::health::AdapterState;
+            health.set(AdapterState::CatchingUp, None).await;
             super::backfill::run(&practice, outbound.rest(), &acks, now).await;
+            health.set(AdapterState::Connected, None).await;
         });
     }
     Ok(())

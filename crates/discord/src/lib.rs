@@ -40,8 +40,10 @@ use tokio::sync::{Notify, oneshot};
 use tracing::info;
 
 use prepbot_core::bank::BankSources;
+use prepbot_core::chat::Platform;
 use prepbot_core::clock::Clock;
 use prepbot_core::config::{DEFAULT_DATABASE_URL, vars};
+use prepbot_core::health::{AdapterState, HealthRecorder};
 use prepbot_core::practice::Practice;
 use prepbot_core::runtime::{CoreSettings, Runtime};
 
@@ -260,6 +262,8 @@ pub struct Data {
     pub sessions: std::sync::atomic::AtomicUsize,
     /// Each member's command budget (see `limit`).
     pub limits: limit::MemberLimiter,
+    /// Where the adapter's state goes for `prepbot status`.
+    pub health: HealthRecorder,
 }
 
 pub type Context<'a> = poise::Context<'a, Data, CommandError>;
@@ -328,6 +332,41 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
     on_ready: impl FnOnce(DiscordOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
 ) -> anyhow::Result<()> {
+    // `prepbot status` reads this from the database: connecting, catching up,
+    // connected, or stopped and why, with a heartbeat that tells a process that ended
+    // without saying.
+    let health = HealthRecorder::new(
+        runtime.practice.store().clone(),
+        Platform::Discord,
+        clock.clone(),
+    );
+    health.set(AdapterState::Connecting, None).await;
+    let beating = tokio_util::sync::CancellationToken::new();
+    let heartbeat = tokio::spawn({
+        let (health, beating) = (health.clone(), beating.clone());
+        async move { health.beat_until(beating).await }
+    });
+    let outcome = serve_recording(config, runtime, clock, shutdown, &health, on_ready).await;
+    beating.cancel();
+    let _ = heartbeat.await;
+    // The error's first line only: the same words the operator saw on stderr.
+    let why = match &outcome {
+        Ok(()) => "shut down".to_string(),
+        Err(e) => e.to_string().lines().next().unwrap_or_default().to_string(),
+    };
+    health.set(AdapterState::Stopped, Some(&why)).await;
+    outcome
+}
+
+/// [`serve`], recording each stage of the connection in `health`.
+async fn serve_recording(
+    config: DiscordConfig,
+    runtime: &Runtime,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+    health: &HealthRecorder,
+    on_ready: impl FnOnce(DiscordOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
+) -> anyhow::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
     // The token first, before the gateway: a refused one stops with one line.
     // Stopping while the check retries is a clean stop.
@@ -384,6 +423,7 @@ pub async fn serve(
         acks: acks.clone(),
         sessions: std::sync::atomic::AtomicUsize::new(0),
         limits: limit::MemberLimiter::default(),
+        health: health.clone(),
     };
     let bot_user = outbound.clone();
 
@@ -475,15 +515,19 @@ pub async fn serve(
                         // The scheduler starts when the gateway is up (so no answer
                         // posted from now on is missed) and the threads of open drops
                         // are caught up on (so a catch-up reveal counts those answers).
-                        let (practice, rest, acks, clock) = (
+                        let (practice, rest, acks, clock, health) = (
                             practice.clone(),
                             outbound.rest().clone(),
                             acks.clone(),
                             clock.clone(),
+                            health.clone(),
                         );
                         if let Some(ready) = on_ready.take() {
+                            let health = health.clone();
                             ready(outbound.clone(), Box::pin(async move {
+                                health.set(AdapterState::CatchingUp, None).await;
                                 backfill::run(&practice, &rest, &acks, clock.now()).await;
+                                health.set(AdapterState::Connected, None).await;
                             }));
                         }
                     }
@@ -544,6 +588,18 @@ fn check_gateway_url(api_base: &str, ws_url: &str) -> anyhow::Result<()> {
 /// Entry for `prepbot run`: the environment, the wall clock, Ctrl-C and SIGTERM.
 pub async fn run_from_env() -> Result<(), RunError> {
     let config = DiscordConfig::from_env().map_err(RunError::Config)?;
+    run_with(config).await
+}
+
+/// [`run_from_env`] with the question banks the command line chose (`prepbot run
+/// --questions DIR`, which itself falls back to `PREPBOT_QUESTIONS`).
+pub async fn run_from_env_with_bank(bank: prepbot_core::bank::BankSources) -> Result<(), RunError> {
+    let mut config = DiscordConfig::from_env().map_err(RunError::Config)?;
+    config.bank = bank;
+    run_with(config).await
+}
+
+async fn run_with(config: DiscordConfig) -> Result<(), RunError> {
     run(
         config,
         Arc::new(prepbot_core::clock::SystemClock),

@@ -492,6 +492,51 @@ impl QuestionBank {
         self.by_id.get(id).map(|&i| &self.questions[i])
     }
 
+    /// A question by an id a person typed: exact first, then ignoring ASCII case and
+    /// surrounding spaces (`Redis-Persistence` is `redis-persistence`).
+    pub fn find(&self, typed: &str) -> Option<&Question> {
+        let typed = typed.trim();
+        self.get(typed).or_else(|| {
+            self.questions
+                .iter()
+                .find(|q| q.id.eq_ignore_ascii_case(typed))
+        })
+    }
+
+    /// The id nearest to one that matched none, for a "did you mean": the fewest
+    /// single-character edits (ignoring case), if few enough to be a slip (at most a
+    /// third of the typed length, and at least 1); else an id that contains what was
+    /// typed (4 characters or more).
+    pub fn nearest_id(&self, typed: &str) -> Option<&str> {
+        let typed = typed.trim().to_ascii_lowercase();
+        if typed.is_empty() {
+            return None;
+        }
+        let budget = (typed.chars().count() / 3).max(1);
+        let closest = self
+            .questions
+            .iter()
+            .map(|q| {
+                (
+                    edit_distance(&typed, &q.id.to_ascii_lowercase()),
+                    q.id.as_str(),
+                )
+            })
+            .filter(|(d, _)| *d <= budget)
+            .min();
+        if let Some((_, id)) = closest {
+            return Some(id);
+        }
+        if typed.chars().count() >= 4 {
+            return self
+                .questions
+                .iter()
+                .map(|q| q.id.as_str())
+                .find(|id| id.to_ascii_lowercase().contains(&typed));
+        }
+        None
+    }
+
     /// The questions a filter admits, in id order.
     pub fn pool<'a>(&'a self, filter: &'a PoolFilter) -> impl Iterator<Item = &'a Question> + 'a {
         self.questions.iter().filter(move |q| filter.matches(q))
@@ -538,9 +583,51 @@ impl QuestionBank {
     }
 }
 
+/// Levenshtein distance over chars (ids are short: two rows are plenty).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            row[j + 1] = substitute.min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut row);
+    }
+    prev[b.len()]
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn typed_ids_match_ignoring_case_and_slips_get_a_suggestion() {
+        let bank = QuestionBank::from_questions(vec![
+            question("redis-persistence", "caching", Difficulty::Easy),
+            question("sql-indexes", "databases", Difficulty::Hard),
+        ]);
+        assert_eq!(
+            bank.find(" Redis-PERSISTENCE ").map(|q| q.id.as_str()),
+            Some("redis-persistence")
+        );
+        assert!(bank.find("redis").is_none());
+        assert_eq!(
+            bank.nearest_id("redis-persistance"),
+            Some("redis-persistence")
+        );
+        assert_eq!(bank.nearest_id("SQL-INDEXS"), Some("sql-indexes"));
+        assert_eq!(
+            bank.nearest_id("redis"),
+            Some("redis-persistence"),
+            "a part of it"
+        );
+        assert_eq!(bank.nearest_id("kafka-partitions"), None);
+        assert_eq!(bank.nearest_id("   "), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     /// A small valid question for unit tests elsewhere in the crate.
     pub(crate) fn question(id: &str, topic: &str, difficulty: Difficulty) -> Question {

@@ -388,3 +388,40 @@ pub(crate) fn numbered_rows(rows: usize, width: usize, first: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// How many messages are stored for a channel (withdrawn ones too).
+pub async fn count_for_channel(conn: &mut Conn, channel_id: i64) -> Result<u64> {
+    on!(conn, conn => {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answers WHERE channel_id = $1")
+            .bind(channel_id)
+            .fetch_one(conn)
+            .await?;
+        Ok(n as u64)
+    })
+}
+
+/// How many messages of one member are stored in a channel (withdrawn ones too).
+pub async fn count_for_member(conn: &mut Conn, channel_id: i64, member_id: &str) -> Result<u64> {
+    on!(conn, conn => {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM answers WHERE channel_id = $1 AND member_id = $2",
+        )
+        .bind(channel_id)
+        .bind(member_id)
+        .fetch_one(conn)
+        .await?;
+        Ok(n as u64)
+    })
+}
+
+/// Deletes every stored message of one member in a channel; returns how many.
+pub async fn delete_for_member(conn: &mut Conn, channel_id: i64, member_id: &str) -> Result<u64> {
+    on!(conn, conn => {
+        let done = sqlx::query("DELETE FROM answers WHERE channel_id = $1 AND member_id = $2")
+            .bind(channel_id)
+            .bind(member_id)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected())
+    })
+}

@@ -119,6 +119,7 @@ pub async fn upsert(conn: &mut Conn, channel: &Channel, now: DateTime<Utc>) -> R
                  days = excluded.days, reveal_after_hours = excluded.reveal_after_hours, \
                  pool_topic = excluded.pool_topic, pool_difficulty = excluded.pool_difficulty, \
                  pool_kind = excluded.pool_kind, paused = excluded.paused, pause_reason = NULL, \
+                 removed_at = NULL, \
                  active_from = excluded.active_from, updated_at = excluded.updated_at \
              RETURNING id",
         )
@@ -161,7 +162,8 @@ pub async fn set_name(conn: &mut Conn, key: i64, name: &str) -> Result<bool> {
 pub async fn find(conn: &mut Conn, address: &ChannelAddress) -> Result<Option<Channel>> {
     on!(conn, conn => {
         let row: Option<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM channels WHERE platform = $1 AND conversation_id = $2"
+            "SELECT {COLUMNS} FROM channels \
+             WHERE platform = $1 AND conversation_id = $2 AND removed_at IS NULL"
         ))
         .bind(address.platform.as_str())
         .bind(&address.conversation)
@@ -186,9 +188,58 @@ pub async fn list_active(conn: &mut Conn) -> Result<Vec<Channel>> {
     list_where(conn, "paused = 0").await
 }
 
-/// Every channel, paused or not, by id; unreadable rows are logged and skipped.
+/// Every channel with a schedule, paused or not, by id (a removed schedule whose
+/// history was kept is not one); unreadable rows are logged and skipped.
 pub async fn list_all(conn: &mut Conn) -> Result<Vec<Channel>> {
-    list_where(conn, "1 = 1").await
+    list_where(conn, "removed_at IS NULL").await
+}
+
+/// The channels of one workspace on one platform, removed ones too (their history
+/// is still stored): what forgetting a member there goes through.
+pub async fn keys_in_workspace(
+    conn: &mut Conn,
+    platform: Platform,
+    workspace: &str,
+) -> Result<Vec<i64>> {
+    on!(conn, conn => {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM channels WHERE platform = $1 AND workspace_id = $2 ORDER BY id",
+        )
+        .bind(platform.as_str())
+        .bind(workspace)
+        .fetch_all(conn)
+        .await?)
+    })
+}
+
+/// Removes a channel's schedule but keeps the row and so its history: paused (an
+/// open drop is still revealed on time) and hidden from commands until a new setup
+/// clears the mark. Returns false when the channel has no schedule.
+pub async fn mark_removed(conn: &mut Conn, key: i64, now: DateTime<Utc>) -> Result<bool> {
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE channels SET paused = 1, pause_reason = NULL, removed_at = $1, updated_at = $2 \
+             WHERE id = $3 AND removed_at IS NULL",
+        )
+        .bind(epoch(now))
+        .bind(epoch(now))
+        .bind(key)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
+}
+
+/// Deletes a channel and, through the foreign keys' cascades, every drop, answer,
+/// stat, rotation and tombstone of it. Returns false when there was no such row.
+pub async fn delete(conn: &mut Conn, key: i64) -> Result<bool> {
+    on!(conn, conn => {
+        let done = sqlx::query("DELETE FROM channels WHERE id = $1")
+            .bind(key)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Every channel that is not paused, by id, each with the local date of its latest

@@ -158,3 +158,15 @@ pub async fn insert_many(conn: &mut Conn, rows: &[MemberStats]) -> Result<()> {
         Ok(())
     })
 }
+
+/// Deletes a member's stats in a channel; false if there were none.
+pub async fn delete(conn: &mut Conn, channel_id: i64, member_id: &str) -> Result<bool> {
+    on!(conn, conn => {
+        let done = sqlx::query("DELETE FROM member_stats WHERE channel_id = $1 AND member_id = $2")
+            .bind(channel_id)
+            .bind(member_id)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    })
+}

@@ -10,10 +10,12 @@
 //! prepbot, a lock held too long) become [`StoreError`]s that say what to do;
 //! [`Store::backup_to`] and [`backup_url`] copy a live database.
 
+pub mod adapter_health;
 pub mod answers;
 pub mod backend;
 pub mod channels;
 pub mod drops;
+pub mod forgotten;
 pub mod ids;
 pub mod member_stats;
 pub mod rotation;

@@ -30,10 +30,12 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
     assert_eq!(
         tables,
         [
+            "adapter_health",
             "answers",
             "channels",
             "drops",
             "early_message_events",
+            "forgotten_members",
             "member_stats",
             "rotation_used",
             "rotations"

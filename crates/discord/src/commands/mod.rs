@@ -3,6 +3,8 @@
 //! Server on our side first ([`super::errors::require_admin`]).
 
 pub mod drops;
+pub mod forget;
+pub mod help;
 pub mod question;
 pub mod schedule;
 pub mod setup;
@@ -20,6 +22,7 @@ pub const MAX_CHOICES: usize = 25;
 /// The complete list of commands the bot registers.
 pub fn all() -> Vec<poise::Command<Data, CommandError>> {
     vec![
+        help::help(),
         setup::setup(),
         schedule::schedule(),
         drops::drop_now(),
@@ -27,6 +30,7 @@ pub fn all() -> Vec<poise::Command<Data, CommandError>> {
         question::question(),
         streak::streak(),
         streak::leaderboard(),
+        forget::forget(),
     ]
 }
 
@@ -218,6 +222,49 @@ mod tests {
             schedule.default_member_permissions.is_empty(),
             "/schedule show is for everyone"
         );
+    }
+
+    #[test]
+    fn help_lists_exactly_the_registered_commands_with_who_may_run_them() {
+        // Paths are built here: poise fills `qualified_name` in only when the
+        // framework starts.
+        fn leaves(
+            cmd: &poise::Command<Data, CommandError>,
+            prefix: &str,
+            out: &mut Vec<(String, bool)>,
+        ) {
+            let path = format!("{prefix}{}", cmd.name);
+            if cmd.subcommands.is_empty() {
+                // Admin commands say so in their description; /help must agree.
+                let admin = cmd
+                    .description
+                    .as_deref()
+                    .is_some_and(|d| d.ends_with("(Manage Server)"));
+                out.push((path.clone(), admin));
+            }
+            for sub in &cmd.subcommands {
+                leaves(sub, &format!("{path} "), out);
+            }
+        }
+        let mut registered = Vec::new();
+        all().iter().for_each(|c| leaves(c, "", &mut registered));
+        registered.sort();
+        let mut listed: Vec<(String, bool)> = prepbot_core::command_rules::COMMANDS
+            .iter()
+            .map(|c| {
+                (
+                    c.path.to_string(),
+                    c.who == prepbot_core::command_rules::Who::Admin,
+                )
+            })
+            .collect();
+        listed.sort();
+        assert_eq!(registered, listed);
+        let text = help::text();
+        for c in prepbot_core::command_rules::COMMANDS {
+            assert!(text.contains(&format!("`/{}`", c.path)), "{}", c.path);
+        }
+        assert!(text.chars().count() <= 2000, "one Discord message");
     }
 
     #[test]

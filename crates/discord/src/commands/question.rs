@@ -141,8 +141,12 @@ pub async fn show(
         .await?
     {
         Lookup::Unknown => {
+            let near = match data.practice.bank().nearest_id(id) {
+                Some(near) => format!(" Did you mean `{near}`?"),
+                None => String::new(),
+            };
             return Err(CommandError::user(format!(
-                "No question has the id `{}`. Try /question search.",
+                "No question has the id `{}`.{near} Try /question search.",
                 truncate(id, 100)
             )));
         }

@@ -1,18 +1,19 @@
-//! `/schedule show|pause|resume`. The parent stays visible to everyone because
-//! `show` is for everyone; `pause` and `resume` check Manage Server themselves.
+//! `/schedule show|pause|resume|remove`. The parent stays visible to everyone
+//! because `show` is for everyone; `pause`, `resume` and `remove` check Manage
+//! Server themselves.
 
 use poise::CreateReply;
 
 use crate::errors::require_admin;
 use crate::render::{full_time, message_link, relative_time};
 use crate::{CommandError, Context};
-use prepbot_core::practice::PracticeError;
+use prepbot_core::practice::{History, PracticeError};
 
 /// See or change this channel's practice schedule
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("show", "pause", "resume"),
+    subcommands("show", "pause", "resume", "remove"),
     subcommand_required
 )]
 pub async fn schedule(_ctx: Context<'_>) -> Result<(), CommandError> {
@@ -118,6 +119,72 @@ pub async fn resume(ctx: Context<'_>) -> Result<(), CommandError> {
             relative_time(next.drop_at)
         ),
         None => "Resumed.".to_string(),
+    };
+    ctx.send(CreateReply::default().content(text).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+/// Whether `/schedule remove` keeps the channel's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum HistoryChoice {
+    #[name = "keep"]
+    Keep,
+    #[name = "delete"]
+    Delete,
+}
+
+/// Remove this channel's schedule, keeping or deleting its history (Manage Server)
+#[poise::command(slash_command, guild_only)]
+pub async fn remove(
+    ctx: Context<'_>,
+    #[description = "keep: drops, answers and streaks stay for a later /setup here; delete: all of them go"]
+    history: HistoryChoice,
+    #[description = "True to remove it; without it, the bot says what would go"] confirm: Option<
+        bool,
+    >,
+) -> Result<(), CommandError> {
+    require_admin(ctx)?;
+    ctx.defer_ephemeral().await?;
+    let data = ctx.data();
+    let Some(channel) = super::home_schedule(ctx).await? else {
+        return Err(PracticeError::NotConfigured.into());
+    };
+    let history = match history {
+        HistoryChoice::Keep => History::Keep,
+        HistoryChoice::Delete => History::Delete,
+    };
+    let removal = data
+        .practice
+        .remove_schedule(
+            channel.key,
+            history,
+            confirm.unwrap_or(false),
+            &ctx.author().id.get().to_string(),
+            data.clock.now(),
+        )
+        .await?;
+    data.wake.notify_one();
+    let counts = format!(
+        "{} drop{} and {} stored answer{}",
+        removal.drops,
+        if removal.drops == 1 { "" } else { "s" },
+        removal.answers,
+        if removal.answers == 1 { "" } else { "s" }
+    );
+    let text = match (removal.done, history) {
+        (false, History::Keep) => format!(
+            "This removes the schedule: no more drops here. Its history ({counts}) is kept, and a later /setup here carries on from it. Run `/schedule remove history:keep confirm:True` to remove it."
+        ),
+        (false, History::Delete) => format!(
+            "This removes the schedule and deletes its history for good: {counts}, and every streak here. Run `/schedule remove history:delete confirm:True` to do it."
+        ),
+        (true, History::Keep) => format!(
+            "Removed: no more drops here. The history ({counts}) is kept; an open drop is still revealed on time. /setup here starts again from it."
+        ),
+        (true, History::Delete) => format!(
+            "Removed, with its history: {counts} deleted. Threads already posted stay in the channel."
+        ),
     };
     ctx.send(CreateReply::default().content(text).ephemeral(true))
         .await?;

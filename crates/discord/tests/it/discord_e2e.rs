@@ -39,6 +39,8 @@ async fn startup_registers_every_command_with_descriptions() {
         names,
         [
             "drop",
+            "forget",
+            "help",
             "leaderboard",
             "question",
             "reveal",

@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod discord_admin;
 mod discord_content;
 mod discord_e2e;
 mod discord_fixtures;
