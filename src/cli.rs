@@ -291,10 +291,10 @@ fn run_bot(bank: BankSources) -> ExitCode {
         var(prepbot_core::config::vars::DISCORD_TOKEN).is_some_and(|t| !t.trim().is_empty());
     let slack = prepbot_slack::SlackConfig::wanted(&var);
     if slack && discord {
-        return runtime.block_on(crate::platforms::run_both());
+        return runtime.block_on(crate::platforms::run_both(bank));
     }
     if slack {
-        return match runtime.block_on(prepbot_slack::run_from_env()) {
+        return match runtime.block_on(prepbot_slack::run_from_env_with_bank(bank)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(prepbot_slack::RunError::Config(e)) => {
                 eprintln!("error: {e}");

@@ -18,8 +18,8 @@ use prepbot_slack::outbound::SlackOutbound;
 
 /// Serves both platforms until Ctrl-C or SIGTERM; exit 2 for a setting to fix, 1 if
 /// an adapter failed.
-pub async fn run_both() -> ExitCode {
-    let discord = match DiscordConfig::from_env() {
+pub async fn run_both(bank: prepbot_core::bank::BankSources) -> ExitCode {
+    let mut discord = match DiscordConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -33,6 +33,8 @@ pub async fn run_both() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The banks the command line chose (`--questions`, falling back to the variables).
+    discord.bank = bank;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let runtime = match Runtime::start(
         &CoreSettings {

@@ -24,7 +24,7 @@ pub mod socket;
 use prepbot_core::bank::BankSources;
 use prepbot_core::config::{DEFAULT_DATABASE_URL, vars};
 
-pub use socket::{RunError, run, run_from_env};
+pub use socket::{RunError, run, run_from_env, run_from_env_with_bank};
 
 use api::{ApiBase, Secret};
 

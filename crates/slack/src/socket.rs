@@ -363,6 +363,18 @@ fn on_error(
 /// Ctrl-C and SIGTERM.
 pub async fn run_from_env() -> Result<(), RunError> {
     let config = SlackConfig::from_vars(|n| std::env::var(n).ok()).map_err(RunError::Config)?;
+    run_config(config).await
+}
+
+/// [`run_from_env`] with the question banks the command line chose (`prepbot run
+/// --questions DIR`, which itself falls back to `PREPBOT_QUESTIONS`).
+pub async fn run_from_env_with_bank(bank: prepbot_core::bank::BankSources) -> Result<(), RunError> {
+    let mut config = SlackConfig::from_vars(|n| std::env::var(n).ok()).map_err(RunError::Config)?;
+    config.bank = bank;
+    run_config(config).await
+}
+
+async fn run_config(config: SlackConfig) -> Result<(), RunError> {
     run(
         config,
         Arc::new(prepbot_core::clock::SystemClock),
