@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use rustc_hash::FxHashMap;
 
-use super::backend::{Conn, on};
+use super::backend::{Conn, from_row, on};
 use chrono::{DateTime, Utc};
 
 use super::ids::{epoch, instant};
@@ -41,7 +41,6 @@ impl StoredAnswer {
 const COLUMNS: &str = "channel_id, message_id, drop_id, member_id, member_name, body, posted_at, \
      edited_at, withdrawn_at";
 
-#[derive(sqlx::FromRow)]
 struct Row {
     channel_id: i64,
     message_id: String,
@@ -53,6 +52,7 @@ struct Row {
     edited_at: Option<i64>,
     withdrawn_at: Option<i64>,
 }
+from_row!(Row { channel_id, message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at });
 
 impl TryFrom<Row> for StoredAnswer {
     type Error = StoreError;

@@ -152,6 +152,31 @@ macro_rules! on {
 }
 pub(crate) use on;
 
+/// Implements `sqlx::FromRow` for both drivers' rows, reading each field from the
+/// column of the same name, as `#[derive(sqlx::FromRow)]` does; `flatten` fields
+/// read a nested row struct from the same columns (`#[sqlx(flatten)]`).
+/// Written here because the derive needs sqlx's `macros` feature, and with it the
+/// build compiles sqlx, both drivers and SQLite's C source a second time for the
+/// compiler host (BENCHMARKS.md, "Build cost").
+macro_rules! from_row {
+    ($ty:ident { $($field:ident),* $(,)? } $(flatten { $($nested:ident),* $(,)? })?) => {
+        $crate::store::backend::from_row!(@one sqlx::sqlite::SqliteRow, $ty { $($field),* } { $($($nested),*)? });
+        $crate::store::backend::from_row!(@one sqlx::postgres::PgRow, $ty { $($field),* } { $($($nested),*)? });
+    };
+    (@one $row:ty, $ty:ident { $($field:ident),* } { $($nested:ident),* }) => {
+        impl<'r> sqlx::FromRow<'r, $row> for $ty {
+            fn from_row(row: &'r $row) -> std::result::Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(Self {
+                    $($field: row.try_get(stringify!($field))?,)*
+                    $($nested: sqlx::FromRow::from_row(row)?,)*
+                })
+            }
+        }
+    };
+}
+pub(crate) use from_row;
+
 /// The dialect of a connection inside an [`on!`] body: `dialect_of(&*c)`.
 pub fn nocase_for<C: Dialect>(_conn: &C, column: &str) -> String {
     C::nocase(column)

@@ -1,6 +1,6 @@
 //! The `channels` table: each configured channel and its schedule.
 
-use super::backend::{Conn, on};
+use super::backend::{Conn, from_row, on};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::{date_from_db, epoch, instant};
@@ -41,7 +41,6 @@ impl Channel {
 const COLUMNS: &str = "id, platform, workspace_id, conversation_id, name, drop_time, time_zone, days, reveal_after_hours, \
      pool_topic, pool_difficulty, pool_kind, paused, active_from, pause_reason";
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     platform: String,
@@ -60,6 +59,7 @@ struct Row {
     active_from: i64,
     pause_reason: Option<String>,
 }
+from_row!(Row { id, platform, workspace_id, conversation_id, name, drop_time, time_zone, days, reveal_after_hours, pool_topic, pool_difficulty, pool_kind, paused, active_from, pause_reason });
 
 impl TryFrom<Row> for Channel {
     type Error = StoreError;
@@ -272,12 +272,11 @@ pub async fn list_active_with_latest_drop(
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct RowWithLatest {
-    #[sqlx(flatten)]
     channel: Row,
     latest_drop_date: Option<String>,
 }
+from_row!(RowWithLatest { latest_drop_date } flatten { channel });
 
 async fn list_where(conn: &mut Conn, condition: &'static str) -> Result<Vec<Channel>> {
     on!(conn, conn => {

@@ -3,7 +3,7 @@
 //! that dies mid-post does not wedge the channel and a second process cannot post
 //! the same drop while the lease holds.
 
-use super::backend::{Conn, on, ordered_join};
+use super::backend::{Conn, from_row, on, ordered_join};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::{date_from_db, date_to_db, epoch, instant};
@@ -40,7 +40,6 @@ pub struct DropRecord {
 const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
      claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure";
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     channel_id: i64,
@@ -59,6 +58,7 @@ struct Row {
     thread_id: Option<String>,
     failure: Option<String>,
 }
+from_row!(Row { id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure });
 
 fn opt_instant(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
     v.map(instant).transpose()
@@ -219,12 +219,11 @@ pub async fn in_state_with_platform(
     state: DropState,
 ) -> Result<Vec<(DropRecord, Platform)>> {
     on!(conn, conn => {
-        #[derive(sqlx::FromRow)]
         struct WithPlatform {
-            #[sqlx(flatten)]
             drop: Row,
             platform: String,
         }
+        from_row!(WithPlatform { platform } flatten { drop });
         // CROSS JOIN: the drops in the state first (drops_in_state), then each one's
         // channel by its key.
         let rows: Vec<WithPlatform> = sqlx::query_as(&format!(

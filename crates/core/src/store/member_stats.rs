@@ -1,6 +1,6 @@
 //! The `member_stats` table: settled streaks per member per channel.
 
-use super::backend::{Conn, on};
+use super::backend::{Conn, from_row, on};
 
 use super::ids::{epoch, instant};
 use super::{Result, StoreError};
@@ -18,7 +18,6 @@ pub struct MemberStats {
 const COLUMNS: &str = "channel_id, member_id, member_name, current_streak, best_streak, total_on_time, \
      last_seq, last_answered_at";
 
-#[derive(sqlx::FromRow)]
 struct Row {
     channel_id: i64,
     member_id: String,
@@ -29,6 +28,7 @@ struct Row {
     last_seq: i64,
     last_answered_at: i64,
 }
+from_row!(Row { channel_id, member_id, member_name, current_streak, best_streak, total_on_time, last_seq, last_answered_at });
 
 impl TryFrom<Row> for MemberStats {
     type Error = StoreError;
