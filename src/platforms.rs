@@ -42,6 +42,7 @@ pub async fn run_both(bank: prepbot_core::bank::BankSources) -> ExitCode {
             database_url: &discord.database_url,
             claim_lease: discord.claim_lease,
             catch_up_grace: discord.catch_up_grace,
+            shards: discord.shards.range_text(),
         },
         clock.clone(),
     )

@@ -47,27 +47,52 @@ fn migrations(dir: &Path) -> String {
     let mut found = Vec::new();
     for entry in entries {
         let path = entry.expect("a readable directory entry").path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if name.starts_with('.') {
             continue;
         }
         let (version, rest) = name
             .strip_suffix(".sql")
             .and_then(|stem| stem.split_once('_'))
-            .unwrap_or_else(|| panic!("{}: a migration is named NNNN_what_it_does.sql", path.display()));
-        let version: i64 = version
-            .parse()
-            .unwrap_or_else(|_| panic!("{}: the name must start with its version number", path.display()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: a migration is named NNNN_what_it_does.sql",
+                    path.display()
+                )
+            });
+        let version: i64 = version.parse().unwrap_or_else(|_| {
+            panic!(
+                "{}: the name must start with its version number",
+                path.display()
+            )
+        });
         let absolute = path.canonicalize().unwrap_or(path.clone());
-        found.push((version, rest.replace('_', " "), absolute.display().to_string()));
+        found.push((
+            version,
+            rest.replace('_', " "),
+            absolute.display().to_string(),
+        ));
     }
     found.sort();
     for pair in found.windows(2) {
-        assert!(pair[0].0 != pair[1].0, "two migrations with version {} in {}", pair[0].0, dir.display());
+        assert!(
+            pair[0].0 != pair[1].0,
+            "two migrations with version {} in {}",
+            pair[0].0,
+            dir.display()
+        );
     }
     let mut out = String::from("&[\n");
     for (version, description, path) in &found {
-        writeln!(out, "    ({version}, {description:?}, include_str!({path:?})),").unwrap();
+        writeln!(
+            out,
+            "    ({version}, {description:?}, include_str!({path:?})),"
+        )
+        .unwrap();
     }
     out.push(']');
     out

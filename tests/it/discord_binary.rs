@@ -240,8 +240,10 @@ fn spawn_bot(fake: &FakeDiscord, dir: &std::path::Path, log_name: &str) -> std::
             "PREPBOT_DATABASE_URL",
             format!("sqlite://{}", dir.join("bot.db").display()),
         )
-        // A short claim, so the restarted bot retries within seconds.
-        .env("PREPBOT_CLAIM_LEASE_SECS", "3")
+        // The default claim lease (2 minutes) is longer than the test waits: the
+        // restarted bot finishes the claim because its holder is gone, not because
+        // the lease ran out.
+        .env_remove("PREPBOT_CLAIM_LEASE_SECS")
         .env("RUST_LOG", "info")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))

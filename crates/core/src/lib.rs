@@ -10,6 +10,8 @@
 //! - [`engine`]: the rules (schedules, rotation, answers, reveals, streaks), free of any
 //!   chat platform and of the wall clock.
 //! - [`practice`]: the use cases adapters call, joining the engine to the store.
+//! - [`process`]: this process's identity and liveness, which its claims carry, so a
+//!   dead process's claims are finished at once.
 //! - [`ingest`]: the answer writer: answer events from every adapter, committed in batches.
 //! - [`acks`]: the queue of acknowledgements (reactions) of stored answers, every platform.
 //! - [`catch_up`]: after an adapter was away, its open drops' threads listed again and
@@ -44,6 +46,7 @@ pub mod memory;
 pub mod mix;
 pub mod ports;
 pub mod practice;
+pub mod process;
 pub mod runtime;
 pub mod schedule_view;
 pub mod scheduler;

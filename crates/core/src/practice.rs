@@ -25,12 +25,13 @@ use crate::engine::streak::{
 };
 use crate::engine::{DropState, answers::Answerers};
 use crate::ports::OutboundError;
+use crate::process::ProcessIdentity;
 use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
-use crate::store::drops::DropRecord;
+use crate::store::drops::{DropRecord, Lease};
 use crate::store::member_stats::MemberStats;
 use crate::store::{
-    Conn, Store, StoreError, answers, channels, drops, forgotten, member_stats, rotation,
+    Conn, Store, StoreError, answers, channels, drops, forgotten, member_stats, processes, rotation,
 };
 
 /// How long a claim or reveal lease lasts before another attempt may take it over.
@@ -73,10 +74,16 @@ pub enum PracticeError {
         "another drop in this channel is still being posted or revealed; try again in a minute"
     )]
     Busy,
+    #[error(
+        "today's question is being posted right now; it should appear within {within_secs} s (if it has not by then, ask for the drop again)"
+    )]
+    BeingPosted { within_secs: i64 },
     #[error("the platform refused the post: {0}")]
     PostFailed(String),
     #[error("the answer writer has stopped (the bot is shutting down)")]
     WriterStopped,
+    #[error("PREPBOT_SHARDS does not fit the processes already running: {0}")]
+    ShardConflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -85,7 +92,10 @@ impl PracticeError {
     pub fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            PracticeError::Store(_) | PracticeError::PostFailed(_) | PracticeError::WriterStopped
+            PracticeError::Store(_)
+                | PracticeError::PostFailed(_)
+                | PracticeError::WriterStopped
+                | PracticeError::ShardConflict(_)
         )
     }
 }
@@ -401,6 +411,10 @@ pub struct Practice {
     bank: Arc<QuestionBank>,
     lease: Duration,
     catch_up_grace: Option<Duration>,
+    /// Who holds the claims this `Practice` takes ([`crate::process`]), once
+    /// registered ([`Practice::register_process`]).
+    process: Arc<ProcessIdentity>,
+    registered: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Practice {
@@ -429,6 +443,31 @@ impl Practice {
             bank,
             lease: LEASE,
             catch_up_grace: None,
+            process: Arc::new(ProcessIdentity::fresh()),
+            registered: Arc::default(),
+        }
+    }
+
+    /// Takes claims as `process` (tests: a process "on another host").
+    pub fn with_process(mut self, process: ProcessIdentity) -> Self {
+        self.process = Arc::new(process);
+        self.registered = Arc::default();
+        self
+    }
+
+    /// This process, as its claims name it.
+    pub fn process(&self) -> &ProcessIdentity {
+        &self.process
+    }
+
+    /// A claim or reveal lease taken by this process at `now`: named after it once
+    /// it is registered, so others can tell when it died; by the lease alone before.
+    fn lease_at(&self, now: DateTime<Utc>) -> Lease<'_> {
+        let registered = self.registered.load(std::sync::atomic::Ordering::Acquire);
+        Lease {
+            holder: registered.then_some(self.process.id.as_str()),
+            now,
+            until: now + self.lease,
         }
     }
 
@@ -702,15 +741,20 @@ impl Practice {
                 },
             ));
         }
-        for (d, platform) in drops::in_state_with_platform(&mut conn, DropState::Posted).await? {
+        for drops::InState {
+            drop: d,
+            platform,
+            holder_heard_at,
+        } in drops::in_state_with_platform(&mut conn, DropState::Posted).await?
+        {
             // A schedule changed since posting may bring the next drop forward; the
             // reveal still comes first.
             let mut at = d.reveal_due_at;
             if let Some(next) = next_drop_of.get(&d.channel_id) {
                 at = at.min(*next);
             }
-            if let Some(lease) = d.lease_until {
-                at = at.max(lease);
+            if let Some(free) = self.lease_free_at(&d, holder_heard_at) {
+                at = at.max(free);
             }
             items.push((
                 at,
@@ -721,8 +765,13 @@ impl Practice {
                 },
             ));
         }
-        for (d, platform) in drops::in_state_with_platform(&mut conn, DropState::Claimed).await? {
-            let at = d.lease_until.unwrap_or(d.due_at);
+        for drops::InState {
+            drop: d,
+            platform,
+            holder_heard_at,
+        } in drops::in_state_with_platform(&mut conn, DropState::Claimed).await?
+        {
+            let at = self.lease_free_at(&d, holder_heard_at).unwrap_or(d.due_at);
             items.push((
                 at,
                 Work::RetryPost {
@@ -734,6 +783,119 @@ impl Practice {
         }
         items.sort();
         Ok(items)
+    }
+
+    /// When a drop's lease can be taken ([`drops::renew_claim`], [`drops::lease_reveal`]):
+    /// `None` when it can be now: no lease, or the holder is another process
+    /// without a row (`holder_heard_at` is its last heartbeat). Else the end of the
+    /// lease or, if sooner, when the holder's heartbeat lapses.
+    fn lease_free_at(
+        &self,
+        d: &DropRecord,
+        holder_heard_at: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let lease = d.lease_until?;
+        match d.holder.as_deref() {
+            Some(holder) if holder != self.process.id => {
+                Some(lease.min(holder_heard_at? + processes::PROCESS_LAPSE))
+            }
+            _ => Some(lease),
+        }
+    }
+
+    // ---- processes -------------------------------------------------------------
+
+    /// Registers this process (with the Discord shards it serves, if a range) and
+    /// removes the rows of processes it knows are gone: earlier runs on this host
+    /// (see [`ProcessIdentity::knows_gone`]) and any whose heartbeat lapsed. Their
+    /// claims are then finished at once. Returns the processes removed. Refuses
+    /// ([`PracticeError::ShardConflict`]) when a live process serves shards that
+    /// overlap this one's or counts a different total.
+    pub async fn register_process(
+        &self,
+        shards: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<processes::ProcessRow>> {
+        let mut tx = self.store.write().await?;
+        let mut gone = Vec::new();
+        for p in processes::all(&mut tx).await? {
+            let lapsed = p.heard_at <= now - processes::PROCESS_LAPSE;
+            if p.id == self.process.id {
+                continue;
+            }
+            if lapsed || self.process.knows_gone(&p.host, p.pid) {
+                processes::remove(&mut tx, &p.id).await?;
+                gone.push(p);
+                continue;
+            }
+            if let (Some(mine), Some(theirs)) = (shards, p.shards.as_deref())
+                && let Some(why) = crate::process::shard_conflict(mine, theirs)
+            {
+                return Err(PracticeError::ShardConflict(format!(
+                    "{why} (process {} on {}, pid {}, PREPBOT_SHARDS={theirs}, heard {} s ago; if it has stopped, its registration lapses {} s after its last heartbeat)",
+                    ProcessIdentity::short_id(&p.id),
+                    p.host,
+                    p.pid,
+                    (now - p.heard_at).num_seconds().max(0),
+                    processes::PROCESS_LAPSE.num_seconds()
+                )));
+            }
+        }
+        processes::register(&mut tx, &self.process_row(shards, now, now)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.registered
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(gone)
+    }
+
+    fn process_row(
+        &self,
+        shards: Option<&str>,
+        started_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> processes::ProcessRow {
+        processes::ProcessRow {
+            id: self.process.id.clone(),
+            host: self.process.host.clone(),
+            pid: self.process.pid,
+            shards: shards.map(str::to_string),
+            started_at,
+            heard_at: now,
+        }
+    }
+
+    /// Renews this process's heartbeat; registers it again if another process took
+    /// it for dead and removed its row (a long stall): `true` then.
+    pub async fn heartbeat(
+        &self,
+        shards: Option<&str>,
+        started_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.store.write().await?;
+        if processes::beat(&mut tx, &self.process.id, now).await? {
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(false);
+        }
+        processes::register(&mut tx, &self.process_row(shards, started_at, now)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(true)
+    }
+
+    /// Removes this process's row at a clean shutdown: a claim it could not finish
+    /// is taken over at once by a restart or another process.
+    pub async fn retire_process(&self) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        processes::remove(&mut tx, &self.process.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The registered processes, oldest first, and the claims and reveal leases each
+    /// holds (for `prepbot status`).
+    pub async fn processes(&self) -> Result<Vec<processes::ProcessRow>> {
+        let mut conn = self.store.read().await?;
+        Ok(processes::all(&mut conn).await?)
     }
 
     // ---- drops ---------------------------------------------------------------
@@ -842,11 +1004,11 @@ impl Practice {
             return Err(PracticeError::EmptyPool(ch.schedule.pool.clone()));
         };
         let id = match existing {
-            Some(id) => drops::reclaim(tx, id, occ, &pick.question_id, now, now + self.lease)
+            Some(id) => drops::reclaim(tx, id, occ, &pick.question_id, self.lease_at(now))
                 .await?
                 .then_some(id),
             None => {
-                drops::insert_claimed(tx, ch.key, occ, &pick.question_id, now, now + self.lease)
+                drops::insert_claimed(tx, ch.key, occ, &pick.question_id, self.lease_at(now))
                     .await?
             }
         };
@@ -875,21 +1037,40 @@ impl Practice {
         let occ = ch.schedule.early_occurrence(now);
         let existing = drops::for_date(&mut tx, channel_id, occ.local_date).await?;
         if let Some(d) = &existing {
-            if matches!(
-                d.state,
-                DropState::Claimed | DropState::Posted | DropState::Revealed
-            ) {
+            if matches!(d.state, DropState::Posted | DropState::Revealed) {
                 return Err(PracticeError::AlreadyOut(Box::new(d.clone())));
             }
         }
         if drops::open(&mut tx, channel_id).await?.is_some() {
             return Err(PracticeError::Busy);
         }
-        // An earlier drop waiting to retry its post is superseded by this one; one
-        // being posted right now (its lease holds) makes us wait.
+        // Claimed drops: one a live process is posting right now makes us wait, and
+        // say for how long at most. Today's, left by a process that died or waiting
+        // to retry after a failure, is finished now under its own key (a message the
+        // dead process did post is found or deduplicated: still one message). An
+        // older one is superseded by today's.
         for pending in drops::claimed(&mut tx, channel_id).await? {
-            if pending.lease_until.is_some_and(|l| l > now) {
-                return Err(PracticeError::Busy);
+            if let Some(until) = self.being_posted(&mut tx, &pending, now).await? {
+                return Err(PracticeError::BeingPosted {
+                    within_secs: (until - now).num_seconds().max(1),
+                });
+            }
+            if pending.local_date == occ.local_date {
+                drops::take_claim(&mut tx, pending.id, self.lease_at(now)).await?;
+                let seq = drops::next_seq(&mut tx, channel_id).await?;
+                let drop = drops::by_id(&mut tx, pending.id).await?.unwrap_or(pending);
+                info!(drop = drop.id, channel = channel_id, holder = ?drop.holder, "finishing today's claimed drop on demand");
+                return match self.claimed(drop.clone(), ch.address.clone(), seq) {
+                    Ok(claimed) => {
+                        tx.commit().await.map_err(StoreError::from)?;
+                        Ok(claimed)
+                    }
+                    Err(why) => {
+                        self.fail_in(&mut tx, &drop, &why).await?;
+                        tx.commit().await.map_err(StoreError::from)?;
+                        Err(PracticeError::PostFailed(why))
+                    }
+                };
             }
             self.fail_in(&mut tx, &pending, "superseded by an on-demand drop")
                 .await?;
@@ -902,8 +1083,29 @@ impl Practice {
         Ok(claimed)
     }
 
-    /// Takes over a claimed drop whose lease ran out, to post it again. Fails it for
-    /// good once its reveal time has passed.
+    /// Until when a live process is posting a claimed drop: its lease holds and its
+    /// holder is this process or another whose heartbeat is fresh, or a process that
+    /// never registered (nothing tells it is dead). `None`: nobody is (its holder
+    /// died, or it waits to retry after a recorded failure).
+    async fn being_posted(
+        &self,
+        tx: &mut Conn,
+        d: &DropRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let Some(until) = d.lease_until.filter(|&until| until > now) else {
+            return Ok(None);
+        };
+        let alive = match d.holder.as_deref() {
+            None => d.failure.is_none(),
+            Some(holder) if holder == self.process.id => true,
+            Some(holder) => processes::is_alive(tx, holder, now).await?,
+        };
+        Ok(alive.then_some(until))
+    }
+
+    /// Takes over a claimed drop whose lease ran out or whose holder died, to post
+    /// it again. Fails it for good once its reveal time has passed.
     pub async fn claim_retry(
         &self,
         drop_id: i64,
@@ -922,7 +1124,7 @@ impl Practice {
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(None);
         }
-        if !drops::renew_claim(&mut tx, drop_id, now, now + self.lease).await? {
+        if !drops::renew_claim(&mut tx, drop_id, self.lease_at(now)).await? {
             return Ok(None);
         }
         let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
@@ -1036,7 +1238,7 @@ impl Practice {
         now: DateTime<Utc>,
     ) -> Result<Option<RevealJob>> {
         let mut tx = self.store.write().await?;
-        if !drops::lease_reveal(&mut tx, drop_id, now, now + self.lease).await? {
+        if !drops::lease_reveal(&mut tx, drop_id, self.lease_at(now)).await? {
             return Ok(None);
         }
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
@@ -1622,8 +1824,8 @@ impl Practice {
         Ok(drops::in_state_with_platform(&mut conn, DropState::Posted)
             .await?
             .into_iter()
-            .filter(|(_, p)| *p == platform)
-            .map(|(d, _)| d)
+            .filter(|s| s.platform == platform)
+            .map(|s| s.drop)
             .collect())
     }
 

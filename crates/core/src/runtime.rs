@@ -3,7 +3,11 @@
 //! that serves it is connected and caught up), and a shutdown that drains in order:
 //! the events being handled finish their writes, the writer commits what they
 //! queued, the scheduler stops (a pass in progress completes; a claim cut short is
-//! retried after its lease), and the database closes last.
+//! retried at once by the next start), and the database closes last.
+//!
+//! Every start registers the process ([`crate::process`]) and keeps its heartbeat
+//! while it runs, so the claims it leaves behind when killed are finished at once by
+//! the next start or by another process sharing the database.
 //!
 //! An adapter holds a token of [`Runtime::events`] while it handles a platform event
 //! and stops taking events when [`Runtime::stop`] is cancelled.
@@ -23,7 +27,9 @@ use crate::clock::Clock;
 use crate::ingest::{AnswerWriter, WriterTask};
 use crate::ports::Outbound;
 use crate::practice::Practice;
+use crate::process::ProcessIdentity;
 use crate::store::Store;
+use crate::store::processes::HEARTBEAT_EVERY;
 
 /// How long shutdown waits for events being handled, then for the answer writer,
 /// then for the scheduler.
@@ -36,6 +42,9 @@ pub struct CoreSettings<'a> {
     pub database_url: &'a str,
     pub claim_lease: Option<chrono::Duration>,
     pub catch_up_grace: Option<chrono::Duration>,
+    /// The Discord shards this process serves ("FIRST-LAST/TOTAL"), when a range:
+    /// shown by `prepbot status` next to the process.
+    pub shards: Option<String>,
 }
 
 /// The running core.
@@ -54,6 +63,7 @@ pub struct Runtime {
     /// Behind a lock so adapters sharing the runtime (`prepbot run` serving Discord
     /// and Slack at once) can each start it through `&Runtime`; it starts once.
     scheduler: std::sync::Mutex<Option<JoinHandle<()>>>,
+    heartbeat: JoinHandle<()>,
     store: Store,
 }
 
@@ -79,16 +89,33 @@ impl Runtime {
         if let Some(lease) = settings.claim_lease {
             practice = practice.with_lease(lease);
         }
+        let started_at = clock.now();
+        let gone = practice
+            .register_process(settings.shards.as_deref(), started_at)
+            .await?;
+        for p in &gone {
+            info!(process = %ProcessIdentity::short_id(&p.id), host = %p.host, pid = p.pid, "an earlier process is gone; its claims are finished now");
+        }
+        info!(process = %ProcessIdentity::short_id(&practice.process().id), pid = practice.process().pid, "registered this process");
         let (answers, writer) = AnswerWriter::start(practice.clone());
+        let stop = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat(
+            practice.clone(),
+            clock.clone(),
+            settings.shards.clone(),
+            started_at,
+            stop.clone(),
+        ));
         Ok(Runtime {
             practice,
             clock,
             wake: Arc::new(Notify::new()),
             answers,
-            stop: CancellationToken::new(),
+            stop,
             events: TaskTracker::new(),
             writer,
             scheduler: std::sync::Mutex::new(None),
+            heartbeat,
             store,
         })
     }
@@ -159,14 +186,46 @@ impl Runtime {
                 Ok(Err(e)) => error!(error = %e, "the scheduler task ended abnormally"),
                 Ok(Ok(())) => {}
                 Err(_) => {
-                    warn!(
-                        "the scheduler did not stop in time; its claims are retried after their lease"
-                    );
+                    warn!("the scheduler did not stop in time; the next start finishes its claims");
                     scheduler.abort();
                 }
             }
         }
+        self.heartbeat.abort();
+        // Claims cut short are free at once for a restart or another process.
+        if let Err(e) = self.practice.retire_process().await {
+            warn!(error = %e, "could not remove this process's row; others wait for its heartbeat to lapse");
+        }
         self.store.close().await;
+    }
+}
+
+/// Renews the process's heartbeat every [`HEARTBEAT_EVERY`] of `clock` until `stop`.
+/// A failed write is logged and retried at the next beat: three missed beats in a
+/// row make other processes take this one's claims ([`crate::store::processes::PROCESS_LAPSE`]).
+async fn heartbeat(
+    practice: Practice,
+    clock: Arc<dyn Clock>,
+    shards: Option<String>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = clock.now() + HEARTBEAT_EVERY;
+        tokio::select! {
+            () = clock.sleep_until(next) => {}
+            () = stop.cancelled() => return,
+        }
+        match practice
+            .heartbeat(shards.as_deref(), started_at, clock.now())
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => warn!(
+                "this process's row was gone (taken for dead after a stall) and is registered again"
+            ),
+            Err(e) => warn!(error = %e, "could not renew this process's heartbeat"),
+        }
     }
 }
 

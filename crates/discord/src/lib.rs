@@ -129,6 +129,12 @@ impl Shards {
         total: 1,
     };
 
+    /// `FIRST-LAST/TOTAL` for the process list in `prepbot status`; `None` when the
+    /// process serves every shard.
+    pub fn range_text(&self) -> Option<String> {
+        (*self != Shards::ALL).then(|| format!("{}-{}/{}", self.first, self.last, self.total))
+    }
+
     /// Reads `FIRST-LAST/TOTAL` or `N/TOTAL`.
     pub fn parse(text: &str) -> Result<Shards, ConfigError> {
         let bad = || ConfigError::BadShards(text.to_string());
@@ -280,6 +286,7 @@ pub async fn run(
             database_url: &config.database_url,
             claim_lease: config.claim_lease,
             catch_up_grace: config.catch_up_grace,
+            shards: config.shards.range_text(),
         },
         clock.clone(),
     )

@@ -106,6 +106,7 @@ pub async fn run(
             database_url: &config.database_url,
             claim_lease: config.claim_lease,
             catch_up_grace: config.catch_up_grace,
+            shards: None,
         },
         clock.clone(),
     )

@@ -52,7 +52,17 @@ struct Row {
     edited_at: Option<i64>,
     withdrawn_at: Option<i64>,
 }
-from_row!(Row { channel_id, message_id, drop_id, member_id, member_name, body, posted_at, edited_at, withdrawn_at });
+from_row!(Row {
+    channel_id,
+    message_id,
+    drop_id,
+    member_id,
+    member_name,
+    body,
+    posted_at,
+    edited_at,
+    withdrawn_at
+});
 
 impl TryFrom<Row> for StoredAnswer {
     type Error = StoreError;

@@ -59,7 +59,23 @@ struct Row {
     active_from: i64,
     pause_reason: Option<String>,
 }
-from_row!(Row { id, platform, workspace_id, conversation_id, name, drop_time, time_zone, days, reveal_after_hours, pool_topic, pool_difficulty, pool_kind, paused, active_from, pause_reason });
+from_row!(Row {
+    id,
+    platform,
+    workspace_id,
+    conversation_id,
+    name,
+    drop_time,
+    time_zone,
+    days,
+    reveal_after_hours,
+    pool_topic,
+    pool_difficulty,
+    pool_kind,
+    paused,
+    active_from,
+    pause_reason
+});
 
 impl TryFrom<Row> for Channel {
     type Error = StoreError;

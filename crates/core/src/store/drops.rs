@@ -35,10 +35,13 @@ pub struct DropRecord {
     pub message_id: Option<String>,
     pub thread_id: Option<String>,
     pub failure: Option<String>,
+    /// The process (`processes.id`) holding the claim or the reveal lease; `None`
+    /// when nobody is working on it (done, or waiting to retry after a failure).
+    pub holder: Option<String>,
 }
 
 const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
-     claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure";
+     claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure, holder";
 
 struct Row {
     id: i64,
@@ -57,11 +60,41 @@ struct Row {
     message_id: Option<String>,
     thread_id: Option<String>,
     failure: Option<String>,
+    holder: Option<String>,
 }
-from_row!(Row { id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure });
+from_row!(Row {
+    id,
+    channel_id,
+    local_date,
+    state,
+    question_id,
+    seq,
+    due_at,
+    reveal_due_at,
+    claimed_at,
+    lease_until,
+    attempts,
+    posted_at,
+    revealed_at,
+    message_id,
+    thread_id,
+    failure,
+    holder
+});
 
 fn opt_instant(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
     v.map(instant).transpose()
+}
+
+/// A claim or reveal lease to take: by which process, at `now`, until when.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    /// The registered process taking it (`processes.id`); `None` for a process that
+    /// never registered (the demo, tests of one process): its claims then hold by
+    /// their lease alone.
+    pub holder: Option<&'a str>,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
 }
 
 impl TryFrom<Row> for DropRecord {
@@ -84,6 +117,7 @@ impl TryFrom<Row> for DropRecord {
             message_id: r.message_id,
             thread_id: r.thread_id,
             failure: r.failure,
+            holder: r.holder,
         })
     }
 }
@@ -214,20 +248,20 @@ pub async fn in_state(conn: &mut Conn, state: DropState) -> Result<Vec<DropRecor
 
 /// Drops in a state, across channels, by id, each with its channel's platform (what
 /// the scheduler's agenda routes by).
-pub async fn in_state_with_platform(
-    conn: &mut Conn,
-    state: DropState,
-) -> Result<Vec<(DropRecord, Platform)>> {
+pub async fn in_state_with_platform(conn: &mut Conn, state: DropState) -> Result<Vec<InState>> {
     on!(conn, conn => {
         struct WithPlatform {
             drop: Row,
             platform: String,
+            holder_heard_at: Option<i64>,
         }
-        from_row!(WithPlatform { platform } flatten { drop });
+        from_row!(WithPlatform { platform, holder_heard_at } flatten { drop });
         // CROSS JOIN: the drops in the state first (drops_in_state), then each one's
-        // channel by its key.
+        // channel by its key, and its holder's heartbeat by the process id.
         let rows: Vec<WithPlatform> = sqlx::query_as(&format!(
-            "SELECT {}, c.platform FROM drops d {} channels c ON c.id = d.channel_id \
+            "SELECT {}, c.platform, p.heard_at AS holder_heard_at \
+             FROM drops d {} channels c ON c.id = d.channel_id \
+             LEFT JOIN processes p ON p.id = d.holder \
              WHERE d.state = $1 ORDER BY d.id",
             joined_columns(),
             ordered_join(&*conn)
@@ -237,11 +271,23 @@ pub async fn in_state_with_platform(
         .await?;
         rows.into_iter()
             .map(|r| {
-                let platform = r.platform.parse().map_err(StoreError::Corrupt)?;
-                Ok((DropRecord::try_from(r.drop)?, platform))
+                Ok(InState {
+                    platform: r.platform.parse().map_err(StoreError::Corrupt)?,
+                    holder_heard_at: opt_instant(r.holder_heard_at)?,
+                    drop: DropRecord::try_from(r.drop)?,
+                })
             })
             .collect()
     })
+}
+
+/// A drop in a state, with its channel's platform and, when its lease names a
+/// registered process, that process's last heartbeat.
+#[derive(Debug, Clone)]
+pub struct InState {
+    pub drop: DropRecord,
+    pub platform: Platform,
+    pub holder_heard_at: Option<DateTime<Utc>>,
 }
 
 /// Drops of every channel of a workspace that are out or going out (claimed or
@@ -269,20 +315,33 @@ pub async fn open_in_workspace(
     })
 }
 
+/// Drops being posted or revealed whose lease names a holder, by holder then id
+/// (`prepbot status`: the claims each process holds). Through `drops_in_state`.
+pub async fn held(conn: &mut Conn) -> Result<Vec<DropRecord>> {
+    on!(conn, conn => {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM drops \
+             WHERE state IN ('claimed', 'posted') AND holder IS NOT NULL ORDER BY holder, id"
+        ))
+        .fetch_all(conn)
+        .await?;
+        rows.into_iter().map(DropRecord::try_from).collect()
+    })
+}
+
 /// Inserts a claimed drop; `None` when that channel and date already have a row.
 pub async fn insert_claimed(
     conn: &mut Conn,
     channel_id: i64,
     occ: &Occurrence,
     question_id: &str,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
+    lease: Lease<'_>,
 ) -> Result<Option<i64>> {
     on!(conn, conn => {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO drops (channel_id, local_date, state, question_id, due_at, reveal_due_at, \
-                 claimed_at, lease_until, attempts) \
-             VALUES ($1, $2, 'claimed', $3, $4, $5, $6, $7, 1) \
+                 claimed_at, lease_until, attempts, holder) \
+             VALUES ($1, $2, 'claimed', $3, $4, $5, $6, $7, 1, $8) \
              ON CONFLICT (channel_id, local_date) DO NOTHING RETURNING id",
         )
         .bind(channel_id)
@@ -290,8 +349,9 @@ pub async fn insert_claimed(
         .bind(question_id)
         .bind(epoch(occ.drop_at))
         .bind(epoch(occ.reveal_at))
-        .bind(epoch(now))
-        .bind(epoch(lease_until))
+        .bind(epoch(lease.now))
+        .bind(epoch(lease.until))
+        .bind(lease.holder)
         .fetch_optional(conn)
         .await?;
         Ok(id)
@@ -305,20 +365,20 @@ pub async fn reclaim(
     id: i64,
     occ: &Occurrence,
     question_id: &str,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
+    lease: Lease<'_>,
 ) -> Result<bool> {
     on!(conn, conn => {
         let done = sqlx::query(
             "UPDATE drops SET state = 'claimed', question_id = $1, due_at = $2, reveal_due_at = $3, \
-                 claimed_at = $4, lease_until = $5, attempts = 1, failure = NULL \
-             WHERE id = $6 AND state IN ('missed', 'failed')",
+                 claimed_at = $4, lease_until = $5, attempts = 1, failure = NULL, holder = $6 \
+             WHERE id = $7 AND state IN ('missed', 'failed')",
         )
         .bind(question_id)
         .bind(epoch(occ.drop_at))
         .bind(epoch(occ.reveal_at))
-        .bind(epoch(now))
-        .bind(epoch(lease_until))
+        .bind(epoch(lease.now))
+        .bind(epoch(lease.until))
+        .bind(lease.holder)
         .bind(id)
         .execute(conn)
         .await?;
@@ -366,22 +426,39 @@ pub async fn insert_failed(
     })
 }
 
-/// Takes the lease of a claimed drop whose lease expired (a retry). `false` if
-/// someone else holds it or it is no longer claimed.
-pub async fn renew_claim(
-    conn: &mut Conn,
-    id: i64,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-) -> Result<bool> {
+/// Takes the lease of a claimed drop to post it again: its lease ran out, or its
+/// holder is dead ([`super::processes`]). `false` if a live process holds it or it
+/// is no longer claimed.
+pub async fn renew_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
+    on!(conn, conn => {
+        let done = sqlx::query(&format!(
+            "UPDATE drops SET lease_until = $1, holder = $2, attempts = attempts + 1 \
+             WHERE id = $3 AND state = 'claimed' AND {}",
+            super::processes::lease_free_sql("$4", "$2", "$5")
+        ))
+        .bind(epoch(lease.until))
+        .bind(lease.holder)
+        .bind(id)
+        .bind(epoch(lease.now))
+        .bind(epoch(lease.now - super::processes::PROCESS_LAPSE))
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
+}
+
+/// Takes the lease of a claimed drop whatever it says: `/drop` finishing today's
+/// drop whose holder is dead or that waits to retry. The caller has checked, in the
+/// same write transaction, that no live process is posting it.
+pub async fn take_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
     on!(conn, conn => {
         let done = sqlx::query(
-            "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
-             WHERE id = $2 AND state = 'claimed' AND (lease_until IS NULL OR lease_until <= $3)",
+            "UPDATE drops SET lease_until = $1, holder = $2, attempts = attempts + 1 \
+             WHERE id = $3 AND state = 'claimed'",
         )
-        .bind(epoch(lease_until))
+        .bind(epoch(lease.until))
+        .bind(lease.holder)
         .bind(id)
-        .bind(epoch(now))
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -410,7 +487,7 @@ pub async fn mark_posted(
     on!(conn, conn => {
         let done = sqlx::query(
             "UPDATE drops SET state = 'posted', seq = $1, message_id = $2, thread_id = $3, posted_at = $4, \
-                 lease_until = NULL, failure = NULL, attempts = 0 \
+                 lease_until = NULL, holder = NULL, failure = NULL, attempts = 0 \
              WHERE id = $5 AND state = 'claimed'",
         )
         .bind(seq as i64)
@@ -446,7 +523,8 @@ pub async fn record_failure(
     on!(conn, conn => {
         match retry_at {
             Some(at) => sqlx::query(
-                "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'claimed'",
+                "UPDATE drops SET lease_until = $1, holder = NULL, failure = $2 \
+                 WHERE id = $3 AND state = 'claimed'",
             )
             .bind(epoch(at))
             .bind(failure)
@@ -455,7 +533,7 @@ pub async fn record_failure(
             .await?,
             None => {
                 sqlx::query(
-                    "UPDATE drops SET state = 'failed', lease_until = NULL, failure = $1 \
+                    "UPDATE drops SET state = 'failed', lease_until = NULL, holder = NULL, failure = $1 \
                      WHERE id = $2 AND state = 'claimed'",
                 )
                 .bind(failure)
@@ -468,21 +546,20 @@ pub async fn record_failure(
     })
 }
 
-/// Takes the reveal lease of an open drop. `false` if it is held or not open.
-pub async fn lease_reveal(
-    conn: &mut Conn,
-    id: i64,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-) -> Result<bool> {
+/// Takes the reveal lease of an open drop. `false` if a live process holds it, it
+/// waits to retry, or it is not open.
+pub async fn lease_reveal(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
     on!(conn, conn => {
-        let done = sqlx::query(
-            "UPDATE drops SET lease_until = $1, attempts = attempts + 1 \
-             WHERE id = $2 AND state = 'posted' AND (lease_until IS NULL OR lease_until <= $3)",
-        )
-        .bind(epoch(lease_until))
+        let done = sqlx::query(&format!(
+            "UPDATE drops SET lease_until = $1, holder = $2, attempts = attempts + 1 \
+             WHERE id = $3 AND state = 'posted' AND {}",
+            super::processes::lease_free_sql("$4", "$2", "$5")
+        ))
+        .bind(epoch(lease.until))
+        .bind(lease.holder)
         .bind(id)
-        .bind(epoch(now))
+        .bind(epoch(lease.now))
+        .bind(epoch(lease.now - super::processes::PROCESS_LAPSE))
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -498,7 +575,8 @@ pub async fn retry_reveal_at(
 ) -> Result<()> {
     on!(conn, conn => {
         sqlx::query(
-            "UPDATE drops SET lease_until = $1, failure = $2 WHERE id = $3 AND state = 'posted'",
+            "UPDATE drops SET lease_until = $1, holder = NULL, failure = $2 \
+             WHERE id = $3 AND state = 'posted'",
         )
         .bind(epoch(retry_at))
         .bind(failure)
@@ -519,7 +597,7 @@ pub async fn mark_revealed(
 ) -> Result<bool> {
     on!(conn, conn => {
         let done = sqlx::query(
-            "UPDATE drops SET state = 'revealed', revealed_at = $1, lease_until = NULL, failure = $2 \
+            "UPDATE drops SET state = 'revealed', revealed_at = $1, lease_until = NULL, holder = NULL, failure = $2 \
              WHERE id = $3 AND state = 'posted'",
         )
         .bind(epoch(revealed_at))
@@ -568,7 +646,7 @@ pub async fn count_by_state(conn: &mut Conn, channel_id: i64) -> Result<Vec<(Dro
 /// generator's history (`crate::seed`), never the bot's own path.
 pub async fn insert_history(conn: &mut Conn, rows: &[DropRecord]) -> Result<()> {
     on!(conn, conn => {
-        // 16 bound parameters a row, 1,600 a statement: well under SQLite's 32,766.
+        // 17 bound parameters a row, 1,700 a statement: well under SQLite's 32,766.
         for chunk in rows.chunks(100) {
             let mut q = super::backend::query_builder(&*conn, format!("INSERT INTO drops ({COLUMNS}) "));
             q.push_values(chunk, |mut b, d| {
@@ -587,7 +665,8 @@ pub async fn insert_history(conn: &mut Conn, rows: &[DropRecord]) -> Result<()> 
                     .push_bind(d.revealed_at.map(epoch))
                     .push_bind(d.message_id.clone())
                     .push_bind(d.thread_id.clone())
-                    .push_bind(d.failure.clone());
+                    .push_bind(d.failure.clone())
+                    .push_bind(d.holder.clone());
             });
             q.build().persistent(false).execute(&mut *conn).await?;
         }

@@ -28,7 +28,16 @@ struct Row {
     last_seq: i64,
     last_answered_at: i64,
 }
-from_row!(Row { channel_id, member_id, member_name, current_streak, best_streak, total_on_time, last_seq, last_answered_at });
+from_row!(Row {
+    channel_id,
+    member_id,
+    member_name,
+    current_streak,
+    best_streak,
+    total_on_time,
+    last_seq,
+    last_answered_at
+});
 
 impl TryFrom<Row> for MemberStats {
     type Error = StoreError;

@@ -18,6 +18,7 @@ pub mod drops;
 pub mod forgotten;
 pub mod ids;
 pub mod member_stats;
+pub mod processes;
 pub mod rotation;
 mod upgrade;
 
@@ -48,16 +49,18 @@ pub use backend::WriteTx;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The SQLite schema (`migrations/sqlite/`).
-static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
-    migrator(include!(concat!(env!("OUT_DIR"), "/sqlite_migrations.rs")))
-});
+static MIGRATOR: LazyLock<Migrator> =
+    LazyLock::new(|| migrator(include!(concat!(env!("OUT_DIR"), "/sqlite_migrations.rs"))));
 
 /// The PostgreSQL schema (`migrations/postgres/`), kept equal to what the SQLite
 /// migrations build: every schema change lands in both directories in one commit,
 /// and `tests/it/schemas.rs` compares the two schemas column by column and index
 /// by index.
 pub static POSTGRES_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
-    migrator(include!(concat!(env!("OUT_DIR"), "/postgres_migrations.rs")))
+    migrator(include!(concat!(
+        env!("OUT_DIR"),
+        "/postgres_migrations.rs"
+    )))
 });
 
 /// What `sqlx::migrate!` would build from the same files (build.rs lists them): the

@@ -10,7 +10,9 @@ use prepbot_core::chat::Platform;
 use prepbot_core::engine::DropState;
 use prepbot_core::engine::schedule::Days;
 use prepbot_core::practice::{LEASE, Practice, PracticeError};
+use prepbot_core::process::ProcessIdentity;
 use prepbot_core::scheduler::{drop_now, run_due};
+use prepbot_core::store::processes::PROCESS_LAPSE;
 use prepbot_core::store::{Store, drops};
 use prepbot_testkit::*;
 
@@ -184,11 +186,20 @@ async fn a_restart_after_the_drop_instant_posts_late_and_after_the_reveal_record
 }
 
 #[tokio::test]
-async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_lease() {
+async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_once_its_holder_lapses() {
     let (store, _dir) = fresh_store().await;
     let bank = Arc::new(small_bank(3));
-    let a = Practice::new(store.clone(), bank.clone());
-    let b = Practice::new(store, bank);
+    // Two registered processes on two machines.
+    let t = utc("2026-01-05T09:00:00Z");
+    let on_host = |host: &str| ProcessIdentity {
+        id: format!("process-on-{host}"),
+        host: host.into(),
+        pid: 7,
+    };
+    let a = Practice::new(store.clone(), bank.clone()).with_process(on_host("a"));
+    let b = Practice::new(store.clone(), bank).with_process(on_host("b"));
+    a.register_process(None, t).await.unwrap();
+    b.register_process(None, t).await.unwrap();
     let (ch, _) = a
         .setup_channel(
             setup("09:00", "UTC", Days::DAILY, 8),
@@ -197,7 +208,6 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
         )
         .await
         .unwrap();
-    let t = utc("2026-01-05T09:00:00Z");
     let (first, second) = tokio::join!(
         a.claim_scheduled_drop(ch.key, t),
         b.claim_scheduled_drop(ch.key, t)
@@ -208,16 +218,43 @@ async fn two_processes_claim_a_drop_once_and_a_dead_claim_is_retried_after_its_l
         1,
         "exactly one process wins the claim"
     );
+    let other = if claims[0].is_some() { &b } else { &a };
 
-    // The winner dies before posting. Within the lease nothing is retried...
+    // The winner's heartbeat (at t) holds: nothing is retried; the other process
+    // wakes when it would lapse, well before the lease ends ...
     let out = Recording::default();
-    let (report, wake) = out.pass(&b, t + Duration::seconds(30)).await;
+    let (report, wake) = out.pass(other, t + Duration::seconds(10)).await;
     assert!(report.posted.is_empty());
-    assert_eq!(wake, Some(t + LEASE));
-    // ...after it, the other process posts the same drop, once.
-    let (report, _) = out.pass(&b, t + LEASE).await;
+    assert_eq!(wake, Some(t + PROCESS_LAPSE));
+    assert!(PROCESS_LAPSE < LEASE);
+    // ... and, the winner having died before posting, posts the same drop, once.
+    let (report, _) = out.pass(other, t + PROCESS_LAPSE).await;
     assert_eq!(report.posted.len(), 1);
     assert_eq!(report.posted[0].local_date, date("2026-01-05"));
+    assert_eq!(out.drop_count(), 1);
+}
+
+/// A process's own claim (its post timed out) waits for its lease: the scheduler
+/// gives up on an operation well within it, so nothing of it is still running.
+#[tokio::test]
+async fn a_processs_own_claim_is_retried_after_its_lease() {
+    let (p, _dir) = practice_with(small_bank(3)).await;
+    let (ch, _) = p
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 8),
+            1,
+            utc("2026-01-05T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let t = utc("2026-01-05T09:00:00Z");
+    p.claim_scheduled_drop(ch.key, t).await.unwrap().unwrap();
+    let out = Recording::default();
+    let (report, wake) = out.pass(&p, t + Duration::seconds(30)).await;
+    assert!(report.posted.is_empty());
+    assert_eq!(wake, Some(t + LEASE));
+    let (report, _) = out.pass(&p, t + LEASE).await;
+    assert_eq!(report.posted.len(), 1);
     assert_eq!(out.drop_count(), 1);
 }
 

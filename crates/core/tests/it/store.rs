@@ -7,6 +7,15 @@ use prepbot_core::engine::schedule::{Days, Occurrence};
 use prepbot_core::store::{Store, StoreError, answers, channels, drops};
 use prepbot_testkit::*;
 
+/// A claim taken by a test "process" at `now`, lasting no time (as before holders).
+fn lease(now: chrono::DateTime<chrono::Utc>) -> drops::Lease<'static> {
+    drops::Lease {
+        holder: Some("test"),
+        now,
+        until: now,
+    }
+}
+
 #[tokio::test]
 async fn migrations_set_up_wal_foreign_keys_and_every_table() {
     let (store, dir) = fresh_sqlite_store().await;
@@ -37,6 +46,7 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "early_message_events",
             "forgotten_members",
             "member_stats",
+            "processes",
             "rotation_used",
             "rotations"
         ]
@@ -161,11 +171,11 @@ async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
     let occ = occurrence("2026-01-05");
-    let first = drops::insert_claimed(&mut tx, key, &occ, "q1", now, now)
+    let first = drops::insert_claimed(&mut tx, key, &occ, "q1", lease(now))
         .await
         .unwrap();
     assert!(first.is_some());
-    let second = drops::insert_claimed(&mut tx, key, &occ, "q2", now, now)
+    let second = drops::insert_claimed(&mut tx, key, &occ, "q2", lease(now))
         .await
         .unwrap();
     assert!(second.is_none(), "the helper reports the conflict");
@@ -178,7 +188,7 @@ async fn a_second_drop_for_the_same_channel_and_date_is_impossible() {
     .await;
     assert!(raw.is_err());
     // Nor a drop for a channel that does not exist (foreign key).
-    let orphan = drops::insert_claimed(&mut tx, 12345, &occ, "q1", now, now).await;
+    let orphan = drops::insert_claimed(&mut tx, 12345, &occ, "q1", lease(now)).await;
     assert!(orphan.is_err());
     tx.commit().await.unwrap();
 }
@@ -189,11 +199,11 @@ async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
     let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
-    let a = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+    let a = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", lease(now))
         .await
         .unwrap()
         .unwrap();
-    let b = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-06"), "q2", now, now)
+    let b = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-06"), "q2", lease(now))
         .await
         .unwrap()
         .unwrap();
@@ -233,7 +243,7 @@ async fn platform_ids_above_i64_max_round_trip_through_the_store() {
     let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
-    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", lease(now))
         .await
         .unwrap()
         .unwrap();
@@ -289,7 +299,7 @@ async fn sql_text_is_bound_never_spliced() {
     let key = with_channel(&store).await;
     let mut tx = store.write().await.unwrap();
     let now = utc("2026-01-05T09:00:00Z");
-    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", lease(now))
         .await
         .unwrap()
         .unwrap();
@@ -421,7 +431,7 @@ async fn a_backup_taken_while_another_connection_writes_is_a_consistent_copy() {
     let now = utc("2026-01-05T09:00:00Z");
     let drop_id = {
         let mut tx = store.write().await.unwrap();
-        let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", now, now)
+        let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", lease(now))
             .await
             .unwrap()
             .unwrap();
