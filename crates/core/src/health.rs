@@ -131,10 +131,14 @@ pub fn describe(h: &adapter_health::Stored, now: DateTime<Utc>) -> String {
         );
     }
     format!(
-        "{}: {} since {since} (heartbeat {})",
+        "{}: {} since {since} (heartbeat {}){}",
         h.platform,
         AdapterState::words(&h.state),
-        ago(h.heard_at)
+        ago(h.heard_at),
+        h.detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default()
     )
 }
 

@@ -31,7 +31,8 @@ use crate::store::channels::Channel;
 use crate::store::drops::{DropRecord, Lease};
 use crate::store::member_stats::MemberStats;
 use crate::store::{
-    Conn, Store, StoreError, answers, channels, drops, forgotten, member_stats, processes, rotation,
+    Conn, Store, StoreError, answers, channels, drops, forgotten, member_stats, notify, processes,
+    rotation,
 };
 
 /// How long a claim or reveal lease lasts before another attempt may take it over.
@@ -515,6 +516,7 @@ impl Practice {
         let channel = channels::get(&mut tx, channel.key)
             .await?
             .ok_or_else(|| StoreError::Corrupt("a channel vanished while set up".into()))?;
+        notify::agenda_changed(&mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
         let next = channel
             .schedule
@@ -558,6 +560,7 @@ impl Practice {
         let channel = channels::get(&mut tx, channel_id)
             .await?
             .ok_or(PracticeError::NotConfigured)?;
+        notify::agenda_changed(&mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(channel)
     }
@@ -573,6 +576,7 @@ impl Practice {
                 "the channel is gone; its schedule is paused, not deleted"
             );
         }
+        notify::agenda_changed(&mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
@@ -618,6 +622,7 @@ impl Practice {
         if !removed {
             return Err(PracticeError::NotConfigured);
         }
+        notify::agenda_changed(&mut tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
         info!(
             channel = channel_id,

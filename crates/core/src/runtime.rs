@@ -64,6 +64,8 @@ pub struct Runtime {
     /// and Slack at once) can each start it through `&Runtime`; it starts once.
     scheduler: std::sync::Mutex<Option<JoinHandle<()>>>,
     heartbeat: JoinHandle<()>,
+    /// On PostgreSQL: wakes the scheduler when another process changes the agenda.
+    agenda_listener: Option<JoinHandle<()>>,
     store: Store,
 }
 
@@ -99,6 +101,16 @@ impl Runtime {
         info!(process = %ProcessIdentity::short_id(&practice.process().id), pid = practice.process().pid, "registered this process");
         let (answers, writer) = AnswerWriter::start(practice.clone());
         let stop = CancellationToken::new();
+        let wake = Arc::new(Notify::new());
+        // On PostgreSQL, other processes' changes to the agenda wake this scheduler.
+        let agenda_listener = match store.listen_agenda().await? {
+            Some(listener) => Some(tokio::spawn(follow_agenda(
+                listener,
+                wake.clone(),
+                stop.clone(),
+            ))),
+            None => None,
+        };
         let heartbeat = tokio::spawn(heartbeat(
             practice.clone(),
             clock.clone(),
@@ -109,13 +121,14 @@ impl Runtime {
         Ok(Runtime {
             practice,
             clock,
-            wake: Arc::new(Notify::new()),
+            wake,
             answers,
             stop,
             events: TaskTracker::new(),
             writer,
             scheduler: std::sync::Mutex::new(None),
             heartbeat,
+            agenda_listener,
             store,
         })
     }
@@ -192,11 +205,48 @@ impl Runtime {
             }
         }
         self.heartbeat.abort();
+        if let Some(listener) = &self.agenda_listener {
+            listener.abort();
+        }
         // Claims cut short are free at once for a restart or another process.
         if let Err(e) = self.practice.retire_process().await {
             warn!(error = %e, "could not remove this process's row; others wait for its heartbeat to lapse");
         }
         self.store.close().await;
+    }
+}
+
+/// Wakes the scheduler whenever a process sharing the database changes the agenda,
+/// and after every reconnect of the listener (changes made meanwhile were not
+/// heard). While PostgreSQL is unreachable it retries every few seconds; the
+/// scheduler still wakes by itself at its next item.
+async fn follow_agenda(
+    mut listener: crate::store::notify::AgendaListener,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    use crate::store::notify::AgendaEvent;
+    loop {
+        let heard = tokio::select! {
+            heard = listener.next() => heard,
+            () = stop.cancelled() => return,
+        };
+        match heard {
+            Ok(AgendaEvent::Changed) => wake.notify_one(),
+            Ok(AgendaEvent::Reconnected) => {
+                warn!(
+                    "the agenda listener lost its connection and is reconnecting; looking at the agenda again"
+                );
+                wake.notify_one();
+            }
+            Err(e) => {
+                warn!(error = %e, "the agenda listener cannot reach the database; retrying in 5 s");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        }
     }
 }
 

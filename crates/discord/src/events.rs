@@ -149,10 +149,9 @@ async fn handle(event: &FullEvent, data: &Data) -> Result<(), CommandError> {
             data.health.clone(),
         );
         tokio::spawn(async move {
-            use prepbot_core::health::AdapterState;
-            health.set(AdapterState::CatchingUp, None).await;
+            health.catching_up().await;
             super::backfill::run(&practice, outbound.rest(), &acks, now).await;
-            health.set(AdapterState::Connected, None).await;
+            health.caught_up().await;
         });
     }
     Ok(())

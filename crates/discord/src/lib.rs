@@ -27,6 +27,7 @@ pub mod outbound;
 pub mod pacer;
 pub mod render;
 pub mod rest;
+pub mod shard_health;
 pub mod startup;
 pub mod tracked;
 
@@ -268,8 +269,9 @@ pub struct Data {
     pub sessions: std::sync::atomic::AtomicUsize,
     /// Each member's command budget (see `limit`).
     pub limits: limit::MemberLimiter,
-    /// Where the adapter's state goes for `prepbot status`.
-    pub health: HealthRecorder,
+    /// Where the adapter's state goes for `prepbot status`: catch-ups and shard
+    /// reconnects, decided in one place.
+    pub health: Arc<shard_health::ShardHealth>,
 }
 
 pub type Context<'a> = poise::Context<'a, Data, CommandError>;
@@ -422,6 +424,7 @@ async fn serve_recording(
         acks: acks.clone(),
         clock: clock.clone(),
     };
+    let shard_health = shard_health::ShardHealth::new(health.clone());
     let data = Data {
         practice: practice.clone(),
         clock: clock.clone(),
@@ -430,7 +433,7 @@ async fn serve_recording(
         acks: acks.clone(),
         sessions: std::sync::atomic::AtomicUsize::new(0),
         limits: limit::MemberLimiter::default(),
-        health: health.clone(),
+        health: shard_health.clone(),
     };
     let bot_user = outbound.clone();
 
@@ -510,6 +513,13 @@ async fn serve_recording(
         std::pin::pin!(client.start_shard_range(shards.first..shards.last, shards.total));
     let mut setup_pending = true;
     let mut on_ready = Some(on_ready);
+    let watching = tokio_util::sync::CancellationToken::new();
+    let watcher = tokio::spawn(shard_health::watch(
+        shard_manager.clone(),
+        shards.first..=shards.last,
+        shard_health.clone(),
+        watching.clone(),
+    ));
     let outcome = loop {
         tokio::select! {
             result = &mut connection => {
@@ -527,14 +537,13 @@ async fn serve_recording(
                             outbound.rest().clone(),
                             acks.clone(),
                             clock.clone(),
-                            health.clone(),
+                            shard_health.clone(),
                         );
                         if let Some(ready) = on_ready.take() {
-                            let health = health.clone();
                             ready(outbound.clone(), Box::pin(async move {
-                                health.set(AdapterState::CatchingUp, None).await;
+                                health.catching_up().await;
                                 backfill::run(&practice, &rest, &acks, clock.now()).await;
-                                health.set(AdapterState::Connected, None).await;
+                                health.caught_up().await;
                             }));
                         }
                     }
@@ -548,6 +557,8 @@ async fn serve_recording(
             }
         }
     };
+    watching.cancel();
+    let _ = watcher.await;
     // Stop taking events; the caller's runtime drains the rest in order.
     shard_manager.shutdown_all().await;
     outcome

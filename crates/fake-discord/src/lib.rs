@@ -323,6 +323,10 @@ struct Inner {
     gateway: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
     identified: Notify,
     identifies: AtomicUsize,
+    /// While set, an IDENTIFY gets no READY: the session stays half open, as when
+    /// Discord is slow to accept a new session. Held READYs go out on release.
+    hold_ready: AtomicBool,
+    held_ready: Mutex<Vec<(mpsc::UnboundedSender<Outgoing>, [u64; 2])>>,
     /// When each IDENTIFY arrived.
     identify_times: Mutex<Vec<Instant>>,
     /// The `[shard id, total]` each IDENTIFY named.
@@ -416,6 +420,8 @@ impl FakeDiscord {
             gateway: Mutex::new(None),
             identified: Notify::new(),
             identifies: AtomicUsize::new(0),
+            hold_ready: AtomicBool::new(false),
+            held_ready: Mutex::new(Vec::new()),
             identify_times: Mutex::new(Vec::new()),
             identify_shards: Mutex::new(Vec::new()),
             recording: AtomicBool::new(true),
@@ -671,6 +677,18 @@ impl FakeDiscord {
         }
     }
 
+    /// While `hold` is set, IDENTIFY gets no READY (the new session stays half
+    /// open); clearing it sends the READYs held back.
+    pub fn hold_ready(&self, hold: bool) {
+        self.inner.hold_ready.store(hold, Ordering::SeqCst);
+        if !hold {
+            let held = std::mem::take(&mut *self.inner.held_ready.lock().unwrap());
+            for (tx, shard) in held {
+                send_ready(&self.inner, &tx, shard);
+            }
+        }
+    }
+
     /// Sends a raw gateway payload (an opcode other than dispatch, say).
     pub fn send_raw(&self, payload: Value) {
         let gateway = self.inner.gateway.lock().unwrap();
@@ -896,14 +914,10 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
                     payload["d"]["shard"][1].as_u64().unwrap_or(1).max(1),
                 ];
                 inner.identify_shards.lock().unwrap().push(shard);
-                let mut ready = fixtures::ready(inner.port);
-                ready["shard"] = json!(shard);
-                let _ = tx.send(frame(&inner, "READY", ready).into());
-                // As Discord does: each server to the shard (id >> 22) % total only.
-                let on_this_shard = |guild: u64| (guild >> 22) % shard[1] == shard[0];
-                for guild in [GUILD_A, GUILD_B].into_iter().filter(|g| on_this_shard(*g)) {
-                    let _ = tx
-                        .send(frame(&inner, "GUILD_CREATE", fixtures::guild_create(guild)).into());
+                if inner.hold_ready.load(Ordering::SeqCst) {
+                    inner.held_ready.lock().unwrap().push((tx.clone(), shard));
+                } else {
+                    send_ready(&inner, &tx, shard);
                 }
                 inner.identifies.fetch_add(1, Ordering::SeqCst);
                 inner.identified.notify_waiters();
@@ -912,6 +926,18 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
         }
     }
     writer.abort();
+}
+
+/// READY for a session on `shard`, then its servers' GUILD_CREATEs.
+fn send_ready(inner: &Inner, tx: &mpsc::UnboundedSender<Outgoing>, shard: [u64; 2]) {
+    let mut ready = fixtures::ready(inner.port);
+    ready["shard"] = json!(shard);
+    let _ = tx.send(frame(inner, "READY", ready).into());
+    // As Discord does: each server to the shard (id >> 22) % total only.
+    let on_this_shard = |guild: u64| (guild >> 22) % shard[1] == shard[0];
+    for guild in [GUILD_A, GUILD_B].into_iter().filter(|g| on_this_shard(*g)) {
+        let _ = tx.send(frame(inner, "GUILD_CREATE", fixtures::guild_create(guild)).into());
+    }
 }
 
 fn take_fault(inner: &Inner, method: &str, path: &str) -> Option<Fault> {

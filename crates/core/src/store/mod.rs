@@ -18,6 +18,7 @@ pub mod drops;
 pub mod forgotten;
 pub mod ids;
 pub mod member_stats;
+pub mod notify;
 pub mod processes;
 pub mod rotation;
 mod upgrade;
@@ -516,6 +517,15 @@ impl Store {
     }
 
     /// Whether this store is on PostgreSQL.
+    /// Listens for agenda changes made by any process sharing the database
+    /// ([`notify`]); `None` on SQLite, where this process is the only one.
+    pub async fn listen_agenda(&self) -> Result<Option<notify::AgendaListener>> {
+        match &self.pools {
+            Pools::Postgres(pool) => Ok(Some(notify::AgendaListener::start(pool).await?)),
+            Pools::Sqlite { .. } => Ok(None),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.pools, Pools::Postgres(_))
     }

@@ -271,3 +271,52 @@ async fn the_bot_records_its_health_for_prepbot_status() {
     );
     store.close().await;
 }
+
+/// serenity reconnects a shard by itself; while its new session waits for Discord,
+/// `prepbot status` says the adapter is reconnecting (and which shard), then
+/// connected again once the session is back and caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_a_shard_reconnecting_by_itself_until_its_session_is_back() {
+    let bot = start_bot("2026-03-02T07:00:00Z").await;
+    let store = bot.store().await;
+    let at = utc("2026-03-02T07:00:05Z");
+    let status = || async { prepbot_core::status::report(&store, at).await.unwrap() };
+    let wait_for = |what: &'static str| {
+        let status = &status;
+        async move {
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let text = status().await;
+                if text.contains(what) {
+                    return text;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never `{what}`:\n{text}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+        }
+    };
+    wait_for("discord: connected since").await;
+
+    // Discord invalidates the session and is slow to accept the new one.
+    bot.fake.hold_ready(true);
+    let identifies = bot.fake.identifies();
+    bot.fake
+        .send_raw(json!({"op": 9, "d": false, "s": null, "t": null}));
+    bot.fake
+        .wait_until("a new IDENTIFY", WAIT, || {
+            bot.fake.identifies() > identifies
+        })
+        .await;
+    let text = wait_for("discord: connecting since").await;
+    assert!(text.contains(": reconnecting: shard 0 "), "{text}");
+
+    // Discord accepts it: connected again, once the catch-up is done.
+    bot.fake.hold_ready(false);
+    let text = wait_for("discord: connected since").await;
+    assert!(!text.contains("reconnecting"), "{text}");
+    store.close().await;
+    bot.stop().await;
+}
