@@ -1,14 +1,16 @@
 //! The real `prepbot run` binary against the fake Slack (`prepbot-fake-slack`): the
 //! tokens it needs and how it says what is missing, a rejected token as one line,
 //! the practice loop over Socket Mode with a drop at a local time in a non-UTC zone,
-//! faults on the drop's post, and no token or Socket Mode ticket in its log.
+//! faults on the drop's post, no token or Socket Mode ticket in its log, and
+//! `/prep forget me` and `/prep remove` with their confirmations, audited in the log,
+//! the forget surviving a restart's catch-up.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
 use prepbot_fake_slack::{
-    ADMIN, APP_TOKEN, BOT_TOKEN, CHANNEL, CREATOR, FakeSlack, MEMBER, Misbehave,
+    ADMIN, APP_TOKEN, BOT_TOKEN, CHANNEL, CREATOR, FakeSlack, MEMBER, MEMBER_2, Misbehave,
 };
 use serde_json::json;
 
@@ -403,4 +405,153 @@ async fn a_token_revoked_while_running_stops_the_adapter_with_one_error() {
     assert!(errors[0].contains("rejected the bot's token"), "{errors:?}");
     assert!(!log.contains(BOT_TOKEN));
     assert!(fake.top_level_posts(CHANNEL).is_empty());
+}
+
+/// How often the bot asked to react to a message (the fake refuses a repeat, so its
+/// list of reactions cannot tell).
+fn reactions_asked(fake: &FakeSlack, ts: &str) -> usize {
+    fake.calls_of("reactions.add")
+        .iter()
+        .filter(|b| b["timestamp"] == ts)
+        .count()
+}
+
+/// Whether a log line has `field=value` (a text field is quoted).
+fn has(line: &str, field: &str, value: &str) -> bool {
+    line.contains(&format!("{field}={value}")) || line.contains(&format!("{field}=\"{value}\""))
+}
+
+/// The log's lines that contain `what`.
+fn audit(log: &str, what: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains(what))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_me_outlives_a_restarts_catch_up_and_remove_delete_leaves_no_schedule() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_bot(&fake, dir.path());
+    fake.wait_until("a Socket Mode session", WAIT, |f| f.open_sockets() == 1)
+        .await;
+    let before = command(&fake, ADMIN, "setup 09:00 UTC reveal=12").await;
+    assert!(answered(&fake, before).await.starts_with("Scheduled"));
+    let before = command(&fake, ADMIN, "drop").await;
+    assert!(answered(&fake, before).await.starts_with("Posted drop #1"));
+    wait_for_today(&fake).await;
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = fake.add_message(CHANNEL, Some(&thread), MEMBER, "Mo's answer");
+    let mine = m["ts"].as_str().unwrap().to_string();
+    fake.message_event(
+        json!({"type": "message", "channel": CHANNEL, "user": MEMBER,
+        "text": "Mo's answer", "ts": mine, "thread_ts": thread}),
+    );
+    fake.wait_until("the answer acknowledged", WAIT, |f| {
+        reactions_asked(f, &mine) == 1
+    })
+    .await;
+
+    // Asked, then confirmed.
+    let before = command(&fake, MEMBER, "forget me").await;
+    assert_eq!(
+        answered(&fake, before).await,
+        "This deletes 1 stored answer and the streaks in 1 channel for good. Run `/prep forget me confirm` to do it."
+    );
+    let before = command(&fake, MEMBER, "forget me confirm").await;
+    let done = answered(&fake, before).await;
+    assert!(
+        done.starts_with("Done: 1 stored answer and the streaks in 1 channel deleted."),
+        "{done}"
+    );
+
+    // Restarted: the new session's catch-up reads the thread, Mo's answer in it
+    // still, and stores only the one posted while the bot was down.
+    let status = tokio::task::spawn_blocking(move || sigterm(&mut bot))
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    // In the log with who asked, as the core logs it for every platform (ids and
+    // counts, not the answer), and the adapter's line names the command as
+    // Discord's does. Each run starts its log afresh.
+    let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap();
+    let forgotten = audit(&log, "member forgotten");
+    assert!(
+        forgotten.len() == 1
+            && has(&forgotten[0], "by", MEMBER)
+            && has(&forgotten[0], "answers", "1")
+            && !forgotten[0].contains("Mo's answer"),
+        "{forgotten:?}"
+    );
+    assert!(
+        audit(&log, "/prep")
+            .iter()
+            .any(|l| has(l, "command", "forget me") && has(l, "user", MEMBER)),
+        "{log}"
+    );
+    let n = fake.add_message(CHANNEL, Some(&thread), MEMBER_2, "Nell's answer");
+    let nells = n["ts"].as_str().unwrap().to_string();
+    let mut bot = spawn_bot(&fake, dir.path());
+    fake.wait_until(
+        "the answer posted while down, acknowledged",
+        Duration::from_secs(30),
+        |f| reactions_asked(f, &nells) == 1,
+    )
+    .await;
+    let before = command(&fake, ADMIN, "reveal").await;
+    assert!(
+        answered(&fake, before)
+            .await
+            .starts_with("Revealed drop #1")
+    );
+    let replies: String = fake
+        .bot_replies(CHANNEL, &thread)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert!(replies.contains("1 member answered on time"), "{replies}");
+    assert_eq!(reactions_asked(&fake, &mine), 1, "not stored again");
+
+    // The schedule removed with its history: one drop, Nell's answer alone.
+    let before = command(&fake, ADMIN, "remove delete").await;
+    assert_eq!(
+        answered(&fake, before).await,
+        "This removes the schedule and deletes its history for good: 1 drop and 1 stored answer, and every streak here. Run `/prep remove delete confirm` to do it."
+    );
+    let before = command(&fake, CREATOR, "remove delete confirm").await;
+    assert_eq!(
+        answered(&fake, before).await,
+        "Removed, with its history: 1 drop and 1 stored answer deleted. Threads already posted stay in the channel."
+    );
+    let id = fake.command(CHANNEL, MEMBER, "schedule");
+    let want = id.clone();
+    fake.wait_until("the schedule's answer", WAIT, move |f| {
+        f.ack_of(&want).is_some()
+    })
+    .await;
+    let schedule = fake.ack_of(&id).unwrap()["payload"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        schedule,
+        "this channel has no schedule yet: run /prep setup here first"
+    );
+
+    let status = tokio::task::spawn_blocking(move || sigterm(&mut bot))
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap();
+    let removed = audit(&log, "schedule removed");
+    assert!(
+        removed.len() == 1
+            && has(&removed[0], "by", CREATOR)
+            && has(&removed[0], "history", "Delete"),
+        "{removed:?}"
+    );
 }

@@ -130,6 +130,39 @@ pub struct Forgotten {
     pub done: bool,
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Removal {
+    /// What it removes, as every platform's reply words it: "1 drop and 2 stored
+    /// answers".
+    pub fn counts(&self) -> String {
+        format!(
+            "{} and {}",
+            plural(self.drops, "drop", "drops"),
+            plural(self.answers, "stored answer", "stored answers")
+        )
+    }
+}
+
+impl Forgotten {
+    /// What it deletes, as every platform's reply words it: "2 stored answers and
+    /// the streaks in 1 channel".
+    pub fn counts(&self) -> String {
+        format!(
+            "{} and the streaks in {}",
+            plural(self.answers, "stored answer", "stored answers"),
+            plural(self.channels, "channel", "channels")
+        )
+    }
+
+    /// Whether there was nothing of theirs to delete.
+    pub fn nothing(&self) -> bool {
+        self.answers == 0 && self.channels == 0
+    }
+}
+
 /// A channel's schedule as a user gives it, already parsed.
 #[derive(Debug, Clone)]
 pub struct ChannelSetup {
@@ -1947,5 +1980,36 @@ impl Practice {
         Ok(member_stats::get(&mut conn, channel_id, member_id)
             .await?
             .map(|s| s.streak))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_worded_with_singulars_and_plurals() {
+        let removal = |drops, answers| Removal {
+            drops,
+            answers,
+            history: History::Keep,
+            done: false,
+        };
+        assert_eq!(removal(1, 1).counts(), "1 drop and 1 stored answer");
+        assert_eq!(removal(0, 3).counts(), "0 drops and 3 stored answers");
+        let forgotten = |channels, answers| Forgotten {
+            channels,
+            answers,
+            done: true,
+        };
+        assert_eq!(
+            forgotten(1, 1).counts(),
+            "1 stored answer and the streaks in 1 channel"
+        );
+        assert_eq!(
+            forgotten(2, 5).counts(),
+            "5 stored answers and the streaks in 2 channels"
+        );
+        assert!(forgotten(0, 0).nothing() && !forgotten(1, 0).nothing());
     }
 }

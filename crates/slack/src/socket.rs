@@ -5,8 +5,9 @@
 //!
 //! Envelopes are acknowledged when a callback returns, so callbacks only start work:
 //! an answer event is handed to a task the runtime tracks (shutdown waits for it);
-//! a lookup command answers in the acknowledgement; an admin command's work runs in
-//! such a task and answers through `response_url`. Every `hello` after the first is
+//! a lookup command answers in the acknowledgement; a command that changes things
+//! (an admin's, or `forget me`) runs in such a task and answers through
+//! `response_url`. Every `hello` after the first is
 //! a new session that may have missed events: open threads are caught up on again.
 //! The scheduler starts once, after the first session's catch-up.
 
@@ -43,7 +44,7 @@ pub enum RunError {
     Failed(anyhow::Error),
 }
 
-/// How long an admin command's work waits after its callback returned, so the
+/// How long a changing command's work waits after its callback returned, so the
 /// acknowledgement (sent by slack-morphism once the callback returns) goes out
 /// before the work's first Web API call.
 const AFTER_ACK: Duration = Duration::from_millis(100);
@@ -74,8 +75,8 @@ async fn respond(api: &SlackApi, response_url: &str, reply: &Reply) {
         warn!("a command's response_url is not a URL");
         return;
     };
-    // A reply through response_url is ephemeral unless it says otherwise; the admin
-    // subcommands' replies are all ephemeral.
+    // A reply through response_url is ephemeral unless it says otherwise; the
+    // changing subcommands' replies are all ephemeral.
     let body = SlackApiPostWebhookMessageRequest::new(
         SlackMessageContent::new().with_text(reply.text.clone()),
     );

@@ -19,6 +19,10 @@ pub async fn record(
     member_id: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
+    // Stored in whole seconds, rounded up: a message posted earlier in the same
+    // second as the forget (Slack's timestamps carry microseconds) must still count
+    // as forgotten, or catching up would store it again.
+    let at = epoch(at) + i64::from(at.timestamp_subsec_nanos() > 0);
     on!(conn, conn => {
         sqlx::query(
             "INSERT INTO forgotten_members (channel_id, member_id, forgotten_at) VALUES ($1, $2, $3) \
@@ -28,7 +32,7 @@ pub async fn record(
         )
         .bind(channel_id)
         .bind(member_id)
-        .bind(epoch(at))
+        .bind(at)
         .execute(conn)
         .await?;
         Ok(())

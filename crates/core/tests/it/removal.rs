@@ -219,3 +219,42 @@ async fn forgetting_a_member_deletes_only_theirs_and_catching_up_does_not_bring_
     assert!(edited.is_none());
     assert!(!answer_ids(&p, ch).await.contains(&"52".to_string()));
 }
+
+#[tokio::test]
+async fn a_forget_in_the_same_second_as_the_answer_still_keeps_catching_up_from_storing_it() {
+    // Slack's timestamps carry microseconds; the tombstone is stored in whole
+    // seconds. An answer posted a moment before the forget, in the same second, must
+    // not come back when the thread is listed again.
+    let (p, _dir) = practice_with(small_bank(5)).await;
+    let (ch, open_thread) = two_drops(&p).await;
+    let answered_at = utc("2026-03-03T10:30:00.300Z");
+    p.record_message(message(open_thread, 71, 7, answered_at))
+        .await
+        .unwrap()
+        .unwrap();
+    let done = p
+        .forget_member(
+            Platform::Discord,
+            &GUILD.to_string(),
+            "7",
+            "7",
+            true,
+            utc("2026-03-03T10:30:00.700Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.channels, done.answers), (1, 1));
+    let history = Relisted(vec![
+        listed(open_thread, 52, 5, utc("2026-03-03T10:00:00Z")),
+        listed(open_thread, 62, 6, utc("2026-03-03T10:00:00Z")),
+        listed(open_thread, 71, 7, answered_at),
+        listed(open_thread, 72, 7, utc("2026-03-03T10:30:01.500Z")),
+    ]);
+    let acks = prepbot_core::acks::AckQueue::start(NoAcks);
+    let caught =
+        prepbot_core::catch_up::run(&p, &history, &acks, utc("2026-03-03T13:00:00Z")).await;
+    assert_eq!((caught.stored, caught.failed), (1, 0), "only the later one");
+    let mut conn = p.store().read().await.unwrap();
+    assert!(answers::get(&mut conn, ch, "71").await.unwrap().is_none());
+    assert!(answers::get(&mut conn, ch, "72").await.unwrap().is_some());
+}

@@ -36,14 +36,14 @@ pub async fn me(
     let text = if done.done {
         format!(
             "Done: {} deleted. Messages you post from now on are stored as usual; reveals already posted stay as they are.",
-            counts(&done)
+            done.counts()
         )
-    } else if done.answers == 0 && done.channels == 0 {
+    } else if done.nothing() {
         "The bot stores no answers or streaks of yours in this server.".to_string()
     } else {
         format!(
             "This deletes {} for good. Run `/forget me confirm:True` to do it.",
-            counts(&done)
+            done.counts()
         )
     };
     ctx.send(CreateReply::default().content(text).ephemeral(true))
@@ -67,13 +67,13 @@ pub async fn member(
     // The member by id only: a mention would render as a name (and never pings, as
     // nothing the bot sends does), but an id is what the admin typed.
     let text = if done.done {
-        format!("Done: {} of member {member} deleted.", counts(&done))
-    } else if done.answers == 0 && done.channels == 0 {
+        format!("Done: {} of member {member} deleted.", done.counts())
+    } else if done.nothing() {
         format!("The bot stores no answers or streaks of member {member} in this server.")
     } else {
         format!(
             "This deletes {} of member {member} for good. Run `/forget member member:{member} confirm:True` to do it.",
-            counts(&done)
+            done.counts()
         )
     };
     ctx.send(CreateReply::default().content(text).ephemeral(true))
@@ -96,14 +96,4 @@ async fn run(ctx: Context<'_>, member: &str, confirmed: bool) -> Result<Forgotte
             data.clock.now(),
         )
         .await?)
-}
-
-fn counts(f: &Forgotten) -> String {
-    format!(
-        "{} stored answer{} and the streaks in {} channel{}",
-        f.answers,
-        if f.answers == 1 { "" } else { "s" },
-        f.channels,
-        if f.channels == 1 { "" } else { "s" }
-    )
 }

@@ -165,13 +165,7 @@ pub async fn remove(
         )
         .await?;
     data.wake.notify_one();
-    let counts = format!(
-        "{} drop{} and {} stored answer{}",
-        removal.drops,
-        if removal.drops == 1 { "" } else { "s" },
-        removal.answers,
-        if removal.answers == 1 { "" } else { "s" }
-    );
+    let counts = removal.counts();
     let text = match (removal.done, history) {
         (false, History::Keep) => format!(
             "This removes the schedule: no more drops here. Its history ({counts}) is kept, and a later /setup here carries on from it. Run `/schedule remove history:keep confirm:True` to remove it."

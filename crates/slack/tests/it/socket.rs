@@ -2,126 +2,13 @@
 //! API and Socket Mode: commands acknowledged before their work's first Web API
 //! call, answers from message events stored once, edited and deleted, the reveal.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prepbot_core::store::Store;
-use prepbot_fake_slack::{
-    ADMIN, APP_TOKEN, BOT_TOKEN, CHANNEL, CHANNEL_OUTSIDE, CREATOR, FakeSlack, MEMBER, MEMBER_2,
-};
-use prepbot_slack::SlackConfig;
-use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use prepbot_fake_slack::{ADMIN, CHANNEL, CHANNEL_OUTSIDE, CREATOR, MEMBER, MEMBER_2};
+use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(15);
-
-struct Bot {
-    fake: FakeSlack,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), prepbot_slack::RunError>>,
-    db: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Bot {
-    start_with(FakeSlack::start().await).await
-}
-
-async fn start_with(fake: FakeSlack) -> Bot {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("bot.db").display());
-    let vars = [
-        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
-        ("SLACK_APP_TOKEN", APP_TOKEN.to_string()),
-        ("PREPBOT_SLACK_API_BASE", fake.api_base()),
-        ("PREPBOT_DATABASE_URL", db.clone()),
-        ("PREPBOT_CLAIM_LEASE_SECS", "3".to_string()),
-        (
-            "PREPBOT_QUESTIONS",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../questions")
-                .display()
-                .to_string(),
-        ),
-    ];
-    let config =
-        SlackConfig::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
-            .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepbot_slack::run(
-        config,
-        Arc::new(prepbot_core::clock::SystemClock),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    fake.wait_until("a Socket Mode session", WAIT, |f| f.open_sockets() == 1)
-        .await;
-    Bot {
-        fake,
-        stop: Some(stop),
-        task,
-        db,
-        _dir: dir,
-    }
-}
-
-impl Bot {
-    /// Sends `/prep text` and waits for its acknowledgement.
-    async fn command(&self, user: &str, text: &str) -> (String, Value, Instant) {
-        let sent = Instant::now();
-        let id = self.fake.command(CHANNEL, user, text);
-        let want = id.clone();
-        self.fake
-            .wait_until("the command's acknowledgement", WAIT, move |f| {
-                f.ack_of(&want).is_some()
-            })
-            .await;
-        (id.clone(), self.fake.ack_of(&id).unwrap(), sent)
-    }
-
-    /// An admin command: acknowledged, then answered through response_url; checks the
-    /// acknowledgement came before the first Web API call made for it.
-    async fn admin(&self, user: &str, text: &str) -> String {
-        let before = self.fake.calls_of("response_url").len();
-        let (id, ack, sent) = self.command(user, text).await;
-        assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
-        self.fake
-            .wait_until("the command's answer", WAIT, |f| {
-                f.calls_of("response_url").len() > before
-            })
-            .await;
-        let acked = self.fake.ack_time(&id).unwrap();
-        let first_call = self
-            .fake
-            .calls_since(sent)
-            .into_iter()
-            .find(|c| c.method != "response_url")
-            .expect("a Web API call for the command");
-        assert!(
-            acked <= first_call.at,
-            "{text}: acknowledged after the bot's first Web API call ({})",
-            first_call.method
-        );
-        let answer = self.fake.calls_of("response_url")[before].clone();
-        answer["text"].as_str().unwrap_or_default().to_string()
-    }
-
-    /// Stops the bot; the database stays until the returned directory is dropped.
-    async fn stop(mut self) -> (FakeSlack, String, tempfile::TempDir) {
-        let _ = self.stop.take().unwrap().send(());
-        let result = tokio::time::timeout(WAIT, self.task).await.expect("stops");
-        result.unwrap().expect("a clean stop");
-        (self.fake, self.db, self._dir)
-    }
-}
-
-fn reply_event(fake: &FakeSlack, thread: &str, user: &str, text: &str) -> Value {
-    let m = fake.add_message(CHANNEL, Some(thread), user, text);
-    json!({"type": "message", "channel": CHANNEL, "user": user, "text": text,
-        "ts": m["ts"], "thread_ts": thread, "channel_type": "channel"})
-}
+use crate::bot::{WAIT, reply_event, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_practice_loop_over_socket_mode() {
