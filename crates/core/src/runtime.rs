@@ -103,14 +103,10 @@ impl Runtime {
         let stop = CancellationToken::new();
         let wake = Arc::new(Notify::new());
         // On PostgreSQL, other processes' changes to the agenda wake this scheduler.
-        let agenda_listener = match store.listen_agenda().await? {
-            Some(listener) => Some(tokio::spawn(follow_agenda(
-                listener,
-                wake.clone(),
-                stop.clone(),
-            ))),
-            None => None,
-        };
+        let agenda_listener = store
+            .listen_agenda()
+            .await?
+            .map(|listener| tokio::spawn(follow_agenda(listener, wake.clone(), stop.clone())));
         let heartbeat = tokio::spawn(heartbeat(
             practice.clone(),
             clock.clone(),

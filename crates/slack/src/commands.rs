@@ -316,10 +316,11 @@ impl Commands {
     pub async fn acknowledge(&self, inv: &Invocation) -> (Reply, bool) {
         let (word, _) = subcommand(&inv.text);
         let now = self.clock.now();
-        if word != "help" && !word.is_empty() {
-            if let Verdict::Refused { retry_after } = self.limits.check(&inv.user, inv.id, now) {
-                return (Reply::private(refusal(retry_after)), false);
-            }
+        if word != "help"
+            && !word.is_empty()
+            && let Verdict::Refused { retry_after } = self.limits.check(&inv.user, inv.id, now)
+        {
+            return (Reply::private(refusal(retry_after)), false);
         }
         let Some((command, rest)) = parse(&inv.text) else {
             return (Reply::private(unknown(&word)), false);
