@@ -14,6 +14,7 @@ pub mod adapter_health;
 pub mod answers;
 pub mod backend;
 pub mod channels;
+pub mod copy;
 pub mod drops;
 pub mod forgotten;
 pub mod ids;
@@ -200,13 +201,31 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Hides a password in `scheme://user:password@host` before a URL reaches a message.
+/// Hides a password in `scheme://user:password@host`, and in a `password=` query
+/// parameter (which sqlx's PostgreSQL driver reads too), before a URL reaches a
+/// message.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(start), Some(at)) if at > start => {
             format!("{}://***@{}", &url[..start], &url[at + 1..])
         }
         _ => url.to_string(),
+    };
+    match url.split_once('?') {
+        Some((base, query)) if query.split('&').any(|p| p.starts_with("password=")) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| {
+                    if p.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        p
+                    }
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        _ => url,
     }
 }
 
@@ -695,6 +714,10 @@ mod tests {
         assert_eq!(
             super::redact_url("sqlite://prepbot.db"),
             "sqlite://prepbot.db"
+        );
+        assert_eq!(
+            super::redact_url("postgres://db/x?sslmode=require&password=s3cret"),
+            "postgres://db/x?sslmode=require&password=***"
         );
     }
 }
