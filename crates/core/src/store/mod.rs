@@ -621,6 +621,14 @@ impl Store {
 /// [`Store::open_url`] it creates nothing and applies no migration: the live database
 /// belongs to the running bot.
 pub async fn backup_url(url: &str, dest: &Path) -> Result<PathBuf> {
+    // Said before the URL is parsed as SQLite's, which would call a PostgreSQL URL
+    // unsupported.
+    if is_postgres_url(url) {
+        return Err(StoreError::Backup {
+            path: dest.display().to_string(),
+            reason: "the database is PostgreSQL: back it up with pg_dump".into(),
+        });
+    }
     let options = url_options(url)?;
     let target = redact_url(url);
     if !options.get_filename().is_file() {
