@@ -94,10 +94,18 @@ async fn the_demo_moves_to_postgresql_and_status_reads_the_same_there() {
         "{counts:?}"
     );
 
+    let before = std::fs::read(&db).unwrap();
     let out = prepbot(&["migrate-store", "--from", &from, "--to", &to], None);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_no_password(&out);
+    // The source as it was, with no -wal or -shm left beside it.
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["demo.db"]);
     assert_eq!(
         stdout.lines().next().unwrap(),
         format!(
