@@ -96,10 +96,11 @@ impl Driver {
         let (tx, replies) = mpsc::unbounded_channel();
         let traffic = Traffic::watch(&fake, move |r| {
             // POST /api/v10/interactions/{id}/{token}/callback
-            if r.method == "POST" && r.path.ends_with("/callback") {
-                if let Some(token) = r.path.split('/').nth(5) {
-                    let _ = tx.send((token.to_string(), r.at));
-                }
+            if r.method == "POST"
+                && r.path.ends_with("/callback")
+                && let Some(token) = r.path.split('/').nth(5)
+            {
+                let _ = tx.send((token.to_string(), r.at));
             }
         });
         (

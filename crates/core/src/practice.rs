@@ -1036,10 +1036,10 @@ impl Practice {
             .ok_or(PracticeError::NotConfigured)?;
         let occ = ch.schedule.early_occurrence(now);
         let existing = drops::for_date(&mut tx, channel_id, occ.local_date).await?;
-        if let Some(d) = &existing {
-            if matches!(d.state, DropState::Posted | DropState::Revealed) {
-                return Err(PracticeError::AlreadyOut(Box::new(d.clone())));
-            }
+        if let Some(d) = &existing
+            && matches!(d.state, DropState::Posted | DropState::Revealed)
+        {
+            return Err(PracticeError::AlreadyOut(Box::new(d.clone())));
         }
         if drops::open(&mut tx, channel_id).await?.is_some() {
             return Err(PracticeError::Busy);
@@ -1543,11 +1543,11 @@ impl Practice {
             .early_event(tx, drop.channel_id, &msg.message_id)
             .await?;
         let (mut body, mut edited_at) = (msg.body.clone(), edited_at);
-        if let (Some(early_body), Some(early_at)) = (early.edited_body, early.edited_at) {
-            if edited_at.is_none_or(|at| early_at > at) {
-                body = early_body;
-                edited_at = Some(early_at);
-            }
+        if let (Some(early_body), Some(early_at)) = (early.edited_body, early.edited_at)
+            && edited_at.is_none_or(|at| early_at > at)
+        {
+            body = early_body;
+            edited_at = Some(early_at);
         }
         let row = StoredAnswer {
             channel_id: drop.channel_id,
@@ -1573,10 +1573,8 @@ impl Practice {
         new: bool,
     ) -> Result<RecordedAnswer> {
         let PlannedAnswer { drop, row, on_time } = plan;
-        if !new {
-            if let Some(at) = row.edited_at {
-                answers::edit(tx, row.channel_id, &row.message_id, &row.body, at).await?;
-            }
+        if !new && let Some(at) = row.edited_at {
+            answers::edit(tx, row.channel_id, &row.message_id, &row.body, at).await?;
         }
         if new && *on_time && row.withdrawn_at.is_none() && drop.state == DropState::Revealed {
             self.settle_in(tx, drop, &row.member_id, &row.member_name, row.posted_at)

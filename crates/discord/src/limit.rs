@@ -16,10 +16,10 @@ pub use prepbot_core::command_budget::{
 /// error that `errors::on_error` shows ephemerally. The command then does not run.
 pub fn check(ctx: Context<'_>) -> poise::BoxFuture<'_, Result<bool, CommandError>> {
     Box::pin(async move {
-        if let poise::Context::Application(a) = ctx {
-            if a.interaction_type == poise::CommandInteractionType::Autocomplete {
-                return Ok(true);
-            }
+        if let poise::Context::Application(a) = ctx
+            && a.interaction_type == poise::CommandInteractionType::Autocomplete
+        {
+            return Ok(true);
         }
         let command = &ctx.command().qualified_name;
         if is_exempt(command) {

@@ -180,18 +180,18 @@ impl Outbound for DiscordOutbound {
             // posted again.
             let part = render::text_message(chunk, &format!("{key}p{i}"));
             let mut sent = self.rest.create_message(target, &part).await;
-            if i == 0 && target != channel_id {
-                if let Err(e) = &sent {
-                    if e.code == Some(UNKNOWN_CHANNEL) {
-                        warn!(
-                            thread = thread_id,
-                            channel = channel_id,
-                            "the drop's thread is gone; revealing in the channel"
-                        );
-                        target = channel_id;
-                        sent = self.rest.create_message(target, &part).await;
-                    }
-                }
+            if i == 0
+                && target != channel_id
+                && let Err(e) = &sent
+                && e.code == Some(UNKNOWN_CHANNEL)
+            {
+                warn!(
+                    thread = thread_id,
+                    channel = channel_id,
+                    "the drop's thread is gone; revealing in the channel"
+                );
+                target = channel_id;
+                sent = self.rest.create_message(target, &part).await;
             }
             let message = sent.map_err(|e| {
                 if target == channel_id {

@@ -167,10 +167,10 @@ impl Limits {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let remaining = get("x-ratelimit-remaining").and_then(|v| v.parse::<f64>().ok());
         let reset_after = get("x-ratelimit-reset-after").and_then(|v| v.parse::<f64>().ok());
-        if let (Some(remaining), Some(reset)) = (remaining, reset_after) {
-            if remaining <= 0.0 {
-                self.block(bucket, Duration::from_secs_f64(reset.clamp(0.0, 60.0)));
-            }
+        if let (Some(remaining), Some(reset)) = (remaining, reset_after)
+            && remaining <= 0.0
+        {
+            self.block(bucket, Duration::from_secs_f64(reset.clamp(0.0, 60.0)));
         }
     }
 }

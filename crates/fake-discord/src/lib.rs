@@ -765,17 +765,17 @@ fn snowflake(inner: &Inner) -> u64 {
 }
 
 fn frame(inner: &Inner, kind: &str, data: Value) -> String {
-    if kind == "INTERACTION_CREATE" {
-        if let (Some(token), Some(channel)) = (
+    if kind == "INTERACTION_CREATE"
+        && let (Some(token), Some(channel)) = (
             data["token"].as_str(),
             data["channel_id"].as_str().and_then(|c| c.parse().ok()),
-        ) {
-            inner
-                .interaction_channels
-                .lock()
-                .unwrap()
-                .insert(token.to_string(), channel);
-        }
+        )
+    {
+        inner
+            .interaction_channels
+            .lock()
+            .unwrap()
+            .insert(token.to_string(), channel);
     }
     let s = inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
     json!({"op": 0, "t": kind, "s": s, "d": data}).to_string()
@@ -1151,11 +1151,10 @@ async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &
             let channel: u64 = channel.parse().unwrap_or(0);
             // Like Discord: with enforce_nonce, a nonce seen before returns that message.
             let nonce = body["nonce"].as_str().filter(|_| body["enforce_nonce"] == json!(true));
-            if let Some(nonce) = nonce {
-                if let Some(existing) = inner.nonces.lock().unwrap().get(&(channel, nonce.to_string())) {
+            if let Some(nonce) = nonce
+                && let Some(existing) = inner.nonces.lock().unwrap().get(&(channel, nonce.to_string())) {
                     return json_ok(existing.clone());
                 }
-            }
             let id = snowflake(inner);
             let message = fixtures::message(id, channel, fixtures::bot_user(), body, inner.clock.now());
             if let Some(nonce) = nonce {

@@ -331,10 +331,10 @@ impl Operation {
 /// A query value as JSON, typed as its parameter's schema types it.
 fn query_value(raw: &str, types: &[String]) -> Value {
     let wants = |t: &str| types.iter().any(|x| x == t);
-    if wants("integer") || wants("number") {
-        if let Ok(n) = serde_json::from_str::<serde_json::Number>(raw) {
-            return Value::Number(n);
-        }
+    if (wants("integer") || wants("number"))
+        && let Ok(n) = serde_json::from_str::<serde_json::Number>(raw)
+    {
+        return Value::Number(n);
     }
     if wants("boolean") && (raw == "true" || raw == "false") {
         return Value::Bool(raw == "true");

@@ -171,10 +171,11 @@ impl Commands {
     pub async fn acknowledge(&self, inv: &Invocation) -> (Reply, bool) {
         let (word, rest) = subcommand(&inv.text);
         let now = self.clock.now();
-        if word != "help" && !word.is_empty() {
-            if let Verdict::Refused { retry_after } = self.limits.check(&inv.user, inv.id, now) {
-                return (Reply::private(refusal(retry_after)), false);
-            }
+        if word != "help"
+            && !word.is_empty()
+            && let Verdict::Refused { retry_after } = self.limits.check(&inv.user, inv.id, now)
+        {
+            return (Reply::private(refusal(retry_after)), false);
         }
         if is_admin_subcommand(&word) {
             return (

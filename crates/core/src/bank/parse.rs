@@ -561,41 +561,36 @@ pub(crate) fn parse_file(path: &Path, topic: &str, bytes: &[u8]) -> Result<Parse
     for (i, line) in body.iter().enumerate() {
         let lineno = body_first + i;
         let is_fence = line.trim_start().starts_with("```");
-        if !in_fence {
-            if let Some(name) = line.strip_prefix("## ") {
-                let name = name.trim();
-                match Section::ALL.iter().copied().find(|s| s.name() == name) {
-                    Some(section) => {
-                        if let Some((_, first, _)) = sections.iter().find(|(s, _, _)| *s == section)
-                        {
-                            errors.push(err(
-                                lineno,
-                                format!(
-                                    "section `## {name}` appears twice (first at line {first})"
-                                ),
-                            ));
-                            current = None;
-                            in_unknown = true;
-                        } else {
-                            sections.push((section, lineno, Vec::new()));
-                            current = Some(sections.len() - 1);
-                            in_unknown = false;
-                        }
-                    }
-                    None => {
+        if !in_fence && let Some(name) = line.strip_prefix("## ") {
+            let name = name.trim();
+            match Section::ALL.iter().copied().find(|s| s.name() == name) {
+                Some(section) => {
+                    if let Some((_, first, _)) = sections.iter().find(|(s, _, _)| *s == section) {
                         errors.push(err(
                             lineno,
-                            format!(
-                                "unknown section `## {name}` (expected one of: {})",
-                                Section::ALL.map(Section::name).join(", ")
-                            ),
+                            format!("section `## {name}` appears twice (first at line {first})"),
                         ));
                         current = None;
                         in_unknown = true;
+                    } else {
+                        sections.push((section, lineno, Vec::new()));
+                        current = Some(sections.len() - 1);
+                        in_unknown = false;
                     }
                 }
-                continue;
+                None => {
+                    errors.push(err(
+                        lineno,
+                        format!(
+                            "unknown section `## {name}` (expected one of: {})",
+                            Section::ALL.map(Section::name).join(", ")
+                        ),
+                    ));
+                    current = None;
+                    in_unknown = true;
+                }
             }
+            continue;
         }
         if is_fence {
             in_fence = !in_fence;

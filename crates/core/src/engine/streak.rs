@@ -58,7 +58,7 @@ pub fn replay(seqs: &[u32], last_answered_at: DateTime<Utc>) -> Option<MemberStr
 /// 100, then every 50.
 pub fn is_milestone(streak: u32) -> bool {
     matches!(streak, 3 | 5 | 7 | 10 | 14 | 21 | 30 | 50 | 75 | 100)
-        || (streak > 100 && streak % 50 == 0)
+        || (streak > 100 && streak.is_multiple_of(50))
 }
 
 /// The channel's position: its latest posted sequence number and whether that drop

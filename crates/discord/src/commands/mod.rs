@@ -119,14 +119,12 @@ fn is_thread(kind: serenity::ChannelType) -> bool {
 /// The practice channel a command is about: the channel it runs in, or, when it
 /// runs inside a thread (a drop's, say), the thread's parent channel.
 pub fn home_channel(ctx: Context<'_>) -> u64 {
-    if let poise::Context::Application(a) = ctx {
-        if let Some(channel) = &a.interaction.channel {
-            if is_thread(channel.kind) {
-                if let Some(parent) = channel.parent_id {
-                    return parent.get();
-                }
-            }
-        }
+    if let poise::Context::Application(a) = ctx
+        && let Some(channel) = &a.interaction.channel
+        && is_thread(channel.kind)
+        && let Some(parent) = channel.parent_id
+    {
+        return parent.get();
     }
     ctx.channel_id().get()
 }
@@ -157,17 +155,16 @@ pub fn snowflake(id: &str) -> u64 {
 /// `/setup` only makes sense in a text or announcement channel: each drop opens a
 /// thread, which threads, voice channels and forums cannot host this way.
 pub fn require_text_channel(ctx: Context<'_>) -> Result<(), CommandError> {
-    if let poise::Context::Application(a) = ctx {
-        if let Some(channel) = &a.interaction.channel {
-            if !matches!(
-                channel.kind,
-                serenity::ChannelType::Text | serenity::ChannelType::News
-            ) {
-                return Err(CommandError::user(
-                    "Run /setup in a text channel: every drop there opens a thread for the answers.",
-                ));
-            }
-        }
+    if let poise::Context::Application(a) = ctx
+        && let Some(channel) = &a.interaction.channel
+        && !matches!(
+            channel.kind,
+            serenity::ChannelType::Text | serenity::ChannelType::News
+        )
+    {
+        return Err(CommandError::user(
+            "Run /setup in a text channel: every drop there opens a thread for the answers.",
+        ));
     }
     Ok(())
 }
