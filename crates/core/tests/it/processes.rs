@@ -410,7 +410,7 @@ async fn a_process_whose_shards_overlap_a_live_ones_is_refused_and_fits_once_tha
     let err = p.register_process(Some("2-3/8"), t).await.unwrap_err();
     assert!(
         err.to_string()
-            .contains("4 shards in total and another has 8"),
+            .contains("this process has 8 shards in total and another has 4"),
         "{err}"
     );
     assert!(
