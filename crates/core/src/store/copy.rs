@@ -28,7 +28,7 @@ use std::str::FromStr;
 use futures_util::TryStreamExt as _;
 use rustc_hash::FxHasher;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection as _, Postgres, QueryBuilder, Row, SqliteConnection};
+use sqlx::{ConnectOptions as _, Connection as _, Postgres, QueryBuilder, Row, SqliteConnection};
 
 use super::{
     DEFAULT_BUSY_TIMEOUT, MIGRATOR, POSTGRES_MIGRATOR, StoreError, WRITE_LOCK, is_postgres_url,
@@ -177,10 +177,13 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     if !is_postgres_url(to) {
         return Err(CopyError::TargetNotPostgres(target));
     }
-    let target_options = PgConnectOptions::from_str(to).map_err(|e| StoreError::BadUrl {
-        url: target.clone(),
-        reason: e.to_string(),
-    })?;
+    let target_options = PgConnectOptions::from_str(to)
+        .map_err(|e| StoreError::BadUrl {
+            url: target.clone(),
+            reason: e.to_string(),
+        })?
+        // Reading a whole table is slow by design: no "slow statement" warnings.
+        .disable_statement_logging();
 
     // The source first: a missing or old file is refused before the target is
     // touched at all.
@@ -237,7 +240,8 @@ async fn open_source(from: &str, shown: &str) -> Result<SqliteConnection, CopyEr
     let options = options
         .create_if_missing(false)
         .busy_timeout(DEFAULT_BUSY_TIMEOUT)
-        .pragma("query_only", "ON");
+        .pragma("query_only", "ON")
+        .disable_statement_logging();
     SqliteConnection::connect_with(&options)
         .await
         .map_err(|e| CopyError::OpenSource {
