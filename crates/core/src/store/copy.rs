@@ -219,7 +219,9 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
             })
         }
         .await;
-        // Committed or rolled back by now: a failure to close loses nothing.
+        // Committed, or rolled back when the transaction was dropped (and the
+        // server aborts anything still open when the connection goes): a
+        // failure to close loses nothing.
         let _ = pg.close().await;
         copied
     }
