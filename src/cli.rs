@@ -84,6 +84,25 @@ pub enum Command {
         #[arg(value_name = "PATH")]
         path: PathBuf,
     },
+    /// Copy the bot's SQLite database into a new, empty PostgreSQL database, to run
+    /// several processes on it. Stop the bot first.
+    ///
+    /// Every row is copied with its ids, in one transaction that is checked (row
+    /// counts and checksums on both sides) before it commits; the SQLite file is
+    /// only read.
+    #[command(
+        after_help = "The source must be at this prepbot's schema (run this prepbot on it once, e.g. `prepbot status`, if it is older); the target is migrated first and must be empty. Afterwards point PREPBOT_DATABASE_URL at the PostgreSQL database. Walk-through: docs/POSTGRES.md, \"Scaling out: moving an install\"."
+    )]
+    MigrateStore {
+        /// The SQLite database to copy, e.g. sqlite:///var/lib/prepbot/prepbot.db (never changed).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty PostgreSQL database to copy into, e.g. postgres://prepbot@db/prepbot
+        /// (a password is better kept in PGPASSWORD or ~/.pgpass than on the command
+        /// line; it is never printed).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Look questions up in the bank (the shipped bank and your packs).
     Questions {
         #[command(subcommand)]
@@ -221,6 +240,11 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             Ok(())
         }),
+        Command::MigrateStore { from, to } => block_on(async move {
+            let report = prepbot_core::store::copy::sqlite_to_postgres(&from, &to).await?;
+            say!("{}", describe_copy(&report));
+            Ok(())
+        }),
         Command::Questions { action } => match sources(packs, no_shipped) {
             Ok(sources) => questions(&sources, action),
             Err(code) => code,
@@ -253,6 +277,40 @@ pub fn run(cli: Cli) -> ExitCode {
             })
         }
     }
+}
+
+/// What `prepbot migrate-store` moved: one line per table, then what it left out
+/// and the sequences it set.
+fn describe_copy(report: &prepbot_core::store::copy::CopyReport) -> String {
+    let rows = |n: u64| format!("{n} row{}", if n == 1 { "" } else { "s" });
+    let mut out = format!(
+        "copied {} (SQLite schema {}) into {} (PostgreSQL schema {}):",
+        report.source, report.sqlite_version, report.target, report.postgres_version
+    );
+    for t in &report.tables {
+        out.push_str(&format!("\n  {}: {}", t.name, rows(t.rows)));
+    }
+    for (name, n) in &report.not_copied {
+        let why = prepbot_core::store::copy::NOT_COPIED
+            .iter()
+            .find(|(t, _)| t == name)
+            .map_or("", |(_, why)| why);
+        out.push_str(&format!("\n  {name}: not copied ({}; {why})", rows(*n)));
+    }
+    let sequences: Vec<String> = report
+        .sequences
+        .iter()
+        .map(|s| format!("{}.{} from {}", s.table, s.column, s.next))
+        .collect();
+    out.push_str(&format!(
+        "\nsequences set (the next id each hands out): {}",
+        sequences.join(", ")
+    ));
+    out.push_str(
+        "\nverified: the same row count and checksum on both sides for every table, then committed\n\
+         next: set PREPBOT_DATABASE_URL to the PostgreSQL database and start the bot",
+    );
+    out
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {

@@ -1,15 +1,17 @@
 //! The `prepbot` binary's integration tests, one module per area, in one test binary:
 //! the command line, `prepbot demo`, `prepbot check` and `questions` on the shipped
-//! bank, `prepbot status` on a read-only database, and the Discord adapter started by
-//! the real binary against the fake Discord (`prepbot-fake-discord`), and the Slack
-//! adapter against the fake Slack (`prepbot-fake-slack`). The core's
-//! tests live in `crates/core/tests`, the Discord adapter's in `crates/discord/tests`.
+//! bank, `prepbot status` on a read-only database, `prepbot migrate-store` into
+//! PostgreSQL, the Discord adapter started by the real binary against the fake
+//! Discord (`prepbot-fake-discord`), and the Slack adapter against the fake Slack
+//! (`prepbot-fake-slack`). The core's tests live in `crates/core/tests`, the Discord
+//! adapter's in `crates/discord/tests`.
 
 mod bank_files;
 mod both_platforms;
 mod cli;
 mod demo;
 mod discord_binary;
+mod migrate_store;
 mod questions_cli;
 mod slack_binary;
 mod status_files;

@@ -184,6 +184,7 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
                 message_id: Some(message.clone()),
                 thread_id: Some(message),
                 failure: None,
+                // History only: no claim is held by any process.
                 holder: None,
             }
         })

@@ -14,6 +14,7 @@ pub mod adapter_health;
 pub mod answers;
 pub mod backend;
 pub mod channels;
+pub mod copy;
 pub mod drops;
 pub mod forgotten;
 pub mod ids;
@@ -201,13 +202,31 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Hides a password in `scheme://user:password@host` before a URL reaches a message.
+/// Hides a password in `scheme://user:password@host`, and in a `password=` query
+/// parameter (which sqlx's PostgreSQL driver reads too), before a URL reaches a
+/// message.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(start), Some(at)) if at > start => {
             format!("{}://***@{}", &url[..start], &url[at + 1..])
         }
         _ => url.to_string(),
+    };
+    match url.split_once('?') {
+        Some((base, query)) if query.split('&').any(|p| p.starts_with("password=")) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| {
+                    if p.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        p
+                    }
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        _ => url,
     }
 }
 
@@ -612,6 +631,14 @@ impl Store {
 /// [`Store::open_url`] it creates nothing and applies no migration: the live database
 /// belongs to the running bot.
 pub async fn backup_url(url: &str, dest: &Path) -> Result<PathBuf> {
+    // Said before the URL is parsed as SQLite's, which would call a PostgreSQL URL
+    // unsupported.
+    if is_postgres_url(url) {
+        return Err(StoreError::Backup {
+            path: dest.display().to_string(),
+            reason: "the database is PostgreSQL: back it up with pg_dump".into(),
+        });
+    }
     let options = url_options(url)?;
     let target = redact_url(url);
     if !options.get_filename().is_file() {
@@ -705,6 +732,10 @@ mod tests {
         assert_eq!(
             super::redact_url("sqlite://prepbot.db"),
             "sqlite://prepbot.db"
+        );
+        assert_eq!(
+            super::redact_url("postgres://db/x?sslmode=require&password=s3cret"),
+            "postgres://db/x?sslmode=require&password=***"
         );
     }
 }

@@ -15,6 +15,7 @@ mod health;
 mod ingest;
 mod layering;
 mod lifecycle;
+mod migrate;
 mod processes;
 mod removal;
 mod schemas;

@@ -410,7 +410,7 @@ async fn a_process_whose_shards_overlap_a_live_ones_is_refused_and_fits_once_tha
     let err = p.register_process(Some("2-3/8"), t).await.unwrap_err();
     assert!(
         err.to_string()
-            .contains("8 shards in total and another has 4"),
+            .contains("this process has 8 shards in total and another has 4"),
         "{err}"
     );
     assert!(
@@ -434,69 +434,4 @@ async fn a_process_whose_shards_overlap_a_live_ones_is_refused_and_fits_once_tha
         .register_process(Some("0-1/4"), t + PROCESS_LAPSE)
         .await
         .unwrap();
-}
-
-/// A schedule changed through one process wakes the schedulers of the others at
-/// once (PostgreSQL `LISTEN`/`NOTIFY`); a change rolled back says nothing. On
-/// SQLite, one process a file, there is nothing to listen to.
-#[tokio::test]
-async fn a_schedule_change_through_one_process_reaches_the_others_listeners_on_commit() {
-    use prepbot_core::store::notify::AgendaEvent;
-    let (sqlite, _dir) = fresh_sqlite_store().await;
-    assert!(sqlite.listen_agenda().await.unwrap().is_none());
-
-    let Some(url) = prepbot_testkit::postgres::fresh_database().await else {
-        return;
-    };
-    let (a, b) = (
-        Store::open_url(&url).await.unwrap(),
-        Store::open_url(&url).await.unwrap(),
-    );
-    let mut heard_by_b = b
-        .listen_agenda()
-        .await
-        .unwrap()
-        .expect("a listener on PostgreSQL");
-    let quiet = std::time::Duration::from_millis(300);
-
-    // Rolled back: nothing.
-    {
-        let mut tx = a.write().await.unwrap();
-        prepbot_core::store::notify::agenda_changed(&mut tx)
-            .await
-            .unwrap();
-        drop(tx);
-    }
-    assert!(
-        tokio::time::timeout(quiet, heard_by_b.next())
-            .await
-            .is_err(),
-        "a rolled-back change was heard"
-    );
-
-    // A setup through the other process: heard once it commits.
-    let practice = Practice::new(a.clone(), Arc::new(small_bank(3)));
-    let t = utc("2026-01-05T09:00:00Z");
-    let (ch, _) = practice
-        .setup_channel(setup("09:00", "UTC", Days::DAILY, 8), 1, t)
-        .await
-        .unwrap();
-    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), heard_by_b.next())
-        .await
-        .expect("the setup was not heard")
-        .unwrap();
-    assert_eq!(heard, AgendaEvent::Changed);
-    // A pause and a removal too.
-    practice.set_paused(ch.key, true, t).await.unwrap();
-    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), heard_by_b.next())
-        .await
-        .expect("the pause was not heard")
-        .unwrap();
-    assert_eq!(heard, AgendaEvent::Changed);
-    assert!(
-        tokio::time::timeout(quiet, heard_by_b.next())
-            .await
-            .is_err(),
-        "one change, one notification"
-    );
 }
