@@ -104,6 +104,31 @@ impl HealthRecorder {
     }
 }
 
+/// Runs an adapter's `serve` with its health recorded around it, the same way for
+/// every platform: connecting at the start, a heartbeat while it runs, and stopped
+/// at the end with why (the error's first line: the words the operator saw on
+/// stderr, or "shut down"). `serve` records the stages in between itself.
+pub async fn recorded<T, E: std::fmt::Display>(
+    health: &HealthRecorder,
+    serve: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    health.set(AdapterState::Connecting, None).await;
+    let beating = tokio_util::sync::CancellationToken::new();
+    let heartbeat = tokio::spawn({
+        let (health, beating) = (health.clone(), beating.clone());
+        async move { health.beat_until(beating).await }
+    });
+    let outcome = serve.await;
+    beating.cancel();
+    let _ = heartbeat.await;
+    let why = match &outcome {
+        Ok(_) => "shut down".to_string(),
+        Err(e) => e.to_string().lines().next().unwrap_or_default().to_string(),
+    };
+    health.set(AdapterState::Stopped, Some(&why)).await;
+    outcome
+}
+
 /// One adapter's health in a line of `prepbot status`.
 pub fn describe(h: &adapter_health::Stored, now: DateTime<Utc>) -> String {
     let ago = |t: DateTime<Utc>| {

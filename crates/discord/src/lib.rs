@@ -44,7 +44,7 @@ use prepbot_core::bank::BankSources;
 use prepbot_core::chat::Platform;
 use prepbot_core::clock::Clock;
 use prepbot_core::config::{DEFAULT_DATABASE_URL, vars};
-use prepbot_core::health::{AdapterState, HealthRecorder};
+use prepbot_core::health::HealthRecorder;
 use prepbot_core::practice::Practice;
 use prepbot_core::runtime::{CoreSettings, Runtime};
 
@@ -349,22 +349,11 @@ pub async fn serve(
         Platform::Discord,
         clock.clone(),
     );
-    health.set(AdapterState::Connecting, None).await;
-    let beating = tokio_util::sync::CancellationToken::new();
-    let heartbeat = tokio::spawn({
-        let (health, beating) = (health.clone(), beating.clone());
-        async move { health.beat_until(beating).await }
-    });
-    let outcome = serve_recording(config, runtime, clock, shutdown, &health, on_ready).await;
-    beating.cancel();
-    let _ = heartbeat.await;
-    // The error's first line only: the same words the operator saw on stderr.
-    let why = match &outcome {
-        Ok(()) => "shut down".to_string(),
-        Err(e) => e.to_string().lines().next().unwrap_or_default().to_string(),
-    };
-    health.set(AdapterState::Stopped, Some(&why)).await;
-    outcome
+    prepbot_core::health::recorded(
+        &health,
+        serve_recording(config, runtime, clock, shutdown, &health, on_ready),
+    )
+    .await
 }
 
 /// [`serve`], recording each stage of the connection in `health`.

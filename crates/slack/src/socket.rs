@@ -18,8 +18,10 @@ use std::time::Duration;
 
 use prepbot_core::acks::AckQueue;
 use prepbot_core::catch_up;
+use prepbot_core::chat::Platform;
 use prepbot_core::clock::Clock;
 use prepbot_core::command_budget::MemberLimiter;
+use prepbot_core::health::{AdapterState, HealthRecorder};
 use prepbot_core::runtime::{CoreSettings, Runtime};
 use slack_morphism::prelude::*;
 use tokio::sync::mpsc;
@@ -133,6 +135,30 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
     on_ready: impl FnOnce(SlackOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
 ) -> Result<(), RunError> {
+    // `prepbot status` reads this from the database: connecting, catching up,
+    // connected, or stopped and why, with a heartbeat that tells a process that
+    // ended without saying.
+    let health = HealthRecorder::new(
+        runtime.practice.store().clone(),
+        Platform::Slack,
+        clock.clone(),
+    );
+    prepbot_core::health::recorded(
+        &health,
+        serve_recording(config, runtime, clock, shutdown, &health, on_ready),
+    )
+    .await
+}
+
+/// [`serve`], recording each stage of the session in `health`.
+async fn serve_recording(
+    config: SlackConfig,
+    runtime: &Runtime,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+    health: &HealthRecorder,
+    on_ready: impl FnOnce(SlackOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
+) -> Result<(), RunError> {
     let failed = |e: anyhow::Error| RunError::Failed(e);
     let api = SlackApi::new(&config.bot_token, config.api_base.clone());
     // Both tokens are checked before anything else: a rejected one is one line and
@@ -228,12 +254,15 @@ pub async fn serve(
                 if hello.is_none() {
                     break Err(failed(anyhow::anyhow!("the Socket Mode session ended")));
                 }
-                let (practice, history, acks, clock, state) = (
+                let (practice, history, acks, clock, state, health) = (
                     runtime.practice.clone(), history.clone(), acks.clone(), clock.clone(), state.clone(),
+                    health.clone(),
                 );
                 let catch = async move {
+                    health.set(AdapterState::CatchingUp, None).await;
                     catch_up::run(&practice, history.as_ref(), &acks, clock.now()).await;
                     state.ready.store(true, Ordering::Release);
+                    health.set(AdapterState::Connected, None).await;
                 };
                 if let Some(ready) = on_ready.take() {
                     info!("Slack Socket Mode session up");

@@ -435,10 +435,21 @@ pub async fn insert_failed(
 /// holder is dead ([`super::processes`]). `false` if a live process holds it or it
 /// is no longer claimed.
 pub async fn renew_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
+    take_free_lease(conn, id, DropState::Claimed, lease).await
+}
+
+/// Takes the lease of a drop in `state` when it is free for `lease.holder`: no
+/// lease, a lease that ran out, or a dead holder ([`super::processes`]).
+async fn take_free_lease(
+    conn: &mut Conn,
+    id: i64,
+    state: DropState,
+    lease: Lease<'_>,
+) -> Result<bool> {
     on!(conn, conn => {
         let done = sqlx::query(&format!(
             "UPDATE drops SET lease_until = $1, holder = $2, attempts = attempts + 1 \
-             WHERE id = $3 AND state = 'claimed' AND {}",
+             WHERE id = $3 AND state = $6 AND {}",
             super::processes::lease_free_sql("$4", "$2", "$5")
         ))
         .bind(epoch(lease.until))
@@ -446,6 +457,7 @@ pub async fn renew_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<b
         .bind(id)
         .bind(epoch(lease.now))
         .bind(epoch(lease.now - super::processes::PROCESS_LAPSE))
+        .bind(state.as_str())
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -470,7 +482,8 @@ pub async fn take_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bo
     })
 }
 
-/// The next sequence number of a channel.
+/// The next sequence number of a channel. A read the caller then writes: safe only
+/// inside a write transaction, where no other writer runs ([`super::Store::write`]).
 pub async fn next_seq(conn: &mut Conn, channel_id: i64) -> Result<u32> {
     on!(conn, conn => {
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM drops WHERE channel_id = $1")
@@ -554,21 +567,7 @@ pub async fn record_failure(
 /// Takes the reveal lease of an open drop. `false` if a live process holds it, it
 /// waits to retry, or it is not open.
 pub async fn lease_reveal(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
-    on!(conn, conn => {
-        let done = sqlx::query(&format!(
-            "UPDATE drops SET lease_until = $1, holder = $2, attempts = attempts + 1 \
-             WHERE id = $3 AND state = 'posted' AND {}",
-            super::processes::lease_free_sql("$4", "$2", "$5")
-        ))
-        .bind(epoch(lease.until))
-        .bind(lease.holder)
-        .bind(id)
-        .bind(epoch(lease.now))
-        .bind(epoch(lease.now - super::processes::PROCESS_LAPSE))
-        .execute(conn)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    })
+    take_free_lease(conn, id, DropState::Posted, lease).await
 }
 
 /// Releases a reveal lease after a failed attempt, to retry at `retry_at`.

@@ -57,6 +57,9 @@ impl TryFrom<Row> for MemberStats {
     }
 }
 
+/// A member's stats. Settling reads them with this and writes them back with
+/// [`upsert`]: in one write transaction, where no other writer runs
+/// ([`super::Store::write`]), or a settlement could be lost.
 pub async fn get(conn: &mut Conn, channel_id: i64, member_id: &str) -> Result<Option<MemberStats>> {
     on!(conn, conn => {
         let row: Option<Row> = sqlx::query_as(&format!(

@@ -552,6 +552,14 @@ impl Store {
     /// A write transaction: commit it, or it rolls back on drop. One writer at a
     /// time on either backend: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's
     /// [`WRITE_LOCK`].
+    ///
+    /// That one-writer rule is what protects every read-modify-write in `store/`
+    /// (each names it where it reads): the next sequence number (`drops::next_seq`),
+    /// streak settlement (`member_stats::get` then `upsert`), rotation cycles
+    /// (`rotation::load` then `record`), and the checks before a claim
+    /// (`Practice::claim_early_drop`). Claims and leases themselves are single
+    /// conditional statements, safe without it. `tests/it/store.rs` runs the
+    /// sequence number and a settlement from two stores at once on both backends.
     pub async fn write(&self) -> Result<WriteTx> {
         match &self.pools {
             Pools::Sqlite { writer, .. } => Ok(WriteTx(Conn::SqliteTx(

@@ -23,6 +23,10 @@ pub async fn ensure(conn: &mut Conn, channel_id: i64, seed: u64) -> Result<()> {
     })
 }
 
+/// A channel's rotation. Claiming a drop reads it, picks, and records the pick
+/// (starting a new cycle when one is used up): in one write transaction, where no
+/// other writer runs ([`super::Store::write`]), or two claims could start a cycle
+/// twice.
 pub async fn load(conn: &mut Conn, channel_id: i64) -> Result<Option<Rotation>> {
     on!(conn, conn => {
         let row: Option<(i64, i64)> =

@@ -14,6 +14,41 @@ use prepbot_core::store::processes::{self, PROCESS_LAPSE, ProcessRow};
 use prepbot_core::store::{Store, drops};
 use prepbot_testkit::*;
 
+/// Every test's first instant: a drop due at 09:00 UTC on a Monday.
+const T: &str = "2026-01-05T09:00:00Z";
+
+/// A fresh store with one channel set up the day before [`T`], daily at 09:00 in
+/// `zone`, revealing after `reveal_hours`, and the (unregistered) process that set
+/// it up.
+struct World {
+    store: Store,
+    _dir: tempfile::TempDir,
+    bank: Arc<prepbot_core::bank::QuestionBank>,
+    practice: Practice,
+    ch: prepbot_core::store::channels::Channel,
+}
+
+async fn world(zone: &str, reveal_hours: u32) -> World {
+    let (store, _dir) = fresh_store().await;
+    let bank = Arc::new(small_bank(3));
+    let practice = Practice::new(store.clone(), bank.clone());
+    let (ch, _) = practice
+        .setup_channel(
+            setup("09:00", zone, Days::DAILY, reveal_hours),
+            1,
+            utc(T) - Duration::days(1),
+        )
+        .await
+        .unwrap();
+    World {
+        store,
+        _dir,
+        bank,
+        practice,
+        ch,
+    }
+}
+
 async fn the_drop(store: &Store, id: i64) -> drops::DropRecord {
     let mut conn = store.read().await.unwrap();
     drops::by_id(&mut conn, id).await.unwrap().unwrap()
@@ -100,18 +135,14 @@ async fn a_restart_finishes_the_claim_its_killed_predecessor_held_at_once() {
 
 #[tokio::test]
 async fn another_process_takes_a_claim_over_when_its_holders_heartbeat_lapses() {
-    let (store, _dir) = fresh_store().await;
-    let bank = Arc::new(small_bank(3));
-    let survivor = Practice::new(store.clone(), bank.clone());
-    let t = utc("2026-01-05T09:00:00Z");
-    let (ch, _) = survivor
-        .setup_channel(
-            setup("09:00", "UTC", Days::DAILY, 8),
-            1,
-            t - Duration::days(1),
-        )
-        .await
-        .unwrap();
+    let World {
+        store,
+        _dir,
+        bank,
+        practice: survivor,
+        ch,
+    } = world("UTC", 8).await;
+    let t = utc(T);
     // The holder runs elsewhere: its row is all the survivor knows of it.
     let far_away = "far-away";
     let holder = process_elsewhere(&store, bank, far_away, t).await;
@@ -161,18 +192,14 @@ async fn another_process_takes_a_claim_over_when_its_holders_heartbeat_lapses() 
 
 #[tokio::test]
 async fn drop_on_a_claim_says_how_long_while_its_holder_lives_and_finishes_it_once_dead() {
-    let (store, _dir) = fresh_store().await;
-    let bank = Arc::new(small_bank(3));
-    let admin = Practice::new(store.clone(), bank.clone());
-    let t = utc("2026-01-05T09:00:00Z");
-    let (ch, _) = admin
-        .setup_channel(
-            setup("09:00", "Europe/Berlin", Days::DAILY, 8),
-            1,
-            t - Duration::days(1),
-        )
-        .await
-        .unwrap();
+    let World {
+        store,
+        _dir,
+        bank,
+        practice: admin,
+        ch,
+    } = world("Europe/Berlin", 8).await;
+    let t = utc(T);
     let poster = process_elsewhere(&store, bank, "poster", t).await;
     let claimed = poster
         .claim_scheduled_drop(ch.key, t)
@@ -256,18 +283,14 @@ async fn a_reveal_lease_of_a_dead_process_is_taken_over_at_once() {
 
 #[tokio::test]
 async fn a_failed_post_waiting_to_retry_keeps_its_backoff() {
-    let (store, _dir) = fresh_store().await;
-    let bank = Arc::new(small_bank(3));
-    let p = Practice::new(store.clone(), bank.clone());
-    let t = utc("2026-01-05T09:00:00Z");
-    let (ch, _) = p
-        .setup_channel(
-            setup("09:00", "UTC", Days::DAILY, 8),
-            1,
-            t - Duration::days(1),
-        )
-        .await
-        .unwrap();
+    let World {
+        store,
+        _dir,
+        bank,
+        practice: p,
+        ch,
+    } = world("UTC", 8).await;
+    let t = utc(T);
     let claimed = p.claim_scheduled_drop(ch.key, t).await.unwrap().unwrap();
     let retry_at = t + Duration::minutes(5);
     {

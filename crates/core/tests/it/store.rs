@@ -546,3 +546,124 @@ async fn a_backup_never_overwrites_a_file_and_needs_its_directory() {
     assert!(!dir.path().join("missing.db").exists(), "nothing created");
     store.close().await;
 }
+
+/// How long a second writer is given to (wrongly) start while the first holds its
+/// write transaction.
+const WAITS_AT_LEAST: StdDuration = StdDuration::from_millis(300);
+
+/// The next sequence number is `MAX(seq) + 1` read, then written. Two processes
+/// doing it at once (two stores, each its own connections) get two numbers: the
+/// second writer waits for the first (SQLite's `BEGIN IMMEDIATE`; on PostgreSQL
+/// the advisory write lock every write transaction takes), then reads the
+/// first's commit. Without that wait both would read 0 and the second would fail
+/// on the unique (channel, seq).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_taking_the_next_sequence_number_at_once_get_one_each() {
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    let key = with_channel(&a).await;
+    let now = utc("2026-01-05T09:00:00Z");
+    let (d1, d2) = {
+        let mut tx = a.write().await.unwrap();
+        let d1 = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", lease(now))
+            .await
+            .unwrap()
+            .unwrap();
+        let d2 = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-06"), "q2", lease(now))
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        (d1, d2)
+    };
+    let mut first = a.write().await.unwrap();
+    let seq1 = drops::next_seq(&mut first, key).await.unwrap();
+    let (started, mut second_started) = tokio::sync::oneshot::channel();
+    let second = tokio::spawn(async move {
+        let mut tx = b.write().await.unwrap();
+        let _ = started.send(());
+        let seq = drops::next_seq(&mut tx, key).await.unwrap();
+        assert!(
+            drops::mark_posted(&mut tx, d2, seq, "m2", "t2", now)
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        seq
+    });
+    assert!(
+        tokio::time::timeout(WAITS_AT_LEAST, &mut second_started)
+            .await
+            .is_err(),
+        "a second writer began while the first held its transaction"
+    );
+    assert!(
+        drops::mark_posted(&mut first, d1, seq1, "m1", "t1", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        drops::mark_revealed(&mut first, d1, now, None)
+            .await
+            .unwrap()
+    );
+    first.commit().await.unwrap();
+    assert_eq!((seq1, second.await.unwrap()), (1, 2));
+}
+
+/// Settling a streak reads the member's stats and writes them back. Two processes
+/// settling the same member at once (two drops' late answers, say) each build on
+/// the other's result: the second waits, then reads the first's commit, so no
+/// settlement is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_settling_one_members_streak_at_once_lose_neither() {
+    use prepbot_core::engine::streak::settle;
+    use prepbot_core::store::member_stats::{self, MemberStats};
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    let key = with_channel(&a).await;
+    let at = utc("2026-01-05T10:00:00Z");
+    let settle_in = move |seq: u32| {
+        move |prev: Option<MemberStats>| MemberStats {
+            channel_id: key,
+            member_id: "42".into(),
+            member_name: "Ada".into(),
+            streak: settle(prev.as_ref().map(|p| &p.streak), seq, at),
+        }
+    };
+    let mut first = a.write().await.unwrap();
+    let prev = member_stats::get(&mut first, key, "42").await.unwrap();
+    let (started, mut second_started) = tokio::sync::oneshot::channel();
+    let second = tokio::spawn(async move {
+        let mut tx = b.write().await.unwrap();
+        let _ = started.send(());
+        let prev = member_stats::get(&mut tx, key, "42").await.unwrap();
+        member_stats::upsert(&mut tx, &settle_in(2)(prev))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    });
+    assert!(
+        tokio::time::timeout(WAITS_AT_LEAST, &mut second_started)
+            .await
+            .is_err(),
+        "a second writer began while the first held its transaction"
+    );
+    member_stats::upsert(&mut first, &settle_in(1)(prev))
+        .await
+        .unwrap();
+    first.commit().await.unwrap();
+    second.await.unwrap();
+    let mut conn = a.read().await.unwrap();
+    let stored = member_stats::get(&mut conn, key, "42")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            stored.streak.total_on_time,
+            stored.streak.current,
+            stored.streak.last_seq
+        ),
+        (2, 2, 2),
+        "both drops counted"
+    );
+}

@@ -138,6 +138,11 @@ impl Bot {
         )
     }
 
+    /// The bot's database, as `PREPBOT_DATABASE_URL` gave it.
+    pub fn db_url(&self) -> &str {
+        &self.db
+    }
+
     /// Stops the bot; the database stays until the returned directory is dropped.
     pub async fn stop(mut self) -> (FakeSlack, String, tempfile::TempDir) {
         let _ = self.stop.take().unwrap().send(());

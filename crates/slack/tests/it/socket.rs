@@ -280,3 +280,32 @@ async fn answers_given_while_a_lost_post_was_unrecorded_are_read_back_once_it_is
     assert_eq!(fake.top_level_posts(CHANNEL).len(), 1);
     let _ = bot.stop().await;
 }
+
+/// `prepbot status` shows the Slack adapter's health as the running bot records
+/// it: connected once its session is up and caught up, stopped (and why) after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_records_its_health_for_prepbot_status() {
+    let bot = start().await;
+    let db = bot.db_url().to_string();
+    let store = Store::open_existing_url(&db).await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = prepbot_core::status::report(&store, chrono::Utc::now())
+            .await
+            .unwrap();
+        if text.contains("slack: connected since") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    store.close().await;
+    let (_fake, db, _dir) = bot.stop().await;
+    let store = Store::open_existing_url(&db).await.unwrap();
+    let text = prepbot_core::status::report(&store, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(text.contains("slack: stopped "), "{text}");
+    assert!(text.contains("): shut down"), "{text}");
+    store.close().await;
+}
