@@ -559,7 +559,8 @@ impl Store {
     /// (`rotation::load` then `record`), and the checks before a claim
     /// (`Practice::claim_early_drop`). Claims and leases themselves are single
     /// conditional statements, safe without it. `tests/it/store.rs` runs the
-    /// sequence number and a settlement from two stores at once on both backends.
+    /// sequence number, a settlement and a rotation's turn from two stores at once
+    /// on both backends.
     pub async fn write(&self) -> Result<WriteTx> {
         match &self.pools {
             Pools::Sqlite { writer, .. } => Ok(WriteTx(Conn::SqliteTx(

@@ -667,3 +667,62 @@ async fn two_writers_settling_one_members_streak_at_once_lose_neither() {
         "both drops counted"
     );
 }
+
+/// A claim reads the channel's rotation, picks, and records the pick, starting a
+/// new cycle when the old one is used up. Two processes claiming at once (two
+/// channels' drops are independent; this is two claims of one channel, as an
+/// on-demand drop beside the scheduled one) must not both start the new cycle with
+/// the same question: the second waits and sees the first's cycle and pick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_turning_a_rotation_over_at_once_see_each_others_pick() {
+    use prepbot_core::engine::rotation::Pick;
+    use prepbot_core::store::rotation;
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    let key = with_channel(&a).await;
+    let at = utc("2026-01-05T09:00:00Z");
+    {
+        // Cycle 0 with both questions of a two-question pool used.
+        let mut tx = a.write().await.unwrap();
+        rotation::ensure(&mut tx, key, 7).await.unwrap();
+        for q in ["q1", "q2"] {
+            let pick = Pick {
+                question_id: q.into(),
+                cycle: 0,
+                new_cycle: false,
+            };
+            rotation::record(&mut tx, key, &pick, at).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let mut first = a.write().await.unwrap();
+    let seen_first = rotation::load(&mut first, key).await.unwrap().unwrap();
+    assert_eq!((seen_first.cycle, seen_first.used.len()), (0, 2), "used up");
+    let (started, mut second_started) = tokio::sync::oneshot::channel();
+    let second = tokio::spawn(async move {
+        let mut tx = b.write().await.unwrap();
+        let _ = started.send(());
+        let seen = rotation::load(&mut tx, key).await.unwrap().unwrap();
+        tx.commit().await.unwrap();
+        seen
+    });
+    assert!(
+        tokio::time::timeout(WAITS_AT_LEAST, &mut second_started)
+            .await
+            .is_err(),
+        "a second writer began while the first held its transaction"
+    );
+    let turn = Pick {
+        question_id: "q1".into(),
+        cycle: 1,
+        new_cycle: true,
+    };
+    rotation::record(&mut first, key, &turn, at).await.unwrap();
+    first.commit().await.unwrap();
+    let seen_second = second.await.unwrap();
+    assert_eq!(seen_second.cycle, 1, "the second sees the new cycle");
+    assert_eq!(
+        seen_second.used.into_iter().collect::<Vec<_>>(),
+        ["q1"],
+        "and the first's pick in it, so it picks another"
+    );
+}
