@@ -857,7 +857,7 @@ impl Practice {
         let mut tx = self.store.write().await?;
         let mut gone = Vec::new();
         for p in processes::all(&mut tx).await? {
-            let lapsed = p.heard_at <= now - processes::PROCESS_LAPSE;
+            let lapsed = !p.alive_at(now);
             if p.id == self.process.id {
                 continue;
             }
@@ -929,8 +929,7 @@ impl Practice {
         Ok(())
     }
 
-    /// The registered processes, oldest first, and the claims and reveal leases each
-    /// holds (for `prepbot status`).
+    /// The registered processes, oldest first, live or not.
     pub async fn processes(&self) -> Result<Vec<processes::ProcessRow>> {
         let mut conn = self.store.read().await?;
         Ok(processes::all(&mut conn).await?)

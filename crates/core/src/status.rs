@@ -12,7 +12,6 @@ use crate::schedule_view;
 use crate::schedule_view::local;
 use crate::store::Store;
 use crate::store::drops::DropRecord;
-use crate::store::processes::PROCESS_LAPSE;
 
 /// One line per channel and a few indented details, or a note that none is set up;
 /// then, once a bot has run on this database, each adapter's health.
@@ -65,7 +64,7 @@ async fn processes(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String> 
     };
     for p in &procs {
         let age = (now - p.heard_at).num_seconds().max(0);
-        let alive = p.heard_at > now - PROCESS_LAPSE;
+        let alive = p.alive_at(now);
         out.push_str(&format!(
             "\n  {} on {} (pid {}){}: started {}, {}",
             ProcessIdentity::short_id(&p.id),

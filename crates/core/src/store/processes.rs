@@ -29,6 +29,14 @@ pub struct ProcessRow {
     pub heard_at: DateTime<Utc>,
 }
 
+impl ProcessRow {
+    /// Whether its heartbeat is fresh at `now`: it lapses exactly [`PROCESS_LAPSE`]
+    /// after the last beat, as in [`is_alive`] and the lease rule.
+    pub fn alive_at(&self, now: DateTime<Utc>) -> bool {
+        self.heard_at > now - PROCESS_LAPSE
+    }
+}
+
 /// Registers a process (or re-registers it after another process reaped its row).
 pub async fn register(conn: &mut Conn, p: &ProcessRow) -> Result<()> {
     on!(conn, conn => {
@@ -95,18 +103,6 @@ pub async fn all(conn: &mut Conn) -> Result<Vec<ProcessRow>> {
                 })
             })
             .collect()
-    })
-}
-
-/// Deletes the rows of processes that are not alive at `now` (heartbeat older than
-/// [`PROCESS_LAPSE`]): housekeeping, so the table does not grow with every restart.
-pub async fn remove_lapsed(conn: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
-    on!(conn, conn => {
-        let done = sqlx::query("DELETE FROM processes WHERE heard_at <= $1")
-            .bind(epoch(now - PROCESS_LAPSE))
-            .execute(conn)
-            .await?;
-        Ok(done.rows_affected())
     })
 }
 
