@@ -273,6 +273,23 @@ pub enum AnswerEvent {
         message_id: String,
         at: DateTime<Utc>,
     },
+    /// An edit known only by its channel and message id, with no thread: Slack's
+    /// `message_changed` (see [`Practice::edit_in_channel`]).
+    EditedInChannel {
+        channel: ChannelAddress,
+        message_id: String,
+        /// When the message was posted (on Slack, its `ts`).
+        posted_at: DateTime<Utc>,
+        body: String,
+        edited_at: DateTime<Utc>,
+    },
+    /// A delete known only by its channel and message id: Slack's `message_deleted`.
+    DeletedInChannel {
+        channel: ChannelAddress,
+        message_id: String,
+        posted_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl AnswerEvent {
@@ -281,9 +298,23 @@ impl AnswerEvent {
         match self {
             AnswerEvent::Posted(m) => Some((m, None)),
             AnswerEvent::Edited { message, edited_at } => Some((message, Some(*edited_at))),
-            AnswerEvent::EditedText { .. } | AnswerEvent::Deleted { .. } => None,
+            AnswerEvent::EditedText { .. }
+            | AnswerEvent::Deleted { .. }
+            | AnswerEvent::EditedInChannel { .. }
+            | AnswerEvent::DeletedInChannel { .. } => None,
         }
     }
+}
+
+/// How much earlier than its drop's recorded post a message may claim to be and
+/// still have its early edit or delete kept (see [`Practice::edit_in_channel`]).
+const EARLY_EVENT_SKEW: Duration = Duration::seconds(60);
+
+/// What an event known only by (channel, message id) does to the message.
+#[derive(Debug, Clone, Copy)]
+enum ChannelChange<'a> {
+    Edit { body: &'a str, at: DateTime<Utc> },
+    Withdraw { at: DateTime<Utc> },
 }
 
 /// A message about to be stored: its drop, the row, and whether it is on time.
@@ -1539,6 +1570,42 @@ impl Practice {
             } => AnswerOutcome::Applied(
                 Self::withdraw_in_thread_in(tx, thread, message_id, *at, reads).await?,
             ),
+            AnswerEvent::EditedInChannel {
+                channel,
+                message_id,
+                posted_at,
+                body,
+                edited_at,
+            } => AnswerOutcome::Applied(
+                Self::change_in_channel_in(
+                    tx,
+                    channel,
+                    message_id,
+                    *posted_at,
+                    ChannelChange::Edit {
+                        body,
+                        at: *edited_at,
+                    },
+                    reads,
+                )
+                .await?,
+            ),
+            AnswerEvent::DeletedInChannel {
+                channel,
+                message_id,
+                posted_at,
+                at,
+            } => AnswerOutcome::Applied(
+                Self::change_in_channel_in(
+                    tx,
+                    channel,
+                    message_id,
+                    *posted_at,
+                    ChannelChange::Withdraw { at: *at },
+                    reads,
+                )
+                .await?,
+            ),
         })
     }
 
@@ -1727,6 +1794,84 @@ impl Practice {
             done = true;
         }
         Ok(done)
+    }
+
+    /// An edit or delete known only by (channel, message id), as Slack sends them:
+    /// applied to the stored answer; if the message is not stored yet (its create
+    /// is still on its way, possibly through another connection or process), kept
+    /// as an early event so the create is stored edited or withdrawn. Such an event
+    /// is kept only while the channel's latest drop posted at or before the message
+    /// takes answers, and hangs off that drop (the drop only owns it for deletion:
+    /// the create finds it by (channel, message id)). So an edit of chatter in a
+    /// study channel may leave one small row; an edit in no study channel leaves
+    /// none. `false` if neither applied.
+    pub async fn edit_in_channel(
+        &self,
+        channel: &ChannelAddress,
+        message_id: &str,
+        posted_at: DateTime<Utc>,
+        body: &str,
+        edited_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let event = AnswerEvent::EditedInChannel {
+            channel: channel.clone(),
+            message_id: message_id.to_string(),
+            posted_at,
+            body: body.to_string(),
+            edited_at,
+        };
+        Ok(matches!(
+            self.apply(&event).await?,
+            AnswerOutcome::Applied(true)
+        ))
+    }
+
+    async fn change_in_channel_in(
+        tx: &mut Conn,
+        address: &ChannelAddress,
+        message_id: &str,
+        posted_at: DateTime<Utc>,
+        change: ChannelChange<'_>,
+        reads: &mut TransactionReads,
+    ) -> Result<bool> {
+        let Some(channel) = channels::find(tx, address).await? else {
+            return Ok(false);
+        };
+        let applied = match change {
+            ChannelChange::Edit { body, at } => {
+                answers::edit(tx, channel.key, message_id, body, at).await?
+            }
+            ChannelChange::Withdraw { at } => {
+                answers::withdraw(tx, channel.key, message_id, at).await?
+            }
+        };
+        if applied || answers::get(tx, channel.key, message_id).await?.is_some() {
+            return Ok(applied);
+        }
+        let Some(drop) = drops::latest(tx, channel.key).await? else {
+            return Ok(false);
+        };
+        let takes_answers = matches!(drop.state, DropState::Posted | DropState::Revealed);
+        // The drop's time is the bot's clock after the post returned, the message's the
+        // platform's: a reply sent at once may carry an earlier time by the
+        // request's latency or clock skew.
+        if !takes_answers
+            || drop
+                .posted_at
+                .is_none_or(|at| at - EARLY_EVENT_SKEW > posted_at)
+        {
+            return Ok(false);
+        }
+        match change {
+            ChannelChange::Edit { body, at } => {
+                answers::early_edit(tx, channel.key, message_id, drop.id, body, at).await?
+            }
+            ChannelChange::Withdraw { at } => {
+                answers::early_withdraw(tx, channel.key, message_id, drop.id, at).await?
+            }
+        }
+        reads.early_event_written(channel.key, message_id);
+        Ok(true)
     }
 
     /// Replaces a stored message's text. `false` if it is not a stored answer.

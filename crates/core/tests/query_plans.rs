@@ -16,6 +16,7 @@ use prepbot_core::engine::streak::MemberStreak;
 use prepbot_core::ingest::AnswerWriter;
 use prepbot_core::practice::{AnswerEvent, IncomingMessage, ListedMessage, Practice};
 use prepbot_core::scheduler::{drop_now, run_due};
+use prepbot_core::store::drops::DropRecord;
 use prepbot_core::store::member_stats::{self, MemberStats};
 use prepbot_testkit as common;
 use prepbot_testkit::*;
@@ -198,8 +199,16 @@ fn msg(thread: u64, id: u64, member: u64, at: DateTime<Utc>) -> IncomingMessage 
 }
 
 /// Answer events through the answer writer, several in one transaction (a delete
-/// and an edit ahead of their creates); uses message ids `first_id..first_id + 3`.
-async fn through_the_writer(p: &Practice, thread: u64, at: DateTime<Utc>, first_id: u64) {
+/// and an edit ahead of their creates, by thread and, as Slack sends them, by
+/// channel); uses message ids `first_id..=first_id + 3`.
+async fn through_the_writer(p: &Practice, drop: &DropRecord, at: DateTime<Utc>, first_id: u64) {
+    let thread = id(drop.thread_id.as_deref().unwrap());
+    let channel = p
+        .channel(drop.channel_id)
+        .await
+        .unwrap()
+        .expect("the drop's channel")
+        .address;
     let (writer, task) = AnswerWriter::start(p.clone());
     let (a, b, c) = (first_id, first_id + 1, first_id + 2);
     let events = vec![
@@ -225,6 +234,26 @@ async fn through_the_writer(p: &Practice, thread: u64, at: DateTime<Utc>, first_
             message_id: a.to_string(),
             body: "edited".into(),
             edited_at: at + Duration::minutes(1),
+        },
+        AnswerEvent::EditedInChannel {
+            channel: channel.clone(),
+            message_id: a.to_string(),
+            posted_at: at,
+            body: "edited again".into(),
+            edited_at: at + Duration::minutes(2),
+        },
+        AnswerEvent::DeletedInChannel {
+            channel: channel.clone(),
+            message_id: (first_id + 3).to_string(),
+            posted_at: at,
+            at: at + Duration::minutes(2),
+        },
+        AnswerEvent::EditedInChannel {
+            channel,
+            message_id: (first_id + 3).to_string(),
+            posted_at: at,
+            body: "early".into(),
+            edited_at: at + Duration::minutes(2),
         },
     ];
     futures_util::future::try_join_all(events.into_iter().map(|e| writer.submit(e)))
@@ -340,12 +369,12 @@ async fn exercise(p: &Practice) {
     // The same kinds of event as the bot applies them: through the answer writer.
     through_the_writer(
         p,
-        first_thread,
+        &first,
         first.posted_at.unwrap() + Duration::minutes(2),
         next_message + 1,
     )
     .await;
-    next_message += 3;
+    next_message += 4;
 
     p.streak(channel_key, "1").await.unwrap();
     p.streak(channel_key, "99").await.unwrap();
@@ -357,8 +386,8 @@ async fn exercise(p: &Practice) {
     let open = report.posted[0].clone();
     assert_eq!(p.open_drops().await.unwrap().len(), 3);
     let thread = id(open.thread_id.as_deref().unwrap());
-    through_the_writer(p, thread, day + Duration::minutes(1), next_message + 1).await;
-    next_message += 3;
+    through_the_writer(p, &open, day + Duration::minutes(1), next_message + 1).await;
+    next_message += 4;
     let listed = vec![ListedMessage {
         message: msg(thread, next_message + 1, 1, day + Duration::minutes(1)),
         edited_at: Some(day + Duration::minutes(2)),

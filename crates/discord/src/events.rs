@@ -79,20 +79,23 @@ pub(super) fn answer_events(event: &FullEvent, now: DateTime<Utc>) -> Option<Vec
 pub(super) async fn queue(sink: &AnswerSink, events: Vec<AnswerEvent>) {
     for event in events {
         // Discord ids, for the reaction and the log (every event here came from Discord).
-        let ids = match &event {
+        let (thread, message_id) = match &event {
             AnswerEvent::Posted(m) | AnswerEvent::Edited { message: m, .. } => {
-                (&m.thread, &m.message_id)
+                (Some(&m.thread), &m.message_id)
             }
             AnswerEvent::EditedText {
                 thread, message_id, ..
             }
             | AnswerEvent::Deleted {
                 thread, message_id, ..
-            } => (thread, message_id),
+            } => (Some(thread), message_id),
+            // Not built from Discord's events, which always name their thread.
+            AnswerEvent::EditedInChannel { message_id, .. }
+            | AnswerEvent::DeletedInChannel { message_id, .. } => (None, message_id),
         };
         let ids = (
-            ids.0.thread.parse::<u64>().unwrap_or_default(),
-            ids.1.parse::<u64>().unwrap_or_default(),
+            thread.map_or(0, |t| t.thread.parse::<u64>().unwrap_or_default()),
+            message_id.parse::<u64>().unwrap_or_default(),
         );
         let acknowledges = event.message().is_some();
         let acks = sink.acks.clone();

@@ -4,9 +4,11 @@
 //! Slack delivers again is stored once, and is acknowledged after the commit.
 //!
 //! `message_changed` and `message_deleted` carry no `thread_ts` on the inner
-//! message, so they are routed by (channel, ts) to the stored answer: an edit
-//! replaces the text only if its `edited.ts` is newer than the stored one (the core
-//! checks), and a `message_changed` without `edited` is a link preview, not an edit.
+//! message (slack-morphism's type has none), so they are routed by (channel, ts),
+//! through the same answer writer, behind any create still queued: an edit
+//! replaces the text only if its `edited.ts` is newer than the stored one, one that
+//! overtakes its create is kept for it (the core's `edit_in_channel`), and a
+//! `message_changed` without `edited` is a link preview, not an edit.
 //! The bot's own messages and any message with a `bot_id` are ignored.
 
 use std::sync::Arc;
@@ -189,34 +191,57 @@ impl AnswerSink {
                 body,
                 edited_at,
             } => {
-                let Some(key) = self.channel_key(&channel).await else {
+                let Some(posted_at) = ts_time(&ts) else {
                     return;
                 };
-                match self.practice.edit_message(key, &ts, &body, edited_at).await {
-                    Ok(done) => debug!(channel, ts, done, "edit"),
-                    Err(e) => warn!(channel, ts, error = %e, "an edit was not stored"),
-                }
+                let event = AnswerEvent::EditedInChannel {
+                    channel: self.address(&channel),
+                    message_id: ts.clone(),
+                    posted_at,
+                    body,
+                    edited_at,
+                };
+                self.queue_change(event, channel, ts, "edit").await;
             }
             Change::Deleted { channel, ts } => {
-                let Some(key) = self.channel_key(&channel).await else {
+                let Some(posted_at) = ts_time(&ts) else {
                     return;
                 };
-                let now = self.clock.now();
-                if let Err(e) = self.practice.withdraw_message(key, &ts, now).await {
-                    warn!(channel, ts, error = %e, "a delete was not stored");
-                }
+                let event = AnswerEvent::DeletedInChannel {
+                    channel: self.address(&channel),
+                    message_id: ts.clone(),
+                    posted_at,
+                    at: self.clock.now(),
+                };
+                self.queue_change(event, channel, ts, "delete").await;
             }
         }
     }
 
-    async fn channel_key(&self, channel: &str) -> Option<i64> {
-        let address = ChannelAddress::new(Platform::Slack, &self.team, channel);
-        match self.practice.channel_at(&address).await {
-            Ok(c) => c.map(|c| c.key),
-            Err(e) => {
-                warn!(channel, error = %e, "cannot read the channel");
-                None
-            }
+    fn address(&self, channel: &str) -> ChannelAddress {
+        ChannelAddress::new(Platform::Slack, &self.team, channel)
+    }
+
+    /// Queues an edit or delete behind the creates already queued, in the same
+    /// writer: one that arrives right after its message is applied to it, and one
+    /// that overtakes it is kept for it by the core.
+    async fn queue_change(
+        &self,
+        event: AnswerEvent,
+        channel: String,
+        ts: String,
+        what: &'static str,
+    ) {
+        let (c2, t2) = (channel.clone(), ts.clone());
+        let queued = self
+            .answers
+            .queue(event, move |outcome| match outcome {
+                Ok(outcome) => debug!(channel = c2, ts = t2, ?outcome, what, "applied"),
+                Err(e) => warn!(channel = c2, ts = t2, error = %e, what, "not stored"),
+            })
+            .await;
+        if let Err(e) = queued {
+            warn!(channel, ts, error = %e, what, "not stored");
         }
     }
 }

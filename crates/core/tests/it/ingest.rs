@@ -333,6 +333,20 @@ fn events_for(thread: u64, id: u64, kinds: &[&str]) -> Vec<AnswerEvent> {
                 message_id: id.to_string(),
                 at: at(10, 10),
             },
+            // Slack's: the channel and the message, no thread.
+            "channel edit" => AnswerEvent::EditedInChannel {
+                channel: address(GUILD, CHANNEL),
+                message_id: id.to_string(),
+                posted_at: at(10, 0),
+                body: "edited".into(),
+                edited_at: at(10, 5),
+            },
+            "channel delete" => AnswerEvent::DeletedInChannel {
+                channel: address(GUILD, CHANNEL),
+                message_id: id.to_string(),
+                posted_at: at(10, 0),
+                at: at(10, 10),
+            },
             other => panic!("unknown event {other}"),
         })
         .collect()
@@ -372,6 +386,9 @@ async fn a_messages_events_in_any_order_give_the_same_answer_in_one_batch_or_man
         vec!["create", "partial edit"],
         vec!["create", "partial edit", "delete"],
         vec!["create", "edit", "partial edit"],
+        vec!["create", "channel edit"],
+        vec!["create", "channel edit", "channel delete"],
+        vec!["create", "edit", "channel delete"],
     ] {
         for order in permutations(&set) {
             let (direct, apart, together) = (next_id, next_id + 1, next_id + 2);
@@ -410,7 +427,11 @@ async fn a_messages_events_in_any_order_give_the_same_answer_in_one_batch_or_man
             // The rules themselves: a delete withdraws whatever its place; without
             // one, the edit's text wins whatever its place.
             let (body, edited, withdrawn) = reference;
-            assert_eq!(withdrawn, set.contains(&"delete"), "{order:?}");
+            assert_eq!(
+                withdrawn,
+                set.iter().any(|k| k.ends_with("delete")),
+                "{order:?}"
+            );
             if !withdrawn {
                 assert_eq!((body.as_str(), edited), ("edited", true), "{order:?}");
             }
@@ -598,5 +619,65 @@ async fn a_mixed_batch_gives_what_one_transaction_per_event_gives() {
             .is_some(),
         "the late on-time answer settled"
     );
+    task.stop().await;
+}
+
+/// Slack's edits and deletes name only the channel and the message. One that
+/// overtakes its create is kept for it (the create is stored edited or withdrawn);
+/// one for a message older than the channel's drop, or in a channel prepbot does
+/// not run, is no answer's and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_known_by_channel_alone_waits_for_its_create_only_in_a_drops_time() {
+    let (p, thread, _file, _dir) = open_drop().await;
+    let (w, task) = AnswerWriter::start(p.clone());
+    let channel_edit = |channel: u64, message: u64, posted_at| AnswerEvent::EditedInChannel {
+        channel: address(GUILD, channel),
+        message_id: message.to_string(),
+        posted_at,
+        body: "edited".into(),
+        edited_at: at(10, 5),
+    };
+    let applied = |o: AnswerOutcome| matches!(o, AnswerOutcome::Applied(true));
+
+    // Overtakes its create, in a batch of its own: kept, then applied by the create.
+    assert!(applied(
+        w.submit(channel_edit(CHANNEL, 500, at(10, 0)))
+            .await
+            .unwrap()
+    ));
+    w.submit(posted(thread, 500)).await.unwrap();
+    let a = stored(&p, 500).await.expect("the create is stored");
+    assert_eq!((a.body.as_str(), a.edited_at), ("edited", Some(at(10, 5))));
+
+    // The channel's drop went out at 09:00: a message from 07:00 is chatter.
+    assert!(!applied(
+        w.submit(channel_edit(CHANNEL, 501, at(7, 0)))
+            .await
+            .unwrap()
+    ));
+    // A channel with no schedule.
+    assert!(!applied(
+        w.submit(channel_edit(CHANNEL + 50, 502, at(10, 0)))
+            .await
+            .unwrap()
+    ));
+    let key = key(&p, CHANNEL).await;
+    let mut conn = p.store().read().await.unwrap();
+    let early = answers::early_events(&mut conn, key, &["501", "502"])
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "nothing kept for them: {early:?}");
+    drop(conn);
+
+    // A delete that overtakes its create: the create is stored withdrawn.
+    let delete = AnswerEvent::DeletedInChannel {
+        channel: address(GUILD, CHANNEL),
+        message_id: "503".into(),
+        posted_at: at(10, 0),
+        at: at(10, 10),
+    };
+    assert!(applied(w.submit(delete).await.unwrap()));
+    let r = w.submit(posted(thread, 503)).await.unwrap();
+    assert!(r.recorded().is_some_and(|r| r.new && r.withdrawn), "{r:?}");
     task.stop().await;
 }

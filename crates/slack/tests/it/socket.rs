@@ -185,6 +185,74 @@ async fn the_practice_loop_over_socket_mode() {
     }
 }
 
+/// Slack may deliver a `message_changed` or `message_deleted` before the message
+/// itself (another connection, a redelivery after a missed ack): the message is
+/// then stored edited, or withdrawn and never acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_or_delete_that_overtakes_its_message_applies_when_it_arrives() {
+    let bot = start().await;
+    let fake = bot.fake.clone();
+    assert_eq!(
+        bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
+        Some("Scheduled")
+    );
+    assert!(bot.admin(ADMIN, "drop").await.starts_with("Posted drop #1"));
+    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let edited = reply_event(&fake, &thread, MEMBER, "first draft");
+    let edited_ts = edited["ts"].as_str().unwrap().to_string();
+    let edit_ts = fake.edit_message(CHANNEL, &edited_ts, "final answer");
+    let deleted = reply_event(&fake, &thread, MEMBER_2, "oops");
+    let deleted_ts = deleted["ts"].as_str().unwrap().to_string();
+    fake.remove_message(CHANNEL, &deleted_ts);
+
+    // The edit and the delete first, each given time to be applied on its own.
+    fake.message_event(
+        json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL,
+        "hidden": true, "ts": fake.next_ts(),
+        "message": {"type": "message", "user": MEMBER, "text": "final answer", "ts": edited_ts,
+            "edited": {"user": MEMBER, "ts": edit_ts}},
+        "previous_message": {"type": "message", "user": MEMBER, "text": "first draft", "ts": edited_ts}}),
+    );
+    fake.message_event(json!({"type": "message", "subtype": "message_deleted", "channel": CHANNEL,
+        "hidden": true, "ts": fake.next_ts(), "deleted_ts": deleted_ts,
+        "previous_message": {"type": "message", "user": MEMBER_2, "text": "oops", "ts": deleted_ts}}));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Then the messages, as first posted.
+    fake.message_event(edited);
+    fake.message_event(deleted);
+    fake.wait_until("the edited answer's reaction", WAIT, |f| {
+        f.reactions().iter().any(|r| r.1 == edited_ts)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !fake.reactions().iter().any(|r| r.1 == deleted_ts),
+        "a withdrawn answer is not acknowledged"
+    );
+
+    let (_fake, db, _dir) = bot.stop().await;
+    let store = Store::open_url(&db).await.unwrap();
+    let mut conn = store.read().await.unwrap();
+    let stored = prepbot_core::store::answers::for_drop(&mut conn, 1)
+        .await
+        .unwrap();
+    let a = stored
+        .iter()
+        .find(|a| a.message_id == edited_ts)
+        .expect("stored");
+    assert_eq!(a.body, "final answer");
+    assert!(a.edited_at.is_some());
+    let d = stored
+        .iter()
+        .find(|a| a.message_id == deleted_ts)
+        .expect("stored");
+    assert!(d.withdrawn_at.is_some(), "{d:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnect_frame_reconnects_and_the_new_session_catches_up() {
     let bot = start().await;
