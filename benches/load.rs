@@ -3,7 +3,7 @@
 //! a Markdown table per scenario; BENCHMARKS.md keeps the figures.
 //!
 //! ```sh
-//! cargo bench --bench load -- latency|ingest|fanout|startup|memory|all [--runs N] [--quick]
+//! cargo bench --bench load -- latency|ingest|fanout|startup|memory|slack|all [--runs N] [--quick]
 //! ```
 //!
 //! - [`latency`]: slash commands one at a time against a seeded database.
@@ -11,6 +11,8 @@
 //! - [`fanout`]: thousands of channels due at the same minute under a global rate limit.
 //! - [`startup`]: loading a 1,000-question bank; process start to IDENTIFY.
 //! - [`memory`]: the bot's memory after startup, an ingestion burst and a fan-out.
+//! - [`slack`]: both platforms in one process: a Slack answer burst through Socket
+//!   Mode, its rate, and the bot's memory after it.
 //!
 //! Support: [`bot`] spawns and pins processes and reads their memory, [`prepare`]
 //! builds the databases, [`bank`] writes a generated question bank, [`report`]
@@ -34,6 +36,8 @@ mod memory;
 mod prepare;
 #[path = "load/report.rs"]
 mod report;
+#[path = "load/slack.rs"]
+mod slack;
 #[path = "load/startup.rs"]
 mod startup;
 
@@ -42,13 +46,13 @@ use std::process::ExitCode;
 use report::{Machine, Section};
 
 const USAGE: &str =
-    "usage: cargo bench --bench load -- <latency|ingest|fanout|startup|memory|all> [options]
+    "usage: cargo bench --bench load -- <latency|ingest|fanout|startup|memory|slack|all> [options]
 
 options:
   --runs N          repeat each scenario N times and report the median (default 3)
   --quick           a smoke run: small sizes, 1 run, under a minute
   --commands N      latency: commands of each kind per run (default 1000)
-  --answers N       ingest and memory: answers in the burst (default 20000)
+  --answers N       ingest, memory and slack: answers in the burst (default 20000)
   --ack-rate R      ingest: the fake's global limit while acks go out (default 50/s)
   --channels N      fanout and memory: channels due at the same minute (default 5000)
   --rate R          fanout and memory: the fake's global limit in requests/s, the bot paced to it (default 200)
@@ -106,9 +110,10 @@ impl Options {
                 "--channels" => o.channels = number(arg)?,
                 "--rate" => o.rate = number(arg)?,
                 "--questions" => o.questions = number(arg)?,
-                "all" => scenarios
-                    .extend(["startup", "latency", "ingest", "fanout", "memory"].map(String::from)),
-                "latency" | "ingest" | "fanout" | "startup" | "memory" => {
+                "all" => scenarios.extend(
+                    ["startup", "latency", "ingest", "fanout", "memory", "slack"].map(String::from),
+                ),
+                "latency" | "ingest" | "fanout" | "startup" | "memory" | "slack" => {
                     scenarios.push(arg.clone())
                 }
                 other => return Err(format!("unknown argument `{other}`")),
@@ -164,6 +169,7 @@ fn main() -> ExitCode {
                 "fanout" => fanout::run(&options).await,
                 "startup" => startup::run(&options).await,
                 "memory" => memory::run(&options).await,
+                "slack" => slack::run(&options).await,
                 _ => unreachable!("checked by Options::parse"),
             }
         });

@@ -472,8 +472,14 @@ impl Store {
             writer.close().await;
             return Err(e);
         }
+        // No ping before handing a connection out (sqlx's default): a SQLite
+        // connection is a file handle in this process, which a ping does not test
+        // beyond its worker thread being alive, and the ping is one more trip to
+        // that thread on every read. A Slack lookup answers in its acknowledgement
+        // after two reads, so this is measured in BENCHMARKS.md ("Slack ack").
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(busy_timeout + Duration::from_secs(5))
             .connect_with(options.read_only(true))
             .await
