@@ -1,9 +1,10 @@
 //! The real `prepbot run` binary against the fake Slack (`prepbot-fake-slack`): the
 //! tokens it needs and how it says what is missing, a rejected token as one line,
 //! the practice loop over Socket Mode with a drop at a local time in a non-UTC zone,
-//! faults on the drop's post, no token or Socket Mode ticket in its log, and
-//! `/prep forget me` and `/prep remove` with their confirmations, audited in the log,
-//! the forget surviving a restart's catch-up.
+//! faults on the drop's post, kill -9 while the post hangs and right after its
+//! commit, no token or Socket Mode ticket in its log, and `/prep forget me` and
+//! `/prep remove` with their confirmations, audited in the log, the forget
+//! surviving a restart's catch-up.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -344,34 +345,93 @@ async fn killed_while_its_post_hangs_the_restarted_bot_posts_no_second_drop_and_
         .await
         .unwrap();
     assert!(status.success());
-    let mut bot = spawn_bot(&fake, dir.path());
+    caught_up_and_revealed_once(&fake, dir.path(), &thread, &a_ts).await;
+}
+
+/// Starts the bot on `dir`'s database and checks what a restart after a crash
+/// must give: the answer `answer_ts`, posted in `thread` while the bot was down,
+/// stored and acknowledged by the catch-up; the reveal in that thread counting it;
+/// still one drop message. Stops the bot.
+async fn caught_up_and_revealed_once(
+    fake: &FakeSlack,
+    dir: &std::path::Path,
+    thread: &str,
+    answer_ts: &str,
+) {
+    let mut bot = spawn_bot(fake, dir);
     fake.wait_until(
         "the answer posted while down, acknowledged",
         Duration::from_secs(30),
         |f| {
             f.reactions()
                 .iter()
-                .any(|r| r.1 == a_ts && r.2 == "white_check_mark")
+                .any(|r| r.1 == answer_ts && r.2 == "white_check_mark")
         },
     )
     .await;
-    let before = command(&fake, ADMIN, "reveal").await;
-    assert!(
-        answered(&fake, before)
-            .await
-            .starts_with("Revealed drop #1")
-    );
+    let before = command(fake, ADMIN, "reveal").await;
+    assert!(answered(fake, before).await.starts_with("Revealed drop #1"));
     let replies: String = fake
-        .bot_replies(CHANNEL, &thread)
+        .bot_replies(CHANNEL, thread)
         .iter()
         .map(|r| r.to_string())
         .collect();
     assert!(replies.contains("1 member answered on time"), "{replies}");
-    assert_eq!(fake.top_level_posts(CHANNEL).len(), 1);
+    assert_eq!(fake.top_level_posts(CHANNEL).len(), 1, "one drop message");
     let status = tokio::task::spawn_blocking(move || sigterm(&mut bot))
         .await
         .unwrap();
     assert!(status.success());
+}
+
+/// The third kill point: right after the commit that records the drop as posted.
+/// On Slack the thread is the drop message's own `ts`, recorded in that same
+/// commit (there is no thread to open, unlike Discord), so the restarted bot
+/// neither posts again nor loses the thread: answers posted in it while the bot
+/// was down are caught up and the reveal goes into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_right_after_the_drop_is_committed_the_restarted_bot_keeps_its_thread() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_bot(&fake, dir.path());
+    fake.wait_until("a Socket Mode session", WAIT, |f| f.open_sockets() == 1)
+        .await;
+    let before = command(&fake, ADMIN, "setup 09:00 UTC reveal=12").await;
+    assert!(answered(&fake, before).await.starts_with("Scheduled"));
+
+    command(&fake, ADMIN, "drop").await;
+    // Kill -9 as soon as the database says posted, polled every few milliseconds.
+    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let store = prepbot_core::store::Store::open_existing_url(&url)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let thread = loop {
+        let mut conn = store.read().await.unwrap();
+        let record = prepbot_core::store::drops::by_id(&mut conn, 1)
+            .await
+            .unwrap();
+        drop(conn);
+        if let Some(thread) = record.and_then(|d| d.thread_id) {
+            break thread;
+        }
+        assert!(std::time::Instant::now() < deadline, "never posted");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    bot.kill().unwrap();
+    bot.wait().unwrap();
+    store.close().await;
+    let posted = fake.top_level_posts(CHANNEL);
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        posted[0]["ts"].as_str(),
+        Some(thread.as_str()),
+        "the thread is the drop's ts"
+    );
+
+    let a = fake.add_message(CHANNEL, Some(&thread), MEMBER, "while you were away");
+    let a_ts = a["ts"].as_str().unwrap().to_string();
+    caught_up_and_revealed_once(&fake, dir.path(), &thread, &a_ts).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
