@@ -2,13 +2,15 @@
 //! the command line, `prepbot demo`, `prepbot check` and `questions` on the shipped
 //! bank, `prepbot status` on a read-only database, `prepbot migrate-store` into
 //! PostgreSQL, the Discord adapter started by the real binary against the fake
-//! Discord (`prepbot-fake-discord`), and the Slack adapter against the fake Slack
-//! (`prepbot-fake-slack`). The core's tests live in `crates/core/tests`, the Discord
-//! adapter's in `crates/discord/tests`.
+//! Discord (`prepbot-fake-discord`), the Slack adapter against the fake Slack
+//! (`prepbot-fake-slack`), and PostgreSQL going away under the running bot. The
+//! core's tests live in `crates/core/tests`, the Discord adapter's in
+//! `crates/discord/tests`.
 
 mod bank_files;
 mod both_platforms;
 mod cli;
+mod database_faults;
 mod demo;
 mod discord_binary;
 mod migrate_store;

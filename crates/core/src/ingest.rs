@@ -12,6 +12,18 @@
 //! Events go through one queue and are applied in the order they were queued, so
 //! a create, an edit and a delete of one message meet the same rules whether they
 //! share a batch or not (the rules make the outcome independent of their order).
+//!
+//! While the database cannot be reached ([`StoreError::Unavailable`]: PostgreSQL
+//! restarting, the network to it down) the writer keeps the batch it holds and
+//! tries it again, waiting [`RETRY_FIRST`] and doubling up to [`RETRY_MAX`], for as
+//! long as it takes: nothing is dropped and nothing is acknowledged, since no
+//! submitter hears anything before the commit. Memory stays bounded meanwhile: one
+//! batch of at most [`MAX_BATCH`] events in hand, at most [`QUEUE_CAPACITY`] queued
+//! behind it, and beyond that submitters wait for room (the platform's event
+//! handlers, each holding its one event). A commit whose reply was lost with the
+//! connection may have been applied: trying it again stores nothing twice (a
+//! message is stored once by its id), but its answers then read as already stored
+//! and get no acknowledgement.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,7 +31,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::practice::{AnswerEvent, AnswerOutcome, Practice, PracticeError, TransactionReads};
 use crate::store::{Conn, StoreError};
@@ -42,6 +54,14 @@ const TRIM_AFTER: usize = 2048;
 /// the busy timeout, as the event handlers made before there was a writer: an
 /// answer must not be lost to a moment of contention.
 const LOCKED_ATTEMPTS: u32 = 4;
+
+/// The first wait before trying a batch again while the database is unreachable;
+/// each further wait doubles, up to [`RETRY_MAX`].
+pub const RETRY_FIRST: Duration = Duration::from_millis(250);
+
+/// The longest wait between two tries while the database is unreachable: how late,
+/// at most, the answers held meanwhile are written once it is back.
+pub const RETRY_MAX: Duration = Duration::from_secs(5);
 
 struct Job {
     event: AnswerEvent,
@@ -280,84 +300,141 @@ async fn write_batch(
     counters: &Counters,
 ) -> usize {
     let mut jobs = vec![first];
-    // Take the lock first, then everything queued meanwhile: events pile up while
-    // the lock is busy, and they all go into this one commit.
-    let tx = begin(practice).await;
-    while jobs.len() < max_batch {
-        match rx.try_recv() {
-            Ok(job) => jobs.push(job),
-            Err(_) => break,
+    let mut outage = Outage::default();
+    loop {
+        // Take the lock first, then everything queued meanwhile: events pile up while
+        // the lock is busy (or the database is away), and they all go into this commit.
+        let tx = begin(practice).await;
+        while jobs.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
         }
+        let mut tx = match tx {
+            Ok(tx) => tx,
+            Err(PracticeError::Store(StoreError::Unavailable(cause))) => {
+                outage.wait(jobs.len(), &cause).await;
+                continue;
+            }
+            Err(PracticeError::Store(StoreError::Locked)) => {
+                // Another process held the database through every attempt: nothing was
+                // written, and each submitter hears so (as each handler did on its own
+                // before there was a writer).
+                warn!(
+                    events = jobs.len(),
+                    "database still locked; answer events not stored"
+                );
+                let count = jobs.len();
+                for job in jobs {
+                    job.done.send(Err(StoreError::Locked.into()));
+                }
+                return count;
+            }
+            Err(e) => {
+                // Not a lock: let each event try on its own, and report its own error.
+                warn!(events = jobs.len(), error = %e, "cannot open a write transaction for answers; storing them one by one");
+                return split(practice, jobs, counters).await;
+            }
+        };
+        let events: Vec<&AnswerEvent> = jobs.iter().map(|job| &job.event).collect();
+        let applied = apply(practice, &mut tx, &events).await;
+        let committed = match applied {
+            // After a failed statement SQLite may have rolled the transaction back on
+            // its own; nothing more is run in it.
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+            Ok(outcomes) => tx
+                .commit()
+                .await
+                .map(|()| outcomes)
+                .map_err(|e| StoreError::from(e).into()),
+        };
+        return match committed {
+            Ok(outcomes) => {
+                outage.over(jobs.len());
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .batched_events
+                    .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                counters
+                    .largest_batch
+                    .fetch_max(jobs.len(), Ordering::Relaxed);
+                debug!(events = jobs.len(), "answer batch committed");
+                let count = jobs.len();
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    job.done.send(Ok(outcome));
+                }
+                count
+            }
+            Err(PracticeError::Store(StoreError::Unavailable(cause))) => {
+                // The connection went away mid-batch: nothing of it was committed (or,
+                // if the commit's reply was what got lost, trying again changes
+                // nothing). Keep the whole batch and try it again.
+                outage.wait(jobs.len(), &cause).await;
+                continue;
+            }
+            Err(e) => {
+                // One event's failure (or a failed commit) must not cost the others:
+                // nothing of the batch was committed, so apply each event alone and give
+                // each submitter its own result.
+                warn!(events = jobs.len(), error = %e, "an answer batch failed; storing its events one by one");
+                split(practice, jobs, counters).await
+            }
+        };
     }
+}
+
+/// Applies each job's event in a transaction of its own and tells its submitter.
+async fn split(practice: &Practice, jobs: Vec<Job>, counters: &Counters) -> usize {
+    counters.split_batches.fetch_add(1, Ordering::Relaxed);
     let count = jobs.len();
-    let mut tx = match tx {
-        Ok(tx) => tx,
-        Err(PracticeError::Store(StoreError::Locked)) => {
-            // Another process held the database through every attempt: nothing was
-            // written, and each submitter hears so (as each handler did on its own
-            // before there was a writer).
-            warn!(
-                events = jobs.len(),
-                "database still locked; answer events not stored"
-            );
-            for job in jobs {
-                job.done.send(Err(StoreError::Locked.into()));
-            }
-            return count;
-        }
-        Err(e) => {
-            // Not a lock: let each event try on its own, and report its own error.
-            warn!(events = jobs.len(), error = %e, "cannot open a write transaction for answers; storing them one by one");
-            counters.split_batches.fetch_add(1, Ordering::Relaxed);
-            for job in jobs {
-                let outcome = apply_alone(practice, &job.event).await;
-                job.done.send(outcome);
-            }
-            return count;
-        }
-    };
-    let events: Vec<&AnswerEvent> = jobs.iter().map(|job| &job.event).collect();
-    let applied = apply(practice, &mut tx, &events).await;
-    let committed = match applied {
-        // After a failed statement SQLite may have rolled the transaction back on
-        // its own; nothing more is run in it.
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-        Ok(outcomes) => tx
-            .commit()
-            .await
-            .map(|()| outcomes)
-            .map_err(|e| StoreError::from(e).into()),
-    };
-    match committed {
-        Ok(outcomes) => {
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters
-                .batched_events
-                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-            counters
-                .largest_batch
-                .fetch_max(jobs.len(), Ordering::Relaxed);
-            debug!(events = jobs.len(), "answer batch committed");
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                job.done.send(Ok(outcome));
-            }
-        }
-        Err(e) => {
-            // One event's failure (or a failed commit) must not cost the others:
-            // nothing of the batch was committed, so apply each event alone and give
-            // each submitter its own result.
-            warn!(events = jobs.len(), error = %e, "an answer batch failed; storing its events one by one");
-            counters.split_batches.fetch_add(1, Ordering::Relaxed);
-            for job in jobs {
-                let outcome = apply_alone(practice, &job.event).await;
-                job.done.send(outcome);
-            }
-        }
+    for job in jobs {
+        let outcome = apply_alone(practice, &job.event).await;
+        job.done.send(outcome);
     }
     count
+}
+
+/// The writer's view of one time the database could not be reached: how long to
+/// wait before the next try, and what to log (once when it starts, once when it
+/// is over, not once per try).
+#[derive(Default)]
+struct Outage {
+    tries: u32,
+    started: Option<std::time::Instant>,
+}
+
+impl Outage {
+    async fn wait(&mut self, held: usize, cause: &sqlx::Error) {
+        if self.started.is_none() {
+            self.started = Some(std::time::Instant::now());
+            warn!(events = held, cause = %cause, "the database is unavailable; answer events are kept and written once it is back");
+        } else {
+            debug!(events = held, tries = self.tries, cause = %cause, "the database is still unavailable");
+        }
+        tokio::time::sleep(retry_wait(self.tries)).await;
+        self.tries += 1;
+    }
+
+    fn over(&self, written: usize) {
+        if let Some(started) = self.started {
+            info!(
+                events = written,
+                after_secs = started.elapsed().as_secs(),
+                "the database is back; answer events held meanwhile are written"
+            );
+        }
+    }
+}
+
+/// The wait before try `tries + 1` while the database is unreachable.
+fn retry_wait(tries: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(2u32.saturating_pow(tries))
+        .min(RETRY_MAX)
 }
 
 /// Applies a batch's events in one transaction, in order (the caller commits).
@@ -377,19 +454,41 @@ async fn apply(
     practice.apply_all_in(tx, events, &mut reads).await
 }
 
-/// One event in a transaction of its own, trying again while the database is locked.
+/// One event in a transaction of its own, trying again while the database is locked,
+/// and for as long as it cannot be reached.
 async fn apply_alone(
     practice: &Practice,
     event: &AnswerEvent,
 ) -> Result<AnswerOutcome, PracticeError> {
     let mut attempt = 1;
+    let mut outage = Outage::default();
     loop {
         match practice.apply(event).await {
             Err(PracticeError::Store(StoreError::Locked)) if attempt < LOCKED_ATTEMPTS => {
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
                 attempt += 1;
             }
-            other => return other,
+            Err(PracticeError::Store(StoreError::Unavailable(cause))) => {
+                outage.wait(1, &cause).await;
+            }
+            other => {
+                if other.is_ok() {
+                    outage.over(1);
+                }
+                return other;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_the_cap() {
+        let waits: Vec<u128> = (0..8).map(|t| retry_wait(t).as_millis()).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        assert_eq!(retry_wait(u32::MAX), RETRY_MAX);
     }
 }

@@ -90,14 +90,25 @@ pub enum PracticeError {
 }
 
 impl PracticeError {
+    /// Whether the person who asked should see this error as it is. A database that
+    /// cannot be reached is one ([`StoreError::Unavailable`]): its words say what
+    /// happened and to try again, and nothing more (no URL, no driver detail). Other
+    /// store errors, a refused post and a stopped writer are ours: the adapter logs
+    /// them and shows a generic line.
     pub fn is_user_error(&self) -> bool {
-        !matches!(
-            self,
-            PracticeError::Store(_)
-                | PracticeError::PostFailed(_)
-                | PracticeError::WriterStopped
-                | PracticeError::ShardConflict(_)
-        )
+        match self {
+            PracticeError::Store(e) => e.is_unavailable(),
+            PracticeError::PostFailed(_)
+            | PracticeError::WriterStopped
+            | PracticeError::ShardConflict(_) => false,
+            _ => true,
+        }
+    }
+
+    /// Whether the database could not be reached ([`StoreError::Unavailable`]):
+    /// the same request works once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, PracticeError::Store(e) if e.is_unavailable())
     }
 }
 

@@ -396,8 +396,10 @@ pub async fn run_loop(
                 next.unwrap_or(now + Duration::hours(1))
             }
             Err(e) => {
-                // The store is unavailable (locked, disk full): try again shortly.
-                warn!(error = %e, "scheduler pass failed; retrying in 10 s");
+                // The store is unavailable (locked, disk full, the database cannot be
+                // reached): try again shortly. What fell due meanwhile is still due.
+                let cause = std::error::Error::source(&e).map(ToString::to_string);
+                warn!(error = %e, cause, "scheduler pass failed; retrying in 10 s");
                 now + Duration::seconds(10)
             }
         };

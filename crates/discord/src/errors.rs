@@ -31,6 +31,11 @@ impl CommandError {
 
 impl From<PracticeError> for CommandError {
     fn from(e: PracticeError) -> Self {
+        if e.is_unavailable() {
+            // The member is told to try again; the operator sees why.
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            warn!(cause, "a command could not reach the database");
+        }
         if e.is_user_error() {
             CommandError::User(e.to_string())
         } else {

@@ -253,6 +253,11 @@ struct UserError(String);
 
 impl From<PracticeError> for UserError {
     fn from(e: PracticeError) -> Self {
+        if e.is_unavailable() {
+            // The member is told to try again; the operator sees why.
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            warn!(cause, "a /prep command could not reach the database");
+        }
         if e.is_user_error() {
             UserError(e.to_string().replace("/setup", "/prep setup"))
         } else {

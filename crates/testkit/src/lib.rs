@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: a fresh store with the real migrations,
-//! small hand-made banks, a recording outbound and instants in real zones.
+//! small hand-made banks, a recording outbound, instants in real zones, and a TCP
+//! proxy a test can cut ([`proxy`]) to take a database away from a running bot.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::PathBuf;
@@ -307,6 +308,26 @@ pub mod postgres {
         let (base, _) = admin.rsplit_once('/').expect("a URL with a database name");
         Some(format!("{base}/{name}"))
     }
+
+    /// The server's address in a test URL (`postgres://user@127.0.0.1:port/db`).
+    pub fn server(url: &str) -> std::net::SocketAddr {
+        let (_, rest) = url.split_once('@').expect("a user in the test URL");
+        let (host, _) = rest.split_once('/').expect("a database in the test URL");
+        host.parse().expect("host:port in the test URL")
+    }
+
+    /// The same database reached at `addr` (a [`crate::proxy::CuttableProxy`]) as
+    /// `user` with `password`.
+    pub fn via(url: &str, addr: std::net::SocketAddr, user: &str, password: &str) -> String {
+        let (_, db) = url.rsplit_once('/').expect("a database in the test URL");
+        format!("postgres://{user}:{password}@{addr}/{db}")
+    }
+
+    /// The user in a test URL.
+    pub fn user(url: &str) -> &str {
+        let (_, rest) = url.split_once("://").expect("a URL");
+        rest.split_once('@').expect("a user in the test URL").0
+    }
 }
 
 /// A certificate authority of the test's own and a `localhost` certificate it
@@ -330,4 +351,132 @@ pub fn test_pki() -> (
         leaf.der().clone(),
         tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
     )
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a server (PostgreSQL, for the tests of a
+/// database going away under a running bot), which the test can cut and restore.
+pub mod proxy {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::net::{TcpListener, TcpSocket, TcpStream};
+    use tokio::sync::Mutex;
+    use tokio::task::JoinHandle;
+
+    /// Forwards every connection made to [`CuttableProxy::addr`] to the target.
+    /// [`CuttableProxy::cut`] is what a server restart looks like from the client:
+    /// every open connection closes, and new ones are refused (the port listens no
+    /// more) until [`CuttableProxy::restore`].
+    pub struct CuttableProxy {
+        addr: SocketAddr,
+        target: SocketAddr,
+        state: Arc<Mutex<State>>,
+        accepted: Arc<AtomicUsize>,
+    }
+
+    #[derive(Default)]
+    struct State {
+        listener: Option<JoinHandle<()>>,
+        connections: Vec<JoinHandle<()>>,
+    }
+
+    fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+        let socket = TcpSocket::new_v4()?;
+        // The same port again after a cut, with the cut connections in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(64)
+    }
+
+    async fn forward(mut client: TcpStream, target: SocketAddr) {
+        let Ok(mut server) = TcpStream::connect(target).await else {
+            return;
+        };
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }
+
+    impl CuttableProxy {
+        /// Starts forwarding to `target` from a free port on 127.0.0.1.
+        pub async fn start(target: SocketAddr) -> CuttableProxy {
+            let listener =
+                listen("127.0.0.1:0".parse().expect("an address")).expect("bind the proxy");
+            let addr = listener.local_addr().expect("the proxy's address");
+            let proxy = CuttableProxy {
+                addr,
+                target,
+                state: Arc::new(Mutex::new(State::default())),
+                accepted: Arc::new(AtomicUsize::new(0)),
+            };
+            proxy.serve(listener).await;
+            proxy
+        }
+
+        pub fn addr(&self) -> SocketAddr {
+            self.addr
+        }
+
+        /// Connections accepted since the start.
+        pub fn accepted(&self) -> usize {
+            self.accepted.load(Ordering::SeqCst)
+        }
+
+        async fn serve(&self, listener: TcpListener) {
+            let (state, target, accepted) =
+                (self.state.clone(), self.target, self.accepted.clone());
+            let task = tokio::spawn(async move {
+                loop {
+                    let Ok((client, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    // Spawned under the lock, so a cut either sees the connection or
+                    // cancels this task while it waits (dropping the client's socket).
+                    let mut state = state.lock().await;
+                    state.connections.retain(|c| !c.is_finished());
+                    state
+                        .connections
+                        .push(tokio::spawn(forward(client, target)));
+                }
+            });
+            self.state.lock().await.listener = Some(task);
+        }
+
+        /// Closes every open connection and stops listening: a client's next
+        /// connection is refused. Returns once all of that is done.
+        pub async fn cut(&self) {
+            let mut state = self.state.lock().await;
+            let tasks = state
+                .listener
+                .take()
+                .into_iter()
+                .chain(state.connections.drain(..));
+            for task in tasks {
+                task.abort();
+                // Cancelled: the task's sockets are dropped, so closed, by now.
+                let _ = task.await;
+            }
+        }
+
+        /// Listens again on the same port, forwarding as before.
+        pub async fn restore(&self) {
+            let listener = listen(self.addr).expect("listen again on the proxy's port");
+            self.serve(listener).await;
+        }
+    }
+
+    impl Drop for CuttableProxy {
+        fn drop(&mut self) {
+            if let Ok(mut state) = self.state.try_lock() {
+                for task in state
+                    .listener
+                    .take()
+                    .into_iter()
+                    .chain(state.connections.drain(..))
+                {
+                    task.abort();
+                }
+            }
+        }
+    }
 }

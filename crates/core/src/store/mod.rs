@@ -31,7 +31,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -133,6 +133,14 @@ pub enum StoreError {
     Backup { path: String, reason: String },
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+    /// The database cannot be reached right now: the connection dropped, the server
+    /// is restarting or shutting down, or no connection came within the pool's wait
+    /// ([`is_unreachable`]). Nothing of the change was saved; the same request works
+    /// once the database is back, so members are told to try again and the answer
+    /// writer and the scheduler retry on their own. The cause is the driver's error,
+    /// for the log: it names no URL and no password.
+    #[error("the database is unavailable right now; try again in a minute")]
+    Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Sql(sqlx::Error),
 }
@@ -169,9 +177,34 @@ fn is_full(e: &sqlx::Error) -> bool {
     primary_code(e) == Some(13)
 }
 
+/// Whether `e` says the database cannot be reached, rather than that a statement
+/// was wrong: an I/O error on the connection (refused, reset, closed mid-query), no
+/// connection within the pool's wait, or one of PostgreSQL's SQLSTATEs for a server
+/// that is going away or not there yet (class 08, connection exception; 57P01-57P03,
+/// an administrator's or a crash's shutdown, or a server still starting; 53300, too
+/// many connections, which a restart's stale sessions can cause). Not `PoolClosed`:
+/// that is this process shutting down, and retrying it would never end.
+pub fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db)
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some() =>
+        {
+            db.code().is_some_and(|code| {
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            })
+        }
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if is_busy(&e) {
+        if is_unreachable(&e) {
+            StoreError::Unavailable(e)
+        } else if is_busy(&e) {
             StoreError::Locked
         } else if is_full(&e) {
             StoreError::Full
@@ -188,6 +221,12 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether this is [`StoreError::Unavailable`]: the database could not be
+    /// reached, and the same request works once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
     /// Like `From<sqlx::Error>`, naming the database in the errors an operator fixes on it.
     fn at(target: &str, e: sqlx::Error) -> StoreError {
         if is_read_only(&e) {
@@ -312,6 +351,19 @@ enum Pools {
 /// that relies on that (the next sequence number, streak settlement, rotation
 /// cycles, claims) holds on PostgreSQL too, across processes. Readers never take it.
 const WRITE_LOCK: i64 = 0x7072_6570_626f_7400; // "prepbot\0"
+
+/// How long a PostgreSQL statement waits for a pooled connection (or for a new one
+/// to connect) before it fails with [`StoreError::Unavailable`]. Short, because a
+/// Discord command must answer within 3 s unless it deferred: while the server is
+/// down, a member hears "try again" in time rather than Discord's "the application
+/// did not respond". Connections are held for milliseconds (writers queue on
+/// [`WRITE_LOCK`] inside their transaction, not here), so 2 s without one means the
+/// server is not answering.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long opening a PostgreSQL database at start-up waits for the server's first
+/// answer: a host that drops packets would otherwise hold the start for minutes.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating if missing) the database at a `sqlite://` URL.
@@ -438,7 +490,7 @@ impl Store {
                 };
             }
             match StoreError::at(target, e) {
-                StoreError::Sql(e) => StoreError::Open {
+                StoreError::Sql(e) | StoreError::Unavailable(e) => StoreError::Open {
                     target: target.to_string(),
                     reason: e.to_string(),
                 },
@@ -523,15 +575,41 @@ impl Store {
             url: target.clone(),
             reason: e.to_string(),
         })?;
+        let cannot_open = |reason: String| StoreError::Open {
+            target: target.clone(),
+            reason,
+        };
+        // One connection first, on its own: the pool would retry a refused connection
+        // until its wait is over and then say only that it timed out, where this says
+        // what the server (or the network) said: refused, no such host, a wrong
+        // password, no such database. None of sqlx's errors names the password.
+        match tokio::time::timeout(
+            POSTGRES_CONNECT_TIMEOUT,
+            PgConnection::connect_with(&options),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => return Err(cannot_open(e.to_string())),
+            Err(_) => {
+                return Err(cannot_open(format!(
+                    "no answer within {} s; is the host reachable from here?",
+                    POSTGRES_CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(DEFAULT_BUSY_TIMEOUT + Duration::from_secs(5))
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            // sqlx's default, said here because recovering from a restart of the
+            // server depends on it: a pooled connection that the restart closed fails
+            // this check and is replaced by a new one, instead of failing a statement.
+            .test_before_acquire(true)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Open {
-                target: target.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| cannot_open(e.to_string()))?;
         if let Err(e) = POSTGRES_MIGRATOR.run(&pool).await {
             pool.close().await;
             return Err(StoreError::Migrate(e.to_string()));
@@ -672,7 +750,7 @@ pub async fn backup_url(url: &str, dest: &Path) -> Result<PathBuf> {
         SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| match StoreError::at(&target, e) {
-                StoreError::Sql(e) => StoreError::Open {
+                StoreError::Sql(e) | StoreError::Unavailable(e) => StoreError::Open {
                     target: target.clone(),
                     reason: e.to_string(),
                 },
@@ -718,7 +796,7 @@ async fn backup_with(conn: &mut SqliteConnection, dest: &Path) -> Result<PathBuf
             .execute(&mut *conn)
             .await
             .map_err(|e| match StoreError::from(e) {
-                StoreError::Sql(e) => refuse(e.to_string()),
+                StoreError::Sql(e) | StoreError::Unavailable(e) => refuse(e.to_string()),
                 StoreError::Full => refuse("the disk is full".into()),
                 other => other,
             })?;
@@ -738,6 +816,34 @@ async fn backup_with(conn: &mut SqliteConnection, dest: &Path) -> Result<PathBuf
 
 #[cfg(test)]
 mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn a_lost_connection_or_an_exhausted_wait_is_unavailable_and_says_so() {
+        let io = |kind| sqlx::Error::Io(std::io::Error::from(kind));
+        for e in [
+            io(std::io::ErrorKind::ConnectionRefused),
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::UnexpectedEof),
+            sqlx::Error::PoolTimedOut,
+        ] {
+            let shown = e.to_string();
+            let e = StoreError::from(e);
+            assert!(e.is_unavailable(), "{shown}");
+            assert_eq!(
+                e.to_string(),
+                "the database is unavailable right now; try again in a minute"
+            );
+            // The driver's words stay available for the log.
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            assert_eq!(cause.as_deref(), Some(shown.as_str()));
+        }
+        // This process closing its own pool, and a statement's own failure, are not.
+        for e in [sqlx::Error::PoolClosed, sqlx::Error::RowNotFound] {
+            assert!(!StoreError::from(e).is_unavailable());
+        }
+    }
+
     #[test]
     fn credentials_in_a_url_are_redacted() {
         assert_eq!(

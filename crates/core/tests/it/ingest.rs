@@ -681,3 +681,56 @@ async fn an_edit_known_by_channel_alone_waits_for_its_create_only_in_a_drops_tim
     assert!(r.recorded().is_some_and(|r| r.new && r.withdrawn), "{r:?}");
     task.stop().await;
 }
+
+/// PostgreSQL going away under the writer (its connections closed, new ones
+/// refused, as in a restart): the answers wait, nothing is reported before the
+/// commit, and every one is stored once the server is back. Needs the test
+/// PostgreSQL (skipped without it, except under CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_wait_while_postgresql_is_away_and_are_stored_once_it_is_back() {
+    use prepbot_testkit::proxy::CuttableProxy;
+    let Some(url) = postgres::fresh_database().await else {
+        return;
+    };
+    let proxy = CuttableProxy::start(postgres::server(&url)).await;
+    let via = postgres::via(&url, proxy.addr(), postgres::user(&url), "any");
+    let store = prepbot_core::store::Store::open_url(&via).await.unwrap();
+    let p = Practice::new(store, std::sync::Arc::new(small_bank(2)));
+    let dir = tempfile::tempdir().unwrap();
+    let (p, thread, _file, _dir) = open_drop_on((p, dir)).await;
+    let (w, task) = AnswerWriter::start(p.clone());
+    // One stored while all is well, so the pool holds a connection the cut kills.
+    assert!(
+        w.submit(posted(thread, 1))
+            .await
+            .unwrap()
+            .recorded()
+            .is_some()
+    );
+
+    proxy.cut().await;
+    let handles: Vec<_> = (2..12u64)
+        .map(|id| spawn_submit(&w, posted(thread, id)))
+        .collect();
+    // Long enough for several tries (and for the pool's wait to run out each time).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        handles.iter().all(|h| !h.is_finished()),
+        "no outcome while the database is away: not stored, not refused"
+    );
+    proxy.restore().await;
+    for (id, h) in (2..12u64).zip(handles) {
+        let r = tokio::time::timeout(Duration::from_secs(20), h)
+            .await
+            .expect("written once the database is back")
+            .unwrap()
+            .unwrap();
+        assert!(r.recorded().is_some_and(|r| r.new), "answer {id}: {r:?}");
+        assert_eq!(
+            stored(&p, id).await.map(|a| a.body),
+            Some(format!("answer {id}"))
+        );
+    }
+    assert_eq!(w.stats().split_batches, 0, "kept whole, never split");
+    task.stop().await;
+}

@@ -16,6 +16,7 @@ mod ingest;
 mod layering;
 mod lifecycle;
 mod migrate;
+mod postgres_outage;
 mod processes;
 mod removal;
 mod schemas;
