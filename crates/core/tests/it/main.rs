@@ -11,6 +11,7 @@ mod bank_content;
 mod bank_proptest;
 mod bank_search;
 mod bank_sources;
+mod budget;
 mod health;
 mod ingest;
 mod layering;

@@ -42,6 +42,7 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "adapter_health",
             "answers",
             "channels",
+            "command_uses",
             "drops",
             "early_message_events",
             "forgotten_members",
