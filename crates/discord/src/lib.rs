@@ -403,7 +403,12 @@ async fn serve_recording(
             config.api_base.as_deref(),
             rest::REST_CONNECTIONS,
         )?
-        .with_rate(config.discord_rate.unwrap_or(rest::DEFAULT_RATE)),
+        // Shared with every process on a PostgreSQL database: Discord counts the
+        // rate per bot token.
+        .with_pacer(pacer::Pacer::for_store(
+            runtime.practice.store(),
+            config.discord_rate.unwrap_or(rest::DEFAULT_RATE),
+        )),
     );
     let outbound = DiscordOutbound::new(rest.clone());
     let acks = AckQueue::start(DiscordReactions(rest.clone()));

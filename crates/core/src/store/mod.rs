@@ -21,6 +21,7 @@ pub mod forgotten;
 pub mod ids;
 pub mod member_stats;
 pub mod notify;
+pub mod paces;
 pub mod processes;
 pub mod rotation;
 mod upgrade;
@@ -611,6 +612,17 @@ impl Store {
                 Ok(WriteTx(Conn::PostgresTx(tx)))
             }
         }
+    }
+
+    /// A pooled connection for one statement that is atomic by itself and must not
+    /// wait for the write lock (a shared rate's reservation, `paces::reserve`): no
+    /// transaction, no advisory lock. On SQLite one of the writer's connections
+    /// (the readers' cannot write).
+    pub async fn autocommit(&self) -> Result<Conn> {
+        Ok(match &self.pools {
+            Pools::Sqlite { writer, .. } => Conn::Sqlite(writer.acquire().await?),
+            Pools::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        })
     }
 
     /// A pooled connection for reading.

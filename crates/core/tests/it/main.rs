@@ -17,6 +17,7 @@ mod ingest;
 mod layering;
 mod lifecycle;
 mod migrate;
+mod pace;
 mod processes;
 mod removal;
 mod schemas;

@@ -47,6 +47,7 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "early_message_events",
             "forgotten_members",
             "member_stats",
+            "paces",
             "processes",
             "rotation_used",
             "rotations"
