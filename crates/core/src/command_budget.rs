@@ -2,8 +2,19 @@
 //! commands per [`WINDOW`], all commands together, before the bot politely asks
 //! them to wait. Other members are unaffected. Each adapter charges the member
 //! before a command runs (Discord: `discord::limit::check`, poise's
-//! `command_check`); the arithmetic is [`MemberLimiter`]'s, which takes `now` from
-//! the bot's clock.
+//! `command_check`; Slack: `/prep` before its acknowledgement) through a
+//! [`CommandBudget`], which takes `now` from the bot's clock.
+//!
+//! Where the uses are kept:
+//! - one process (SQLite): in memory, [`MemberLimiter`], with no database round
+//!   trip on the command path;
+//! - several processes (PostgreSQL): in the `command_uses` table
+//!   (`store::command_uses`), so the processes together hold a member to the same
+//!   budget. One short transaction per check: the member's lock, one read, at most
+//!   one insert.
+//!
+//! Both apply the same rule ([`decide`]): the same refusal, the same wait, and an
+//! invocation charged once however often it is checked.
 //!
 //! Not charged: autocomplete (every keystroke is an interaction, and poise runs the
 //! checks for those too) and the Manage Server commands in [`EXEMPT`]. Those refuse a
@@ -25,6 +36,10 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rustc_hash::FxHashMap;
+use tracing::warn;
+
+use crate::chat::Platform;
+use crate::store::{Store, StoreError, command_uses};
 
 /// Commands a member may run per [`WINDOW`].
 pub const BUDGET: usize = 5;
@@ -118,19 +133,17 @@ impl MemberLimiter {
         }
         let uses = state.members.get_mut(member).expect("just inserted");
         prune(uses, now, self.window);
-        if uses.iter().any(|u| u.invocation == invocation) {
-            Verdict::Allowed
-        } else if uses.len() < self.budget {
-            uses.push_back(Use {
-                at: now,
-                invocation,
-            });
-            Verdict::Allowed
-        } else {
-            let oldest = uses.front().map_or(now, |u| u.at);
-            Verdict::Refused {
-                retry_after: (oldest + self.window - now).clamp(TimeDelta::zero(), self.window),
+        let in_window = uses.iter().map(|u| (u.at, u.invocation));
+        match decide(in_window, invocation, now, self.budget, self.window) {
+            Decision::AlreadyCharged => Verdict::Allowed,
+            Decision::Charge => {
+                uses.push_back(Use {
+                    at: now,
+                    invocation,
+                });
+                Verdict::Allowed
             }
+            Decision::Refuse { retry_after } => Verdict::Refused { retry_after },
         }
     }
 
@@ -138,6 +151,197 @@ impl MemberLimiter {
     pub fn tracked_members(&self) -> usize {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.members.len()
+    }
+}
+
+/// What the budget's rule says of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// This invocation is in the window already: allowed, not charged again.
+    AlreadyCharged,
+    /// Allowed, and charged now.
+    Charge,
+    Refuse {
+        retry_after: TimeDelta,
+    },
+}
+
+/// The rule, wherever the uses are kept: given the member's uses inside the window
+/// (when, invocation; none later than `now`), whether `invocation` may run at `now`.
+/// A refused attempt is not charged, so asking again early never pushes the wait
+/// further out; the wait is until the oldest use leaves the window.
+fn decide(
+    in_window: impl Iterator<Item = (DateTime<Utc>, u64)>,
+    invocation: u64,
+    now: DateTime<Utc>,
+    budget: usize,
+    window: TimeDelta,
+) -> Decision {
+    let mut count = 0;
+    let mut oldest = now;
+    for (at, charged) in in_window {
+        if charged == invocation {
+            return Decision::AlreadyCharged;
+        }
+        count += 1;
+        oldest = oldest.min(at);
+    }
+    if count < budget {
+        Decision::Charge
+    } else {
+        Decision::Refuse {
+            retry_after: (oldest + window - now).clamp(TimeDelta::zero(), window),
+        }
+    }
+}
+
+/// Each member's command budget, kept where the processes that enforce it can all
+/// see it: in memory for one process, in the database for several. Adapters hold
+/// one and call [`CommandBudget::check`] before a command runs.
+#[derive(Debug)]
+pub struct CommandBudget {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Local(MemberLimiter),
+    Shared(SharedBudget),
+}
+
+/// The budget in `command_uses`, shared by every process on the database.
+#[derive(Debug)]
+struct SharedBudget {
+    store: Store,
+    /// Whose members these are: the same member id on two platforms is two people.
+    platform: Platform,
+    budget: usize,
+    window: TimeDelta,
+    /// When this process last swept out old uses (at most once per window).
+    last_sweep: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl CommandBudget {
+    /// The budget of one process, in memory ([`MemberLimiter`]).
+    pub fn local() -> Self {
+        CommandBudget {
+            kind: Kind::Local(MemberLimiter::default()),
+        }
+    }
+
+    /// The budget shared by every process on `store`'s database, for `platform`'s
+    /// members.
+    pub fn shared(store: Store, platform: Platform) -> Self {
+        Self::shared_with(store, platform, BUDGET, WINDOW)
+    }
+
+    /// [`CommandBudget::shared`] with another budget and window.
+    pub fn shared_with(store: Store, platform: Platform, budget: usize, window: TimeDelta) -> Self {
+        CommandBudget {
+            kind: Kind::Shared(SharedBudget {
+                store,
+                platform,
+                budget: budget.max(1),
+                window,
+                last_sweep: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// What a process on `store` uses: shared on PostgreSQL, where other processes
+    /// may serve the same members; in memory on SQLite, where this process is the
+    /// only one (and a check costs no database round trip).
+    pub fn for_store(store: &Store, platform: Platform) -> Self {
+        if store.is_postgres() {
+            Self::shared(store.clone(), platform)
+        } else {
+            Self::local()
+        }
+    }
+
+    /// Whether the budget is the database's (shared by processes).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.kind, Kind::Shared(_))
+    }
+
+    /// Charges `member` for `invocation` at `now`, or refuses: the same rule as
+    /// [`MemberLimiter::check`], wherever the uses are kept. A database that fails
+    /// the check lets the command through (logged): the budget is a courtesy to the
+    /// bot's rate limits, and the command itself then meets the same database.
+    pub async fn check(&self, member: &str, invocation: u64, now: DateTime<Utc>) -> Verdict {
+        match &self.kind {
+            Kind::Local(limiter) => limiter.check(member, invocation, now),
+            Kind::Shared(shared) => match shared.check(member, invocation, now).await {
+                Ok(verdict) => verdict,
+                Err(error) => {
+                    warn!(%error, member, "the shared command budget is unavailable; allowing the command");
+                    Verdict::Allowed
+                }
+            },
+        }
+    }
+}
+
+impl SharedBudget {
+    async fn check(
+        &self,
+        member: &str,
+        invocation: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
+        let mut tx = self
+            .store
+            .write_member_budget(self.platform, member)
+            .await?;
+        // Under the member's lock: no other process reads or charges this member
+        // until the commit, so the count and the insert are one step.
+        let mut uses =
+            command_uses::recent(&mut tx, self.platform, member, now - self.window).await?;
+        if uses.iter().any(|&(at, _)| at > now) {
+            // The clock was stepped back: such uses count as now, as in memory.
+            command_uses::bring_forward(&mut tx, self.platform, member, now).await?;
+            uses.iter_mut().for_each(|(at, _)| *at = (*at).min(now));
+        }
+        let decision = decide(uses.into_iter(), invocation, now, self.budget, self.window);
+        if decision == Decision::Charge {
+            command_uses::record(&mut tx, self.platform, member, invocation, now).await?;
+        }
+        tx.commit().await?;
+        if self.sweep_due(now) {
+            // Off the command path (it takes the store's write lock, like any other
+            // write), and without any member's lock: uses two windows old count for
+            // no check, unless a process's clock is a whole window behind. Best
+            // effort: the next sweep retries.
+            let store = self.store.clone();
+            let before = now - self.window * 2;
+            tokio::spawn(async move {
+                let swept = async {
+                    let mut tx = store.write().await?;
+                    let n = command_uses::sweep(&mut tx, before).await?;
+                    tx.commit().await?;
+                    Ok::<_, StoreError>(n)
+                };
+                if let Err(error) = swept.await {
+                    warn!(%error, "sweeping old command uses failed; the next sweep retries");
+                }
+            });
+        }
+        Ok(match decision {
+            Decision::AlreadyCharged | Decision::Charge => Verdict::Allowed,
+            Decision::Refuse { retry_after } => Verdict::Refused { retry_after },
+        })
+    }
+
+    /// Whether this process should sweep now: once per window (or after the clock
+    /// was stepped back).
+    fn sweep_due(&self, now: DateTime<Utc>) -> bool {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| now - t >= self.window || now < t) {
+            *last = Some(now);
+            true
+        } else {
+            false
+        }
     }
 }
 

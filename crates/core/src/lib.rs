@@ -16,7 +16,8 @@
 //! - [`acks`]: the queue of acknowledgements (reactions) of stored answers, every platform.
 //! - [`catch_up`]: after an adapter was away, its open drops' threads listed again and
 //!   reconciled (the adapter's `ThreadHistory` port).
-//! - [`command_budget`]: each member's command budget, on every platform.
+//! - [`command_budget`]: each member's command budget, on every platform: in memory
+//!   for one process, in the database for several.
 //! - [`command_rules`]: what every platform's commands share: the admin policy over
 //!   the roles an adapter reports, checking a schedule given as text.
 //! - [`scheduler`]: runs whatever is due at an instant through an [`ports::Outbound`] adapter.
@@ -28,6 +29,8 @@
 //! - [`schedule_view`]: what `/schedule show` and `prepbot status` report about a channel.
 //! - [`status`]: `prepbot status`, what the database says about each channel.
 //! - [`clock`]: the wall clock and a manual one for tests.
+//! - [`pace`]: a rate several processes share through the database (Discord's REST
+//!   limit is per bot token), as slots each process reserves a few at a time.
 //! - [`mix`]: the stable 64-bit hash step the rotation and seeded picks share.
 //! - [`memory`]: handing freed memory back to the system after a burst.
 
@@ -44,6 +47,7 @@ pub mod health;
 pub mod ingest;
 pub mod memory;
 pub mod mix;
+pub mod pace;
 pub mod ports;
 pub mod practice;
 pub mod process;

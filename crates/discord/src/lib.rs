@@ -268,7 +268,7 @@ pub struct Data {
     /// means events may have been missed, so the threads are caught up on again.
     pub sessions: std::sync::atomic::AtomicUsize,
     /// Each member's command budget (see `limit`).
-    pub limits: limit::MemberLimiter,
+    pub limits: limit::CommandBudget,
     /// Where the adapter's state goes for `prepbot status`: catch-ups and shard
     /// reconnects, decided in one place.
     pub health: Arc<shard_health::ShardHealth>,
@@ -403,7 +403,12 @@ async fn serve_recording(
             config.api_base.as_deref(),
             rest::REST_CONNECTIONS,
         )?
-        .with_rate(config.discord_rate.unwrap_or(rest::DEFAULT_RATE)),
+        // Shared with every process on a PostgreSQL database: Discord counts the
+        // rate per bot token.
+        .with_pacer(pacer::Pacer::for_store(
+            runtime.practice.store(),
+            config.discord_rate.unwrap_or(rest::DEFAULT_RATE),
+        )),
     );
     let outbound = DiscordOutbound::new(rest.clone());
     let acks = AckQueue::start(DiscordReactions(rest.clone()));
@@ -421,7 +426,7 @@ async fn serve_recording(
         outbound: outbound.clone(),
         acks: acks.clone(),
         sessions: std::sync::atomic::AtomicUsize::new(0),
-        limits: limit::MemberLimiter::default(),
+        limits: limit::CommandBudget::for_store(practice.store(), Platform::Discord),
         health: shard_health.clone(),
     };
     let bot_user = outbound.clone();

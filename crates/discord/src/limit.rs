@@ -1,6 +1,7 @@
 //! The per-member command budget on Discord: [`check`] is poise's `command_check`,
-//! charging the invoking member in the core's [`MemberLimiter`] (see
-//! [`prepbot_core::command_budget`]) before a command runs.
+//! charging the invoking member in the core's [`CommandBudget`] (see
+//! [`prepbot_core::command_budget`]: in memory on SQLite, shared by every process
+//! on PostgreSQL) before a command runs.
 //!
 //! Not charged: autocomplete (every keystroke is an interaction, and poise runs the
 //! checks for those too) and the admin commands in [`EXEMPT`].
@@ -9,7 +10,7 @@ use tracing::info;
 
 use super::{CommandError, Context};
 pub use prepbot_core::command_budget::{
-    BUDGET, EXEMPT, MemberLimiter, Verdict, WINDOW, is_exempt, refusal,
+    BUDGET, CommandBudget, EXEMPT, Verdict, WINDOW, is_exempt, refusal,
 };
 
 /// poise's `command_check`: charges the invoking member, or refuses with a user
@@ -30,6 +31,7 @@ pub fn check(ctx: Context<'_>) -> poise::BoxFuture<'_, Result<bool, CommandError
         match data
             .limits
             .check(&user.to_string(), ctx.id(), data.clock.now())
+            .await
         {
             Verdict::Allowed => Ok(true),
             Verdict::Refused { retry_after } => {

@@ -1,5 +1,12 @@
 //! The REST client's pacing: requests spaced evenly at the global rate.
 //!
+//! Discord counts its global limit (`PREPBOT_DISCORD_RATE`, 50 requests/s by
+//! default) per bot token, not per process. One process (SQLite) spaces its own
+//! requests ([`Pacer::new`]); processes sharing a PostgreSQL database take their
+//! slots from one schedule in the database instead ([`Pacer::shared`], the core's
+//! `pace::SharedPace`, which says why that design and what bounds it), so together
+//! they send at the rate one process would.
+//!
 //! Hand-written rather than `governor`, by measurement (`cargo bench --bench pacer`,
 //! figures in BENCHMARKS.md): governor's `until_ready` lets every waiter sleep
 //! until the earliest free instant and check again, so with hundreds of drops
@@ -8,7 +15,12 @@
 //! which tokio's paused test clock does not drive. Here each request reserves its
 //! slot by arithmetic and sleeps once, on tokio's timer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use prepbot_core::pace::SharedPace;
+use prepbot_core::store::Store;
+use tracing::{info, warn};
 
 /// Spaces requests evenly at a steady rate: each request takes the next free slot,
 /// one interval after the one before (a token bucket holding a single token).
@@ -27,20 +39,60 @@ use std::time::Duration;
 pub struct Pacer {
     interval: Duration,
     next: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// On PostgreSQL, the schedule every process takes its slots from; `next` then
+    /// serves only while the database cannot be reached (see [`Pacer::wait`]).
+    shared: Option<SharedPace>,
+    /// Whether the last request went without the shared schedule (logged once).
+    alone: AtomicBool,
 }
 
 /// How much arrival jitter the pacing leaves room for (see [`Pacer`]).
 const JITTER_MARGIN: Duration = Duration::from_millis(20);
 
+/// The name of the REST rate's schedule in the database (`paces`).
+const SHARED_RATE: &str = "discord-rest";
+
+/// While the shared schedule cannot be reached, a process paces itself at this
+/// fraction of the rate: it cannot know what the others send, and a quarter keeps
+/// up to four processes under the limit should they all lose the database at once
+/// (the REST client's 429 handling covers the rest).
+const ALONE_SHARE: u32 = 4;
+
 impl Pacer {
+    /// Pacing for one process: `per_second` requests per second.
     pub fn new(per_second: u32) -> Self {
         Pacer {
-            interval: (Duration::from_secs(1) + JITTER_MARGIN) / per_second.max(1),
+            interval: interval(per_second),
             next: std::sync::Mutex::new(None),
+            shared: None,
+            alone: AtomicBool::new(false),
         }
     }
 
-    /// Takes the next slot: the instant this request may be sent.
+    /// Pacing shared by every process on `store`'s database: `per_second` requests
+    /// per second between them. Every process should be given the same rate.
+    pub fn shared(store: Store, per_second: u32) -> Self {
+        let interval = interval(per_second);
+        Pacer {
+            interval: interval * ALONE_SHARE,
+            next: std::sync::Mutex::new(None),
+            shared: Some(SharedPace::new(store, SHARED_RATE, interval)),
+            alone: AtomicBool::new(false),
+        }
+    }
+
+    /// Shared on PostgreSQL (other processes may use the same token), for this
+    /// process alone on SQLite.
+    pub fn for_store(store: &Store, per_second: u32) -> Self {
+        if store.is_postgres() {
+            Self::shared(store.clone(), per_second)
+        } else {
+            Self::new(per_second)
+        }
+    }
+
+    /// Takes the next slot of this process's own spacing: the instant this request
+    /// may be sent.
     pub fn reserve(&self) -> tokio::time::Instant {
         let now = tokio::time::Instant::now();
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
@@ -49,9 +101,34 @@ impl Pacer {
         slot
     }
 
+    /// Waits for this request's slot. With a shared schedule that the database
+    /// cannot give (it is down, say), the request goes at this process's own
+    /// spacing at [`ALONE_SHARE`] of the rate instead of failing.
     pub async fn wait(&self) {
-        tokio::time::sleep_until(self.reserve()).await;
+        let slot = match &self.shared {
+            None => self.reserve(),
+            Some(shared) => match shared.next_slot().await {
+                Ok(slot) => {
+                    if self.alone.swap(false, Ordering::Relaxed) {
+                        info!("the shared REST rate is reachable again");
+                    }
+                    slot
+                }
+                Err(error) => {
+                    if !self.alone.swap(true, Ordering::Relaxed) {
+                        warn!(%error, share = ALONE_SHARE, "the shared REST rate is unreachable; pacing this process alone at a fraction of the rate");
+                    }
+                    self.reserve()
+                }
+            },
+        };
+        tokio::time::sleep_until(slot).await;
     }
+}
+
+/// The spacing for `per_second` requests per second, with the jitter margin.
+fn interval(per_second: u32) -> Duration {
+    (Duration::from_secs(1) + JITTER_MARGIN) / per_second.max(1)
 }
 
 #[cfg(test)]
@@ -130,6 +207,136 @@ mod tests {
             assert!(
                 most as f64 >= f64::from(rate) * 0.97,
                 "{most} in a second at {rate}/s is too slow"
+            );
+        }
+    }
+
+    /// One "process" flooding the REST rate for `run_for`: its own runtime on a
+    /// thread of its own, its own store (connections) on the database at `url`, and
+    /// as many requests waiting at once as the REST client lets in flight. Returns
+    /// the instant each request was let go.
+    fn flood(
+        url: String,
+        rate: u32,
+        run_for: Duration,
+        start: std::sync::Arc<std::sync::Barrier>,
+    ) -> std::thread::JoinHandle<Vec<std::time::Instant>> {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let store = Store::open_url(&url).await.unwrap();
+                let pacer = std::sync::Arc::new(Pacer::for_store(&store, rate));
+                assert!(pacer.shared.is_some(), "shared on PostgreSQL");
+                start.wait();
+                let until = std::time::Instant::now() + run_for;
+                let senders: Vec<_> = (0..crate::rest::REST_CONNECTIONS)
+                    .map(|_| {
+                        let pacer = pacer.clone();
+                        tokio::spawn(async move {
+                            let mut sent = Vec::new();
+                            loop {
+                                pacer.wait().await;
+                                let now = std::time::Instant::now();
+                                if now >= until {
+                                    return sent;
+                                }
+                                sent.push(now);
+                            }
+                        })
+                    })
+                    .collect();
+                let mut sent = Vec::new();
+                for s in senders {
+                    sent.extend(s.await.unwrap());
+                }
+                store.close().await;
+                sent.sort();
+                sent
+            })
+        })
+    }
+
+    /// The most requests let go in any one-second window (closed at both ends).
+    fn most_in_a_second(sent: &[std::time::Instant]) -> usize {
+        let mut most = 0;
+        let mut end = 0;
+        for start in 0..sent.len() {
+            while end < sent.len() && sent[end] - sent[start] <= Duration::from_secs(1) {
+                end += 1;
+            }
+            most = most.max(end - start);
+        }
+        most
+    }
+
+    /// Discord's rate is per bot token: two processes on one PostgreSQL database,
+    /// each sending as fast as its pacer lets it, stay under it together (in every
+    /// one-second window, not only on average), each gets about half, and one
+    /// process alone still reaches the rate. Real time, real database: the slots
+    /// come from the `paces` row.
+    #[test]
+    fn processes_sharing_a_database_stay_under_the_rate_together_and_share_it_fairly() {
+        const RATE: u32 = 50;
+        let url = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(prepbot_testkit::postgres::fresh_database());
+        let Some(url) = url else {
+            return;
+        };
+
+        let run_for = Duration::from_secs(3);
+        let start = std::sync::Arc::new(std::sync::Barrier::new(1));
+        let alone = flood(url.clone(), RATE, run_for, start).join().unwrap();
+        let expected = f64::from(RATE) * run_for.as_secs_f64();
+        eprintln!(
+            "alone: {} requests in {run_for:?} ({:.1}% of {RATE}/s), at most {} in a second",
+            alone.len(),
+            100.0 * alone.len() as f64 / expected,
+            most_in_a_second(&alone)
+        );
+        assert!(most_in_a_second(&alone) <= RATE as usize);
+        assert!(
+            alone.len() as f64 >= 0.9 * expected,
+            "one process alone sent {} of {expected}",
+            alone.len()
+        );
+
+        let run_for = Duration::from_secs(4);
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let a = flood(url.clone(), RATE, run_for, start.clone());
+        let b = flood(url, RATE, run_for, start);
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        let mut both: Vec<_> = a.iter().chain(&b).copied().collect();
+        both.sort();
+        let expected = f64::from(RATE) * run_for.as_secs_f64();
+        let most = most_in_a_second(&both);
+        eprintln!(
+            "together: {} + {} = {} requests in {run_for:?} ({:.1}% of {RATE}/s), at most {most} in a second",
+            a.len(),
+            b.len(),
+            both.len(),
+            100.0 * both.len() as f64 / expected
+        );
+        assert!(most <= RATE as usize, "{most} in one second at {RATE}/s");
+        assert!(
+            both.len() as f64 <= expected,
+            "{} in {run_for:?} at {RATE}/s",
+            both.len()
+        );
+        assert!(
+            both.len() as f64 >= 0.9 * expected,
+            "together only {} of {expected}",
+            both.len()
+        );
+        for (name, one) in [("first", &a), ("second", &b)] {
+            assert!(
+                one.len() as f64 >= 0.4 * both.len() as f64,
+                "the {name} process sent {} of {}: not a fair share",
+                one.len(),
+                both.len()
             );
         }
     }

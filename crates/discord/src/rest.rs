@@ -236,6 +236,13 @@ impl Rest {
         self
     }
 
+    /// Paces requests with `pacer`: on PostgreSQL, one whose rate every process
+    /// shares ([`Pacer::for_store`]).
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
     /// Sends one request and reads its whole answer on a lane of its own, which it
     /// holds throughout (the connection is busy until the answer is read). A
     /// transport failure is `Err` with its reason.

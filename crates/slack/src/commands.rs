@@ -25,7 +25,7 @@ use std::sync::Arc;
 use prepbot_core::bank::{Difficulty, PoolFilter, Question};
 use prepbot_core::chat::{ChannelAddress, Platform};
 use prepbot_core::clock::Clock;
-use prepbot_core::command_budget::{MemberLimiter, Verdict, refusal};
+use prepbot_core::command_budget::{CommandBudget, Verdict, refusal};
 use prepbot_core::command_rules::{
     COMMANDS, Role, ScheduleInput, Who, check_schedule, check_topic, member_id_from_text,
     require_admin,
@@ -242,7 +242,9 @@ pub struct Commands {
     pub api: SlackApi,
     pub state: Arc<SlackState>,
     pub names: Names,
-    pub limits: MemberLimiter,
+    /// Each member's command budget: in memory, or shared by the processes on
+    /// PostgreSQL.
+    pub limits: CommandBudget,
     /// `PREPBOT_SLACK_ADMINS`.
     pub admins: Vec<String>,
 }
@@ -323,7 +325,8 @@ impl Commands {
         let now = self.clock.now();
         if word != "help"
             && !word.is_empty()
-            && let Verdict::Refused { retry_after } = self.limits.check(&inv.user, inv.id, now)
+            && let Verdict::Refused { retry_after } =
+                self.limits.check(&inv.user, inv.id, now).await
         {
             return (Reply::private(refusal(retry_after)), false);
         }

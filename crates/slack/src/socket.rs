@@ -20,7 +20,7 @@ use prepbot_core::acks::AckQueue;
 use prepbot_core::catch_up;
 use prepbot_core::chat::Platform;
 use prepbot_core::clock::Clock;
-use prepbot_core::command_budget::MemberLimiter;
+use prepbot_core::command_budget::CommandBudget;
 use prepbot_core::health::{AdapterState, HealthRecorder};
 use prepbot_core::runtime::{CoreSettings, Runtime};
 use slack_morphism::prelude::*;
@@ -202,7 +202,7 @@ async fn serve_recording(
         api: api.clone(),
         state: state.clone(),
         names: names.clone(),
-        limits: MemberLimiter::default(),
+        limits: CommandBudget::for_store(runtime.practice.store(), Platform::Slack),
         admins: config.admins.clone(),
     });
     let history = Arc::new(SlackHistory {

@@ -116,11 +116,20 @@ pub trait Dialect {
     /// `CROSS JOIN` (its planner keeps that order), PostgreSQL's plain `JOIN`
     /// (which takes no such hint, and plans from its statistics).
     const ORDERED_JOIN: &'static str;
+    /// The database's clock in microseconds since the epoch, the same value however
+    /// often a statement reads it: PostgreSQL's statement start, SQLite's `'now'`
+    /// (fixed for a statement's step, to the millisecond).
+    const NOW_MICROS: &'static str;
+    /// The larger of two values: SQLite's two-argument `max`, PostgreSQL's `GREATEST`.
+    const GREATEST: &'static str;
 }
 
 impl Dialect for SqliteConnection {
     type Db = Sqlite;
     const ORDERED_JOIN: &'static str = "CROSS JOIN";
+    const NOW_MICROS: &'static str =
+        "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
+    const GREATEST: &'static str = "max";
     fn is_sqlite_dialect(&self) -> bool {
         true
     }
@@ -132,6 +141,9 @@ impl Dialect for SqliteConnection {
 impl Dialect for PgConnection {
     type Db = Postgres;
     const ORDERED_JOIN: &'static str = "JOIN";
+    const NOW_MICROS: &'static str =
+        "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000 AS BIGINT)";
+    const GREATEST: &'static str = "GREATEST";
     fn is_sqlite_dialect(&self) -> bool {
         false
     }
@@ -193,4 +205,14 @@ pub fn query_builder<'a, C: Dialect>(
 /// [`Dialect::ORDERED_JOIN`] of a connection, inside an [`on!`] body.
 pub fn ordered_join<C: Dialect>(_conn: &C) -> &'static str {
     C::ORDERED_JOIN
+}
+
+/// [`Dialect::NOW_MICROS`] of a connection, inside an [`on!`] body.
+pub fn now_micros<C: Dialect>(_conn: &C) -> &'static str {
+    C::NOW_MICROS
+}
+
+/// [`Dialect::GREATEST`] of a connection, inside an [`on!`] body.
+pub fn greatest<C: Dialect>(_conn: &C) -> &'static str {
+    C::GREATEST
 }

@@ -25,6 +25,17 @@ pub fn instant(secs: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {secs} is out of range")))
 }
 
+/// An instant to the millisecond, where seconds are too coarse (the command budget
+/// tells its waits to the millisecond).
+pub fn epoch_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn instant_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms is out of range")))
+}
+
 pub fn date_to_db(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }

@@ -14,12 +14,14 @@ pub mod adapter_health;
 pub mod answers;
 pub mod backend;
 pub mod channels;
+pub mod command_uses;
 pub mod copy;
 pub mod drops;
 pub mod forgotten;
 pub mod ids;
 pub mod member_stats;
 pub mod notify;
+pub mod paces;
 pub mod processes;
 pub mod rotation;
 mod upgrade;
@@ -365,6 +367,11 @@ pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// answer: a host that drops packets would otherwise hold the start for minutes.
 const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The class of the per-member budget locks ([`Store::write_member_budget`]): the
+/// first key of PostgreSQL's two-key advisory locks, whose key space is apart from
+/// the one-key [`WRITE_LOCK`]'s; the second key is the member's hash.
+const MEMBER_BUDGET_LOCKS: i32 = 0x6275_6467; // "budg"
+
 impl Store {
     /// Opens (creating if missing) the database at a `sqlite://` URL.
     pub async fn open_url(url: &str) -> Result<Store> {
@@ -642,7 +649,8 @@ impl Store {
     /// streak settlement (`member_stats::get` then `upsert`), rotation cycles
     /// (`rotation::load` then `record`), and the checks before a claim
     /// (`Practice::claim_early_drop`). Claims and leases themselves are single
-    /// conditional statements, safe without it. `tests/it/store.rs` runs the
+    /// conditional statements, safe without it. A member's command budget has a
+    /// lock of its own ([`Store::write_member_budget`]). `tests/it/store.rs` runs the
     /// sequence number, a settlement and a rotation's turn from two stores at once
     /// on both backends.
     pub async fn write(&self) -> Result<WriteTx> {
@@ -659,6 +667,46 @@ impl Store {
                 Ok(WriteTx(Conn::PostgresTx(tx)))
             }
         }
+    }
+
+    /// A write transaction for one member's command budget (`command_uses`), and
+    /// nothing else. On PostgreSQL it takes that member's own advisory lock rather
+    /// than [`WRITE_LOCK`]: only charges of the same member touch the member's rows,
+    /// so the lock makes each charge's read-modify-write (count the uses in the
+    /// window, then insert one) one at a time across processes, while a command
+    /// check never waits for an answer batch or a claim holding the write lock.
+    /// Two members whose keys hash alike merely share a lock. On SQLite it is
+    /// [`Store::write`] (one writer at a time anyway).
+    pub async fn write_member_budget(
+        &self,
+        platform: crate::chat::Platform,
+        member: &str,
+    ) -> Result<WriteTx> {
+        match &self.pools {
+            Pools::Sqlite { .. } => self.write().await,
+            Pools::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // hashtext() runs on the server, so every process, whatever its
+                // build, maps a member to the same lock.
+                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind(MEMBER_BUDGET_LOCKS)
+                    .bind(format!("{}:{member}", platform.as_str()))
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(WriteTx(Conn::PostgresTx(tx)))
+            }
+        }
+    }
+
+    /// A pooled connection for one statement that is atomic by itself and must not
+    /// wait for the write lock (a shared rate's reservation, `paces::reserve`): no
+    /// transaction, no advisory lock. On SQLite one of the writer's connections
+    /// (the readers' cannot write).
+    pub async fn autocommit(&self) -> Result<Conn> {
+        Ok(match &self.pools {
+            Pools::Sqlite { writer, .. } => Conn::Sqlite(writer.acquire().await?),
+            Pools::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        })
     }
 
     /// A pooled connection for reading.

@@ -16,6 +16,7 @@ use chrono::Utc;
 use prepbot_core::bank::QuestionBank;
 use prepbot_core::chat::Platform;
 use prepbot_core::clock::ManualClock;
+use prepbot_core::command_budget::{CommandBudget, Verdict};
 use prepbot_core::engine::schedule::Days;
 use prepbot_core::health::{AdapterState, HealthRecorder};
 use prepbot_core::practice::{ChannelSetup, History, Practice};
@@ -31,10 +32,12 @@ const TABLES: &[(&str, &str)] = &[
     ("adapter_health", "platform"),
     ("answers", "id"),
     ("channels", "id"),
+    ("command_uses", "platform, member_id, invocation"),
     ("drops", "id"),
     ("early_message_events", "channel_id, message_id"),
     ("forgotten_members", "channel_id, member_id"),
     ("member_stats", "id"),
+    ("paces", "name"),
     ("rotation_used", "channel_id, cycle, question_id"),
     ("rotations", "channel_id"),
 ];
@@ -66,7 +69,9 @@ struct Seeded {
 /// open drops with answers, streaks and rotations, a paused channel, a schedule
 /// removed with its history kept and one removed with it deleted (whose drops were
 /// the newest, so SQLite's drop sequence is past the highest drop left), a
-/// forgotten member, both adapters' health and a registered process.
+/// forgotten member, both adapters' health, a registered process, a charged
+/// command and a shared rate's reservation (a SQLite bot keeps its budget and its
+/// pacing in memory, but those tables are copied like any other).
 async fn seeded_history(dir: &Path) -> Seeded {
     let path = dir.join("prepbot.db");
     let store = Store::open_path(&path).await.unwrap();
@@ -75,6 +80,16 @@ async fn seeded_history(dir: &Path) -> Seeded {
     let out = Recording::default();
     let t0 = utc("2026-03-01T12:00:00Z");
     p.register_process(None, t0).await.unwrap();
+    let budget = CommandBudget::shared(store.clone(), Platform::Discord);
+    assert_eq!(budget.check("5", 77, t0).await, Verdict::Allowed);
+    prepbot_core::store::paces::reserve(
+        &mut store.autocommit().await.unwrap(),
+        "discord-rest",
+        3,
+        std::time::Duration::from_millis(20),
+    )
+    .await
+    .unwrap();
     let mut keys = Vec::new();
     for (channel, time) in [
         (901, "09:00"),
@@ -444,7 +459,7 @@ async fn an_install_moves_to_postgresql_with_its_ids_streaks_and_status() {
         before,
         "the source is unchanged"
     );
-    assert_eq!((report.sqlite_version, report.postgres_version), (12, 4));
+    assert_eq!((report.sqlite_version, report.postgres_version), (14, 6));
     assert_eq!(report.target, redact_url(&url));
     assert_eq!(report.not_copied, [("processes".to_string(), 1)]);
     let position = |t: &str| report.tables.iter().position(|c| c.name == t).unwrap();
@@ -560,7 +575,7 @@ async fn a_source_at_an_older_schema_is_refused_and_left_as_it_was() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the source {url} is at SQLite schema version 8, older than this prepbot's 12: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again"
+            "the source {url} is at SQLite schema version 8, older than this prepbot's 14: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again"
         )
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -589,7 +604,7 @@ async fn a_source_from_a_newer_prepbot_a_missing_file_and_wrong_urls_are_refused
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (13, 'from a newer prepbot', 1, x'00', 0)",
+         VALUES (15, 'from a newer prepbot', 1, x'00', 0)",
     )
     .execute(&mut conn)
     .await
@@ -600,7 +615,7 @@ async fn a_source_from_a_newer_prepbot_a_missing_file_and_wrong_urls_are_refused
     assert_eq!(
         e.to_string(),
         format!(
-            "the source {url} was written by a newer prepbot (SQLite schema version 13, this one knows up to 12): run migrate-store with that prepbot"
+            "the source {url} was written by a newer prepbot (SQLite schema version 15, this one knows up to 14): run migrate-store with that prepbot"
         )
     );
 
@@ -667,7 +682,7 @@ async fn a_target_from_a_newer_prepbot_or_with_rows_is_refused() {
     let mut conn = PgConnection::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (5, 'from a newer prepbot', TRUE, '\\x00', 0)",
+         VALUES (7, 'from a newer prepbot', TRUE, '\\x00', 0)",
     )
     .execute(&mut conn)
     .await
@@ -677,7 +692,7 @@ async fn a_target_from_a_newer_prepbot_or_with_rows_is_refused() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the target {} was written by a newer prepbot (PostgreSQL schema version 5, this one knows up to 4): copy into a new, empty database",
+            "the target {} was written by a newer prepbot (PostgreSQL schema version 7, this one knows up to 6): copy into a new, empty database",
             redact_url(&url)
         )
     );
@@ -704,10 +719,10 @@ async fn a_target_with_fewer_migrations_is_migrated_first() {
         2
     );
     let report: CopyReport = copy::sqlite_to_postgres(&source, &url).await.unwrap();
-    assert_eq!(report.postgres_version, 4);
+    assert_eq!(report.postgres_version, 6);
     assert_eq!(
         pg_scalar(&url, "SELECT MAX(version) FROM _sqlx_migrations").await,
-        4
+        6
     );
     assert_eq!(pg_scalar(&url, "SELECT COUNT(*) FROM answers").await, 2);
 }

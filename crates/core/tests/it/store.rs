@@ -42,10 +42,12 @@ async fn migrations_set_up_wal_foreign_keys_and_every_table() {
             "adapter_health",
             "answers",
             "channels",
+            "command_uses",
             "drops",
             "early_message_events",
             "forgotten_members",
             "member_stats",
+            "paces",
             "processes",
             "rotation_used",
             "rotations"

@@ -1,0 +1,163 @@
+//! The per-member command budget kept in the database (`command_uses`), as several
+//! processes on PostgreSQL share it: the same rule as the in-memory log, and one
+//! budget however many processes check it. Run on both backends (the store-backed
+//! budget works on SQLite too, though a SQLite bot keeps it in memory).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use prepbot_core::chat::Platform;
+use prepbot_core::command_budget::{BUDGET, CommandBudget, MemberLimiter, Verdict, WINDOW};
+use prepbot_core::store::command_uses;
+use prepbot_testkit::*;
+
+fn t(secs: f64) -> DateTime<Utc> {
+    utc("2026-01-05T09:00:00Z") + TimeDelta::milliseconds((secs * 1000.0) as i64)
+}
+
+#[tokio::test]
+async fn the_shared_budget_gives_the_same_verdicts_as_the_in_memory_one() {
+    let (store, _dir) = fresh_store().await;
+    let shared = CommandBudget::shared(store.clone(), Platform::Discord);
+    assert!(shared.is_shared());
+    let local = MemberLimiter::default();
+    // (member, invocation, at): five in ten seconds, refusals until the oldest
+    // leaves, a repeated check of one invocation, another member, a clock stepped
+    // back and forward again.
+    let script: &[(&str, u64, f64)] = &[
+        ("7", 1, 0.0),
+        ("7", 2, 1.0),
+        ("7", 2, 1.0),
+        ("7", 3, 2.0),
+        ("7", 4, 3.0),
+        ("7", 5, 4.0),
+        ("7", 5, 4.5),
+        ("7", 6, 6.0),
+        ("7", 7, 9.999),
+        ("8", 8, 9.999),
+        ("7", 9, 10.0),
+        ("7", 10, 10.5),
+        ("7", 11, 11.0),
+        ("7", 12, 3600.0),
+        ("7", 13, 3600.0),
+        ("7", 14, 3600.0),
+        ("7", 15, 3600.0),
+        ("7", 16, 3600.0),
+        ("7", 17, 3601.0),
+        ("7", 18, 100.0),
+        ("7", 19, 110.0),
+    ];
+    let mut verdicts = Vec::new();
+    for &(member, invocation, at) in script {
+        let expected = local.check(member, invocation, t(at));
+        let got = shared.check(member, invocation, t(at)).await;
+        assert_eq!(
+            got, expected,
+            "member {member}, invocation {invocation} at {at} s"
+        );
+        verdicts.push(got);
+    }
+    // What the script pins, spelled out: the sixth command 6 s in waits 4 s; at
+    // 9.999 s one millisecond; at exactly 10 s the first use has left the window.
+    let refused = |v: Verdict| match v {
+        Verdict::Refused { retry_after } => retry_after,
+        Verdict::Allowed => panic!("expected a refusal"),
+    };
+    assert_eq!(refused(verdicts[7]), TimeDelta::seconds(4));
+    assert_eq!(refused(verdicts[8]), TimeDelta::milliseconds(1));
+    assert_eq!(verdicts[9], Verdict::Allowed, "another member");
+    assert_eq!(verdicts[10], Verdict::Allowed);
+    assert_eq!(refused(verdicts[11]), TimeDelta::milliseconds(500));
+    // After the clock went back from 3601 s to 100 s, the wait is at most a window,
+    // and a window later the member runs commands again.
+    assert!(refused(verdicts[19]) <= WINDOW);
+    assert_eq!(verdicts[20], Verdict::Allowed);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn each_platform_has_its_own_members() {
+    let (store, _dir) = fresh_store().await;
+    let discord = CommandBudget::shared(store.clone(), Platform::Discord);
+    let slack = CommandBudget::shared(store.clone(), Platform::Slack);
+    for i in 0..BUDGET as u64 {
+        assert_eq!(discord.check("U1", i, t(0.0)).await, Verdict::Allowed);
+    }
+    assert!(matches!(
+        discord.check("U1", 99, t(0.0)).await,
+        Verdict::Refused { .. }
+    ));
+    assert_eq!(slack.check("U1", 100, t(0.0)).await, Verdict::Allowed);
+    store.close().await;
+}
+
+/// Two processes (two stores, each with its own connections) charge one member at
+/// the same instant, twenty commands each: together they allow exactly the budget.
+/// An invocation both check (a redelivery seen by both) is charged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_charging_one_member_at_once_allow_the_budget_once() {
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    let budgets = [
+        std::sync::Arc::new(CommandBudget::shared(a.clone(), Platform::Discord)),
+        std::sync::Arc::new(CommandBudget::shared(b.clone(), Platform::Discord)),
+    ];
+    let now = t(0.0);
+    // The same invocation through both processes first: one charge between them.
+    assert_eq!(budgets[0].check("42", 1_000, now).await, Verdict::Allowed);
+    assert_eq!(budgets[1].check("42", 1_000, now).await, Verdict::Allowed);
+    let mut tasks = Vec::new();
+    for (p, budget) in budgets.iter().enumerate() {
+        for i in 0..20u64 {
+            let budget = budget.clone();
+            let invocation = p as u64 * 100 + i;
+            tasks.push(tokio::spawn(async move {
+                budget.check("42", invocation, now).await
+            }));
+        }
+    }
+    let mut allowed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Verdict::Allowed => allowed += 1,
+            Verdict::Refused { retry_after } => assert_eq!(retry_after, WINDOW),
+        }
+    }
+    assert_eq!(
+        allowed,
+        BUDGET - 1,
+        "the budget, less the one charged first"
+    );
+    let mut conn = a.read().await.unwrap();
+    assert_eq!(command_uses::count(&mut conn).await.unwrap(), BUDGET as u64);
+    drop(conn);
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn old_uses_are_swept_out_of_the_table() {
+    let (store, _dir) = fresh_store().await;
+    let budget = CommandBudget::shared(store.clone(), Platform::Slack);
+    for m in 0..10 {
+        budget.check(&format!("U{m}"), m, t(0.0)).await;
+    }
+    let count = || async {
+        let mut conn = store.read().await.unwrap();
+        command_uses::count(&mut conn).await.unwrap()
+    };
+    assert_eq!(count().await, 10);
+    // One window on, those uses may still be counted by a process whose clock is
+    // behind: kept. Two windows on they are swept (off the command path, so the
+    // test waits for it).
+    budget.check("U0", 100, t(10.0)).await;
+    assert_eq!(count().await, 11);
+    budget.check("U0", 101, t(20.0)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count().await != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the uses of two windows ago were not swept: {} left",
+            count().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.close().await;
+}
