@@ -288,6 +288,7 @@ impl Outbound for ConsoleOutbound {
         thread_id: &str,
         _key: &str,
         reveal: &RevealContent,
+        _attempt: prepbot_core::ports::RevealAttempt,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let now = self.clock.now();
         let question = self

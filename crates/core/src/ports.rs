@@ -90,6 +90,14 @@ impl OutboundError {
     }
 }
 
+/// Whether an earlier attempt at a reveal may have posted some of its messages:
+/// its lease was taken before (by this process or one that died).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevealAttempt {
+    First,
+    Retry,
+}
+
 /// Where drops and reveals go: Discord, Slack, the terminal.
 ///
 /// `key` identifies the post across retries (`d<drop id>` for a drop, `r<drop id>`
@@ -141,13 +149,18 @@ pub trait Outbound {
     ) -> impl Future<Output = Result<Option<PostedDrop>, OutboundError>> + Send {
         async { Ok(None) }
     }
-    /// Posts the reveal in the drop's thread; returns the instant it was posted.
+    /// Posts the reveal in the drop's thread; returns the instant it (its first part)
+    /// was posted. A reveal may take several messages; on a [`RevealAttempt::Retry`]
+    /// some of them may be out already, from an attempt whose outcome was lost (a
+    /// crash, a timeout), possibly longer ago than the platform's deduplication
+    /// window: the adapter posts only the parts that are not in the thread yet.
     fn post_reveal(
         &self,
         channel: &ChannelAddress,
         thread_id: &str,
         key: &str,
         reveal: &RevealContent,
+        attempt: RevealAttempt,
     ) -> impl Future<Output = Result<DateTime<Utc>, OutboundError>> + Send;
 }
 
@@ -271,16 +284,23 @@ where
         thread_id: &str,
         key: &str,
         reveal: &RevealContent,
+        attempt: RevealAttempt,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let p = channel.platform;
         if p == self.first.0 {
             match self.first.1.get() {
-                Some(o) => o.post_reveal(channel, thread_id, key, reveal).await,
+                Some(o) => {
+                    o.post_reveal(channel, thread_id, key, reveal, attempt)
+                        .await
+                }
                 None => Err(Routed::<A, B>::not_ready(p)),
             }
         } else {
             match self.second.1.get().filter(|_| p == self.second.0) {
-                Some(o) => o.post_reveal(channel, thread_id, key, reveal).await,
+                Some(o) => {
+                    o.post_reveal(channel, thread_id, key, reveal, attempt)
+                        .await
+                }
                 None => Err(Routed::<A, B>::not_ready(p)),
             }
         }

@@ -18,7 +18,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::DropState;
 
-use crate::ports::{Outbound, OutboundError};
+use crate::ports::{Outbound, OutboundError, RevealAttempt};
 use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
 use crate::store::drops::DropRecord;
 
@@ -306,7 +306,14 @@ pub async fn reveal_one(
         .or_else(|| job.drop.message_id.clone())
         .unwrap_or_else(|| job.channel.conversation.clone());
     let key = format!("r{drop_id}");
-    let reveal = outbound.post_reveal(&job.channel, &thread, &key, &job.content);
+    // Taking the lease counts an attempt: more than one means an earlier attempt
+    // (here or in a process that died) may have posted some parts.
+    let attempt = if job.drop.attempts > 1 {
+        RevealAttempt::Retry
+    } else {
+        RevealAttempt::First
+    };
+    let reveal = outbound.post_reveal(&job.channel, &thread, &key, &job.content, attempt);
     let closed_at = match within_budget(practice, "posting the reveal", reveal).await {
         Ok(at) => {
             practice.mark_revealed(drop_id, at).await?;

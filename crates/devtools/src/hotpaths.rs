@@ -290,6 +290,7 @@ impl Outbound for NullOutbound {
         _t: &str,
         _key: &str,
         _r: &RevealContent,
+        _attempt: prepbot_core::ports::RevealAttempt,
     ) -> Result<DateTime<Utc>, OutboundError> {
         Ok(DateTime::<Utc>::MIN_UTC)
     }

@@ -12,7 +12,7 @@ use super::rest::{Rest, RestError};
 use prepbot_core::acks::{Ack, Acknowledge};
 use prepbot_core::chat::ChannelAddress;
 use prepbot_core::engine::reveal::{DropPost, RevealContent};
-use prepbot_core::ports::{Outbound, OutboundError, PostedDrop};
+use prepbot_core::ports::{Outbound, OutboundError, PostedDrop, RevealAttempt};
 
 /// Discord's error codes the adapter acts on.
 const UNKNOWN_CHANNEL: i64 = 10003;
@@ -166,21 +166,45 @@ impl Outbound for DiscordOutbound {
         thread_id: &str,
         key: &str,
         reveal: &RevealContent,
+        attempt: RevealAttempt,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let channel_id = snowflake(&channel.conversation)?;
         let thread_id = snowflake(thread_id)?;
-        let chunks = render::reveal_messages(reveal, render::CONTENT_LIMIT);
+        let parts = render::reveal_parts(reveal, key, render::CONTENT_LIMIT);
         // If the drop's thread was never opened (or was deleted), the reveal goes to
         // the channel instead of being lost.
         let mut target = thread_id;
+        // On a retry, the parts an earlier attempt posted, with when: each part has
+        // its own nonce, but Discord honours a nonce for a few minutes only.
+        let mut out = vec![None; parts.len()];
+        if attempt == RevealAttempt::Retry {
+            let recent = match self.rest.messages(target, None, FIND_WINDOW).await {
+                Err(e) if e.code == Some(UNKNOWN_CHANNEL) => {
+                    target = channel_id;
+                    self.rest.messages(target, None, FIND_WINDOW).await
+                }
+                listed => listed,
+            }
+            .map_err(outbound_error)?;
+            let me = self.me.get().copied();
+            for m in recent
+                .iter()
+                .filter(|m| m.author.bot && me.is_none_or(|me| m.author.id.get() == me))
+            {
+                if let Some(slot) = render::reveal_part_of(m, key).and_then(|i| out.get_mut(i)) {
+                    *slot = Some(*m.timestamp);
+                }
+            }
+        }
         let mut revealed_at = None;
-        for (i, chunk) in chunks.iter().enumerate() {
-            // Each part has its own nonce, so when a later part fails and the
-            // scheduler retries the whole reveal, the parts already out are not
-            // posted again.
+        for (i, chunk) in parts.iter().enumerate() {
+            if let Some(at) = out[i] {
+                revealed_at.get_or_insert(at);
+                continue;
+            }
             let part = render::text_message(chunk, &format!("{key}p{i}"));
             let mut sent = self.rest.create_message(target, &part).await;
-            if i == 0
+            if revealed_at.is_none()
                 && target != channel_id
                 && let Err(e) = &sent
                 && e.code == Some(UNKNOWN_CHANNEL)

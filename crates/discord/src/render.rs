@@ -176,6 +176,39 @@ pub fn reveal_messages(reveal: &RevealContent, limit: usize) -> Vec<String> {
     split(&text, limit)
 }
 
+/// Room kept at the end of each reveal part for its [`reveal_part_marker`] line.
+const REVEAL_MARKER_ROOM: usize = 64;
+
+/// The small-print line (`-#`) that ends reveal part `i` of `n` posted under `key`,
+/// as the drop's footer carries `Ref {key}`. A retried reveal finds the parts
+/// already out by it: Discord drops a repeated nonce only for a few minutes and
+/// returns no nonce when it lists messages, so past that window the message's
+/// own text is all there is to recognise it by.
+pub fn reveal_part_marker(key: &str, i: usize, n: usize) -> String {
+    format!("-# Ref {key} · part {} of {n}", i + 1)
+}
+
+/// Which reveal part posted under `key` a message is (0-based), if it is one.
+pub fn reveal_part_of(message: &serenity::Message, key: &str) -> Option<usize> {
+    let prefix = format!("-# Ref {key} · part ");
+    let line = message.content.lines().last()?;
+    let rest = line.strip_prefix(&prefix)?;
+    let (number, _) = rest.split_once(" of ")?;
+    number.parse::<usize>().ok()?.checked_sub(1)
+}
+
+/// A reveal as Discord messages of at most `limit` characters, each ending with its
+/// [`reveal_part_marker`].
+pub fn reveal_parts(reveal: &RevealContent, key: &str, limit: usize) -> Vec<String> {
+    let chunks = reveal_messages(reveal, limit - REVEAL_MARKER_ROOM);
+    let n = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| format!("{chunk}\n{}", reveal_part_marker(key, i, n)))
+        .collect()
+}
+
 /// Discord's limits on the embeds of one message: at most 10, all their text
 /// (titles, descriptions, fields, footers) at most 6,000 characters together.
 pub const EMBEDS_PER_MESSAGE: usize = 10;
@@ -247,6 +280,38 @@ mod tests {
         assert!(msgs.iter().all(|m| m.chars().count() <= 2000));
         assert!(msgs[0].starts_with("**Reveal #1: Title long**"));
         assert!(msgs.last().unwrap().contains("Nobody answered"));
+    }
+
+    /// Each part of a long reveal ends with its `Ref` line, stays within Discord's
+    /// limit with it, and is recognised by it (and only under its own key).
+    #[test]
+    fn reveal_parts_carry_a_ref_line_a_retry_recognises() {
+        let mut q = question("long", "databases", Difficulty::Hard);
+        q.model_answer = (0..60)
+            .map(|i| format!("Paragraph {i} of a long answer about indexes and locks."))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let reveal = build_reveal(&q, 1, &Answerers::default(), &[]);
+        let parts = super::reveal_parts(&reveal, "r12", super::CONTENT_LIMIT);
+        assert!(parts.len() >= 2);
+        for (i, part) in parts.iter().enumerate() {
+            assert!(part.chars().count() <= super::CONTENT_LIMIT);
+            let mut m: serenity::all::Message = serde_json::from_value(serde_json::json!({
+                "id": "1", "channel_id": "2", "content": part, "timestamp": "2026-03-02T09:00:00Z",
+                "author": {"id": "3", "username": "prepbot", "discriminator": "0", "bot": true},
+                "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": false, "type": 0
+            }))
+            .unwrap();
+            assert_eq!(super::reveal_part_of(&m, "r12"), Some(i));
+            assert_eq!(
+                super::reveal_part_of(&m, "r1"),
+                None,
+                "another reveal's key"
+            );
+            m.content = part.lines().next().unwrap().to_string();
+            assert_eq!(super::reveal_part_of(&m, "r12"), None, "no Ref line");
+        }
     }
 
     /// `/question show` answers in one message: every question of the shipped bank,

@@ -261,6 +261,7 @@ impl Outbound for SlackOutbound {
         thread_id: &str,
         key: &str,
         reveal: &RevealContent,
+        _attempt: prepbot_core::ports::RevealAttempt,
     ) -> Result<DateTime<Utc>, OutboundError> {
         let conversation = channel.conversation.as_str();
         let reveal = &self.named(reveal).await;

@@ -248,6 +248,7 @@ impl Outbound for Recording {
         thread_id: &str,
         _key: &str,
         reveal: &RevealContent,
+        _attempt: prepbot_core::ports::RevealAttempt,
     ) -> Result<DateTime<Utc>, OutboundError> {
         self.reveal_attempts.fetch_add(1, Ordering::SeqCst);
         if self.fail_reveals.load(Ordering::SeqCst) {

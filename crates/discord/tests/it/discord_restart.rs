@@ -322,6 +322,83 @@ async fn a_drop_retried_after_the_nonce_window_finds_its_own_post_instead_of_pos
     bot.stop().await;
 }
 
+/// The same for a reveal, whose parts are several messages: the first part is
+/// created but its answer never arrives; retried after Discord forgot the
+/// nonces, the reveal finds that part by its `Ref` line and posts only the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reveal_retried_after_the_nonce_window_posts_only_the_missing_parts() {
+    let bot = start_bot_with("2026-03-02T08:00:00Z", Some(chrono::Duration::seconds(4))).await;
+    set_up_nine_to_five(&bot, CHANNEL_A).await;
+    bot.clock.set(utc("2026-03-02T09:00:00Z"));
+    let thread_made = bot
+        .fake
+        .wait_for("the drop's thread", WAIT, |r| {
+            r.method == "POST" && r.path.ends_with("/threads")
+        })
+        .await;
+    let thread: u64 = thread_made.path.split('/').nth(6).unwrap().parse().unwrap();
+    let parts_path = format!("/api/v10/channels/{thread}/messages");
+    bot.fake
+        .add_fault(Fault::new("POST", parts_path.clone(), 200).hang());
+    bot.clock.set(utc("2026-03-02T17:00:00Z"));
+    bot.fake
+        .wait_for("the first part", WAIT, |r| {
+            r.method == "POST" && r.path == parts_path
+        })
+        .await;
+    // The bot times out and records a failure to retry.
+    let store = bot.store().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let d = drop_of_thread(&bot, thread).await;
+        if d.failure.is_some() {
+            assert_eq!(d.state, DropState::Posted, "still to be revealed");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reveal never timed out"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(store);
+    // Ten minutes later Discord has forgotten the nonces.
+    bot.fake.forget_nonces();
+    bot.clock.set(utc("2026-03-02T17:10:00Z"));
+    let deadline = std::time::Instant::now() + WAIT;
+    while drop_of_thread(&bot, thread).await.state != DropState::Revealed {
+        assert!(std::time::Instant::now() < deadline, "never revealed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let markers: Vec<String> = bot
+        .fake
+        .posted_messages()
+        .into_iter()
+        .filter(|(c, _)| *c == thread)
+        .filter_map(|(_, m)| m["content"].as_str()?.lines().last().map(String::from))
+        .collect();
+    let n = markers.len();
+    assert!(n >= 2, "a reveal of several parts: {markers:?}");
+    let mut unique = markers.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), n, "no part posted twice: {markers:?}");
+    for (i, m) in markers.iter().enumerate() {
+        assert!(
+            m.ends_with(&format!("part {} of {n}", i + 1)),
+            "{markers:?}"
+        );
+    }
+    assert!(
+        bot.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.starts_with(&parts_path)),
+        "the retry looked in the thread first"
+    );
+    bot.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_permission_fails_the_drop_once_and_shows_in_schedule_show() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prepbot_core::acks::{Ack, AckQueue, Acknowledge};
 use prepbot_core::catch_up;
-use prepbot_core::ports::{Failure, Outbound};
+use prepbot_core::ports::{Failure, Outbound, RevealAttempt};
 use prepbot_fake_slack::{BOT_TOKEN, CHANNEL, MEMBER, MEMBER_2, Misbehave};
 use prepbot_slack::history::SlackHistory;
 use prepbot_slack::names::Names;
@@ -206,14 +206,26 @@ async fn a_reveal_goes_in_the_thread_and_a_retry_posts_only_the_missing_parts() 
         .fail_after("chat.postMessage", 1, Misbehave::Status(503), 1);
     let first_try = h
         .outbound
-        .post_reveal(&address(CHANNEL), &thread, &key, &job_content)
+        .post_reveal(
+            &address(CHANNEL),
+            &thread,
+            &key,
+            &job_content,
+            RevealAttempt::First,
+        )
         .await
         .expect_err("the second part failed");
     assert_eq!(first_try.kind, Failure::Unknown);
     let replies_before = h.fake.bot_replies(CHANNEL, &thread).len();
     assert_eq!(replies_before, 1);
     h.outbound
-        .post_reveal(&address(CHANNEL), &thread, &key, &job_content)
+        .post_reveal(
+            &address(CHANNEL),
+            &thread,
+            &key,
+            &job_content,
+            RevealAttempt::Retry,
+        )
         .await
         .expect("the retry");
     let replies = h.fake.bot_replies(CHANNEL, &thread);
