@@ -115,7 +115,7 @@ pub async fn insert_many(
         let mut inserted = HashSet::with_capacity(rows.len());
         // 900 bound parameters a statement, well under SQLite's 32,766.
         for chunk in rows.chunks(100) {
-            let values = numbered_rows(chunk.len(), 9, 1);
+            let values = rows_of(super::backend::placeholders(&*conn, 1, chunk.len() * 9), 9);
             let sql = format!(
                 "INSERT INTO answers ({COLUMNS}) VALUES {values} \
                  ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING channel_id, message_id"
@@ -278,14 +278,13 @@ pub async fn early_events(
         let mut found = FxHashMap::default();
         // Well under SQLite's limit of 32,766 bound parameters per statement.
         for chunk in message_ids.chunks(500) {
-            // $1 is the channel; the ids follow.
-            let placeholders = (2..chunk.len() + 2)
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            // The channel, then the ids.
+            let mut placeholders = super::backend::placeholders(&*conn, 1, chunk.len() + 1);
+            let channel = placeholders.remove(0);
             let sql = format!(
                 "SELECT message_id, edited_body, edited_at, withdrawn_at FROM early_message_events \
-                 WHERE channel_id = $1 AND message_id IN ({placeholders})"
+                 WHERE channel_id = {channel} AND message_id IN ({})",
+                placeholders.join(", ")
             );
             // Not kept in the connection's statement cache: its text changes with the
             // number of ids, and a hundred sizes would push out the statements that do
@@ -386,15 +385,11 @@ pub async fn on_time_seqs(conn: &mut Conn, channel_id: i64, member_id: &str) -> 
     })
 }
 
-/// `rows` groups of `width` numbered placeholders, `($first, …), (…)`, for a
-/// multi-row insert: `$N` reads the same on SQLite and PostgreSQL.
-pub(crate) fn numbered_rows(rows: usize, width: usize, first: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let start = first + r * width;
-            let row: Vec<String> = (start..start + width).map(|n| format!("${n}")).collect();
-            format!("({})", row.join(", "))
-        })
+/// Placeholders in groups of `width`, `(…), (…)`, for a multi-row insert.
+fn rows_of(placeholders: Vec<String>, width: usize) -> String {
+    placeholders
+        .chunks(width)
+        .map(|row| format!("({})", row.join(", ")))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -122,6 +122,9 @@ pub trait Dialect {
     const NOW_MICROS: &'static str;
     /// The larger of two values: SQLite's two-argument `max`, PostgreSQL's `GREATEST`.
     const GREATEST: &'static str;
+    /// Bind placeholder number `n` of a statement whose every placeholder comes
+    /// from here ([`placeholders`]).
+    fn placeholder(n: usize) -> String;
 }
 
 impl Dialect for SqliteConnection {
@@ -136,6 +139,9 @@ impl Dialect for SqliteConnection {
     fn nocase(column: &str) -> String {
         format!("{column} COLLATE NOCASE")
     }
+    fn placeholder(_n: usize) -> String {
+        "?".into()
+    }
 }
 
 impl Dialect for PgConnection {
@@ -149,6 +155,9 @@ impl Dialect for PgConnection {
     }
     fn nocase(column: &str) -> String {
         format!("prepbot_nocase({column})")
+    }
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
     }
 }
 
@@ -192,6 +201,18 @@ pub(crate) use from_row;
 /// The dialect of a connection inside an [`on!`] body: `dialect_of(&*c)`.
 pub fn nocase_for<C: Dialect>(_conn: &C, column: &str) -> String {
     C::nocase(column)
+}
+
+/// `count` bind placeholders numbered from `first`, inside an [`on!`] body, for a
+/// statement with many parameters (a multi-row insert, an `IN` list) whose every
+/// placeholder comes from here: PostgreSQL's `$N`; SQLite's anonymous `?`, bound in
+/// order. Not `$N` on SQLite: sqlx binds a named parameter by asking SQLite its
+/// name (`sqlite3_bind_parameter_name`, a walk of the statement's parameter list),
+/// so a statement of n named parameters costs O(n²) to bind. With 900 in each
+/// insert of an answer batch that was a third of the bot's CPU in a burst of
+/// answers (`perf`; BENCHMARKS.md, "Ingestion").
+pub fn placeholders<C: Dialect>(_conn: &C, first: usize, count: usize) -> Vec<String> {
+    (first..first + count).map(C::placeholder).collect()
 }
 
 /// A query builder for the connection's backend, inside an [`on!`] body.
