@@ -115,7 +115,7 @@ pub async fn insert_many(
         let mut inserted = HashSet::with_capacity(rows.len());
         // 900 bound parameters a statement, well under SQLite's 32,766.
         for chunk in rows.chunks(100) {
-            let values = rows_of(super::backend::placeholders(&*conn, 1, chunk.len() * 9), 9);
+            let values = super::backend::placeholder_rows(&*conn, chunk.len(), 9);
             let sql = format!(
                 "INSERT INTO answers ({COLUMNS}) VALUES {values} \
                  ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING channel_id, message_id"
@@ -279,12 +279,11 @@ pub async fn early_events(
         // Well under SQLite's limit of 32,766 bound parameters per statement.
         for chunk in message_ids.chunks(500) {
             // The channel, then the ids.
-            let mut placeholders = super::backend::placeholders(&*conn, 1, chunk.len() + 1);
-            let channel = placeholders.remove(0);
+            let channel = super::backend::placeholder_list(&*conn, 1, 1);
+            let ids = super::backend::placeholder_list(&*conn, 2, chunk.len());
             let sql = format!(
                 "SELECT message_id, edited_body, edited_at, withdrawn_at FROM early_message_events \
-                 WHERE channel_id = {channel} AND message_id IN ({})",
-                placeholders.join(", ")
+                 WHERE channel_id = {channel} AND message_id IN ({ids})"
             );
             // Not kept in the connection's statement cache: its text changes with the
             // number of ids, and a hundred sizes would push out the statements that do
@@ -383,15 +382,6 @@ pub async fn on_time_seqs(conn: &mut Conn, channel_id: i64, member_id: &str) -> 
         .await?;
         Ok(seqs.into_iter().map(|s| s as u32).collect())
     })
-}
-
-/// Placeholders in groups of `width`, `(…), (…)`, for a multi-row insert.
-fn rows_of(placeholders: Vec<String>, width: usize) -> String {
-    placeholders
-        .chunks(width)
-        .map(|row| format!("({})", row.join(", ")))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// How many messages are stored for a channel (withdrawn ones too).

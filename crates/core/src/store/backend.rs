@@ -122,9 +122,9 @@ pub trait Dialect {
     const NOW_MICROS: &'static str;
     /// The larger of two values: SQLite's two-argument `max`, PostgreSQL's `GREATEST`.
     const GREATEST: &'static str;
-    /// Bind placeholder number `n` of a statement whose every placeholder comes
-    /// from here ([`placeholders`]).
-    fn placeholder(n: usize) -> String;
+    /// Appends bind placeholder number `n` of a statement whose every placeholder
+    /// comes from here ([`placeholder_list`], [`placeholder_rows`]).
+    fn push_placeholder(out: &mut String, n: usize);
 }
 
 impl Dialect for SqliteConnection {
@@ -139,8 +139,8 @@ impl Dialect for SqliteConnection {
     fn nocase(column: &str) -> String {
         format!("{column} COLLATE NOCASE")
     }
-    fn placeholder(_n: usize) -> String {
-        "?".into()
+    fn push_placeholder(out: &mut String, _n: usize) {
+        out.push('?');
     }
 }
 
@@ -156,8 +156,9 @@ impl Dialect for PgConnection {
     fn nocase(column: &str) -> String {
         format!("prepbot_nocase({column})")
     }
-    fn placeholder(n: usize) -> String {
-        format!("${n}")
+    fn push_placeholder(out: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "${n}");
     }
 }
 
@@ -203,16 +204,51 @@ pub fn nocase_for<C: Dialect>(_conn: &C, column: &str) -> String {
     C::nocase(column)
 }
 
-/// `count` bind placeholders numbered from `first`, inside an [`on!`] body, for a
-/// statement with many parameters (a multi-row insert, an `IN` list) whose every
-/// placeholder comes from here: PostgreSQL's `$N`; SQLite's anonymous `?`, bound in
-/// order. Not `$N` on SQLite: sqlx binds a named parameter by asking SQLite its
-/// name (`sqlite3_bind_parameter_name`, a walk of the statement's parameter list),
-/// so a statement of n named parameters costs O(n²) to bind. With 900 in each
-/// insert of an answer batch that was a third of the bot's CPU in a burst of
-/// answers (`perf`; BENCHMARKS.md, "Ingestion").
-pub fn placeholders<C: Dialect>(_conn: &C, first: usize, count: usize) -> Vec<String> {
-    (first..first + count).map(C::placeholder).collect()
+/// `count` bind placeholders numbered from `first`, `a, b, …`, inside an [`on!`]
+/// body, for a statement with many parameters (an `IN` list, a multi-row insert:
+/// [`placeholder_rows`]) whose every placeholder comes from here: PostgreSQL's `$N`;
+/// SQLite's anonymous `?`, bound in order. Not `$N` on SQLite: sqlx binds a named
+/// parameter by asking SQLite its name (`sqlite3_bind_parameter_name`, a walk of
+/// the statement's parameter list), so a statement of n named parameters costs
+/// O(n²) to bind. With 900 in each insert of an answer batch that was a third of
+/// the bot's CPU in a burst of answers (`perf`; BENCHMARKS.md, "Ingestion").
+pub fn placeholder_list<C: Dialect>(_conn: &C, first: usize, count: usize) -> String {
+    list_of::<C>(first, count)
+}
+
+fn list_of<C: Dialect>(first: usize, count: usize) -> String {
+    let mut out = String::with_capacity(count * 4);
+    for n in first..first + count {
+        if n > first {
+            out.push_str(", ");
+        }
+        C::push_placeholder(&mut out, n);
+    }
+    out
+}
+
+/// `rows` groups of `width` placeholders numbered from 1, `(…), (…)`, for a
+/// multi-row insert (see [`placeholder_list`]).
+pub fn placeholder_rows<C: Dialect>(_conn: &C, rows: usize, width: usize) -> String {
+    rows_of::<C>(rows, width)
+}
+
+fn rows_of<C: Dialect>(rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * (width * 4 + 4));
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            C::push_placeholder(&mut out, r * width + c + 1);
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// A query builder for the connection's backend, inside an [`on!`] body.
@@ -236,4 +272,17 @@ pub fn now_micros<C: Dialect>(_conn: &C) -> &'static str {
 /// [`Dialect::GREATEST`] of a connection, inside an [`on!`] body.
 pub fn greatest<C: Dialect>(_conn: &C) -> &'static str {
     C::GREATEST
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_parameter_statements_number_on_postgresql_and_stay_anonymous_on_sqlite() {
+        assert_eq!(rows_of::<SqliteConnection>(2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(rows_of::<PgConnection>(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(list_of::<SqliteConnection>(2, 3), "?, ?, ?");
+        assert_eq!(list_of::<PgConnection>(2, 3), "$2, $3, $4");
+    }
 }
