@@ -331,7 +331,7 @@ async fn a_process_killed_mid_post_has_its_claim_finished_by_the_other_and_a_set
         f.reactions().iter().any(|r| r.1 == mo_ts) && f.ack_of(&id).is_some()
     })
     .await;
-    assert_eq!(stored(&url, &[&mo_ts]).await, [mo_ts.clone()]);
+    assert_eq!(stored(&url, &[&mo_ts]).await, [mo_ts]);
 
     stop(b).await;
     fake.assert_payloads_valid();
