@@ -3,7 +3,8 @@
 //! bank, `prepbot status` on a read-only database, `prepbot migrate-store` into
 //! PostgreSQL, the Discord adapter started by the real binary against the fake
 //! Discord (`prepbot-fake-discord`), the Slack adapter against the fake Slack
-//! (`prepbot-fake-slack`), and PostgreSQL going away under the running bot. The
+//! (`prepbot-fake-slack`), two Slack processes sharing one PostgreSQL database and
+//! one Slack app, and PostgreSQL going away under the running bot. The
 //! core's tests live in `crates/core/tests`, the Discord adapter's in
 //! `crates/discord/tests`.
 
@@ -16,4 +17,5 @@ mod discord_binary;
 mod migrate_store;
 mod questions_cli;
 mod slack_binary;
+mod slack_two_processes;
 mod status_files;

@@ -17,7 +17,7 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn prepbot() -> Command {
+pub(crate) fn prepbot() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_prepbot"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     for v in [
@@ -56,6 +56,27 @@ fn missing_tokens_exit_2_naming_what_to_set() {
         "{only_app}"
     );
     assert!(!only_app.contains(APP_TOKEN));
+}
+
+#[test]
+fn a_socket_mode_connection_count_over_slacks_limit_is_one_line_and_exit_2() {
+    for bad in ["11", "0", "lots"] {
+        let err = one_line_exit(
+            prepbot()
+                .arg("run")
+                .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+                .env("SLACK_APP_TOKEN", APP_TOKEN)
+                .env("PREPBOT_SLACK_CONNECTIONS", bad),
+            2,
+        );
+        assert!(
+            err.starts_with(&format!(
+                "error: PREPBOT_SLACK_CONNECTIONS must be a number of Socket Mode connections from 1 to 10, not `{bad}`"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains(BOT_TOKEN) && !err.contains(APP_TOKEN));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +142,7 @@ fn spawn_bot(fake: &FakeSlack, dir: &std::path::Path) -> Child {
         .unwrap()
 }
 
-fn sigterm(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn sigterm(child: &mut Child) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

@@ -22,6 +22,7 @@ pub mod vars {
     pub const SLACK_APP_TOKEN: &str = "SLACK_APP_TOKEN";
     pub const SLACK_API_BASE: &str = "PREPBOT_SLACK_API_BASE";
     pub const SLACK_ADMINS: &str = "PREPBOT_SLACK_ADMINS";
+    pub const SLACK_CONNECTIONS: &str = "PREPBOT_SLACK_CONNECTIONS";
     pub const SHARDS: &str = "PREPBOT_SHARDS";
     pub const LOG: &str = "RUST_LOG";
 }
@@ -100,6 +101,11 @@ pub const VARIABLES: &[Variable] = &[
         name: vars::SLACK_ADMINS,
         default: "unset",
         meaning: "comma-separated Slack member ids who may run /prep admin subcommands",
+    },
+    Variable {
+        name: vars::SLACK_CONNECTIONS,
+        default: "1",
+        meaning: "Socket Mode connections (1-10) this process opens; Slack allows 10 per app, so processes x connections <= 10",
     },
     Variable {
         name: vars::SHARDS,

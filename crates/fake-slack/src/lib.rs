@@ -1,7 +1,12 @@
 //! A fake Slack on 127.0.0.1 for the tests: the Web API methods the bot calls
 //! (recorded with their bodies, answered as Slack documents them) and a Socket Mode
 //! WebSocket that sends `hello`, then the envelopes a test scripts, and records the
-//! bot's acknowledgements. It keeps channels, their messages and threads, so a
+//! bot's acknowledgements. Several sockets may be open at once (one app's
+//! connections, from one process or several): each has a number, in the order they
+//! opened; an envelope goes to the newest one, to each in turn
+//! ([`FakeSlack::spread_round_robin`]), or to the one a test names
+//! ([`FakeSlack::message_event_on`], [`FakeSlack::command_on`]), and every
+//! acknowledgement records the socket it came back on. It keeps channels, their messages and threads, so a
 //! listing (`conversations.history`, `conversations.replies`) returns what was
 //! posted; it can misbehave on command (a 429, a 5xx, an error code, a post that
 //! goes through but whose answer is lost).
@@ -91,6 +96,12 @@ struct ChannelInfo {
     gone: bool,
 }
 
+/// One open Socket Mode connection.
+struct Socket {
+    id: usize,
+    out: mpsc::UnboundedSender<String>,
+}
+
 #[derive(Default)]
 struct Inner {
     calls: Vec<Call>,
@@ -102,11 +113,18 @@ struct Inner {
     users: HashMap<String, Value>,
     reactions: Vec<(String, String, String)>,
     /// Frames the Socket Mode client sent (acknowledgements), as JSON, with when
-    /// the fake read them.
-    acks: Vec<(Instant, Value)>,
+    /// the fake read them and the socket they came on.
+    acks: Vec<(Instant, usize, Value)>,
     /// Envelopes waiting for a Socket Mode connection.
     pending: VecDeque<String>,
-    sockets: Vec<mpsc::UnboundedSender<String>>,
+    /// The open sockets (closed ones are pruned when looked at), oldest first.
+    sockets: Vec<Socket>,
+    /// The number the next socket gets.
+    next_socket: usize,
+    /// Envelopes sent so far while spreading round-robin; `None`: to the newest.
+    round_robin: Option<usize>,
+    /// Each envelope's id and the socket it was sent on.
+    delivered: Vec<(String, usize)>,
     connections_opened: usize,
     bad_tokens: Vec<String>,
     /// Slack may return fewer messages than asked for: at most this many a page.
@@ -416,6 +434,18 @@ impl FakeSlack {
         payload: Value,
         accepts_response_payload: bool,
     ) -> String {
+        self.envelope_to(None, kind, payload, accepts_response_payload)
+    }
+
+    /// Sends an envelope on socket `socket` (`None`: as [`FakeSlack::send_frame`]
+    /// routes it); returns its `envelope_id`.
+    fn envelope_to(
+        &self,
+        socket: Option<usize>,
+        kind: &str,
+        payload: Value,
+        accepts_response_payload: bool,
+    ) -> String {
         let id = format!("env-{}", self.envelope.fetch_add(1, Ordering::SeqCst) + 1);
         let frame = json!({
             "envelope_id": id, "type": kind, "payload": payload,
@@ -423,51 +453,150 @@ impl FakeSlack {
             "retry_reason": ""
         })
         .to_string();
-        self.send_frame(frame);
+        let sent_on = match socket {
+            Some(s) => {
+                self.send_frame_on(s, frame);
+                Some(s)
+            }
+            None => self.route(frame),
+        };
+        if let Some(s) = sent_on {
+            self.lock().delivered.push((id.clone(), s));
+        }
         id
     }
 
-    /// Sends a raw frame (a `disconnect`, a redelivery).
+    /// Sends a raw frame (a `disconnect`, a redelivery) to the newest open socket,
+    /// or to each open socket in turn after [`FakeSlack::spread_round_robin`]; with
+    /// none open, to the next one to connect.
     pub fn send_frame(&self, frame: String) {
-        let mut inner = self.lock();
-        inner.sockets.retain(|s| !s.is_closed());
-        match inner.sockets.last() {
-            Some(s) => {
-                let _ = s.send(frame);
+        self.route(frame);
+    }
+
+    /// [`FakeSlack::send_frame`], returning the socket the frame went to (`None`:
+    /// kept for the next one to connect).
+    fn route(&self, frame: String) -> Option<usize> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.sockets.retain(|s| !s.out.is_closed());
+        let at = match inner.round_robin.as_mut() {
+            Some(turn) if !inner.sockets.is_empty() => {
+                let at = *turn % inner.sockets.len();
+                *turn += 1;
+                at
             }
-            None => inner.pending.push_back(frame),
-        }
+            _ => match inner.sockets.len() {
+                0 => {
+                    inner.pending.push_back(frame);
+                    return None;
+                }
+                n => n - 1,
+            },
+        };
+        let socket = &inner.sockets[at];
+        let _ = socket.out.send(frame);
+        Some(socket.id)
+    }
+
+    /// Sends a raw frame on socket `socket` (see [`FakeSlack::socket_ids`]).
+    ///
+    /// # Panics
+    /// If that socket is not open: the test meant a connection that is gone.
+    pub fn send_frame_on(&self, socket: usize, frame: String) {
+        let mut inner = self.lock();
+        inner.sockets.retain(|s| !s.out.is_closed());
+        let Some(s) = inner.sockets.iter().find(|s| s.id == socket) else {
+            let open: Vec<usize> = inner.sockets.iter().map(|s| s.id).collect();
+            drop(inner);
+            panic!("socket {socket} is not open (open: {open:?})");
+        };
+        let _ = s.out.send(frame);
+    }
+
+    /// From now on, envelopes sent without a socket go to each open socket in
+    /// turn, as Slack spreads them over an app's connections (by default they go
+    /// to the newest).
+    pub fn spread_round_robin(&self) {
+        self.lock().round_robin = Some(0);
+    }
+
+    /// The numbers of the open sockets, oldest first. Sockets are numbered from 0
+    /// in the order they opened; a reconnection gets a new number.
+    pub fn socket_ids(&self) -> Vec<usize> {
+        let mut inner = self.lock();
+        inner.sockets.retain(|s| !s.out.is_closed());
+        inner.sockets.iter().map(|s| s.id).collect()
+    }
+
+    /// The socket an envelope was sent on (`None` while it waits for one to open).
+    pub fn delivered_on(&self, envelope_id: &str) -> Option<usize> {
+        self.lock()
+            .delivered
+            .iter()
+            .find(|(id, _)| id == envelope_id)
+            .map(|(_, s)| *s)
+    }
+
+    /// The sockets each acknowledgement of an envelope came back on, one entry per
+    /// acknowledgement.
+    pub fn ack_sockets(&self, envelope_id: &str) -> Vec<usize> {
+        self.lock()
+            .acks
+            .iter()
+            .filter(|(_, _, v)| v["envelope_id"] == envelope_id)
+            .map(|(_, s, _)| *s)
+            .collect()
     }
 
     /// An `events_api` envelope with a message event, as Slack sends it.
     pub fn message_event(&self, event: Value) -> String {
-        let payload = json!({
+        let payload = self.event_payload(event);
+        self.send_envelope("events_api", payload, false)
+    }
+
+    /// [`FakeSlack::message_event`] on socket `socket`.
+    pub fn message_event_on(&self, socket: usize, event: Value) -> String {
+        let payload = self.event_payload(event);
+        self.envelope_to(Some(socket), "events_api", payload, false)
+    }
+
+    fn event_payload(&self, event: Value) -> Value {
+        json!({
             "token": "verification", "team_id": TEAM, "api_app_id": "A0FAKE",
             "event": event, "type": "event_callback",
             "event_id": format!("Ev{}", self.envelope.load(Ordering::SeqCst) + 1),
             "event_time": 1_700_000_000, "authorizations": [
                 { "team_id": TEAM, "user_id": BOT_USER, "is_bot": true }
             ]
-        });
-        self.send_envelope("events_api", payload, false)
+        })
     }
 
     /// A `slash_commands` envelope for `/prep text` by `user` in `channel`.
     pub fn command(&self, channel: &str, user: &str, text: &str) -> String {
-        let payload = json!({
+        let payload = self.command_payload(channel, user, text);
+        self.send_envelope("slash_commands", payload, true)
+    }
+
+    /// [`FakeSlack::command`] on socket `socket`.
+    pub fn command_on(&self, socket: usize, channel: &str, user: &str, text: &str) -> String {
+        let payload = self.command_payload(channel, user, text);
+        self.envelope_to(Some(socket), "slash_commands", payload, true)
+    }
+
+    fn command_payload(&self, channel: &str, user: &str, text: &str) -> Value {
+        json!({
             "token": "verification", "team_id": TEAM, "team_domain": "fake",
             "channel_id": channel, "channel_name": CHANNEL_NAME, "user_id": user,
             "user_name": user.to_lowercase(), "command": "/prep", "text": text,
             "api_app_id": "A0FAKE", "is_enterprise_install": "false",
             "response_url": format!("http://{}/api/response_url", self.addr),
             "trigger_id": "1.2.3"
-        });
-        self.send_envelope("slash_commands", payload, true)
+        })
     }
 
     /// Frames the client sent (acknowledgements), as JSON.
     pub fn acks(&self) -> Vec<Value> {
-        self.lock().acks.iter().map(|(_, v)| v.clone()).collect()
+        self.lock().acks.iter().map(|(_, _, v)| v.clone()).collect()
     }
 
     /// When the acknowledgement of an envelope arrived.
@@ -475,8 +604,8 @@ impl FakeSlack {
         self.lock()
             .acks
             .iter()
-            .find(|(_, v)| v["envelope_id"] == envelope_id)
-            .map(|(t, _)| *t)
+            .find(|(_, _, v)| v["envelope_id"] == envelope_id)
+            .map(|(t, _, _)| *t)
     }
 
     /// The calls of `method` made after `since`, with when the fake read them.
@@ -501,7 +630,7 @@ impl FakeSlack {
 
     pub fn open_sockets(&self) -> usize {
         let mut inner = self.lock();
-        inner.sockets.retain(|s| !s.is_closed());
+        inner.sockets.retain(|s| !s.out.is_closed());
         inner.sockets.len()
     }
 }
@@ -806,8 +935,14 @@ async fn socket(State(fake): State<FakeSlack>, ws: WebSocketUpgrade) -> Response
 async fn serve_socket(fake: FakeSlack, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
+    // Slack's count of the app's open connections, this one included.
+    let open = {
+        let mut inner = fake.lock();
+        inner.sockets.retain(|s| !s.out.is_closed());
+        inner.sockets.len() + 1
+    };
     let hello = json!({
-        "type": "hello", "num_connections": 1,
+        "type": "hello", "num_connections": open,
         "debug_info": { "host": "fake", "build_number": 1, "approximate_connection_time": 3600 },
         "connection_info": { "app_id": "A0FAKE" }
     });
@@ -818,13 +953,22 @@ async fn serve_socket(fake: FakeSlack, socket: WebSocket) {
     {
         return;
     }
-    {
+    let id = {
         let mut inner = fake.lock();
+        let id = inner.next_socket;
+        inner.next_socket += 1;
         while let Some(frame) = inner.pending.pop_front() {
+            let envelope = serde_json::from_str::<Value>(&frame)
+                .ok()
+                .and_then(|v| v["envelope_id"].as_str().map(str::to_string));
+            if let Some(envelope) = envelope {
+                inner.delivered.push((envelope, id));
+            }
             let _ = out.send(frame);
         }
-        inner.sockets.push(out);
-    }
+        inner.sockets.push(Socket { id, out });
+        id
+    };
     fake.changed.notify_waiters();
     loop {
         tokio::select! {
@@ -835,7 +979,7 @@ async fn serve_socket(fake: FakeSlack, socket: WebSocket) {
             incoming = rx.next() => match incoming {
                 Some(Ok(WsMessage::Text(t))) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                    fake.lock().acks.push((Instant::now(), v));
+                    fake.lock().acks.push((Instant::now(), id, v));
                     fake.changed.notify_waiters();
                 }
                 Some(Ok(WsMessage::Ping(p))) => { let _ = tx.send(WsMessage::Pong(p)).await; }

@@ -47,8 +47,31 @@ pub enum ConfigError {
         "PREPBOT_CATCH_UP_GRACE_MINS must be a number of minutes from 1 to 10080 (a week), not `{0}`"
     )]
     BadGrace(String),
+    #[error(
+        "PREPBOT_SLACK_CONNECTIONS must be a number of Socket Mode connections from 1 to {max}, not `{0}`: Slack allows {max} per app, counting every process (processes x connections <= {max})",
+        max = MAX_SOCKET_CONNECTIONS
+    )]
+    BadConnections(String),
     #[error("{0}")]
     BadBank(String),
+}
+
+/// Slack's limit on an app's open Socket Mode connections, whichever processes hold
+/// them: the app-level token is the app's, so every process serving it counts.
+pub const MAX_SOCKET_CONNECTIONS: u32 = 10;
+
+/// One connection per process: the most processes (10) can share the app, and
+/// every event is applied idempotently, so a connection's refresh costs a retry
+/// from Slack (and a catch-up of open threads), not an answer. A lone process may
+/// set 2, so that a `/prep` typed during a refresh still reaches it.
+pub const DEFAULT_SOCKET_CONNECTIONS: u32 = 1;
+
+/// `PREPBOT_SLACK_CONNECTIONS` read: 1 to [`MAX_SOCKET_CONNECTIONS`], `None` for
+/// anything else.
+pub fn socket_connections(text: &str) -> Option<u32> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_SOCKET_CONNECTIONS).contains(n))
 }
 
 /// What the Slack adapter reads from the environment.
@@ -64,6 +87,8 @@ pub struct SlackConfig {
     pub bank: BankSources,
     pub claim_lease: Option<chrono::Duration>,
     pub catch_up_grace: Option<chrono::Duration>,
+    /// `PREPBOT_SLACK_CONNECTIONS`: the Socket Mode connections this process opens.
+    pub connections: u32,
 }
 
 impl SlackConfig {
@@ -97,6 +122,10 @@ impl SlackConfig {
         let catch_up_grace = set(vars::CATCH_UP_GRACE_MINS)
             .map(|v| prepbot_core::config::catch_up_grace(&v).ok_or(ConfigError::BadGrace(v)))
             .transpose()?;
+        let connections = match set(vars::SLACK_CONNECTIONS) {
+            Some(v) => socket_connections(&v).ok_or(ConfigError::BadConnections(v))?,
+            None => DEFAULT_SOCKET_CONNECTIONS,
+        };
         Ok(SlackConfig {
             bot_token: Secret::new(bot),
             app_token: Secret::new(app),
@@ -113,6 +142,7 @@ impl SlackConfig {
             bank: prepbot_core::config::bank_sources(&var).map_err(ConfigError::BadBank)?,
             claim_lease,
             catch_up_grace,
+            connections,
         })
     }
 }
@@ -158,5 +188,38 @@ mod tests {
             ("PREPBOT_SLACK_API_BASE", "slack.com"),
         ]));
         assert!(matches!(bad.unwrap_err(), ConfigError::BadApiBase(_)));
+    }
+
+    #[test]
+    fn socket_connections_are_1_to_10_and_a_bad_count_names_the_variable_and_the_limit() {
+        let with = |n: &'static str| {
+            SlackConfig::from_vars(vars(&[
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("SLACK_APP_TOKEN", "xapp-1"),
+                ("PREPBOT_SLACK_CONNECTIONS", n),
+            ]))
+        };
+        let default = SlackConfig::from_vars(vars(&[
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+        ]))
+        .unwrap();
+        assert_eq!(default.connections, 1);
+        assert_eq!(with("1").unwrap().connections, 1);
+        assert_eq!(with(" 2 ").unwrap().connections, 2);
+        assert_eq!(with("10").unwrap().connections, 10);
+        for bad in ["0", "11", "-1", "two", "2.5", "4294967296"] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err, ConfigError::BadConnections(bad.into()), "{bad}");
+            let line = err.to_string();
+            assert!(
+                line.starts_with("PREPBOT_SLACK_CONNECTIONS must be")
+                    && line.contains("from 1 to 10")
+                    && line.contains(&format!("`{bad}`"))
+                    && line.contains("processes x connections <= 10")
+                    && !line.contains('\n'),
+                "{line}"
+            );
+        }
     }
 }

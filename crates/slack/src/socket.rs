@@ -7,9 +7,15 @@
 //! an answer event is handed to a task the runtime tracks (shutdown waits for it);
 //! a lookup command answers in the acknowledgement; a command that changes things
 //! (an admin's, or `forget me`) runs in such a task and answers through
-//! `response_url`. Every `hello` after the first is
-//! a new session that may have missed events: open threads are caught up on again.
-//! The scheduler starts once, after the first session's catch-up.
+//! `response_url`.
+//!
+//! The process opens `PREPBOT_SLACK_CONNECTIONS` connections (5 s apart, as
+//! slack-morphism staggers them); Slack sends each envelope down one connection of
+//! the app, whichever process holds it, and answers are applied idempotently, so
+//! it does not matter which. The scheduler starts once, after the first
+//! connection's catch-up. The other connections' first `hello`s change nothing;
+//! every later `hello` is a reconnection that may have missed events, so open
+//! threads are caught up on again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -212,7 +218,7 @@ async fn serve_recording(
         names: names.clone(),
     });
 
-    let (hello_tx, mut hello_rx) = mpsc::unbounded_channel::<()>();
+    let (hello_tx, mut hello_rx) = mpsc::unbounded_channel::<Hello>();
     let shared = Arc::new(Shared {
         sink,
         commands,
@@ -231,9 +237,10 @@ async fn serve_recording(
             .with_user_state(shared),
     );
     let listener = SlackClientSocketModeListener::new(
-        // One connection: Slack may deliver an event again on it after a missed ack;
-        // every event is applied idempotently either way.
-        &SlackClientSocketModeConfig::new().with_max_connections_count(1),
+        // Slack may deliver an event again, on this connection or another (of this
+        // process or another one) after a missed ack; every event is applied
+        // idempotently either way.
+        &SlackClientSocketModeConfig::new().with_max_connections_count(config.connections),
         environment,
         callbacks,
     );
@@ -248,11 +255,22 @@ async fn serve_recording(
 
     let mut shutdown = std::pin::pin!(shutdown);
     let mut on_ready = Some(on_ready);
+    // The first `hello` of each connection this process opens at start: none of
+    // them follows a gap in which events could have gone unseen.
+    let mut first_hellos = config.connections;
     let outcome = loop {
         tokio::select! {
             hello = hello_rx.recv() => {
-                if hello.is_none() {
+                let Some(hello) = hello else {
                     break Err(failed(anyhow::anyhow!("the Socket Mode session ended")));
+                };
+                log_connection(hello, config.connections);
+                let opening = first_hellos > 0;
+                first_hellos = first_hellos.saturating_sub(1);
+                if opening && on_ready.is_none() {
+                    // Another of this process's connections opening beside one
+                    // that is up: nothing was missed.
+                    continue;
                 }
                 let (practice, history, acks, clock, state, health) = (
                     runtime.practice.clone(), history.clone(), acks.clone(), clock.clone(), state.clone(),
@@ -296,13 +314,40 @@ async fn serve_recording(
     outcome
 }
 
+/// A connection's `hello`: Slack's count of the app's open connections, every
+/// process's together, this one included (`None` if the frame had none).
+#[derive(Debug, Clone, Copy)]
+struct Hello {
+    app_connections: Option<u64>,
+}
+
+/// Says in the log that a connection is up and how many the app has; warns at
+/// Slack's limit, where one more connection (another process, or a higher
+/// `PREPBOT_SLACK_CONNECTIONS`) is refused.
+fn log_connection(hello: Hello, ours: u32) {
+    let limit = u64::from(crate::MAX_SOCKET_CONNECTIONS);
+    match hello.app_connections {
+        Some(n) if n >= limit => warn!(
+            app_connections = n,
+            this_process = ours,
+            limit,
+            "the Slack app has as many Socket Mode connections as Slack allows; Slack refuses any more (too_many_websockets), so do not start another process or raise PREPBOT_SLACK_CONNECTIONS"
+        ),
+        n => info!(
+            app_connections = n,
+            this_process = ours,
+            "Slack Socket Mode connection up"
+        ),
+    }
+}
+
 /// What the callbacks share: slack-morphism's callbacks are plain functions, so
 /// this goes in the listener's user state.
 struct Shared {
     sink: AnswerSink,
     commands: Arc<Commands>,
     events: tokio_util::task::TaskTracker,
-    hello: mpsc::UnboundedSender<()>,
+    hello: mpsc::UnboundedSender<Hello>,
     state: Arc<SlackState>,
     api: SlackApi,
 }
@@ -311,14 +356,18 @@ async fn shared(states: &SlackClientEventsUserState) -> Option<Arc<Shared>> {
     states.read().await.get_user_state::<Arc<Shared>>().cloned()
 }
 
-/// Generic over the event: slack-morphism does not export its hello event's type.
-async fn on_hello<Hello>(
-    _: Hello,
+/// Generic over the event: slack-morphism does not export its hello event's type,
+/// so its `num_connections` is read back from its JSON.
+async fn on_hello<Event: serde::Serialize>(
+    event: Event,
     _client: Arc<SlackClient<crate::api::Connector>>,
     states: SlackClientEventsUserState,
 ) {
+    let app_connections = serde_json::to_value(&event)
+        .ok()
+        .and_then(|v| v["num_connections"].as_u64());
     if let Some(shared) = shared(&states).await {
-        let _ = shared.hello.send(());
+        let _ = shared.hello.send(Hello { app_connections });
     }
 }
 

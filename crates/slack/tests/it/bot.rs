@@ -22,17 +22,28 @@ pub struct Bot {
 }
 
 pub async fn start() -> Bot {
-    start_in(FakeSlack::start().await, tempfile::tempdir().unwrap()).await
+    start_in(FakeSlack::start().await, tempfile::tempdir().unwrap(), 1).await
+}
+
+/// Starts the bot with `PREPBOT_SLACK_CONNECTIONS=connections` and waits until all
+/// of them are open (slack-morphism opens them 5 s apart).
+pub async fn start_with_connections(connections: usize) -> Bot {
+    start_in(
+        FakeSlack::start().await,
+        tempfile::tempdir().unwrap(),
+        connections,
+    )
+    .await
 }
 
 /// Starts the bot again on the database a stopped one left ([`Bot::stop`]).
 pub async fn restart(fake: FakeSlack, dir: tempfile::TempDir) -> Bot {
-    start_in(fake, dir).await
+    start_in(fake, dir, 1).await
 }
 
-async fn start_in(fake: FakeSlack, dir: tempfile::TempDir) -> Bot {
+async fn start_in(fake: FakeSlack, dir: tempfile::TempDir, connections: usize) -> Bot {
     let db = format!("sqlite://{}", dir.path().join("bot.db").display());
-    let vars = [
+    let mut vars = vec![
         ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
         ("SLACK_APP_TOKEN", APP_TOKEN.to_string()),
         ("PREPBOT_SLACK_API_BASE", fake.api_base()),
@@ -46,6 +57,9 @@ async fn start_in(fake: FakeSlack, dir: tempfile::TempDir) -> Bot {
                 .to_string(),
         ),
     ];
+    if connections != 1 {
+        vars.push(("PREPBOT_SLACK_CONNECTIONS", connections.to_string()));
+    }
     let config =
         SlackConfig::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
@@ -59,8 +73,9 @@ async fn start_in(fake: FakeSlack, dir: tempfile::TempDir) -> Bot {
         },
     ));
     // This bot's own session (after a restart, not the one before it).
-    fake.wait_until("a Socket Mode session", WAIT, |f| {
-        f.connections_opened() > opened && f.open_sockets() == 1
+    let stagger = Duration::from_secs(5) * (connections as u32 - 1);
+    fake.wait_until("a Socket Mode session", WAIT + stagger, |f| {
+        f.connections_opened() > opened && f.open_sockets() == connections
     })
     .await;
     Bot {

@@ -3,6 +3,7 @@
 
 mod bot;
 mod commands;
+mod connections;
 mod manifest;
 mod outbound;
 mod socket;
