@@ -3,7 +3,8 @@
 //! bank, `prepbot status` on a read-only database, `prepbot migrate-store` into
 //! PostgreSQL, the Discord adapter started by the real binary against the fake
 //! Discord (`prepbot-fake-discord`), the Slack adapter against the fake Slack
-//! (`prepbot-fake-slack`), and PostgreSQL going away under the running bot. The
+//! (`prepbot-fake-slack`), PostgreSQL going away under the running bot, and two
+//! processes sharing one PostgreSQL database and Discord's shards. The
 //! core's tests live in `crates/core/tests`, the Discord adapter's in
 //! `crates/discord/tests`.
 
@@ -17,3 +18,4 @@ mod migrate_store;
 mod questions_cli;
 mod slack_binary;
 mod status_files;
+mod two_processes;
