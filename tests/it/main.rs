@@ -4,7 +4,8 @@
 //! PostgreSQL, the Discord adapter started by the real binary against the fake
 //! Discord (`prepbot-fake-discord`), the Slack adapter against the fake Slack
 //! (`prepbot-fake-slack`), two Slack processes sharing one PostgreSQL database and
-//! one Slack app, and PostgreSQL going away under the running bot. The
+//! one Slack app, PostgreSQL going away under the running bot, and two Discord
+//! processes sharing one PostgreSQL database and Discord's shards. The
 //! core's tests live in `crates/core/tests`, the Discord adapter's in
 //! `crates/discord/tests`.
 
@@ -19,3 +20,4 @@ mod questions_cli;
 mod slack_binary;
 mod slack_two_processes;
 mod status_files;
+mod two_processes;

@@ -80,15 +80,21 @@ fn text_channel(id: u64, guild: u64, name: &str) -> Value {
     })
 }
 
+/// GUILD_CREATE for one of the built-in servers, [`GUILD_A`] or [`GUILD_B`].
 pub fn guild_create(guild: u64) -> Value {
-    let channels = if guild == GUILD_A {
-        vec![
-            text_channel(CHANNEL_A, guild, "study"),
-            text_channel(CHANNEL_A2, guild, "study-2"),
-        ]
+    if guild == GUILD_A {
+        guild_create_with(guild, &[(CHANNEL_A, "study"), (CHANNEL_A2, "study-2")])
     } else {
-        vec![text_channel(CHANNEL_B, guild, "practice")]
-    };
+        guild_create_with(guild, &[(CHANNEL_B, "practice")])
+    }
+}
+
+/// GUILD_CREATE for a server with these text channels (id, name).
+pub fn guild_create_with(guild: u64, channels: &[(u64, &str)]) -> Value {
+    let channels: Vec<Value> = channels
+        .iter()
+        .map(|(id, name)| text_channel(*id, guild, name))
+        .collect();
     json!({
         "id": guild.to_string(),
         "name": format!("Guild {guild}"),
@@ -346,6 +352,16 @@ pub fn autocomplete(
     channel: u64,
 ) -> Value {
     interaction(4, id, token, command, options, &[], by, channel)
+}
+
+/// The same interaction, run in a channel of `guild` (the built-in fixtures place
+/// every channel but [`CHANNEL_B`] in [`GUILD_A`]).
+pub fn in_guild(mut interaction: Value, guild: u64) -> Value {
+    let guild = json!(guild.to_string());
+    interaction["guild_id"] = guild.clone();
+    interaction["data"]["guild_id"] = guild.clone();
+    interaction["authorizing_integration_owners"] = json!({"0": guild});
+    interaction
 }
 
 /// The same interaction, run inside a thread of `parent`.

@@ -5,6 +5,13 @@
 //! bot's own messages back as MESSAGE_CREATE. It can misbehave on command (429s,
 //! 5xx, a broken commands endpoint).
 //!
+//! The gateway takes several sessions at once, as Discord does for a sharded bot (one
+//! per shard, from one process or several): a session is the shard its IDENTIFY
+//! named, `[id, total]`, and gets the READY and GUILD_CREATE of its servers only, and
+//! every event of a server goes to the session of shard `(server id >> 22) % total`
+//! (events without a server to shard 0). One unsharded session (`[0, 1]`) gets
+//! everything, as before; a session that has not identified yet counts as that one.
+//!
 //! Every REST request is checked against Discord's published OpenAPI spec
 //! (`openapi.rs`): a request Discord would reject is a violation, and the fake
 //! panics with the list when the test lets go of it (or when the harness stops the
@@ -76,6 +83,51 @@ impl From<String> for Outgoing {
             written: None,
         }
     }
+}
+
+/// A server a test added, with its text channels (id, name).
+struct AddedGuild {
+    id: u64,
+    channels: Vec<(u64, String)>,
+}
+
+/// One gateway connection.
+struct Session {
+    /// In order of connection: the newest session of a shard is the one it serves.
+    id: u64,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    /// `[shard id, total]` from its IDENTIFY; `None` until then.
+    shard: Option<[u64; 2]>,
+}
+
+impl Session {
+    /// Whether events of `guild` (`None`: no server, such as a DM) go to this session.
+    /// One that has not identified takes anything, as a single connection always did.
+    fn takes(&self, guild: Option<u64>) -> bool {
+        match self.shard {
+            None => true,
+            Some(shard) => match guild {
+                Some(guild) => on_shard(guild, shard),
+                None => shard[0] == 0,
+            },
+        }
+    }
+}
+
+/// Discord's routing: a server's events go to shard `(id >> 22) % total`.
+pub fn on_shard(guild: u64, shard: [u64; 2]) -> bool {
+    (guild >> 22) % shard[1].max(1) == shard[0]
+}
+
+/// The server an event belongs to: its `guild_id`, or the id of a GUILD_CREATE,
+/// GUILD_UPDATE or GUILD_DELETE.
+fn event_guild(kind: &str, data: &Value) -> Option<u64> {
+    let id = |v: &Value| v.as_str().and_then(|s| s.parse().ok());
+    id(&data["guild_id"]).or_else(|| {
+        matches!(kind, "GUILD_CREATE" | "GUILD_UPDATE" | "GUILD_DELETE")
+            .then(|| id(&data["id"]))
+            .flatten()
+    })
 }
 
 /// Discord's global rate limit: at most `per_second` requests in any one-second
@@ -320,7 +372,14 @@ struct Inner {
     changed: Notify,
     next_id: AtomicU64,
     seq: AtomicU64,
-    gateway: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
+    /// The gateway sessions open now, oldest first.
+    sessions: Mutex<Vec<Session>>,
+    next_session: AtomicU64,
+    /// Servers added by the test ([`FakeDiscord::add_guild`]), with their channels,
+    /// after the two built-in ones.
+    guilds: Mutex<Vec<AddedGuild>>,
+    /// The server of each channel of an added server.
+    channel_guilds: Mutex<HashMap<u64, u64>>,
     identified: Notify,
     identifies: AtomicUsize,
     /// While set, an IDENTIFY gets no READY: the session stays half open, as when
@@ -417,7 +476,10 @@ impl FakeDiscord {
             changed: Notify::new(),
             next_id: AtomicU64::new(1),
             seq: AtomicU64::new(0),
-            gateway: Mutex::new(None),
+            sessions: Mutex::new(Vec::new()),
+            next_session: AtomicU64::new(1),
+            guilds: Mutex::new(Vec::new()),
+            channel_guilds: Mutex::new(HashMap::new()),
             identified: Notify::new(),
             identifies: AtomicUsize::new(0),
             hold_ready: AtomicBool::new(false),
@@ -689,19 +751,51 @@ impl FakeDiscord {
         }
     }
 
-    /// Sends a raw gateway payload (an opcode other than dispatch, say).
+    /// Sends a raw gateway payload (an opcode other than dispatch, say) to the newest
+    /// session.
     pub fn send_raw(&self, payload: Value) {
-        let gateway = self.inner.gateway.lock().unwrap();
-        let tx = gateway
-            .as_ref()
-            .expect("the bot is connected to the gateway");
-        tx.send(payload.to_string().into())
-            .expect("gateway connection open");
+        self.send_outgoing(payload.to_string().into());
     }
 
-    /// Sends a dispatch event (`t`, `d`) down the gateway.
+    /// Sends a dispatch event (`t`, `d`) down the gateway, to the session of its
+    /// server's shard.
     pub fn dispatch(&self, kind: &str, data: Value) {
         dispatch(&self.inner, kind, data);
+    }
+
+    /// [`dispatch`](Self::dispatch), and says which shard's session the event went
+    /// to (`None`: one that had not identified yet).
+    pub fn dispatch_on_shard(&self, kind: &str, data: Value) -> Option<[u64; 2]> {
+        dispatch(&self.inner, kind, data)
+    }
+
+    /// Adds a server with these text channels (id, name) to the ones the gateway
+    /// announces, before the bot connects: sessions of its shard get its
+    /// GUILD_CREATE, and its channels' messages and threads name it.
+    pub fn add_guild(&self, guild: u64, channels: &[(u64, &str)]) {
+        let mut map = self.inner.channel_guilds.lock().unwrap();
+        for (channel, _) in channels {
+            map.insert(*channel, guild);
+        }
+        self.inner.guilds.lock().unwrap().push(AddedGuild {
+            id: guild,
+            channels: channels
+                .iter()
+                .map(|(id, name)| (*id, name.to_string()))
+                .collect(),
+        });
+    }
+
+    /// The shard (`[id, total]`) of each gateway session open now, oldest first;
+    /// `None` for one that has not identified.
+    pub fn sessions(&self) -> Vec<Option<[u64; 2]>> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.shard)
+            .collect()
     }
 
     /// Sends a dispatch event and tells when its frame went to the socket. Channel
@@ -733,11 +827,11 @@ impl FakeDiscord {
     }
 
     fn send_outgoing(&self, out: Outgoing) {
-        let gateway = self.inner.gateway.lock().unwrap();
-        let tx = gateway
-            .as_ref()
+        let sessions = self.inner.sessions.lock().unwrap();
+        let newest = sessions
+            .last()
             .expect("the bot is connected to the gateway");
-        tx.send(out).expect("gateway connection open");
+        newest.tx.send(out).expect("gateway connection open");
     }
 
     /// Applies a message event to the channel histories without sending it: what
@@ -838,26 +932,58 @@ fn apply_to_history(inner: &Inner, kind: &str, data: &Value) {
     }
 }
 
-fn dispatch(inner: &Inner, kind: &str, data: Value) {
+fn dispatch(inner: &Inner, kind: &str, data: Value) -> Option<[u64; 2]> {
     apply_to_history(inner, kind, &data);
-    send_dispatch(inner, kind, data, None);
+    send_dispatch(inner, kind, data, None)
 }
 
 /// Numbers the event and queues it under one lock, so events dispatched at once
-/// (echoes of concurrent posts) reach the socket in sequence order.
+/// (echoes of concurrent posts) reach the socket in sequence order. Goes to the
+/// newest session that takes the event's server ([`Session::takes`]); returns its
+/// shard.
 fn send_dispatch(
     inner: &Inner,
     kind: &str,
     data: Value,
     written: Option<oneshot::Sender<Instant>>,
-) {
-    let gateway = inner.gateway.lock().unwrap();
-    let tx = gateway
-        .as_ref()
-        .expect("the bot is connected to the gateway");
+) -> Option<[u64; 2]> {
+    let guild = event_guild(kind, &data);
+    let sessions = inner.sessions.lock().unwrap();
+    let session = sessions
+        .iter()
+        .rev()
+        .find(|s| s.takes(guild))
+        .unwrap_or_else(|| {
+            panic!("the bot is connected to the gateway with a session for server {guild:?}")
+        });
     let text = frame(inner, kind, data);
-    tx.send(Outgoing { text, written })
+    session
+        .tx
+        .send(Outgoing { text, written })
         .expect("gateway connection open");
+    session.shard
+}
+
+/// Discord's echo of a message the bot posted, if a session takes its server (none
+/// may: the bot is stopping, or that shard's process is gone).
+fn echo(inner: &Inner, data: Value) {
+    let guild = event_guild("MESSAGE_CREATE", &data);
+    let sessions = inner.sessions.lock().unwrap();
+    if let Some(session) = sessions.iter().rev().find(|s| s.takes(guild)) {
+        let text = frame(inner, "MESSAGE_CREATE", data);
+        let _ = session.tx.send(text.into());
+    }
+}
+
+/// The server of a channel: an added server's, else the built-in fixtures'.
+fn guild_of(inner: &Inner, channel: u64) -> u64 {
+    inner
+        .channel_guilds
+        .lock()
+        .unwrap()
+        .get(&channel)
+        .copied()
+        .unwrap_or_else(|| fixtures::guild_of(channel))
 }
 
 async fn gateway(
@@ -872,7 +998,20 @@ async fn gateway(
 async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
-    *inner.gateway.lock().unwrap() = Some(tx.clone());
+    let session = inner.next_session.fetch_add(1, Ordering::SeqCst);
+    inner.sessions.lock().unwrap().push(Session {
+        id: session,
+        tx: tx.clone(),
+        shard: None,
+    });
+    // Off the list when the connection ends, however it ends.
+    struct Closed<'a>(&'a Inner, u64);
+    impl Drop for Closed<'_> {
+        fn drop(&mut self) {
+            self.0.sessions.lock().unwrap().retain(|s| s.id != self.1);
+        }
+    }
+    let _closed = Closed(&inner, session);
     let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
     if sink
         .send(WsMessage::Text(hello.to_string().into()))
@@ -914,6 +1053,15 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
                     payload["d"]["shard"][1].as_u64().unwrap_or(1).max(1),
                 ];
                 inner.identify_shards.lock().unwrap().push(shard);
+                if let Some(s) = inner
+                    .sessions
+                    .lock()
+                    .unwrap()
+                    .iter_mut()
+                    .find(|s| s.id == session)
+                {
+                    s.shard = Some(shard);
+                }
                 if inner.hold_ready.load(Ordering::SeqCst) {
                     inner.held_ready.lock().unwrap().push((tx.clone(), shard));
                 } else {
@@ -930,13 +1078,29 @@ async fn serve_gateway(socket: WebSocket, inner: Arc<Inner>) {
 
 /// READY for a session on `shard`, then its servers' GUILD_CREATEs.
 fn send_ready(inner: &Inner, tx: &mpsc::UnboundedSender<Outgoing>, shard: [u64; 2]) {
+    // As Discord does: each server to the shard (id >> 22) % total only.
+    let mut guilds: Vec<Value> = [GUILD_A, GUILD_B]
+        .into_iter()
+        .map(fixtures::guild_create)
+        .collect();
+    guilds.extend(inner.guilds.lock().unwrap().iter().map(|guild| {
+        let channels: Vec<(u64, &str)> = guild
+            .channels
+            .iter()
+            .map(|(c, n)| (*c, n.as_str()))
+            .collect();
+        fixtures::guild_create_with(guild.id, &channels)
+    }));
+    guilds.retain(|g| event_guild("GUILD_CREATE", g).is_some_and(|id| on_shard(id, shard)));
     let mut ready = fixtures::ready(inner.port);
     ready["shard"] = json!(shard);
+    ready["guilds"] = guilds
+        .iter()
+        .map(|g| json!({"id": g["id"], "unavailable": true}))
+        .collect();
     let _ = tx.send(frame(inner, "READY", ready).into());
-    // As Discord does: each server to the shard (id >> 22) % total only.
-    let on_this_shard = |guild: u64| (guild >> 22) % shard[1] == shard[0];
-    for guild in [GUILD_A, GUILD_B].into_iter().filter(|g| on_this_shard(*g)) {
-        let _ = tx.send(frame(inner, "GUILD_CREATE", fixtures::guild_create(guild)).into());
+    for guild in guilds {
+        let _ = tx.send(frame(inner, "GUILD_CREATE", guild).into());
     }
 }
 
@@ -1190,14 +1354,9 @@ async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &
             apply_to_history(inner, "MESSAGE_CREATE", &message);
             // Discord echoes every message, the bot's own included, on the gateway.
             let mut echoed = message.clone();
-            if let Some(parent) = inner.threads.lock().unwrap().get(&channel).copied() {
-                echoed["guild_id"] = json!(fixtures::guild_of(parent).to_string());
-            } else {
-                echoed["guild_id"] = json!(fixtures::guild_of(channel).to_string());
-            }
-            if inner.gateway.lock().unwrap().is_some() {
-                dispatch(inner, "MESSAGE_CREATE", echoed);
-            }
+            let parent = inner.threads.lock().unwrap().get(&channel).copied();
+            echoed["guild_id"] = json!(guild_of(inner, parent.unwrap_or(channel)).to_string());
+            echo(inner, echoed);
             json_ok(message)
         }
         ("POST", ["channels", channel, "messages", message, "threads"]) => {
@@ -1215,7 +1374,9 @@ async fn answer(inner: &Inner, method: &Method, path: &str, query: &str, body: &
                     .into_response();
             }
             inner.threads.lock().unwrap().insert(message, channel);
-            json_ok(fixtures::thread(message, channel, body["name"].as_str().unwrap_or("thread")))
+            let mut thread = fixtures::thread(message, channel, body["name"].as_str().unwrap_or("thread"));
+            thread["guild_id"] = json!(guild_of(inner, channel).to_string());
+            json_ok(thread)
         }
         ("PUT", ["channels", _, "messages", _, "reactions", _, "@me"]) => StatusCode::NO_CONTENT.into_response(),
         _ => (
