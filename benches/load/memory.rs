@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::bot;
 use crate::fanout::{Posts, instant_of, watch_fanout};
-use crate::report::{Section, Table, mb, median, verdict};
+use crate::report::{MemoryRow, Section, Table, memory_rows};
 use crate::{Options, Outcome, ingest, prepare};
 use prepbot_fake_discord::fixtures::{Person, opt, slash};
 use prepbot_fake_discord::{CHANNEL_A2, FakeDiscord};
@@ -97,35 +97,15 @@ pub async fn run(o: &Options) -> Outcome {
         eprintln!("memory run {}/{}", r + 1, o.runs);
         runs.push(run_once(o).await.context("memory run")?);
     }
-    let col = |f: fn(&Run) -> u64| median(&runs.iter().map(f).collect::<Vec<_>>());
-    let each = |f: fn(&Run) -> u64| runs.iter().map(|r| mb(f(r))).collect::<Vec<_>>().join(", ");
     let mut section = Section::new("Load: memory");
     let mut t = Table::new(&["bot VmRSS", "median", "each run", "budget", "verdict"]);
-    type Column = fn(&Run) -> u64;
-    let rows: [(&str, Column, bool); 4] = [
+    let rows: [MemoryRow<Run>; 4] = [
         ("after startup (one open drop)", |r| r.startup, true),
         ("after the ingestion burst", |r| r.ingested, true),
         ("after the fan-out", |r| r.fanned_out, true),
         ("peak (VmHWM) over the three phases", |r| r.hwm, false),
     ];
-    for (label, f, budgeted) in rows {
-        let v = col(f);
-        t.row(vec![
-            label.to_string(),
-            mb(v),
-            each(f),
-            if budgeted {
-                "< 50 MB".into()
-            } else {
-                "".into()
-            },
-            if budgeted {
-                verdict(v < BUDGET_KB).into()
-            } else {
-                "".into()
-            },
-        ]);
-    }
+    memory_rows(&mut t, &runs, &rows, BUDGET_KB);
     section.tables.push(t);
     section.note(format!(
         "One process: startup, then {} answers in one thread, then {} channels due at one minute, the fake allowing {} requests/s and the bot paced to it; each figure sampled {} s after its phase finished.",

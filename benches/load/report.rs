@@ -222,3 +222,26 @@ impl Table {
         out
     }
 }
+
+/// A memory figure of a scenario's runs, in KiB: its label, how to read it from a
+/// run, and whether the budget applies to it.
+pub type MemoryRow<'a, R> = (&'a str, fn(&R) -> u64, bool);
+
+/// One table row per memory figure: the median of `runs`, each run's, and for the
+/// budgeted rows the budget (`budget_kb`) and whether the median is under it.
+pub fn memory_rows<R>(t: &mut Table, runs: &[R], rows: &[MemoryRow<'_, R>], budget_kb: u64) {
+    for (label, f, budgeted) in rows {
+        let values: Vec<u64> = runs.iter().map(f).collect();
+        let v = median(&values);
+        let each = values.iter().map(|v| mb(*v)).collect::<Vec<_>>().join(", ");
+        let (budget, met) = if *budgeted {
+            (
+                format!("< {} MB", budget_kb / 1024),
+                verdict(v < budget_kb).to_string(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        t.row(vec![label.to_string(), mb(v), each, budget, met]);
+    }
+}

@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use serde_json::json;
 
 use crate::bot::{self, Proc, Traffic};
-use crate::report::{Section, Table, count, mb, median, verdict};
+use crate::report::{MemoryRow, Section, Table, count, median, memory_rows, verdict};
 use crate::{Options, Outcome, prepare};
 use prepbot_fake_discord::FakeDiscord;
 use prepbot_fake_slack::{ADMIN, APP_TOKEN, BOT_TOKEN, CHANNEL, CREATOR, FakeSlack};
@@ -133,12 +133,9 @@ pub async fn run(o: &Options) -> Outcome {
         eprintln!("slack run {}/{}", r + 1, o.runs);
         runs.push(run_once(o).await.context("slack run")?);
     }
-    let col = |f: fn(&Run) -> u64| median(&runs.iter().map(f).collect::<Vec<_>>());
-    let each = |f: fn(&Run) -> u64| runs.iter().map(|r| mb(f(r))).collect::<Vec<_>>().join(", ");
     let mut section = Section::new("Load: both platforms, Slack ingestion and memory");
     let mut t = Table::new(&["bot", "median", "each run", "budget", "verdict"]);
-    type Column = fn(&Run) -> u64;
-    let rows: [(&str, Column, bool); 3] = [
+    let rows: [MemoryRow<Run>; 3] = [
         (
             "VmRSS after startup (one open Slack drop)",
             |r| r.startup,
@@ -151,24 +148,7 @@ pub async fn run(o: &Options) -> Outcome {
         ),
         ("peak (VmHWM)", |r| r.hwm, false),
     ];
-    for (label, f, budgeted) in rows {
-        let v = col(f);
-        t.row(vec![
-            label.to_string(),
-            mb(v),
-            each(f),
-            if budgeted {
-                "< 60 MB".into()
-            } else {
-                "".into()
-            },
-            if budgeted {
-                verdict(v < BUDGET_KB).into()
-            } else {
-                "".into()
-            },
-        ]);
-    }
+    memory_rows(&mut t, &runs, &rows, BUDGET_KB);
     let rates: Vec<f64> = runs.iter().map(|r| r.per_second).collect();
     let rate = median(&rates);
     t.row(vec![

@@ -185,22 +185,28 @@ async fn the_practice_loop_over_socket_mode() {
     }
 }
 
-/// Slack may deliver a `message_changed` or `message_deleted` before the message
-/// itself (another connection, a redelivery after a missed ack): the message is
-/// then stored edited, or withdrawn and never acknowledged.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_or_delete_that_overtakes_its_message_applies_when_it_arrives() {
+/// The bot, with a channel set up and its first drop posted; the drop's thread.
+async fn started_with_a_drop() -> (crate::bot::Bot, String) {
     let bot = start().await;
-    let fake = bot.fake.clone();
     assert_eq!(
         bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
         Some("Scheduled")
     );
     assert!(bot.admin(ADMIN, "drop").await.starts_with("Posted drop #1"));
-    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
+    let thread = bot.fake.top_level_posts(CHANNEL)[0]["ts"]
         .as_str()
         .unwrap()
         .to_string();
+    (bot, thread)
+}
+
+/// Slack may deliver a `message_changed` or `message_deleted` before the message
+/// itself (another connection, a redelivery after a missed ack): the message is
+/// then stored edited, or withdrawn and never acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_or_delete_that_overtakes_its_message_applies_when_it_arrives() {
+    let (bot, thread) = started_with_a_drop().await;
+    let fake = bot.fake.clone();
 
     let edited = reply_event(&fake, &thread, MEMBER, "first draft");
     let edited_ts = edited["ts"].as_str().unwrap().to_string();
@@ -255,17 +261,8 @@ async fn an_edit_or_delete_that_overtakes_its_message_applies_when_it_arrives() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnect_frame_reconnects_and_the_new_session_catches_up() {
-    let bot = start().await;
+    let (bot, thread) = started_with_a_drop().await;
     let fake = bot.fake.clone();
-    assert_eq!(
-        bot.admin(CREATOR, "setup 09:00 UTC").await.get(..9),
-        Some("Scheduled")
-    );
-    assert!(bot.admin(ADMIN, "drop").await.starts_with("Posted drop #1"));
-    let thread = fake.top_level_posts(CHANNEL)[0]["ts"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let opened = fake.connections_opened();
     // Slack asks the client to reconnect; an answer is posted while it does, and
     // its event is never delivered (it went to the old connection).
