@@ -232,7 +232,7 @@ struct Row {
     best: StdDuration,
 }
 
-fn fmt_dur(d: StdDuration) -> String {
+pub fn fmt_dur(d: StdDuration) -> String {
     let ns = d.as_nanos();
     if ns < 10_000 {
         format!("{ns} ns")
@@ -620,9 +620,34 @@ async fn ingest_rate(
         Store::open_path(&file).await?
     };
     let practice = Practice::new(store.clone(), bank);
+    let (elapsed, transactions) = ingest(&practice, 1, batched, total, submitters).await?;
+    store.close().await;
+    Ok(IngestRate {
+        answers: total,
+        submitters,
+        batched,
+        full_sync,
+        elapsed,
+        transactions,
+    })
+}
+
+/// Sets up channel `channel` of workspace 1 (which must not exist yet in the
+/// store), opens its first drop and records `total` answers (500 characters each)
+/// in the drop's thread from `submitters` concurrent tasks, each waiting for its
+/// answer to be stored before sending the next (as a gateway handler does).
+/// Returns the time from the first submission to the last answer committed, and
+/// the transactions it took.
+pub async fn ingest(
+    practice: &Practice,
+    channel: u64,
+    batched: bool,
+    total: u64,
+    submitters: u64,
+) -> anyhow::Result<(StdDuration, u64)> {
     let start = bench_start()?;
     let setup = ChannelSetup {
-        address: bench_channel(1, 1),
+        address: bench_channel(1, channel),
         name: None,
         time: NaiveTime::from_hms_opt(9, 0, 0).context("time")?,
         zone: chrono_tz::UTC,
@@ -630,14 +655,15 @@ async fn ingest_rate(
         reveal_after_hours: 8,
         pool: PoolFilter::default(),
     };
-    let (channel, _) = practice.setup_channel(setup, 1, start).await?;
+    let (channel_row, _) = practice.setup_channel(setup, channel, start).await?;
     let drop_at = start + Duration::hours(9);
     let claimed = practice
-        .claim_scheduled_drop(channel.key, drop_at)
+        .claim_scheduled_drop(channel_row.key, drop_at)
         .await?
         .context("a drop should be due")?;
+    let posted_id = (channel * 1_000_000_000).to_string();
     let thread = practice
-        .mark_posted(claimed.drop.id, "9", "9", drop_at)
+        .mark_posted(claimed.drop.id, &posted_id, &posted_id, drop_at)
         .await?
         .thread_id
         .context("posted drops have a thread")?;
@@ -663,7 +689,7 @@ async fn ingest_rate(
             let count = share(s);
             tokio::spawn(async move {
                 for i in 0..count {
-                    let id = 1_000_000 + first + i;
+                    let id = channel * 1_000_000_000 + 1_000_000 + first + i;
                     let msg = IncomingMessage {
                         thread: ThreadRef::new(Platform::Discord, thread.clone()),
                         message_id: id.to_string(),
@@ -690,18 +716,9 @@ async fn ingest_rate(
         h.await??;
     }
     let elapsed = t.elapsed();
-    let answers = total;
     let stats = writer.stats();
     task.stop().await;
-    store.close().await;
-    Ok(IngestRate {
-        answers,
-        submitters,
-        batched,
-        full_sync,
-        elapsed,
-        transactions: if batched { stats.batches } else { answers },
-    })
+    Ok((elapsed, if batched { stats.batches } else { total }))
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `prepbot-dev`: `bench` (hot-path timings) and `seed` (a large database).
+//! `prepbot-dev`: `bench` (hot-path timings), `seed` (a large database) and
+//! `compare-backends` (SQLite against PostgreSQL on the same seeded data).
 //! Run from the workspace root: `cargo run --release -p prepbot-devtools -- bench`.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use prepbot_core::bank::QuestionBank;
-use prepbot_devtools::{hotpaths, seed};
+use prepbot_devtools::{compare, hotpaths, seed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +47,19 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Time each command's store reads and answer ingestion on SQLite and on
+    /// PostgreSQL, on the same seeded data; prints p50/p99 per backend and the ratio.
+    CompareBackends {
+        /// The seeded SQLite file (seeded with the default spec if it does not exist).
+        #[arg(long)]
+        sqlite: PathBuf,
+        /// An empty PostgreSQL database; the SQLite data is copied into it.
+        #[arg(long)]
+        postgres: String,
+        /// Fewer iterations, for a quick look.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn load_bank(dir: &Path) -> anyhow::Result<Arc<QuestionBank>> {
@@ -82,6 +96,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.answers,
                 s.member_stats,
                 s.seconds
+            );
+        }
+        Command::CompareBackends {
+            sqlite,
+            postgres,
+            quick,
+        } => {
+            let spec = seed::SeedSpec::default();
+            println!(
+                "{}",
+                compare::run(bank, &sqlite, &postgres, spec, quick).await?
             );
         }
     }
