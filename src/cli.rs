@@ -307,9 +307,15 @@ fn describe_copy(report: &prepbot_core::store::copy::CopyReport) -> String {
         sequences.join(", ")
     ));
     out.push_str(
-        "\nverified: the same row count and checksum on both sides for every table, then committed\n\
-         next: set PREPBOT_DATABASE_URL to the PostgreSQL database and start the bot",
+        "\nverified: the same row count and checksum on both sides for every table, then committed",
     );
+    match &report.analyzed {
+        Ok(()) => out.push_str("\nstatistics gathered (ANALYZE)"),
+        Err(e) => out.push_str(&format!(
+            "\nstatistics not gathered ({e}): run ANALYZE on the database, or autovacuum will shortly"
+        )),
+    }
+    out.push_str("\nnext: set PREPBOT_DATABASE_URL to the PostgreSQL database and start the bot");
     out
 }
 

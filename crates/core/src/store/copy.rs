@@ -130,6 +130,10 @@ pub struct CopyReport {
     pub not_copied: Vec<(String, u64)>,
     /// Every identity column of the copied tables, with the next id it hands out.
     pub sequences: Vec<SequenceSet>,
+    /// Whether the planner's statistics were gathered after the commit (`ANALYZE`);
+    /// the reason when not. The copy stands either way: autovacuum gathers them
+    /// later on its own.
+    pub analyzed: Result<(), String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +212,14 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
                 });
             }
             let (tables, not_copied, sequences) = copy_tables(&mut lite, &mut pg, &target).await?;
+            // Fresh tables have no statistics, and until autovacuum gathers them
+            // (a minute or so later) PostgreSQL plans the bot's first commands from
+            // its defaults: sequential scans of a million answers, say.
+            let analyzed = sqlx::query("ANALYZE")
+                .execute(&mut pg)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
             Ok(CopyReport {
                 source: source.clone(),
                 target: target.clone(),
@@ -216,6 +228,7 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
                 tables,
                 not_copied,
                 sequences,
+                analyzed,
             })
         }
         .await;

@@ -360,6 +360,13 @@ async fn pg_scalar(url: &str, sql: &str) -> i64 {
     n
 }
 
+async fn pg_float(url: &str, sql: &str) -> f64 {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let n = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
 /// Rows in every table of the PostgreSQL database (0 for a database without them).
 async fn pg_rows(url: &str) -> i64 {
     let mut conn = PgConnection::connect(url).await.unwrap();
@@ -462,6 +469,16 @@ async fn an_install_moves_to_postgresql_with_its_ids_streaks_and_status() {
     assert_eq!((report.sqlite_version, report.postgres_version), (14, 6));
     assert_eq!(report.target, redact_url(&url));
     assert_eq!(report.not_copied, [("processes".to_string(), 1)]);
+    // The planner's statistics were gathered: a table never analysed has -1.
+    assert_eq!(report.analyzed, Ok(()));
+    assert!(
+        pg_float(
+            &url,
+            "SELECT reltuples::float8 FROM pg_class WHERE relname = 'answers'"
+        )
+        .await
+            > 0.0
+    );
     let position = |t: &str| report.tables.iter().position(|c| c.name == t).unwrap();
     assert!(position("channels") < position("drops"));
     assert!(position("drops") < position("answers"));
