@@ -321,11 +321,20 @@ impl AnswerEvent {
 /// still have its early edit or delete kept (see [`Practice::edit_in_channel`]).
 const EARLY_EVENT_SKEW: Duration = Duration::seconds(60);
 
-/// What an event known only by (channel, message id) does to the message.
+/// What an edit or delete event does to its message.
 #[derive(Debug, Clone, Copy)]
-enum ChannelChange<'a> {
+enum MessageChange<'a> {
     Edit { body: &'a str, at: DateTime<Utc> },
     Withdraw { at: DateTime<Utc> },
+}
+
+/// The drop an early edit or delete hangs off: the thread's, when the event named
+/// it; otherwise the channel's latest, if it takes answers and was posted by the
+/// message's time.
+#[derive(Debug, Clone, Copy)]
+enum EarlyDrop {
+    Known(i64),
+    LatestTakingAnswers { posted_at: DateTime<Utc> },
 }
 
 /// A message about to be stored: its drop, the row, and whether it is on time.
@@ -1593,7 +1602,7 @@ impl Practice {
                     channel,
                     message_id,
                     *posted_at,
-                    ChannelChange::Edit {
+                    MessageChange::Edit {
                         body,
                         at: *edited_at,
                     },
@@ -1612,7 +1621,7 @@ impl Practice {
                     channel,
                     message_id,
                     *posted_at,
-                    ChannelChange::Withdraw { at: *at },
+                    MessageChange::Withdraw { at: *at },
                     reads,
                 )
                 .await?,
@@ -1797,14 +1806,16 @@ impl Practice {
         let Some(drop) = reads.drop_of_thread(tx, thread).await? else {
             return Ok(false);
         };
-        let channel = drop.channel_id;
-        let mut done = answers::edit(tx, channel, message_id, body, at).await?;
-        if !done && answers::get(tx, channel, message_id).await?.is_none() {
-            answers::early_edit(tx, channel, message_id, drop.id, body, at).await?;
-            reads.early_event_written(channel, message_id);
-            done = true;
-        }
-        Ok(done)
+        let change = MessageChange::Edit { body, at };
+        Self::change_or_keep(
+            tx,
+            drop.channel_id,
+            message_id,
+            change,
+            EarlyDrop::Known(drop.id),
+            reads,
+        )
+        .await
     }
 
     /// An edit or delete known only by (channel, message id), as Slack sends them:
@@ -1842,46 +1853,68 @@ impl Practice {
         address: &ChannelAddress,
         message_id: &str,
         posted_at: DateTime<Utc>,
-        change: ChannelChange<'_>,
+        change: MessageChange<'_>,
         reads: &mut TransactionReads,
     ) -> Result<bool> {
         let Some(channel) = channels::find(tx, address).await? else {
             return Ok(false);
         };
+        let early = EarlyDrop::LatestTakingAnswers { posted_at };
+        Self::change_or_keep(tx, channel.key, message_id, change, early, reads).await
+    }
+
+    /// Applies an edit or delete to a stored message; if the message is not stored
+    /// yet (the event overtook its create), keeps it as an early event for the
+    /// create, hung off `early`'s drop. `false` if neither applied (a stored message
+    /// that already holds a later edit, or no drop to keep it for).
+    async fn change_or_keep(
+        tx: &mut Conn,
+        channel: i64,
+        message_id: &str,
+        change: MessageChange<'_>,
+        early: EarlyDrop,
+        reads: &mut TransactionReads,
+    ) -> Result<bool> {
         let applied = match change {
-            ChannelChange::Edit { body, at } => {
-                answers::edit(tx, channel.key, message_id, body, at).await?
+            MessageChange::Edit { body, at } => {
+                answers::edit(tx, channel, message_id, body, at).await?
             }
-            ChannelChange::Withdraw { at } => {
-                answers::withdraw(tx, channel.key, message_id, at).await?
+            MessageChange::Withdraw { at } => {
+                answers::withdraw(tx, channel, message_id, at).await?
             }
         };
-        if applied || answers::get(tx, channel.key, message_id).await?.is_some() {
+        if applied || answers::get(tx, channel, message_id).await?.is_some() {
             return Ok(applied);
         }
-        let Some(drop) = drops::latest(tx, channel.key).await? else {
-            return Ok(false);
+        let drop_id = match early {
+            EarlyDrop::Known(id) => id,
+            EarlyDrop::LatestTakingAnswers { posted_at } => {
+                let Some(drop) = drops::latest(tx, channel).await? else {
+                    return Ok(false);
+                };
+                let takes_answers = matches!(drop.state, DropState::Posted | DropState::Revealed);
+                // The drop's time is the bot's clock after the post returned, the
+                // message's the platform's: a reply sent at once may carry an earlier
+                // time by the request's latency or clock skew.
+                if !takes_answers
+                    || drop
+                        .posted_at
+                        .is_none_or(|at| at - EARLY_EVENT_SKEW > posted_at)
+                {
+                    return Ok(false);
+                }
+                drop.id
+            }
         };
-        let takes_answers = matches!(drop.state, DropState::Posted | DropState::Revealed);
-        // The drop's time is the bot's clock after the post returned, the message's the
-        // platform's: a reply sent at once may carry an earlier time by the
-        // request's latency or clock skew.
-        if !takes_answers
-            || drop
-                .posted_at
-                .is_none_or(|at| at - EARLY_EVENT_SKEW > posted_at)
-        {
-            return Ok(false);
-        }
         match change {
-            ChannelChange::Edit { body, at } => {
-                answers::early_edit(tx, channel.key, message_id, drop.id, body, at).await?
+            MessageChange::Edit { body, at } => {
+                answers::early_edit(tx, channel, message_id, drop_id, body, at).await?
             }
-            ChannelChange::Withdraw { at } => {
-                answers::early_withdraw(tx, channel.key, message_id, drop.id, at).await?
+            MessageChange::Withdraw { at } => {
+                answers::early_withdraw(tx, channel, message_id, drop_id, at).await?
             }
         }
-        reads.early_event_written(channel.key, message_id);
+        reads.early_event_written(channel, message_id);
         Ok(true)
     }
 
@@ -1931,14 +1964,16 @@ impl Practice {
         let Some(drop) = reads.drop_of_thread(tx, thread).await? else {
             return Ok(false);
         };
-        let channel = drop.channel_id;
-        let mut done = answers::withdraw(tx, channel, message_id, at).await?;
-        if !done && answers::get(tx, channel, message_id).await?.is_none() {
-            answers::early_withdraw(tx, channel, message_id, drop.id, at).await?;
-            reads.early_event_written(channel, message_id);
-            done = true;
-        }
-        Ok(done)
+        let change = MessageChange::Withdraw { at };
+        Self::change_or_keep(
+            tx,
+            drop.channel_id,
+            message_id,
+            change,
+            EarlyDrop::Known(drop.id),
+            reads,
+        )
+        .await
     }
 
     /// Withdraws a stored message (deleted by its author). `false` if not stored.
