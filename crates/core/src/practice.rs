@@ -190,6 +190,13 @@ pub struct ChannelSetup {
 /// Something the scheduler must do, and for which channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Work {
+    /// Open the thread of a posted drop whose poster died before opening it. Sorted
+    /// first: the thread is there before the drop's reveal goes into it.
+    OpenThread {
+        drop_id: i64,
+        channel_id: i64,
+        platform: Platform,
+    },
     /// Reveal an open drop. Sorted first: a reveal due at the same instant as the
     /// channel's next drop happens before it.
     Reveal {
@@ -212,7 +219,8 @@ impl Work {
     /// items of a platform that is not ready as they are.
     pub fn platform(&self) -> Platform {
         match self {
-            Work::Reveal { platform, .. }
+            Work::OpenThread { platform, .. }
+            | Work::Reveal { platform, .. }
             | Work::RetryPost { platform, .. }
             | Work::Drop { platform, .. } => *platform,
         }
@@ -225,6 +233,16 @@ pub struct ClaimedDrop {
     pub drop: DropRecord,
     /// Where it goes.
     pub channel: ChannelAddress,
+    pub post: DropPost,
+}
+
+/// A posted drop whose thread this process took over opening
+/// ([`Practice::take_thread`]).
+#[derive(Debug, Clone)]
+pub struct ThreadJob {
+    pub drop: DropRecord,
+    pub channel: ChannelAddress,
+    /// The drop as posted (the thread's name comes from it).
     pub post: DropPost,
 }
 
@@ -834,8 +852,27 @@ impl Practice {
             drop: d,
             platform,
             holder_heard_at,
+            opener_heard_at,
         } in drops::in_state_with_platform(&mut conn, DropState::Posted).await?
         {
+            // A thread another process was opening: due when that process is dead
+            // (no row: now), unless it opens the thread first. This process's own
+            // opening is in hand.
+            if let Some(opener) = d.thread_opener.as_deref()
+                && opener != self.process.id
+            {
+                let at = opener_heard_at.map_or(DateTime::<Utc>::MIN_UTC, |heard| {
+                    heard + processes::PROCESS_LAPSE
+                });
+                items.push((
+                    at,
+                    Work::OpenThread {
+                        drop_id: d.id,
+                        channel_id: d.channel_id,
+                        platform,
+                    },
+                ));
+            }
             // A schedule changed since posting may bring the next drop forward; the
             // reveal still comes first.
             let mut at = d.reveal_due_at;
@@ -858,6 +895,7 @@ impl Practice {
             drop: d,
             platform,
             holder_heard_at,
+            ..
         } in drops::in_state_with_platform(&mut conn, DropState::Claimed).await?
         {
             let at = self.lease_free_at(&d, holder_heard_at).unwrap_or(d.due_at);
@@ -1273,7 +1311,14 @@ impl Practice {
                 .await?;
         } else {
             let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
-            if !drops::mark_posted(&mut tx, drop_id, seq, message_id, thread_id, posted_at).await? {
+            // This process opens the thread next and says so, registered (so that
+            // its death can be seen); see `thread_opened` and `take_thread`.
+            let opener = self.lease_at(posted_at).holder;
+            if !drops::mark_posted(
+                &mut tx, drop_id, seq, message_id, thread_id, posted_at, opener,
+            )
+            .await?
+            {
                 warn!(drop = drop_id, state = %drop.state, "posted a drop that was no longer claimed");
             }
         }
@@ -2062,13 +2107,56 @@ impl Practice {
         Ok(drops::by_id(&mut conn, drop_id).await?)
     }
 
-    /// Records the thread a platform opened for a drop, when its id is not the
-    /// drop message's.
-    pub async fn set_thread(&self, drop_id: i64, thread_id: &str) -> Result<()> {
+    /// Records that the drop's thread is open, as `thread_id` when the platform gave
+    /// it an id other than the drop message's, or that it could not be opened and
+    /// will not be tried again: either way nobody is opening it any more.
+    pub async fn thread_opened(&self, drop_id: i64, thread_id: Option<&str>) -> Result<()> {
         let mut tx = self.store.write().await?;
-        drops::set_thread(&mut tx, drop_id, thread_id).await?;
+        drops::thread_opened(&mut tx, drop_id, thread_id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
+    }
+
+    /// Takes over opening a posted drop's thread when the process that posted it died
+    /// before recording the thread open ([`drops::take_thread`]): what to open, or
+    /// `None` when there is nothing to do (open already, or its opener is alive).
+    pub async fn take_thread(&self, drop_id: i64, now: DateTime<Utc>) -> Result<Option<ThreadJob>> {
+        let mut tx = self.store.write().await?;
+        let lapsed_at = now - processes::PROCESS_LAPSE;
+        if !drops::take_thread(&mut tx, drop_id, &self.process.id, lapsed_at).await? {
+            return Ok(None);
+        }
+        let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
+            return Ok(None);
+        };
+        let Some(channel) = channels::get(&mut tx, drop.channel_id).await? else {
+            return Ok(None);
+        };
+        // The post as it went out: same number, same question, same reveal time.
+        let post = self
+            .claimed(drop.clone(), channel.address, drop.seq.unwrap_or(0))
+            .map(|c| (c.channel, c.post));
+        match post {
+            Ok((channel, post)) => {
+                tx.commit().await.map_err(StoreError::from)?;
+                info!(
+                    drop = drop_id,
+                    "opening the thread of a drop whose poster died first"
+                );
+                Ok(Some(ThreadJob {
+                    drop,
+                    channel,
+                    post,
+                }))
+            }
+            Err(why) => {
+                // The question left the bank: nothing to name the thread after.
+                warn!(drop = drop_id, reason = %why, "not opening the thread of a drop whose poster died");
+                drops::thread_opened(&mut tx, drop_id, None).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(None)
+            }
+        }
     }
 
     pub async fn open_drop(&self, channel_id: i64) -> Result<Option<DropRecord>> {

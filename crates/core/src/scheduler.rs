@@ -18,6 +18,8 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::DropState;
 
+use crate::chat::ChannelAddress;
+use crate::engine::reveal::DropPost;
 use crate::ports::{Outbound, OutboundError, RevealAttempt};
 use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
 use crate::store::drops::DropRecord;
@@ -78,6 +80,33 @@ async fn run_item(
     now: DateTime<Utc>,
 ) -> Outcome {
     let result: Result<Outcome, PracticeError> = match work {
+        Work::OpenThread {
+            drop_id,
+            channel_id,
+            ..
+        } => {
+            async {
+                if let Some(job) = practice.take_thread(drop_id, now).await? {
+                    let message_id = job.drop.message_id.clone().unwrap_or_default();
+                    open_thread(
+                        practice,
+                        outbound,
+                        drop_id,
+                        &job.channel,
+                        &message_id,
+                        &job.post,
+                    )
+                    .await?;
+                }
+                Ok(Outcome::Nothing)
+            }
+            .instrument(info_span!(
+                "open_thread",
+                drop = drop_id,
+                channel = channel_id
+            ))
+            .await
+        }
         Work::Reveal {
             drop_id,
             channel_id,
@@ -131,8 +160,10 @@ async fn run_item(
     })
 }
 
-/// Runs everything due at `now`: first every due reveal, then retries and new drops
-/// (a channel's reveal always comes before its next drop), each phase working on up
+/// Runs everything due at `now`: first the threads a dead process left unopened,
+/// then every due reveal, then retries and new drops (a drop's thread is there
+/// before its reveal, and a channel's reveal always comes before its next drop),
+/// each phase working on up
 /// to [`PASS_CONCURRENCY`] channels at once. One item's failure is logged and
 /// counted, and the pass goes on with the others. Returns the instant the next item
 /// falls due.
@@ -152,11 +183,14 @@ pub async fn run_due(
         .filter(|(at, work)| *at <= now && ready(work))
         .map(|(_, work)| work)
         .collect();
+    let (threads, due): (Vec<Work>, Vec<Work>) = due
+        .into_iter()
+        .partition(|w| matches!(w, Work::OpenThread { .. }));
     let (reveals, posts): (Vec<Work>, Vec<Work>) = due
         .into_iter()
         .partition(|w| matches!(w, Work::Reveal { .. }));
     let mut report = PassReport::default();
-    for phase in [reveals, posts] {
+    for phase in [threads, reveals, posts] {
         // Unordered, so one slow item (a channel whose bucket is waiting out a 429)
         // never keeps the next ones from starting; the report keeps the agenda's order.
         let mut outcomes: Vec<(usize, Outcome)> = stream::iter(phase.into_iter().enumerate())
@@ -259,19 +293,15 @@ async fn post_claimed(
                     .failure
                     .unwrap_or_else(|| "the drop was not recorded as posted".into())));
             }
-            let thread = outbound.open_thread(&claimed.channel, &posted.message_id, &claimed.post);
-            match within_budget(practice, "opening the thread", thread).await {
-                Ok(thread_id) if thread_id != posted.message_id => {
-                    practice.set_thread(drop.id, &thread_id).await?;
-                }
-                Ok(_) => {}
-                // The question is out, so this is not retried (that would post it
-                // twice); the reveal still goes out, and members can answer once an
-                // admin opens the thread by hand.
-                Err(e) => {
-                    warn!(drop = drop.id, error = %e, "the drop was posted but its thread could not be opened")
-                }
-            }
+            open_thread(
+                practice,
+                outbound,
+                drop.id,
+                &claimed.channel,
+                &posted.message_id,
+                &claimed.post,
+            )
+            .await?;
             Ok(Ok(practice.drop_by_id(drop.id).await?.unwrap_or(recorded)))
         }
         Err(e) => {
@@ -284,6 +314,35 @@ async fn post_claimed(
             Ok(Err(e.message))
         }
     }
+}
+
+/// Opens a posted drop's thread and records it open. The drop was recorded as posted
+/// with this process as its thread's opener first, so a process that dies before
+/// this leaves the thread to whoever sees it dead ([`Work::OpenThread`]). Opening
+/// again is harmless: a platform that already has the thread answers with it.
+async fn open_thread(
+    practice: &Practice,
+    outbound: &impl Outbound,
+    drop_id: i64,
+    channel: &ChannelAddress,
+    message_id: &str,
+    post: &DropPost,
+) -> Result<(), PracticeError> {
+    let thread = outbound.open_thread(channel, message_id, post);
+    match within_budget(practice, "opening the thread", thread).await {
+        Ok(thread_id) => {
+            let own_id = (thread_id != message_id).then_some(thread_id.as_str());
+            practice.thread_opened(drop_id, own_id).await?;
+        }
+        // The question is out, so this is not retried (that would post it twice);
+        // the reveal still goes out, and members can answer once an admin opens the
+        // thread by hand.
+        Err(e) => {
+            warn!(drop = drop_id, error = %e, "the drop was posted but its thread could not be opened");
+            practice.thread_opened(drop_id, None).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Reveals an open drop now. Returns the closed drop, revealed or (after a reveal

@@ -400,7 +400,9 @@ async fn exercise(p: &Practice) {
     )
     .await
     .unwrap();
-    p.set_thread(open.id, &thread.to_string()).await.unwrap();
+    p.thread_opened(open.id, Some(&thread.to_string()))
+        .await
+        .unwrap();
 
     // A reveal that fails and is retried, then closed without its reveal.
     out.fail_reveals.store(true, Ordering::SeqCst);

@@ -186,6 +186,7 @@ pub async fn seed(path: &Path, bank: Arc<QuestionBank>, spec: SeedSpec) -> anyho
                 failure: None,
                 // History only: no claim is held by any process.
                 holder: None,
+                thread_opener: None,
             }
         })
         .collect();

@@ -164,6 +164,8 @@ pub fn message(thread: u64, id: u64, member: u64, at: DateTime<Utc>) -> Incoming
 pub struct Recording {
     pub drops: Mutex<Vec<(u64, DropPost)>>,
     pub reveals: Mutex<Vec<(u64, u64, RevealContent)>>,
+    /// The drop messages whose threads were opened, in order.
+    pub threads: Mutex<Vec<u64>>,
     pub fail_drops: AtomicBool,
     pub fail_permanently: AtomicBool,
     pub fail_reveals: AtomicBool,
@@ -240,6 +242,16 @@ impl Outbound for Recording {
             message_id: message.to_string(),
             posted_at: self.now(),
         })
+    }
+
+    async fn open_thread(
+        &self,
+        _channel: &ChannelAddress,
+        message_id: &str,
+        _post: &DropPost,
+    ) -> Result<String, OutboundError> {
+        self.threads.lock().unwrap().push(id(message_id));
+        Ok(message_id.to_string())
     }
 
     async fn post_reveal(

@@ -38,10 +38,14 @@ pub struct DropRecord {
     /// The process (`processes.id`) holding the claim or the reveal lease; `None`
     /// when nobody is working on it (done, or waiting to retry after a failure).
     pub holder: Option<String>,
+    /// The process opening the posted drop's thread; `None` once it is open (or
+    /// could not be). A posted drop naming a dead process still needs its thread.
+    pub thread_opener: Option<String>,
 }
 
 const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
-     claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure, holder";
+     claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure, holder, \
+     thread_opener";
 
 struct Row {
     id: i64,
@@ -61,6 +65,7 @@ struct Row {
     thread_id: Option<String>,
     failure: Option<String>,
     holder: Option<String>,
+    thread_opener: Option<String>,
 }
 from_row!(Row {
     id,
@@ -79,7 +84,8 @@ from_row!(Row {
     message_id,
     thread_id,
     failure,
-    holder
+    holder,
+    thread_opener
 });
 
 fn opt_instant(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
@@ -118,6 +124,7 @@ impl TryFrom<Row> for DropRecord {
             thread_id: r.thread_id,
             failure: r.failure,
             holder: r.holder,
+            thread_opener: r.thread_opener,
         })
     }
 }
@@ -254,19 +261,22 @@ pub async fn in_state_with_platform(conn: &mut Conn, state: DropState) -> Result
             drop: Row,
             platform: String,
             holder_heard_at: Option<i64>,
+            opener_heard_at: Option<i64>,
         }
-        from_row!(WithPlatform { platform, holder_heard_at } flatten { drop });
+        from_row!(WithPlatform { platform, holder_heard_at, opener_heard_at } flatten { drop });
         // CROSS JOIN: the drops in the state first (drops_in_state), then each one's
-        // channel by its key, and its holder's heartbeat by the process id.
+        // channel by its key, and its holder's and its thread opener's heartbeats by
+        // the process id.
         // The state is written into the statement, not bound: it is one of five
         // constants of our own, and PostgreSQL plans a prepared statement once for
         // any value, guessing a third of all drops for `state = $1` and hashing the
         // whole channels table; with the constant it sees how few drops are open or
         // claimed and walks the indexes (tests/query_plans.rs).
         let rows: Vec<WithPlatform> = sqlx::query_as(&format!(
-            "SELECT {}, c.platform, p.heard_at AS holder_heard_at \
+            "SELECT {}, c.platform, p.heard_at AS holder_heard_at, o.heard_at AS opener_heard_at \
              FROM drops d {} channels c ON c.id = d.channel_id \
              LEFT JOIN processes p ON p.id = d.holder \
+             LEFT JOIN processes o ON o.id = d.thread_opener \
              WHERE d.state = '{}' ORDER BY d.id",
             joined_columns(),
             ordered_join(&*conn),
@@ -279,6 +289,7 @@ pub async fn in_state_with_platform(conn: &mut Conn, state: DropState) -> Result
                 Ok(InState {
                     platform: r.platform.parse().map_err(StoreError::Corrupt)?,
                     holder_heard_at: opt_instant(r.holder_heard_at)?,
+                    opener_heard_at: opt_instant(r.opener_heard_at)?,
                     drop: DropRecord::try_from(r.drop)?,
                 })
             })
@@ -286,13 +297,15 @@ pub async fn in_state_with_platform(conn: &mut Conn, state: DropState) -> Result
     })
 }
 
-/// A drop in a state, with its channel's platform and, when its lease names a
-/// registered process, that process's last heartbeat.
+/// A drop in a state, with its channel's platform and, when its lease (or its
+/// thread's opening) names a registered process, that process's last heartbeat.
 #[derive(Debug, Clone)]
 pub struct InState {
     pub drop: DropRecord,
     pub platform: Platform,
     pub holder_heard_at: Option<DateTime<Utc>>,
+    /// Likewise for the process opening its thread (`thread_opener`).
+    pub opener_heard_at: Option<DateTime<Utc>>,
 }
 
 /// Drops of every channel of a workspace that are out or going out (claimed or
@@ -494,6 +507,9 @@ pub async fn next_seq(conn: &mut Conn, channel_id: i64) -> Result<u32> {
     })
 }
 
+/// Records a claimed drop as posted. `opener` is the process about to open its
+/// thread (kept in `thread_opener` until [`thread_opened`]), so that a process
+/// dying between the post and the thread leaves a mark someone else can finish.
 pub async fn mark_posted(
     conn: &mut Conn,
     id: i64,
@@ -501,11 +517,12 @@ pub async fn mark_posted(
     message_id: &str,
     thread_id: &str,
     posted_at: DateTime<Utc>,
+    opener: Option<&str>,
 ) -> Result<bool> {
     on!(conn, conn => {
         let done = sqlx::query(
             "UPDATE drops SET state = 'posted', seq = $1, message_id = $2, thread_id = $3, posted_at = $4, \
-                 lease_until = NULL, holder = NULL, failure = NULL, attempts = 0 \
+                 lease_until = NULL, holder = NULL, failure = NULL, attempts = 0, thread_opener = $6 \
              WHERE id = $5 AND state = 'claimed'",
         )
         .bind(seq as i64)
@@ -513,20 +530,51 @@ pub async fn mark_posted(
         .bind(thread_id)
         .bind(epoch(posted_at))
         .bind(id)
+        .bind(opener)
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
     })
 }
 
-pub async fn set_thread(conn: &mut Conn, id: i64, thread_id: &str) -> Result<()> {
+/// Records that the drop's thread is open (as `thread_id`, when the platform gave it
+/// an id of its own) or will not be: nobody needs to open it any more.
+pub async fn thread_opened(conn: &mut Conn, id: i64, thread_id: Option<&str>) -> Result<()> {
     on!(conn, conn => {
-        sqlx::query("UPDATE drops SET thread_id = $1 WHERE id = $2")
-            .bind(thread_id)
-            .bind(id)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "UPDATE drops SET thread_id = COALESCE($1, thread_id), thread_opener = NULL WHERE id = $2",
+        )
+        .bind(thread_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
         Ok(())
+    })
+}
+
+/// Takes over opening a posted drop's thread from a dead process: its opener is
+/// another process without a row, or whose heartbeat is from before `lapsed_at`
+/// (`now` minus [`super::processes::PROCESS_LAPSE`]). One conditional statement, so
+/// two processes seeing the same dead opener cannot both take it. `false` when the
+/// thread is open, or its opener is alive or is `me`.
+pub async fn take_thread(
+    conn: &mut Conn,
+    id: i64,
+    me: &str,
+    lapsed_at: DateTime<Utc>,
+) -> Result<bool> {
+    on!(conn, conn => {
+        let done = sqlx::query(
+            "UPDATE drops SET thread_opener = $1 \
+             WHERE id = $2 AND state = 'posted' AND thread_opener IS NOT NULL AND thread_opener <> $1 \
+               AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = drops.thread_opener AND p.heard_at > $3)",
+        )
+        .bind(me)
+        .bind(id)
+        .bind(epoch(lapsed_at))
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
     })
 }
 
@@ -650,7 +698,7 @@ pub async fn count_by_state(conn: &mut Conn, channel_id: i64) -> Result<Vec<(Dro
 /// generator's history (`crate::seed`), never the bot's own path.
 pub async fn insert_history(conn: &mut Conn, rows: &[DropRecord]) -> Result<()> {
     on!(conn, conn => {
-        // 17 bound parameters a row, 1,700 a statement: well under SQLite's 32,766.
+        // 18 bound parameters a row, 1,800 a statement: well under SQLite's 32,766.
         for chunk in rows.chunks(100) {
             let mut q = super::backend::query_builder(&*conn, format!("INSERT INTO drops ({COLUMNS}) "));
             q.push_values(chunk, |mut b, d| {
@@ -670,7 +718,8 @@ pub async fn insert_history(conn: &mut Conn, rows: &[DropRecord]) -> Result<()> 
                     .push_bind(d.message_id.clone())
                     .push_bind(d.thread_id.clone())
                     .push_bind(d.failure.clone())
-                    .push_bind(d.holder.clone());
+                    .push_bind(d.holder.clone())
+                    .push_bind(d.thread_opener.clone());
             });
             q.build().persistent(false).execute(&mut *conn).await?;
         }

@@ -282,6 +282,103 @@ async fn a_reveal_lease_of_a_dead_process_is_taken_over_at_once() {
 }
 
 #[tokio::test]
+async fn a_thread_its_poster_died_before_opening_is_opened_once_at_the_restart() {
+    let (store, _dir) = fresh_store().await;
+    let bank = Arc::new(small_bank(3));
+    let before = Practice::new(store.clone(), bank.clone());
+    let t = utc(T);
+    before.register_process(None, t).await.unwrap();
+    let (ch, _) = before
+        .setup_channel(
+            setup("09:00", "Europe/Berlin", Days::DAILY, 8),
+            1,
+            t - Duration::days(1),
+        )
+        .await
+        .unwrap();
+    // Killed after the drop's post was recorded, before its thread was opened (on
+    // Discord, the second request): the drop names it as the thread's opener.
+    let claimed = before
+        .claim_scheduled_drop(ch.key, t)
+        .await
+        .unwrap()
+        .unwrap();
+    let posted = before
+        .mark_posted(claimed.drop.id, "5000", "5000", t)
+        .await
+        .unwrap();
+    assert_eq!(posted.state, DropState::Posted);
+    assert_eq!(
+        posted.thread_opener.as_deref(),
+        Some(before.process().id.as_str())
+    );
+
+    // The restart on the same host knows it is gone: the thread is opened in its
+    // first pass, once, and the question is not posted again.
+    let after = Practice::new(store.clone(), bank);
+    let t = t + Duration::seconds(5);
+    after.register_process(None, t).await.unwrap();
+    let out = Recording::default();
+    out.pass(&after, t).await;
+    assert_eq!(*out.threads.lock().unwrap(), vec![5000]);
+    assert_eq!(out.drop_count(), 0);
+    let open = the_drop(&store, claimed.drop.id).await;
+    assert_eq!(open.thread_opener, None, "nobody is opening it any more");
+    assert_eq!(open.thread_id.as_deref(), Some("5000"));
+    out.pass(&after, t + Duration::seconds(1)).await;
+    assert_eq!(out.threads.lock().unwrap().len(), 1, "opened once");
+}
+
+#[tokio::test]
+async fn another_process_opens_a_dead_posters_thread_when_its_heartbeat_lapses() {
+    let World {
+        store,
+        _dir,
+        bank,
+        practice: survivor,
+        ch,
+    } = world("UTC", 8).await;
+    let t = utc(T);
+    let far_away = "far-away";
+    let poster = process_elsewhere(&store, bank, far_away, t).await;
+    let claimed = poster
+        .claim_scheduled_drop(ch.key, t)
+        .await
+        .unwrap()
+        .unwrap();
+    poster
+        // A message id of its own: the recording numbers its posts from 5000.
+        .mark_posted(claimed.drop.id, "7000", "7000", t)
+        .await
+        .unwrap();
+
+    let out = Recording::default();
+    // Alive (heard at t): its thread is its own business; the wake-up is when its
+    // heartbeat lapses.
+    let (_, wake) = out.pass(&survivor, t + Duration::seconds(10)).await;
+    assert!(out.threads.lock().unwrap().is_empty());
+    assert_eq!(wake, Some(t + PROCESS_LAPSE));
+    // Dead: opened then, once.
+    out.pass(&survivor, t + PROCESS_LAPSE).await;
+    assert_eq!(*out.threads.lock().unwrap(), vec![7000]);
+    assert_eq!(the_drop(&store, claimed.drop.id).await.thread_opener, None);
+    // A poster that opens its own thread leaves nothing behind to open.
+    let t2 = t + Duration::days(1);
+    let (report, _) = out.pass(&poster, t2).await;
+    assert_eq!(report.posted.len(), 1, "the next day's drop");
+    let next = the_drop(&store, report.posted[0].id).await;
+    assert_eq!(next.thread_opener, None);
+    assert_eq!(out.threads.lock().unwrap().len(), 2);
+    let (_, wake) = out.pass(&survivor, t2 + PROCESS_LAPSE).await;
+    assert_eq!(out.threads.lock().unwrap().len(), 2);
+    assert_eq!(
+        wake,
+        Some(next.reveal_due_at),
+        "nothing due before the reveal"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_post_waiting_to_retry_keeps_its_backoff() {
     let World {
         store,

@@ -211,12 +211,12 @@ async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
         .unwrap();
     assert_eq!(drops::next_seq(&mut tx, key).await.unwrap(), 1);
     assert!(
-        drops::mark_posted(&mut tx, a, 1, "10", "10", now)
+        drops::mark_posted(&mut tx, a, 1, "10", "10", now, None)
             .await
             .unwrap()
     );
     assert!(
-        drops::mark_posted(&mut tx, b, 2, "11", "11", now)
+        drops::mark_posted(&mut tx, b, 2, "11", "11", now, None)
             .await
             .is_err(),
         "a second open drop is refused"
@@ -230,7 +230,7 @@ async fn at_most_one_open_drop_per_channel_and_sequence_numbers_are_unique() {
     .await;
     assert!(dup.is_err(), "sequence numbers are unique per channel");
     assert!(
-        drops::mark_posted(&mut tx, b, 2, "11", "11", now)
+        drops::mark_posted(&mut tx, b, 2, "11", "11", now, None)
             .await
             .unwrap()
     );
@@ -251,7 +251,7 @@ async fn platform_ids_above_i64_max_round_trip_through_the_store() {
         .unwrap();
     let big = u64::MAX - 5;
     let text = big.to_string();
-    drops::mark_posted(&mut tx, id, 1, &text, &text, now)
+    drops::mark_posted(&mut tx, id, 1, &text, &text, now, None)
         .await
         .unwrap();
     let d = drops::by_thread(&mut tx, &thread(big))
@@ -585,7 +585,7 @@ async fn two_writers_taking_the_next_sequence_number_at_once_get_one_each() {
         let _ = started.send(());
         let seq = drops::next_seq(&mut tx, key).await.unwrap();
         assert!(
-            drops::mark_posted(&mut tx, d2, seq, "m2", "t2", now)
+            drops::mark_posted(&mut tx, d2, seq, "m2", "t2", now, None)
                 .await
                 .unwrap()
         );
@@ -599,7 +599,7 @@ async fn two_writers_taking_the_next_sequence_number_at_once_get_one_each() {
         "a second writer began while the first held its transaction"
     );
     assert!(
-        drops::mark_posted(&mut first, d1, seq1, "m1", "t1", now)
+        drops::mark_posted(&mut first, d1, seq1, "m1", "t1", now, None)
             .await
             .unwrap()
     );
