@@ -28,7 +28,7 @@ use crate::ports::OutboundError;
 use crate::process::ProcessIdentity;
 use crate::store::answers::StoredAnswer;
 use crate::store::channels::Channel;
-use crate::store::drops::{DropRecord, Lease};
+use crate::store::drops::{DropRecord, Lease, LeaseTake};
 use crate::store::member_stats::MemberStats;
 use crate::store::{
     Conn, Store, StoreError, answers, channels, drops, forgotten, member_stats, notify, processes,
@@ -234,6 +234,20 @@ pub struct ClaimedDrop {
     /// Where it goes.
     pub channel: ChannelAddress,
     pub post: DropPost,
+}
+
+/// Work on a drop that needs its lease ([`Practice::claim_retry`],
+/// [`Practice::claim_reveal`]).
+#[derive(Debug, Clone)]
+pub enum Leased<T> {
+    /// The lease is this process's: do the work.
+    Taken(T),
+    /// Not now: a live process holds the lease, the drop waits to retry, or it is
+    /// no longer in the state the work needs. The agenda says when to look again.
+    NotNow,
+    /// Another process was taking the lease at that instant (PostgreSQL's `SKIP
+    /// LOCKED`): look again in a moment, when the row says who has it.
+    Busy,
 }
 
 /// A posted drop whose thread this process took over opening
@@ -1236,39 +1250,54 @@ impl Practice {
         &self,
         drop_id: i64,
         now: DateTime<Utc>,
-    ) -> Result<Option<ClaimedDrop>> {
-        let mut tx = self.store.write().await?;
+    ) -> Result<Leased<ClaimedDrop>> {
+        // Only the lease is taken here (without the store's write lock on
+        // PostgreSQL); a failure is recorded in a write transaction of its own.
+        let mut tx = self.store.lease_write().await?;
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
-            return Ok(None);
+            return Ok(Leased::NotNow);
         };
         if drop.state != DropState::Claimed {
-            return Ok(None);
+            return Ok(Leased::NotNow);
         }
         if now >= drop.reveal_due_at {
-            self.fail_in(&mut tx, &drop, "not posted before its reveal time")
+            tx.rollback().await.map_err(StoreError::from)?;
+            self.fail_claim(drop_id, "not posted before its reveal time")
                 .await?;
-            tx.commit().await.map_err(StoreError::from)?;
-            return Ok(None);
+            return Ok(Leased::NotNow);
         }
-        if !drops::renew_claim(&mut tx, drop_id, self.lease_at(now)).await? {
-            return Ok(None);
+        match drops::renew_claim(&mut tx, drop_id, self.lease_at(now)).await? {
+            LeaseTake::Taken => {}
+            LeaseTake::NotFree => return Ok(Leased::NotNow),
+            LeaseTake::Busy => return Ok(Leased::Busy),
         }
+        // The number the post shows; `mark_posted` takes it again under the write
+        // lock, where the one-open-drop rule makes it the same.
         let seq = drops::next_seq(&mut tx, drop.channel_id).await?;
         let drop = drops::by_id(&mut tx, drop_id).await?.unwrap_or(drop);
         let channel = channels::get(&mut tx, drop.channel_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("drop {drop_id} has no channel")))?;
-        match self.claimed(drop.clone(), channel.address, seq) {
-            Ok(c) => {
-                tx.commit().await.map_err(StoreError::from)?;
-                Ok(Some(c))
-            }
+        tx.commit().await.map_err(StoreError::from)?;
+        match self.claimed(drop, channel.address, seq) {
+            Ok(c) => Ok(Leased::Taken(c)),
             Err(why) => {
-                self.fail_in(&mut tx, &drop, &why).await?;
-                tx.commit().await.map_err(StoreError::from)?;
-                Ok(None)
+                self.fail_claim(drop_id, &why).await?;
+                Ok(Leased::NotNow)
             }
         }
+    }
+
+    /// Fails a drop that is still claimed, in a write transaction of its own.
+    async fn fail_claim(&self, drop_id: i64, why: &str) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        if let Some(drop) = drops::by_id(&mut tx, drop_id).await?
+            && drop.state == DropState::Claimed
+        {
+            self.fail_in(&mut tx, &drop, why).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     async fn fail_in(&self, tx: &mut Conn, drop: &DropRecord, why: &str) -> Result<()> {
@@ -1369,16 +1398,19 @@ impl Practice {
         &self,
         drop_id: i64,
         now: DateTime<Utc>,
-    ) -> Result<Option<RevealJob>> {
-        let mut tx = self.store.write().await?;
-        if !drops::lease_reveal(&mut tx, drop_id, self.lease_at(now)).await? {
-            return Ok(None);
+    ) -> Result<Leased<RevealJob>> {
+        // The lease, and reads: no write lock on PostgreSQL (`Store::lease_write`).
+        let mut tx = self.store.lease_write().await?;
+        match drops::lease_reveal(&mut tx, drop_id, self.lease_at(now)).await? {
+            LeaseTake::Taken => {}
+            LeaseTake::NotFree => return Ok(Leased::NotNow),
+            LeaseTake::Busy => return Ok(Leased::Busy),
         }
         let Some(drop) = drops::by_id(&mut tx, drop_id).await? else {
-            return Ok(None);
+            return Ok(Leased::NotNow);
         };
         let Some(channel) = channels::get(&mut tx, drop.channel_id).await? else {
-            return Ok(None);
+            return Ok(Leased::NotNow);
         };
         let messages: Vec<_> = answers::for_drop(&mut tx, drop_id)
             .await?
@@ -1399,7 +1431,7 @@ impl Practice {
         }
         tx.commit().await.map_err(StoreError::from)?;
         let content = self.reveal_content(&drop, &who, &milestones);
-        Ok(Some(RevealJob {
+        Ok(Leased::Taken(RevealJob {
             drop,
             channel: channel.address,
             content,

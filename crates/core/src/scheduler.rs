@@ -21,7 +21,7 @@ use crate::engine::DropState;
 use crate::chat::ChannelAddress;
 use crate::engine::reveal::DropPost;
 use crate::ports::{Outbound, OutboundError, RevealAttempt};
-use crate::practice::{ClaimedDrop, Practice, PracticeError, Work};
+use crate::practice::{ClaimedDrop, Leased, Practice, PracticeError, Work};
 use crate::store::drops::DropRecord;
 
 /// The longest one platform operation (a post, a thread, a whole reveal) may take:
@@ -71,7 +71,14 @@ enum Outcome {
     Revealed(DropRecord),
     Failed,
     Nothing,
+    /// Another process was taking the same lease at that instant ([`Leased::Busy`]).
+    Busy,
 }
+
+/// How soon a pass that skipped a drop another process was leasing at that instant
+/// looks again: by then the row names the lease's holder, and the agenda waits for
+/// it (or, if the other process let it go, the work is done then).
+const BUSY_RETRY: Duration = Duration::seconds(1);
 
 async fn run_item(
     practice: &Practice,
@@ -111,10 +118,14 @@ async fn run_item(
             drop_id,
             channel_id,
             ..
-        } => reveal_one(practice, outbound, drop_id, now)
+        } => reveal_leased(practice, outbound, drop_id, now)
             .instrument(info_span!("reveal", drop = drop_id, channel = channel_id))
             .await
-            .map(|done| done.map_or(Outcome::Failed, Outcome::Revealed)),
+            .map(|done| match done {
+                Leased::Taken(Some(d)) => Outcome::Revealed(d),
+                Leased::Taken(None) | Leased::NotNow => Outcome::Failed,
+                Leased::Busy => Outcome::Busy,
+            }),
         Work::RetryPost {
             drop_id,
             channel_id,
@@ -122,11 +133,14 @@ async fn run_item(
         } => {
             async {
                 Ok(match practice.claim_retry(drop_id, now).await? {
-                    Some(claimed) => match post_claimed(practice, outbound, claimed, now).await? {
-                        Ok(d) => Outcome::Posted(d),
-                        Err(_) => Outcome::Failed,
-                    },
-                    None => Outcome::Nothing,
+                    Leased::Taken(claimed) => {
+                        match post_claimed(practice, outbound, claimed, now).await? {
+                            Ok(d) => Outcome::Posted(d),
+                            Err(_) => Outcome::Failed,
+                        }
+                    }
+                    Leased::NotNow => Outcome::Nothing,
+                    Leased::Busy => Outcome::Busy,
                 })
             }
             .instrument(info_span!(
@@ -190,6 +204,7 @@ pub async fn run_due(
         .into_iter()
         .partition(|w| matches!(w, Work::Reveal { .. }));
     let mut report = PassReport::default();
+    let mut busy = false;
     for phase in [threads, reveals, posts] {
         // Unordered, so one slow item (a channel whose bucket is waiting out a 429)
         // never keeps the next ones from starting; the report keeps the agenda's order.
@@ -205,6 +220,7 @@ pub async fn run_due(
                 Outcome::Revealed(d) => report.revealed.push(d),
                 Outcome::Failed => report.failures += 1,
                 Outcome::Nothing => {}
+                Outcome::Busy => busy = true,
             }
         }
     }
@@ -215,6 +231,10 @@ pub async fn run_due(
         .filter(|(at, work)| *at > now && ready(work))
         .map(|(at, _)| at)
         .next();
+    let next = match (busy, next) {
+        (true, next) => Some(next.map_or(now + BUSY_RETRY, |at| at.min(now + BUSY_RETRY))),
+        (false, next) => next,
+    };
     Ok((report, next))
 }
 
@@ -354,8 +374,26 @@ pub async fn reveal_one(
     drop_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<DropRecord>, PracticeError> {
-    let Some(job) = practice.claim_reveal(drop_id, now).await? else {
-        return Ok(None);
+    Ok(
+        match reveal_leased(practice, outbound, drop_id, now).await? {
+            Leased::Taken(closed) => closed,
+            Leased::NotNow | Leased::Busy => None,
+        },
+    )
+}
+
+/// [`reveal_one`], saying whether the lease was taken: `Taken(None)` when the post
+/// failed and will be retried.
+async fn reveal_leased(
+    practice: &Practice,
+    outbound: &impl Outbound,
+    drop_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Leased<Option<DropRecord>>, PracticeError> {
+    let job = match practice.claim_reveal(drop_id, now).await? {
+        Leased::Taken(job) => job,
+        Leased::NotNow => return Ok(Leased::NotNow),
+        Leased::Busy => return Ok(Leased::Busy),
     };
     // A drop whose thread was never opened is revealed in reply to its message.
     let thread = job
@@ -386,7 +424,7 @@ pub async fn reveal_one(
                     .await?;
             }
             if !closed {
-                return Ok(None);
+                return Ok(Leased::Taken(None));
             }
             now
         }
@@ -394,7 +432,7 @@ pub async fn reveal_one(
     let mut drop = job.drop;
     drop.revealed_at = Some(closed_at);
     drop.state = DropState::Revealed;
-    Ok(Some(drop))
+    Ok(Leased::Taken(Some(drop)))
 }
 
 /// Posts today's drop for a channel now (`/drop`): reveals an older open drop first,

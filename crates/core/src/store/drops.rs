@@ -3,7 +3,7 @@
 //! that dies mid-post does not wedge the channel and a second process cannot post
 //! the same drop while the lease holds.
 
-use super::backend::{Conn, from_row, on, ordered_join};
+use super::backend::{Conn, Dialect, from_row, on, ordered_join};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::{date_from_db, date_to_db, epoch, instant};
@@ -444,22 +444,51 @@ pub async fn insert_failed(
     })
 }
 
+/// What trying to take a drop's lease came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseTake {
+    Taken,
+    /// A live process holds it, it waits to retry, or the drop is not in the state.
+    NotFree,
+    /// Another transaction has the row locked right now (PostgreSQL: another
+    /// process taking the same lease, most likely): skipped, not waited for. Look
+    /// again in a moment; by then the row says who took it.
+    Busy,
+}
+
 /// Takes the lease of a claimed drop to post it again: its lease ran out, or its
-/// holder is dead ([`super::processes`]). `false` if a live process holds it or it
-/// is no longer claimed.
-pub async fn renew_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
+/// holder is dead ([`super::processes`]).
+pub async fn renew_claim(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<LeaseTake> {
     take_free_lease(conn, id, DropState::Claimed, lease).await
 }
 
 /// Takes the lease of a drop in `state` when it is free for `lease.holder`: no
 /// lease, a lease that ran out, or a dead holder ([`super::processes`]).
+///
+/// On PostgreSQL the row is locked first with `FOR NO KEY UPDATE SKIP LOCKED` (in a
+/// transaction without the store's write lock, `Store::lease_write`): a process
+/// that finds it locked moves on at once ([`LeaseTake::Busy`]) instead of waiting
+/// for the other to commit and then finding the lease taken. `NO KEY`: answers
+/// being inserted for the drop hold `FOR KEY SHARE` on it (their foreign key), which
+/// that lock does not conflict with. The update's own condition is what makes the
+/// lease exclusive, on both backends; the lock only spares the wait.
 async fn take_free_lease(
     conn: &mut Conn,
     id: i64,
     state: DropState,
     lease: Lease<'_>,
-) -> Result<bool> {
+) -> Result<LeaseTake> {
     on!(conn, conn => {
+        if !conn.is_sqlite_dialect() {
+            let free: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM drops WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if free.is_none() {
+                return Ok(LeaseTake::Busy);
+            }
+        }
         let done = sqlx::query(&format!(
             "UPDATE drops SET lease_until = $1, holder = $2, attempts = attempts + 1 \
              WHERE id = $3 AND state = $6 AND {}",
@@ -473,7 +502,11 @@ async fn take_free_lease(
         .bind(state.as_str())
         .execute(conn)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(if done.rows_affected() == 1 {
+            LeaseTake::Taken
+        } else {
+            LeaseTake::NotFree
+        })
     })
 }
 
@@ -612,9 +645,8 @@ pub async fn record_failure(
     })
 }
 
-/// Takes the reveal lease of an open drop. `false` if a live process holds it, it
-/// waits to retry, or it is not open.
-pub async fn lease_reveal(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<bool> {
+/// Takes the reveal lease of an open drop (see [`take_free_lease`]).
+pub async fn lease_reveal(conn: &mut Conn, id: i64, lease: Lease<'_>) -> Result<LeaseTake> {
     take_free_lease(conn, id, DropState::Posted, lease).await
 }
 

@@ -649,7 +649,8 @@ impl Store {
     /// streak settlement (`member_stats::get` then `upsert`), rotation cycles
     /// (`rotation::load` then `record`), and the checks before a claim
     /// (`Practice::claim_early_drop`). Claims and leases themselves are single
-    /// conditional statements, safe without it. A member's command budget has a
+    /// conditional statements, safe without it: a lapsed claim's retry and a reveal
+    /// take theirs in a [`Store::lease_write`] transaction instead. A member's command budget has a
     /// lock of its own ([`Store::write_member_budget`]). `tests/it/store.rs` runs the
     /// sequence number, a settlement and a rotation's turn from two stores at once
     /// on both backends.
@@ -666,6 +667,22 @@ impl Store {
                     .await?;
                 Ok(WriteTx(Conn::PostgresTx(tx)))
             }
+        }
+    }
+
+    /// A write transaction that takes one drop's lease (a lapsed claim's retry, a
+    /// reveal) and reads what the leased work needs, and writes nothing else. On
+    /// PostgreSQL it does not take [`WRITE_LOCK`]: the lease is one conditional
+    /// update of a row the transaction first locks with `FOR NO KEY UPDATE SKIP
+    /// LOCKED` (`drops::renew_claim`, `drops::lease_reveal`), so processes racing
+    /// for the same due drop never queue behind each other, nor behind answer
+    /// batches and claims holding the write lock: one takes it and the others skip
+    /// it at once. Anything else the work then writes (a failure, the post) goes in
+    /// a [`Store::write`] transaction of its own. On SQLite it is [`Store::write`].
+    pub async fn lease_write(&self) -> Result<WriteTx> {
+        match &self.pools {
+            Pools::Sqlite { .. } => self.write().await,
+            Pools::Postgres(pool) => Ok(WriteTx(Conn::PostgresTx(pool.begin().await?))),
         }
     }
 

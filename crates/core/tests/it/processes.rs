@@ -268,7 +268,10 @@ async fn a_reveal_lease_of_a_dead_process_is_taken_over_at_once() {
             now: reveal_at,
             until: reveal_at + LEASE,
         };
-        assert!(drops::lease_reveal(&mut tx, drop_id, lease).await.unwrap());
+        assert_eq!(
+            drops::lease_reveal(&mut tx, drop_id, lease).await.unwrap(),
+            drops::LeaseTake::Taken
+        );
         tx.commit().await.unwrap();
     }
     let (report, _) = out.pass(&p, reveal_at + Duration::seconds(3)).await;
@@ -554,4 +557,62 @@ async fn a_process_whose_shards_overlap_a_live_ones_is_refused_and_fits_once_tha
         .register_process(Some("0-1/4"), t + PROCESS_LAPSE)
         .await
         .unwrap();
+}
+
+/// On PostgreSQL a pass skips a due reveal whose row another process has locked
+/// (taking the same lease at that instant) and looks again a second later, when
+/// the row names the holder: then the reveal is that process's, and the pass waits
+/// for it rather than revealing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_that_skips_a_lease_being_taken_looks_again_a_second_later() {
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    if !a.is_postgres() {
+        // SQLite's one writer at a time: a pass waits its turn instead.
+        return;
+    }
+    let bank = Arc::new(small_bank(3));
+    let t = utc(T);
+    let other = process_elsewhere(&a, bank.clone(), "other", t).await;
+    let (ch, _) = other
+        .setup_channel(
+            setup("09:00", "UTC", Days::DAILY, 1),
+            1,
+            t - Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let out = Recording::default();
+    let (report, _) = out.pass(&other, t).await;
+    let drop_id = report.posted[0].id;
+    let reveal_at = t + Duration::hours(1);
+    // The other process is taking the reveal's lease right now.
+    {
+        let mut tx = a.write().await.unwrap();
+        assert!(processes::beat(&mut tx, "other", reveal_at).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    let mut taking = a.lease_write().await.unwrap();
+    let lease = drops::Lease {
+        holder: Some("other"),
+        now: reveal_at,
+        until: reveal_at + LEASE,
+    };
+    assert_eq!(
+        drops::lease_reveal(&mut taking, drop_id, lease)
+            .await
+            .unwrap(),
+        drops::LeaseTake::Taken
+    );
+    let here = Practice::new(b, bank);
+    let (report, wake) = out.pass(&here, reveal_at).await;
+    assert!(report.revealed.is_empty());
+    assert_eq!(wake, Some(reveal_at + Duration::seconds(1)));
+    taking.commit().await.unwrap();
+    // A second later the lease is the other's, alive: wait for its heartbeat to
+    // lapse, no sooner.
+    let (report, wake) = out.pass(&here, reveal_at + Duration::seconds(1)).await;
+    assert!(report.revealed.is_empty());
+    assert_eq!(out.reveal_count(), 0);
+    assert_eq!(wake, Some(reveal_at + PROCESS_LAPSE));
+    let _ = ch;
 }

@@ -728,3 +728,139 @@ async fn two_writers_turning_a_rotation_over_at_once_see_each_others_pick() {
         "and the first's pick in it, so it picks another"
     );
 }
+
+/// Long enough for anything that does not wait for a lock, on a loaded machine;
+/// what does wait would wait forever (the lock's holder lets go only afterwards).
+const NEVER_WAITS: StdDuration = StdDuration::from_secs(10);
+
+/// A posted drop, open for its reveal, with no lease: its id.
+async fn open_drop(store: &Store, key: i64, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    let mut tx = store.write().await.unwrap();
+    let id = drops::insert_claimed(&mut tx, key, &occurrence("2026-01-05"), "q1", lease(now))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        drops::mark_posted(&mut tx, id, 1, "m1", "m1", now, None)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    id
+}
+
+/// A reveal's lease (and a lapsed claim's, the same statement) taken by two
+/// processes at once: one takes it. On PostgreSQL the other skips the locked row
+/// at once (`SKIP LOCKED`) rather than waiting for the first to commit, and its
+/// scheduler looks again a second later, when the row names the holder; on SQLite
+/// the second waits its turn (one writer at a time) and finds the lease taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_taking_one_reveal_lease_at_once_get_it_once() {
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    let key = with_channel(&a).await;
+    let now = utc("2026-01-05T17:00:00Z");
+    let id = open_drop(&a, key, now).await;
+    // Both alive: a lease of a dead process is anyone's.
+    {
+        let mut tx = a.write().await.unwrap();
+        for id in ["a", "b"] {
+            let alive = prepbot_core::store::processes::ProcessRow {
+                id: id.into(),
+                host: "h".into(),
+                pid: 1,
+                shards: None,
+                started_at: now,
+                heard_at: now,
+            };
+            prepbot_core::store::processes::register(&mut tx, &alive)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let taking = move |holder: &'static str| drops::Lease {
+        holder: Some(holder),
+        now,
+        until: now + chrono::Duration::minutes(2),
+    };
+    let mut first = a.lease_write().await.unwrap();
+    assert_eq!(
+        drops::lease_reveal(&mut first, id, taking("a"))
+            .await
+            .unwrap(),
+        drops::LeaseTake::Taken
+    );
+    let postgres = b.is_postgres();
+    let second = tokio::spawn(async move {
+        let mut tx = b.lease_write().await.unwrap();
+        let took = drops::lease_reveal(&mut tx, id, taking("b")).await.unwrap();
+        tx.commit().await.unwrap();
+        took
+    });
+    if postgres {
+        // Answered while the first still holds its transaction: it did not wait
+        // (waiting, it would not finish until the first commits, below).
+        let took = tokio::time::timeout(NEVER_WAITS, second)
+            .await
+            .expect("the second process waited for the first's transaction")
+            .unwrap();
+        assert_eq!(took, drops::LeaseTake::Busy);
+        first.commit().await.unwrap();
+    } else {
+        tokio::time::sleep(WAITS_AT_LEAST).await;
+        assert!(!second.is_finished(), "SQLite has one writer at a time");
+        first.commit().await.unwrap();
+        assert_eq!(second.await.unwrap(), drops::LeaseTake::NotFree);
+    }
+    let mut conn = a.read().await.unwrap();
+    let d = drops::by_id(&mut conn, id).await.unwrap().unwrap();
+    assert_eq!((d.holder.as_deref(), d.attempts), (Some("a"), 1));
+}
+
+/// On PostgreSQL a reveal's lease waits for no other writer: not for the store's
+/// write lock an answer batch holds, nor for the lock that batch's answers hold on
+/// their drop's row through their foreign key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_reveal_lease_does_not_wait_for_an_answer_batch() {
+    let (a, b, _dir) = two_stores_on_one_database().await;
+    if !a.is_postgres() {
+        // SQLite admits one writer at a time, leases included: nothing to show.
+        return;
+    }
+    let key = with_channel(&a).await;
+    let now = utc("2026-01-05T17:00:00Z");
+    let id = open_drop(&a, key, now).await;
+    let mut batch = a.write().await.unwrap();
+    let answer = answers::StoredAnswer {
+        channel_id: key,
+        message_id: "900".into(),
+        drop_id: id,
+        member_id: "7".into(),
+        member_name: "Ada".into(),
+        body: "an answer".into(),
+        posted_at: now,
+        edited_at: None,
+        withdrawn_at: None,
+    };
+    assert!(answers::insert(&mut batch, &answer).await.unwrap());
+    let lease = tokio::time::timeout(NEVER_WAITS, async {
+        let mut tx = b.lease_write().await.unwrap();
+        let took = drops::lease_reveal(
+            &mut tx,
+            id,
+            drops::Lease {
+                holder: Some("b"),
+                now,
+                until: now + chrono::Duration::minutes(2),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        took
+    })
+    .await
+    .expect("the lease waited for the answer batch");
+    assert_eq!(lease, drops::LeaseTake::Taken);
+    batch.commit().await.unwrap();
+}
