@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use prepbot_core::pace::SharedPace;
 use prepbot_core::store::Store;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Spaces requests evenly at a steady rate: each request takes the next free slot,
 /// one interval after the one before (a token bucket holding a single token).
@@ -104,8 +104,29 @@ impl Pacer {
     /// Waits for this request's slot. With a shared schedule that the database
     /// cannot give (it is down, say), the request goes at this process's own
     /// spacing at [`ALONE_SHARE`] of the rate instead of failing.
+    ///
+    /// A request that wakes later than [`JITTER_MARGIN`] after its slot takes a
+    /// new one: the process was stalled (SIGSTOP, a paused VM, a starved runtime),
+    /// and every request that slept through the stall would otherwise go at once,
+    /// on top of the slots the other processes (or this one's later requests) took
+    /// meanwhile. Lateness within the margin is what the margin is for.
     pub async fn wait(&self) {
-        let slot = match &self.shared {
+        loop {
+            let slot = self.next_slot().await;
+            tokio::time::sleep_until(slot).await;
+            let late = tokio::time::Instant::now().saturating_duration_since(slot);
+            if late <= JITTER_MARGIN {
+                return;
+            }
+            debug!(
+                late_ms = late.as_millis() as u64,
+                "a request woke long after its REST slot; taking a new one"
+            );
+        }
+    }
+
+    async fn next_slot(&self) -> tokio::time::Instant {
+        match &self.shared {
             None => self.reserve(),
             Some(shared) => match shared.next_slot().await {
                 Ok(slot) => {
@@ -121,8 +142,7 @@ impl Pacer {
                     self.reserve()
                 }
             },
-        };
-        tokio::time::sleep_until(slot).await;
+        }
     }
 }
 
@@ -182,6 +202,41 @@ mod tests {
 
         // A rate of 0 cannot be configured; the pacer treats it as 1 per second.
         assert_eq!(Pacer::new(0).interval, Duration::from_millis(1_020));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_slept_through_a_stall_take_new_slots_not_a_burst() {
+        // 10 per second: one slot every 102 ms. Five requests take their slots
+        // (now, +102 ms, ... +408 ms) and sleep; the process stalls for 5 s.
+        let step = Duration::from_millis(102);
+        let pacer = std::sync::Arc::new(Pacer::new(10));
+        let waiters: Vec<_> = (0..5)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer.wait().await;
+                    tokio::time::Instant::now()
+                })
+            })
+            .collect();
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        let stalled = tokio::time::Instant::now();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let resumed = stalled + Duration::from_secs(5);
+        let mut passed = Vec::new();
+        for w in waiters {
+            passed.push(w.await.unwrap());
+        }
+        passed.sort();
+        // The first slot was due at once and went before the stall; the other four
+        // go at the rate from the resumption, not at once. (Without the check, each
+        // went the instant it woke: four at `resumed`.)
+        assert_eq!(passed[0], stalled);
+        for (i, at) in passed[1..].iter().enumerate() {
+            assert_eq!(*at, resumed + step * i as u32, "request {}", i + 1);
+        }
     }
 
     #[tokio::test(start_paused = true)]

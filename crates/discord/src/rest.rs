@@ -8,6 +8,7 @@
 //! trying again. Serenity cannot do that in proxy mode: with its ratelimiter off
 //! it surfaces a 429 as an error without headers or `retry_after`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
@@ -92,7 +93,7 @@ pub struct Rest {
     connections: Connections,
     base: String,
     auth: String,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     limits: Limits,
     /// Attempts per call for 5xx answers and transport errors.
     max_attempts: u32,
@@ -223,7 +224,7 @@ impl Rest {
             connections: Connections::new(&base, concurrency, USER_AGENT)?,
             base,
             auth: format!("Bot {}", token.expose()),
-            pacer: Pacer::new(DEFAULT_RATE),
+            pacer: Arc::new(Pacer::new(DEFAULT_RATE)),
             limits: Limits::default(),
             max_attempts: 5,
             max_rate_limited: 10,
@@ -232,13 +233,14 @@ impl Rest {
 
     /// Paces requests to `per_second` (at least 1) instead of [`DEFAULT_RATE`].
     pub fn with_rate(mut self, per_second: u32) -> Self {
-        self.pacer = Pacer::new(per_second);
+        self.pacer = Arc::new(Pacer::new(per_second));
         self
     }
 
     /// Paces requests with `pacer`: on PostgreSQL, one whose rate every process
-    /// shares ([`Pacer::for_store`]).
-    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+    /// shares ([`Pacer::for_store`]). The adapter's start-up requests, which go
+    /// outside this client, wait on the same pacer.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
         self.pacer = pacer;
         self
     }
