@@ -43,6 +43,7 @@ pub async fn run_both(bank: prepbot_core::bank::BankSources) -> ExitCode {
             claim_lease: discord.claim_lease,
             catch_up_grace: discord.catch_up_grace,
             shards: discord.shards.range_text(),
+            slack_connections: slack.connections,
         },
         clock.clone(),
     )

@@ -109,7 +109,7 @@ async fn the_demo_moves_to_postgresql_and_status_reads_the_same_there() {
     assert_eq!(
         stdout.lines().next().unwrap(),
         format!(
-            "copied {from} (SQLite schema 14) into {} (PostgreSQL schema 6):",
+            "copied {from} (SQLite schema 16) into {} (PostgreSQL schema 8):",
             redact_url(&to)
         )
     );

@@ -6,7 +6,8 @@
 //! the other, are stored once and get one ✅ each; a setup through one process is
 //! what the other reports, and moves the other's next drop; a process killed (-9)
 //! while it posts has its claim finished by the other once its heartbeat lapses
-//! (30 s), well before the claim's 2-minute lease would.
+//! (30 s), well before the claim's 2-minute lease would. A third process whose
+//! connections would take the app past Slack's 10 refuses to start.
 //!
 //! Without `PREPBOT_TEST_POSTGRES_URL` these say so and pass (see docs/TESTING.md).
 
@@ -233,6 +234,30 @@ async fn two_processes_post_a_timed_drop_once_and_store_answers_from_both_connec
         both,
         "each stored once"
     );
+
+    // A third process asking for 9 connections would take the app to 11: it
+    // refuses to start, in one line naming the two running, and opens none.
+    let third = prepbot()
+        .arg("run")
+        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("SLACK_APP_TOKEN", APP_TOKEN)
+        .env("PREPBOT_SLACK_API_BASE", fake.api_base())
+        .env("PREPBOT_DATABASE_URL", &url)
+        .env("PREPBOT_SLACK_CONNECTIONS", "9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(third.status.code(), Some(1), "{stderr}");
+    assert_eq!(error.len(), 1, "{stderr}");
+    assert!(
+        error[0].contains("PREPBOT_SLACK_CONNECTIONS does not fit the processes already running")
+            && error[0].contains("the running processes hold 2")
+            && error[0].contains("this one's 9 would make 11"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(BOT_TOKEN) && !stderr.contains(APP_TOKEN));
+    assert_eq!(fake.open_sockets(), 2, "the third opened no connection");
 
     stop(a).await;
     stop(b).await;

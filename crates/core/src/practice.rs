@@ -85,6 +85,8 @@ pub enum PracticeError {
     WriterStopped,
     #[error("PREPBOT_SHARDS does not fit the processes already running: {0}")]
     ShardConflict(String),
+    #[error("PREPBOT_SLACK_CONNECTIONS does not fit the processes already running: {0}")]
+    TooManySlackConnections(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -100,7 +102,8 @@ impl PracticeError {
             PracticeError::Store(e) => e.is_unavailable(),
             PracticeError::PostFailed(_)
             | PracticeError::WriterStopped
-            | PracticeError::ShardConflict(_) => false,
+            | PracticeError::ShardConflict(_)
+            | PracticeError::TooManySlackConnections(_) => false,
             _ => true,
         }
     }
@@ -532,6 +535,10 @@ pub struct Practice {
     /// registered ([`Practice::register_process`]).
     process: Arc<ProcessIdentity>,
     registered: Arc<std::sync::atomic::AtomicBool>,
+    /// The Slack Socket Mode connections this process opens (0: no Slack),
+    /// registered with it so that the processes together stay within Slack's
+    /// per-app limit ([`crate::process::SLACK_CONNECTIONS_PER_APP`]).
+    slack_connections: u32,
 }
 
 impl Practice {
@@ -562,7 +569,15 @@ impl Practice {
             catch_up_grace: None,
             process: Arc::new(ProcessIdentity::fresh()),
             registered: Arc::default(),
+            slack_connections: 0,
         }
+    }
+
+    /// Registers this process as opening `connections` Slack Socket Mode
+    /// connections (see [`Practice::register_process`]).
+    pub fn with_slack_connections(mut self, connections: u32) -> Self {
+        self.slack_connections = connections;
+        self
     }
 
     /// Takes claims as `process` (tests: a process "on another host").
@@ -951,7 +966,10 @@ impl Practice {
     /// (see [`ProcessIdentity::knows_gone`]) and any whose heartbeat lapsed. Their
     /// claims are then finished at once. Returns the processes removed. Refuses
     /// ([`PracticeError::ShardConflict`]) when a live process serves shards that
-    /// overlap this one's or counts a different total.
+    /// overlap this one's or counts a different total, and
+    /// ([`PracticeError::TooManySlackConnections`]) when this process's Slack
+    /// connections and the live processes' would be more than Slack allows an app
+    /// (one more would be refused by Slack, or cut another process's off).
     pub async fn register_process(
         &self,
         shards: Option<&str>,
@@ -959,6 +977,7 @@ impl Practice {
     ) -> Result<Vec<processes::ProcessRow>> {
         let mut tx = self.store.write().await?;
         let mut gone = Vec::new();
+        let mut slack_held = Vec::new();
         for p in processes::all(&mut tx).await? {
             let lapsed = !p.alive_at(now);
             if p.id == self.process.id {
@@ -981,6 +1000,32 @@ impl Practice {
                     processes::PROCESS_LAPSE.num_seconds()
                 )));
             }
+            if p.slack_connections > 0 {
+                slack_held.push(p);
+            }
+        }
+        let held: u32 = slack_held.iter().map(|p| p.slack_connections).sum();
+        let limit = crate::process::SLACK_CONNECTIONS_PER_APP;
+        if self.slack_connections > 0 && held + self.slack_connections > limit {
+            let whose: Vec<String> = slack_held
+                .iter()
+                .map(|p| {
+                    format!(
+                        "process {} on {}, pid {}: {}",
+                        ProcessIdentity::short_id(&p.id),
+                        p.host,
+                        p.pid,
+                        p.slack_connections
+                    )
+                })
+                .collect();
+            return Err(PracticeError::TooManySlackConnections(format!(
+                "Slack allows an app {limit} Socket Mode connections across all its processes; the running processes hold {held} ({}), and this one's {} would make {}: lower PREPBOT_SLACK_CONNECTIONS (processes x connections <= {limit}); a stopped process's registration lapses {} s after its last heartbeat",
+                whose.join("; "),
+                self.slack_connections,
+                held + self.slack_connections,
+                processes::PROCESS_LAPSE.num_seconds()
+            )));
         }
         processes::register(&mut tx, &self.process_row(shards, now, now)).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -1000,6 +1045,7 @@ impl Practice {
             host: self.process.host.clone(),
             pid: self.process.pid,
             shards: shards.map(str::to_string),
+            slack_connections: self.slack_connections,
             started_at,
             heard_at: now,
         }

@@ -7,6 +7,10 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+/// How many Socket Mode connections Slack allows one app at a time, counting every
+/// process: processes x `PREPBOT_SLACK_CONNECTIONS` must stay within it.
+pub const SLACK_CONNECTIONS_PER_APP: u32 = 10;
+
 /// Who this process is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessIdentity {

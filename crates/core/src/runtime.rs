@@ -45,6 +45,9 @@ pub struct CoreSettings<'a> {
     /// The Discord shards this process serves ("FIRST-LAST/TOTAL"), when a range:
     /// shown by `prepbot status` next to the process.
     pub shards: Option<String>,
+    /// The Slack Socket Mode connections this process opens (0 without Slack):
+    /// registered, so that the processes together stay within Slack's limit.
+    pub slack_connections: u32,
 }
 
 /// The running core.
@@ -91,6 +94,7 @@ impl Runtime {
         if let Some(lease) = settings.claim_lease {
             practice = practice.with_lease(lease);
         }
+        practice = practice.with_slack_connections(settings.slack_connections);
         let started_at = clock.now();
         let gone = practice
             .register_process(settings.shards.as_deref(), started_at)

@@ -66,11 +66,16 @@ async fn processes(store: &Store, now: DateTime<Utc>) -> anyhow::Result<String> 
         let age = (now - p.heard_at).num_seconds().max(0);
         let alive = p.alive_at(now);
         out.push_str(&format!(
-            "\n  {} on {} (pid {}){}: started {}, {}",
+            "\n  {} on {} (pid {}){}{}: started {}, {}",
             ProcessIdentity::short_id(&p.id),
             if p.host.is_empty() { "an unknown host" } else { &p.host },
             p.pid,
             p.shards.as_deref().map(|s| format!(", Discord shards {s}")).unwrap_or_default(),
+            match p.slack_connections {
+                0 => String::new(),
+                1 => ", 1 Slack connection".into(),
+                n => format!(", {n} Slack connections"),
+            },
             p.started_at.format("%Y-%m-%d %H:%M UTC"),
             if alive {
                 format!("alive (heard {age} s ago)")

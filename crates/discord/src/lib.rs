@@ -289,6 +289,7 @@ pub async fn run(
             claim_lease: config.claim_lease,
             catch_up_grace: config.catch_up_grace,
             shards: config.shards.range_text(),
+            slack_connections: 0,
         },
         clock.clone(),
     )
@@ -366,10 +367,23 @@ async fn serve_recording(
     on_ready: impl FnOnce(DiscordOutbound, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) + Send,
 ) -> anyhow::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
+    // Every request to Discord waits for a slot of the REST pacing, the start-up's
+    // too: the token check, the gateway's URL and the commands' registration go
+    // outside the REST client (serenity sends the last two), and with several
+    // processes on one database a process starting while the others fan out would
+    // otherwise go over the shared rate by those. (Interaction responses are not
+    // paced: Discord does not count them against the global limit.)
+    let pacer = Arc::new(pacer::Pacer::for_store(
+        runtime.practice.store(),
+        config.discord_rate.unwrap_or(rest::DEFAULT_RATE),
+    ));
     // The token first, before the gateway: a refused one stops with one line.
     // Stopping while the check retries is a clean stop.
     tokio::select! {
-        checked = check_token(&config) => checked?,
+        checked = async {
+            pacer.wait().await;
+            check_token(&config).await
+        } => checked?,
         () = &mut shutdown => return Ok(()),
     }
     let practice = runtime.practice.clone();
@@ -388,6 +402,7 @@ async fn serve_recording(
             .proxy(base.clone())
             .ratelimiter_disabled(true)
             .build();
+        pacer.wait().await;
         probe.get_gateway().await.map_err(|e| {
             anyhow::anyhow!(
                 "the Discord API at {base} did not answer GET /api/v10/gateway: {}",
@@ -405,10 +420,7 @@ async fn serve_recording(
         )?
         // Shared with every process on a PostgreSQL database: Discord counts the
         // rate per bot token.
-        .with_pacer(pacer::Pacer::for_store(
-            runtime.practice.store(),
-            config.discord_rate.unwrap_or(rest::DEFAULT_RATE),
-        )),
+        .with_pacer(pacer.clone()),
     );
     let outbound = DiscordOutbound::new(rest.clone());
     let acks = AckQueue::start(DiscordReactions(rest.clone()));
@@ -435,6 +447,7 @@ async fn serve_recording(
     // which counts as a failure too.
     let (setup_tx, mut setup_rx) = oneshot::channel::<Result<(), String>>();
     let dev_guild = config.dev_guild.map(GuildId::new);
+    let registration_pacer = pacer.clone();
     let framework = poise::Framework::builder()
         .options(commands::options())
         .initialize_owners(false)
@@ -442,6 +455,7 @@ async fn serve_recording(
             Box::pin(async move {
                 let commands = &framework.options().commands;
                 let register = async {
+                    registration_pacer.wait().await;
                     match dev_guild {
                         Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
                         None => poise::builtins::register_globally(ctx, commands).await,
@@ -473,6 +487,8 @@ async fn serve_recording(
         events: runtime.events.clone(),
         answers: answer_sink,
     };
+    // Building the client asks for the gateway's URL.
+    pacer.wait().await;
     let mut client = ClientBuilder::new_with_http(http, intents)
         .framework(framework)
         .await

@@ -58,7 +58,7 @@ pub enum ConfigError {
 
 /// Slack's limit on an app's open Socket Mode connections, whichever processes hold
 /// them: the app-level token is the app's, so every process serving it counts.
-pub const MAX_SOCKET_CONNECTIONS: u32 = 10;
+pub const MAX_SOCKET_CONNECTIONS: u32 = prepbot_core::process::SLACK_CONNECTIONS_PER_APP;
 
 /// One connection per process: the most processes (10) can share the app, and
 /// every event is applied idempotently, so a connection's refresh costs a retry

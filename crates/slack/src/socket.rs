@@ -116,6 +116,7 @@ pub async fn run(
             claim_lease: config.claim_lease,
             catch_up_grace: config.catch_up_grace,
             shards: None,
+            slack_connections: config.connections,
         },
         clock.clone(),
     )

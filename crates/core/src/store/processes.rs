@@ -25,6 +25,8 @@ pub struct ProcessRow {
     pub pid: u32,
     /// Discord shards "FIRST-LAST/TOTAL", when the process serves a range of them.
     pub shards: Option<String>,
+    /// The Slack Socket Mode connections it opens (0: it does not serve Slack).
+    pub slack_connections: u32,
     pub started_at: DateTime<Utc>,
     pub heard_at: DateTime<Utc>,
 }
@@ -41,8 +43,8 @@ impl ProcessRow {
 pub async fn register(conn: &mut Conn, p: &ProcessRow) -> Result<()> {
     on!(conn, conn => {
         sqlx::query(
-            "INSERT INTO processes (id, host, pid, shards, started_at, heard_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO processes (id, host, pid, shards, started_at, heard_at, slack_connections) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (id) DO UPDATE SET heard_at = excluded.heard_at",
         )
         .bind(&p.id)
@@ -51,6 +53,7 @@ pub async fn register(conn: &mut Conn, p: &ProcessRow) -> Result<()> {
         .bind(p.shards.as_deref())
         .bind(epoch(p.started_at))
         .bind(epoch(p.heard_at))
+        .bind(i64::from(p.slack_connections))
         .execute(conn)
         .await?;
         Ok(())
@@ -85,19 +88,21 @@ pub async fn remove(conn: &mut Conn, id: &str) -> Result<()> {
 /// Every registered process, live or not, oldest first.
 pub async fn all(conn: &mut Conn) -> Result<Vec<ProcessRow>> {
     on!(conn, conn => {
-        let rows: Vec<(String, String, i64, Option<String>, i64, i64)> = sqlx::query_as(
-            "SELECT id, host, pid, shards, started_at, heard_at FROM processes \
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(String, String, i64, Option<String>, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, host, pid, shards, started_at, heard_at, slack_connections FROM processes \
              ORDER BY started_at, id",
         )
         .fetch_all(conn)
         .await?;
         rows.into_iter()
-            .map(|(id, host, pid, shards, started_at, heard_at)| {
+            .map(|(id, host, pid, shards, started_at, heard_at, slack_connections)| {
                 Ok(ProcessRow {
                     id,
                     host,
                     pid: u32::try_from(pid).unwrap_or(0),
                     shards,
+                    slack_connections: u32::try_from(slack_connections).unwrap_or(0),
                     started_at: instant(started_at)?,
                     heard_at: instant(heard_at)?,
                 })

@@ -459,7 +459,7 @@ async fn an_install_moves_to_postgresql_with_its_ids_streaks_and_status() {
         before,
         "the source is unchanged"
     );
-    assert_eq!((report.sqlite_version, report.postgres_version), (15, 7));
+    assert_eq!((report.sqlite_version, report.postgres_version), (16, 8));
     assert_eq!(report.target, redact_url(&url));
     assert_eq!(report.not_copied, [("processes".to_string(), 1)]);
     // The planner's statistics were gathered: a table never analysed has -1.
@@ -585,7 +585,7 @@ async fn a_source_at_an_older_schema_is_refused_and_left_as_it_was() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the source {url} is at SQLite schema version 8, older than this prepbot's 15: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again"
+            "the source {url} is at SQLite schema version 8, older than this prepbot's 16: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again"
         )
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -614,7 +614,7 @@ async fn a_source_from_a_newer_prepbot_a_missing_file_and_wrong_urls_are_refused
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (16, 'from a newer prepbot', 1, x'00', 0)",
+         VALUES (17, 'from a newer prepbot', 1, x'00', 0)",
     )
     .execute(&mut conn)
     .await
@@ -625,7 +625,7 @@ async fn a_source_from_a_newer_prepbot_a_missing_file_and_wrong_urls_are_refused
     assert_eq!(
         e.to_string(),
         format!(
-            "the source {url} was written by a newer prepbot (SQLite schema version 16, this one knows up to 15): run migrate-store with that prepbot"
+            "the source {url} was written by a newer prepbot (SQLite schema version 17, this one knows up to 16): run migrate-store with that prepbot"
         )
     );
 
@@ -692,7 +692,7 @@ async fn a_target_from_a_newer_prepbot_or_with_rows_is_refused() {
     let mut conn = PgConnection::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (8, 'from a newer prepbot', TRUE, '\\x00', 0)",
+         VALUES (9, 'from a newer prepbot', TRUE, '\\x00', 0)",
     )
     .execute(&mut conn)
     .await
@@ -702,7 +702,7 @@ async fn a_target_from_a_newer_prepbot_or_with_rows_is_refused() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the target {} was written by a newer prepbot (PostgreSQL schema version 8, this one knows up to 7): copy into a new, empty database",
+            "the target {} was written by a newer prepbot (PostgreSQL schema version 9, this one knows up to 8): copy into a new, empty database",
             redact_url(&url)
         )
     );
@@ -729,10 +729,10 @@ async fn a_target_with_fewer_migrations_is_migrated_first() {
         2
     );
     let report: CopyReport = copy::sqlite_to_postgres(&source, &url).await.unwrap();
-    assert_eq!(report.postgres_version, 7);
+    assert_eq!(report.postgres_version, 8);
     assert_eq!(
         pg_scalar(&url, "SELECT MAX(version) FROM _sqlx_migrations").await,
-        7
+        8
     );
     assert_eq!(pg_scalar(&url, "SELECT COUNT(*) FROM answers").await, 2);
 }

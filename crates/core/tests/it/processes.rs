@@ -62,6 +62,7 @@ fn elsewhere(id: &str, heard_at: chrono::DateTime<chrono::Utc>) -> ProcessRow {
         host: "another-host".into(),
         pid: 7,
         shards: Some("0-1/4".into()),
+        slack_connections: 0,
         started_at: heard_at,
         heard_at,
     }
@@ -615,4 +616,68 @@ async fn a_pass_that_skips_a_lease_being_taken_looks_again_a_second_later() {
     assert_eq!(out.reveal_count(), 0);
     assert_eq!(wake, Some(reveal_at + PROCESS_LAPSE));
     let _ = ch;
+}
+
+/// Slack allows an app 10 Socket Mode connections in all: a process whose
+/// connections would take the live processes' past that refuses to start, naming
+/// them; one that fits starts; a process without Slack is not counted.
+#[tokio::test]
+async fn a_process_whose_slack_connections_go_past_the_apps_limit_is_refused() {
+    let (store, _dir) = fresh_store().await;
+    let bank = Arc::new(small_bank(1));
+    let t = utc(T);
+    // Each on a host of its own: nothing but the heartbeat tells it is gone.
+    let at = |id: &str, connections: u32| {
+        Practice::new(store.clone(), bank.clone())
+            .with_process(ProcessIdentity {
+                id: id.into(),
+                host: format!("host-{id}"),
+                pid: 7,
+            })
+            .with_slack_connections(connections)
+    };
+    at("first-process", 4)
+        .register_process(None, t)
+        .await
+        .unwrap();
+    at("second-process", 4)
+        .register_process(None, t)
+        .await
+        .unwrap();
+    // Discord only: nothing of Slack's taken.
+    at("discord-only", 0)
+        .register_process(None, t)
+        .await
+        .unwrap();
+    let err = at("third-process", 3)
+        .register_process(None, t)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PracticeError::TooManySlackConnections(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "PREPBOT_SLACK_CONNECTIONS does not fit the processes already running: Slack allows an app 10 Socket Mode connections across all its processes; the running processes hold 8 (process first-pr on host-first-process, pid 7: 4; process second-p on host-second-process, pid 7: 4), and this one's 3 would make 11: lower PREPBOT_SLACK_CONNECTIONS (processes x connections <= 10); a stopped process's registration lapses 30 s after its last heartbeat"
+    );
+    // Exactly the limit fits; `prepbot status` says who holds how many.
+    at("third-process", 2)
+        .register_process(None, t)
+        .await
+        .unwrap();
+    let report = prepbot_core::status::report(&store, t).await.unwrap();
+    assert!(
+        report.contains("third-pr on host-third-process (pid 7), 2 Slack connections: started"),
+        "{report}"
+    );
+    assert!(
+        report.contains("discord- on host-discord-only (pid 7): started"),
+        "{report}"
+    );
+    // Once the others' heartbeats lapse, their connections are free again.
+    at("fourth-process", 8)
+        .register_process(None, t + PROCESS_LAPSE)
+        .await
+        .unwrap();
 }

@@ -769,6 +769,7 @@ async fn two_processes_taking_one_reveal_lease_at_once_get_it_once() {
                 host: "h".into(),
                 pid: 1,
                 shards: None,
+                slack_connections: 0,
                 started_at: now,
                 heard_at: now,
             };
