@@ -155,6 +155,34 @@ fn interval(per_second: u32) -> Duration {
 mod tests {
     use super::*;
 
+    /// `n` requests waiting on `pacer` at once; each says when it was let go.
+    fn waiting(
+        pacer: &std::sync::Arc<Pacer>,
+        n: usize,
+    ) -> Vec<tokio::task::JoinHandle<tokio::time::Instant>> {
+        (0..n)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer.wait().await;
+                    tokio::time::Instant::now()
+                })
+            })
+            .collect()
+    }
+
+    /// When each waiter was let go, earliest first.
+    async fn passing(
+        waiters: Vec<tokio::task::JoinHandle<tokio::time::Instant>>,
+    ) -> Vec<tokio::time::Instant> {
+        let mut passed = Vec::new();
+        for w in waiters {
+            passed.push(w.await.unwrap());
+        }
+        passed.sort();
+        passed
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_pacer_hands_out_evenly_spaced_slots_and_saves_none_while_idle() {
         // 10 per second: one slot every 102 ms (1.02 s / 10).
@@ -168,20 +196,7 @@ mod tests {
         // Twenty waiting at once pass exactly one interval apart.
         let pacer = std::sync::Arc::new(Pacer::new(10));
         let start = tokio::time::Instant::now();
-        let waiters: Vec<_> = (0..20)
-            .map(|_| {
-                let pacer = pacer.clone();
-                tokio::spawn(async move {
-                    pacer.wait().await;
-                    tokio::time::Instant::now()
-                })
-            })
-            .collect();
-        let mut passed = Vec::new();
-        for w in waiters {
-            passed.push(w.await.unwrap());
-        }
-        passed.sort();
+        let passed = passing(waiting(&pacer, 20)).await;
         for (i, at) in passed.iter().enumerate() {
             assert_eq!(*at - start, step * i as u32, "waiter {i}");
         }
@@ -210,26 +225,14 @@ mod tests {
         // (now, +102 ms, ... +408 ms) and sleep; the process stalls for 5 s.
         let step = Duration::from_millis(102);
         let pacer = std::sync::Arc::new(Pacer::new(10));
-        let waiters: Vec<_> = (0..5)
-            .map(|_| {
-                let pacer = pacer.clone();
-                tokio::spawn(async move {
-                    pacer.wait().await;
-                    tokio::time::Instant::now()
-                })
-            })
-            .collect();
+        let waiters = waiting(&pacer, 5);
         for _ in 0..5 {
             tokio::task::yield_now().await;
         }
         let stalled = tokio::time::Instant::now();
         tokio::time::advance(Duration::from_secs(5)).await;
         let resumed = stalled + Duration::from_secs(5);
-        let mut passed = Vec::new();
-        for w in waiters {
-            passed.push(w.await.unwrap());
-        }
-        passed.sort();
+        let passed = passing(waiters).await;
         // The first slot was due at once and went before the stall; the other four
         // go at the rate from the resumption, not at once. (Without the check, each
         // went the instant it woke: four at `resumed`.)

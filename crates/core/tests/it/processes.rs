@@ -84,27 +84,45 @@ async fn process_elsewhere(
     p
 }
 
-#[tokio::test]
-async fn a_restart_finishes_the_claim_its_killed_predecessor_held_at_once() {
-    let (store, _dir) = fresh_store().await;
+/// A process registered on this host, with one channel (daily at 09:00 in `zone`,
+/// revealing 8 hours later, set up the day before `t`) whose drop due at `t` it
+/// has claimed: where a process killed in the middle of a drop leaves things.
+async fn claimed_by_a_registered_process(
+    zone: &str,
+    t: chrono::DateTime<chrono::Utc>,
+) -> (
+    Store,
+    tempfile::TempDir,
+    Arc<prepbot_core::bank::QuestionBank>,
+    Practice,
+    prepbot_core::practice::ClaimedDrop,
+) {
+    let (store, dir) = fresh_store().await;
     let bank = Arc::new(small_bank(3));
     let before = Practice::new(store.clone(), bank.clone());
-    let t = utc("2026-01-05T09:00:00Z");
     before.register_process(None, t).await.unwrap();
     let (ch, _) = before
         .setup_channel(
-            setup("09:00", "Asia/Kolkata", Days::DAILY, 8),
+            setup("09:00", zone, Days::DAILY, 8),
             1,
             t - Duration::days(1),
         )
         .await
         .unwrap();
-    // Killed between its claim and the post's answer: the claim names it.
     let claimed = before
         .claim_scheduled_drop(ch.key, t)
         .await
         .unwrap()
         .unwrap();
+    (store, dir, bank, before, claimed)
+}
+
+#[tokio::test]
+async fn a_restart_finishes_the_claim_its_killed_predecessor_held_at_once() {
+    let t = utc(T);
+    let (store, _dir, bank, before, claimed) =
+        claimed_by_a_registered_process("Asia/Kolkata", t).await;
+    // Killed between its claim and the post's answer: the claim names it.
     let held = the_drop(&store, claimed.drop.id).await;
     assert_eq!(held.holder.as_deref(), Some(before.process().id.as_str()));
     assert!(held.lease_until.unwrap() >= t + LEASE);
@@ -287,26 +305,11 @@ async fn a_reveal_lease_of_a_dead_process_is_taken_over_at_once() {
 
 #[tokio::test]
 async fn a_thread_its_poster_died_before_opening_is_opened_once_at_the_restart() {
-    let (store, _dir) = fresh_store().await;
-    let bank = Arc::new(small_bank(3));
-    let before = Practice::new(store.clone(), bank.clone());
     let t = utc(T);
-    before.register_process(None, t).await.unwrap();
-    let (ch, _) = before
-        .setup_channel(
-            setup("09:00", "Europe/Berlin", Days::DAILY, 8),
-            1,
-            t - Duration::days(1),
-        )
-        .await
-        .unwrap();
+    let (store, _dir, bank, before, claimed) =
+        claimed_by_a_registered_process("Europe/Berlin", t).await;
     // Killed after the drop's post was recorded, before its thread was opened (on
     // Discord, the second request): the drop names it as the thread's opener.
-    let claimed = before
-        .claim_scheduled_drop(ch.key, t)
-        .await
-        .unwrap()
-        .unwrap();
     let posted = before
         .mark_posted(claimed.drop.id, "5000", "5000", t)
         .await
