@@ -379,6 +379,14 @@ async fn exercise(p: &Practice) {
     p.streak(channel_key, "1").await.unwrap();
     p.streak(channel_key, "99").await.unwrap();
     p.leaderboard(channel_key, 10).await.unwrap();
+    // The commands' reads by address, each the channel lookup and what the command
+    // shows in one statement (the leaderboard's walks follow).
+    let here = address(GUILD, CHANNEL);
+    p.streak_at(&here, "1").await.unwrap();
+    p.streak_at(&here, "99").await.unwrap();
+    p.leaderboard_at(&here, 10).await.unwrap();
+    p.today_at(&here, day).await.unwrap();
+    p.schedule_view_at(&here, day).await.unwrap();
     p.agenda().await.unwrap();
 
     // The backfill after downtime: open drops, then one thread caught up on.
