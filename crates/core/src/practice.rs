@@ -519,6 +519,16 @@ pub struct StreakView {
     pub last_answered_at: DateTime<Utc>,
 }
 
+/// What `/question today` reads in a channel ([`Practice::today_at`]).
+#[derive(Debug, Clone)]
+pub struct Today {
+    pub channel: Channel,
+    /// The drop posted and not yet revealed.
+    pub open: Option<DropRecord>,
+    /// The next scheduled drop; `None` while paused.
+    pub next_drop: Option<Occurrence>,
+}
+
 /// Exponential backoff for retries: 30 s, 1 min, 2 min... capped at 15 minutes.
 pub fn backoff(attempts: u32) -> Duration {
     let secs = 30i64.saturating_mul(1i64 << attempts.saturating_sub(1).min(10));
@@ -831,13 +841,41 @@ impl Practice {
             .filter(crate::schedule_view::is_failed))
     }
 
-    /// What `/schedule show` reports about a channel at `now`.
-    pub async fn schedule_view(
+    /// What `/schedule show` reports about the channel at `address` at `now`;
+    /// `None` if it has no schedule. One statement, the channel lookup included.
+    pub async fn schedule_view_at(
         &self,
-        channel: Channel,
+        address: &ChannelAddress,
         now: DateTime<Utc>,
-    ) -> Result<crate::schedule_view::ScheduleView> {
-        Ok(crate::schedule_view::view(&self.store, channel, now).await?)
+    ) -> Result<Option<crate::schedule_view::ScheduleView>> {
+        Ok(crate::schedule_view::view_at(&self.store, address, now).await?)
+    }
+
+    /// What `/question today` reads in the channel at `address` at `now`: `None` if
+    /// it has no schedule; else its open drop and, for when none is open, its next
+    /// scheduled drop as [`Practice::next_drop`] tells it. One statement, the
+    /// channel lookup included.
+    pub async fn today_at(
+        &self,
+        address: &ChannelAddress,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Today>> {
+        let mut conn = self.store.read().await?;
+        let Some((channel, latest, open)) =
+            channels::find_with_open_drop(&mut conn, address).await?
+        else {
+            return Ok(None);
+        };
+        let next_drop = (!channel.schedule.paused).then(|| {
+            channel
+                .schedule
+                .next_occurrence(latest, now.max(channel.active_from))
+        });
+        Ok(Some(Today {
+            channel,
+            open,
+            next_drop,
+        }))
     }
 
     /// The channel's next scheduled drop after `now`; `None` while paused.
@@ -2306,17 +2344,58 @@ impl Practice {
             .map(|s| Self::view(s, progress)))
     }
 
+    /// `/streak` in the channel at `address`: `None` if it has no schedule; else the
+    /// channel and the member's streak there, as [`Practice::streak`] tells it. One
+    /// statement, the channel lookup included.
+    pub async fn streak_at(
+        &self,
+        address: &ChannelAddress,
+        member_id: &str,
+    ) -> Result<Option<(Channel, Option<StreakView>)>> {
+        let mut conn = self.store.read().await?;
+        Ok(channels::find_with_member(&mut conn, address, member_id)
+            .await?
+            .map(|(channel, progress, stats)| (channel, stats.map(|s| Self::view(s, progress)))))
+    }
+
     /// The channel's top members by current streak, then total on-time answers.
     pub async fn leaderboard(&self, channel_id: i64, limit: u32) -> Result<Vec<StreakView>> {
         let mut conn = self.store.read().await?;
         let progress = drops::progress(&mut conn, channel_id).await?;
+        Self::ranked(&mut conn, channel_id, progress, limit).await
+    }
+
+    /// `/leaderboard` in the channel at `address`: `None` if it has no schedule;
+    /// else the channel and its top members, as [`Practice::leaderboard`] ranks
+    /// them. In one connection: the channel and its progress in one statement, then
+    /// the leaderboard's walks.
+    pub async fn leaderboard_at(
+        &self,
+        address: &ChannelAddress,
+        limit: u32,
+    ) -> Result<Option<(Channel, Vec<StreakView>)>> {
+        let mut conn = self.store.read().await?;
+        let Some((channel, progress)) = channels::find_with_progress(&mut conn, address).await?
+        else {
+            return Ok(None);
+        };
+        let top = Self::ranked(&mut conn, channel.key, progress, limit).await?;
+        Ok(Some((channel, top)))
+    }
+
+    async fn ranked(
+        conn: &mut Conn,
+        channel_id: i64,
+        progress: ChannelProgress,
+        limit: u32,
+    ) -> Result<Vec<StreakView>> {
         let latest_revealed = if progress.latest_open {
             progress.latest_seq.saturating_sub(1)
         } else {
             progress.latest_seq
         };
         Ok(
-            member_stats::leaderboard(&mut conn, channel_id, latest_revealed, limit)
+            member_stats::leaderboard(conn, channel_id, latest_revealed, limit)
                 .await?
                 .into_iter()
                 .map(|s| Self::view(s, progress))

@@ -1,15 +1,16 @@
 //! What the bot knows about one channel's schedule, as `/schedule show` (every
 //! platform) and `prepbot status` (the operator) report it: one use case, read in
-//! one connection, rendered by each caller in its own words.
+//! one statement, rendered by each caller in its own words.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::chat::ChannelAddress;
 use crate::engine::DropState;
 use crate::engine::schedule::Occurrence;
-use crate::store::channels::Channel;
+use crate::store::channels::{self, Channel, ChannelDrops};
 use crate::store::drops::DropRecord;
-use crate::store::{Result, Store, channels, drops};
+use crate::store::{Result, Store};
 
 #[derive(Debug, Clone)]
 pub struct ScheduleView {
@@ -40,41 +41,47 @@ impl ScheduleView {
     pub fn latest_problem(&self) -> Option<&DropRecord> {
         self.latest.as_ref().filter(|d| d.failure.is_some())
     }
-}
 
-/// The view of one channel at `now`.
-pub async fn view(store: &Store, channel: Channel, now: DateTime<Utc>) -> Result<ScheduleView> {
-    let mut conn = store.read().await?;
-    let latest = drops::latest(&mut conn, channel.key).await?;
-    let s = &channel.schedule;
-    let next_drop = (!s.paused).then(|| {
-        s.next_occurrence(
-            latest.as_ref().map(|d| d.local_date),
-            now.max(channel.active_from),
-        )
-    });
-    let open = drops::open(&mut conn, channel.key).await?;
-    let counts = drops::count_by_state(&mut conn, channel.key).await?;
-    Ok(ScheduleView {
-        channel,
-        next_drop,
-        open,
-        latest,
-        counts,
-    })
-}
-
-/// The views of every configured channel, paused or not, in key order.
-pub async fn all(store: &Store, now: DateTime<Utc>) -> Result<Vec<ScheduleView>> {
-    let all = {
-        let mut conn = store.read().await?;
-        channels::list_all(&mut conn).await?
-    };
-    let mut views = Vec::with_capacity(all.len());
-    for channel in all {
-        views.push(view(store, channel, now).await?);
+    fn new(channel: Channel, drops: ChannelDrops, now: DateTime<Utc>) -> ScheduleView {
+        let s = &channel.schedule;
+        let next_drop = (!s.paused).then(|| {
+            s.next_occurrence(
+                drops.latest.as_ref().map(|d| d.local_date),
+                now.max(channel.active_from),
+            )
+        });
+        ScheduleView {
+            channel,
+            next_drop,
+            open: drops.open,
+            latest: drops.latest,
+            counts: drops.counts,
+        }
     }
-    Ok(views)
+}
+
+/// The view of the channel at `address` at `now`, if it has a schedule: one
+/// statement ([`channels::find_with_drops`]).
+pub async fn view_at(
+    store: &Store,
+    address: &ChannelAddress,
+    now: DateTime<Utc>,
+) -> Result<Option<ScheduleView>> {
+    let mut conn = store.read().await?;
+    Ok(channels::find_with_drops(&mut conn, address)
+        .await?
+        .map(|(channel, drops)| ScheduleView::new(channel, drops, now)))
+}
+
+/// The views of every configured channel, paused or not, in key order: one
+/// statement ([`channels::list_all_with_drops`]).
+pub async fn all(store: &Store, now: DateTime<Utc>) -> Result<Vec<ScheduleView>> {
+    let mut conn = store.read().await?;
+    Ok(channels::list_all_with_drops(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(channel, drops)| ScheduleView::new(channel, drops, now))
+        .collect())
 }
 
 /// An instant as a reader in `zone` reads it, with the zone's abbreviation

@@ -379,6 +379,14 @@ async fn exercise(p: &Practice) {
     p.streak(channel_key, "1").await.unwrap();
     p.streak(channel_key, "99").await.unwrap();
     p.leaderboard(channel_key, 10).await.unwrap();
+    // The commands' reads by address, each the channel lookup and what the command
+    // shows in one statement (the leaderboard's walks follow).
+    let here = address(GUILD, CHANNEL);
+    p.streak_at(&here, "1").await.unwrap();
+    p.streak_at(&here, "99").await.unwrap();
+    p.leaderboard_at(&here, 10).await.unwrap();
+    p.today_at(&here, day).await.unwrap();
+    p.schedule_view_at(&here, day).await.unwrap();
     p.agenda().await.unwrap();
 
     // The backfill after downtime: open drops, then one thread caught up on.
@@ -565,6 +573,75 @@ async fn the_agenda_runs_the_same_queries_for_two_channels_as_for_forty() {
         counts[0], counts[1],
         "the agenda's queries grow with the number of channels: {counts:?}"
     );
+}
+
+/// The queries `body` runs.
+async fn queries_of(body: impl std::future::Future<Output = ()>) -> Vec<String> {
+    start_capture();
+    body.await;
+    stop_capture().into_iter().filter(|s| is_query(s)).collect()
+}
+
+/// A command's read by address is one statement, the channel lookup included (the
+/// leaderboard: the channel and its progress, then its two walks), open drop or
+/// not: one round trip to the database, not one per table it reads.
+#[tokio::test]
+async fn each_command_reads_its_channel_and_what_it_shows_in_one_statement() {
+    let _turn = TURN.lock().await;
+    install_capture();
+    let (p, _dir) = practice_with_sqlite(small_bank(3)).await;
+    let out = Recording::default();
+    let start = utc("2026-03-02T00:00:00Z");
+    p.setup_channel(setup("09:00", "UTC", Days::DAILY, 8), 1, start)
+        .await
+        .unwrap();
+    let here = address(GUILD, CHANNEL);
+    let nowhere = address(GUILD, OTHER);
+    let mut day = start + Duration::hours(9);
+    for d in 0..2 {
+        let (report, _) = out.pass(&p, day).await;
+        let thread = id(report.posted[0].thread_id.as_deref().unwrap());
+        p.record_message(msg(thread, 100 + d, 1, day + Duration::minutes(1)))
+            .await
+            .unwrap();
+        if d == 0 {
+            out.pass(&p, day + Duration::hours(8)).await;
+            day += Duration::days(1);
+        }
+    }
+    // A settled streak, a drop open now, and a channel without a schedule.
+    for address in [&here, &nowhere] {
+        let q = queries_of(async {
+            p.streak_at(address, "1").await.unwrap();
+        })
+        .await;
+        assert_eq!(q.len(), 1, "/streak: {q:#?}");
+        let q = queries_of(async {
+            p.today_at(address, day).await.unwrap();
+        })
+        .await;
+        assert_eq!(q.len(), 1, "/question today: {q:#?}");
+        let q = queries_of(async {
+            p.schedule_view_at(address, day).await.unwrap();
+        })
+        .await;
+        assert_eq!(q.len(), 1, "/schedule show: {q:#?}");
+    }
+    let q = queries_of(async {
+        p.leaderboard_at(&here, 10).await.unwrap();
+    })
+    .await;
+    assert_eq!(q.len(), 3, "/leaderboard, fewer than 10 current: {q:#?}");
+    let q = queries_of(async {
+        p.leaderboard_at(&here, 1).await.unwrap();
+    })
+    .await;
+    assert_eq!(q.len(), 2, "/leaderboard, the top 1 current: {q:#?}");
+    let q = queries_of(async {
+        p.leaderboard_at(&nowhere, 10).await.unwrap();
+    })
+    .await;
+    assert_eq!(q.len(), 1, "/leaderboard, no schedule: {q:#?}");
 }
 
 /// The leaderboard's two index walks rank exactly like the single sort they

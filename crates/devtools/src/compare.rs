@@ -29,17 +29,17 @@ use crate::hotpaths::{self, fmt_dur};
 use crate::seed::{self, SeedSpec};
 
 /// The commands timed, in the order printed.
-const COMMANDS: [&str; 6] = [
+const COMMANDS: [&str; 5] = [
     "/streak",
     "/leaderboard",
     "/question today",
     "/question show",
     "/schedule show",
-    "/schedule next",
 ];
 
 /// One call of `command` for the `i`th member and channel of the seeded data, with
-/// the reads its Discord handler makes.
+/// the reads its Discord handler makes (`crates/discord/src/commands/`): one
+/// `Practice` use case each, the channel lookup included.
 async fn command(p: &Practice, command: &str, i: u64, spec: &SeedSpec) -> anyhow::Result<()> {
     let c = i % spec.channels;
     let address = ChannelAddress::new(
@@ -61,28 +61,26 @@ async fn command(p: &Practice, command: &str, i: u64, spec: &SeedSpec) -> anyhow
             .await?;
         return Ok(());
     }
-    let channel = p
-        .channel_at(&address)
-        .await?
-        .with_context(|| format!("channel {c} is not in the seeded database"))?;
+    let missing = || format!("channel {c} is not in the seeded database");
     match command {
         "/streak" => {
             let member = seed::member_id(mix64(i) % spec.members + 1).to_string();
-            p.streak(channel.key, &member).await?;
+            p.streak_at(&address, &member)
+                .await?
+                .with_context(missing)?;
         }
         "/leaderboard" => {
-            p.leaderboard(channel.key, 10).await?;
+            p.leaderboard_at(&address, 10)
+                .await?
+                .with_context(missing)?;
         }
         "/question today" => {
-            if p.open_drop(channel.key).await?.is_none() {
-                p.next_drop(&channel, now).await?;
-            }
+            p.today_at(&address, now).await?.with_context(missing)?;
         }
         "/schedule show" => {
-            p.schedule_view(channel, now).await?;
-        }
-        "/schedule next" => {
-            p.next_drop(&channel, now).await?;
+            p.schedule_view_at(&address, now)
+                .await?
+                .with_context(missing)?;
         }
         other => anyhow::bail!("unknown command {other}"),
     }

@@ -348,13 +348,14 @@ impl Commands {
     /// A lookup, by the core's path of the command.
     async fn lookup(&self, inv: &Invocation, path: &str, rest: &str) -> Result<Reply> {
         let now = self.clock.now();
-        let here = self.practice.channel_at(&self.address(inv)).await?;
+        // Each lookup about the channel reads it with what it shows, in one
+        // statement (the leaderboard: one connection).
+        let here = self.address(inv);
         match path {
             "schedule show" => {
-                let Some(channel) = here else {
+                let Some(view) = self.practice.schedule_view_at(&here, now).await? else {
                     return Err(PracticeError::NotConfigured.into());
                 };
-                let view = self.practice.schedule_view(channel, now).await?;
                 let s = &view.channel.schedule;
                 let mut text = format!(
                     "This channel: {} at {} {}, reveal {} h after each drop, {}.",
@@ -390,10 +391,11 @@ impl Commands {
                 Ok(Reply::private(text))
             }
             "question today" => {
-                let open = match &here {
-                    Some(c) => self.practice.open_drop(c.key).await?,
-                    None => None,
-                };
+                let open = self
+                    .practice
+                    .today_at(&here, now)
+                    .await?
+                    .and_then(|today| today.open);
                 let Some(open) = open else {
                     return Ok(Reply::private("No drop is open in this channel."));
                 };
@@ -498,43 +500,46 @@ impl Commands {
                 )))
             }
             "streak" => {
-                let Some(channel) = here else {
-                    return Err(PracticeError::NotConfigured.into());
-                };
                 // With should_escape, a member arrives as <@U…|name>.
                 let member = match rest.trim() {
-                    "" => inv.user.clone(),
-                    m => match m.strip_prefix("<@").and_then(|m| m.strip_suffix('>')) {
-                        Some(inner) => inner.split('|').next().unwrap_or_default().to_string(),
-                        None => {
-                            return Err(UserError(
-                                "Name a member with @, e.g. `/prep streak @ada`, or nobody for your own.".into(),
-                            ));
-                        }
-                    },
+                    "" => Some(inv.user.clone()),
+                    m => m
+                        .strip_prefix("<@")
+                        .and_then(|m| m.strip_suffix('>'))
+                        .map(|inner| inner.split('|').next().unwrap_or_default().to_string()),
                 };
-                let name = self.names.name_or_fetch(&self.api, &member);
-                Ok(Reply::public(
-                    match self.practice.streak(channel.key, &member).await? {
-                        Some(s) => format!(
-                            "*{}*: {} in a row now, best {}, {} on time in all.",
-                            escape(&self.names.shown_now(&self.api, &s.member_name)),
-                            s.current,
-                            s.best,
-                            s.total_on_time
-                        ),
-                        None => format!(
-                            "*{}* has not answered a drop on time in this channel yet.",
-                            escape(&name)
-                        ),
-                    },
-                ))
-            }
-            "leaderboard" => {
-                let Some(channel) = here else {
+                let Some(member) = member else {
+                    // A channel without a schedule says so first, whatever was typed.
+                    if self.practice.channel_at(&here).await?.is_none() {
+                        return Err(PracticeError::NotConfigured.into());
+                    }
+                    return Err(UserError(
+                        "Name a member with @, e.g. `/prep streak @ada`, or nobody for your own."
+                            .into(),
+                    ));
+                };
+                let Some((_, streak)) = self.practice.streak_at(&here, &member).await? else {
                     return Err(PracticeError::NotConfigured.into());
                 };
-                let top = self.practice.leaderboard(channel.key, 10).await?;
+                let name = self.names.name_or_fetch(&self.api, &member);
+                Ok(Reply::public(match streak {
+                    Some(s) => format!(
+                        "*{}*: {} in a row now, best {}, {} on time in all.",
+                        escape(&self.names.shown_now(&self.api, &s.member_name)),
+                        s.current,
+                        s.best,
+                        s.total_on_time
+                    ),
+                    None => format!(
+                        "*{}* has not answered a drop on time in this channel yet.",
+                        escape(&name)
+                    ),
+                }))
+            }
+            "leaderboard" => {
+                let Some((_, top)) = self.practice.leaderboard_at(&here, 10).await? else {
+                    return Err(PracticeError::NotConfigured.into());
+                };
                 if top.is_empty() {
                     return Ok(Reply::public(
                         "Nobody has answered a drop on time here yet.",

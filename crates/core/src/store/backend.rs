@@ -180,24 +180,87 @@ pub(crate) use on;
 /// Written here because the derive needs sqlx's `macros` feature, and with it the
 /// build compiles sqlx, both drivers and SQLite's C source a second time for the
 /// compiler host (BENCHMARKS.md, "Build cost").
+///
+/// A struct of plain fields only also reads from a joined row's renamed columns
+/// ([`FromPrefixedRow`]). `optional { field: "prefix_" }` reads such a field, an
+/// `Option` of one of those structs, from the columns [`prefixed_columns`] named:
+/// `None` when the side of a `LEFT JOIN` it comes from has no row.
 macro_rules! from_row {
-    ($ty:ident { $($field:ident),* $(,)? } $(flatten { $($nested:ident),* $(,)? })?) => {
-        $crate::store::backend::from_row!(@one sqlx::sqlite::SqliteRow, $ty { $($field),* } { $($($nested),*)? });
-        $crate::store::backend::from_row!(@one sqlx::postgres::PgRow, $ty { $($field),* } { $($($nested),*)? });
+    ($ty:ident { $first:ident $(, $field:ident)* $(,)? }) => {
+        $crate::store::backend::from_row!(@one sqlx::sqlite::SqliteRow, $ty { $first $(, $field)* } {} {});
+        $crate::store::backend::from_row!(@one sqlx::postgres::PgRow, $ty { $first $(, $field)* } {} {});
+        $crate::store::backend::from_row!(@prefixed sqlx::sqlite::SqliteRow, $ty { $first $(, $field)* });
+        $crate::store::backend::from_row!(@prefixed sqlx::postgres::PgRow, $ty { $first $(, $field)* });
     };
-    (@one $row:ty, $ty:ident { $($field:ident),* } { $($nested:ident),* }) => {
+    ($ty:ident { $($field:ident),* $(,)? }
+        $(flatten { $($nested:ident),* $(,)? })?
+        $(optional { $($opt:ident: $prefix:literal),* $(,)? })?) => {
+        $crate::store::backend::from_row!(@one sqlx::sqlite::SqliteRow, $ty { $($field),* }
+            { $($($nested),*)? } { $($($opt: $prefix),*)? });
+        $crate::store::backend::from_row!(@one sqlx::postgres::PgRow, $ty { $($field),* }
+            { $($($nested),*)? } { $($($opt: $prefix),*)? });
+    };
+    (@one $row:ty, $ty:ident { $($field:ident),* } { $($nested:ident),* } { $($opt:ident: $prefix:literal),* }) => {
         impl<'r> sqlx::FromRow<'r, $row> for $ty {
             fn from_row(row: &'r $row) -> std::result::Result<Self, sqlx::Error> {
+                // Unused by a row of nested structs only.
+                #[allow(unused_imports)]
                 use sqlx::Row as _;
                 Ok(Self {
                     $($field: row.try_get(stringify!($field))?,)*
                     $($nested: sqlx::FromRow::from_row(row)?,)*
+                    $($opt: $crate::store::backend::FromPrefixedRow::from_prefixed(row, $prefix)?,)*
                 })
+            }
+        }
+    };
+    (@prefixed $row:ty, $ty:ident { $first:ident $(, $field:ident)* }) => {
+        impl $crate::store::backend::FromPrefixedRow<$row> for $ty {
+            fn from_prefixed(row: &$row, prefix: &str) -> std::result::Result<Option<Self>, sqlx::Error> {
+                use sqlx::{Row as _, ValueRef as _};
+                let name = |field: &str| format!("{prefix}{field}");
+                // The first column is never NULL in a stored row.
+                if row.try_get_raw(name(stringify!($first)).as_str())?.is_null() {
+                    return Ok(None);
+                }
+                Ok(Some(Self {
+                    $first: row.try_get(name(stringify!($first)).as_str())?,
+                    $($field: row.try_get(name(stringify!($field)).as_str())?,)*
+                }))
             }
         }
     };
 }
 pub(crate) use from_row;
+
+/// A row struct read from a joined row whose columns [`prefixed_columns`] renamed:
+/// `None` when its first column is NULL, as every column of the missing side of a
+/// `LEFT JOIN` is. Implemented by [`from_row!`].
+pub trait FromPrefixedRow<R>: Sized {
+    fn from_prefixed(row: &R, prefix: &str) -> Result<Option<Self>, sqlx::Error>;
+}
+
+/// `columns` (a table's `COLUMNS` list) of the table aliased `table`, each renamed
+/// `{prefix}{column}`: `d.id AS open_id, d.channel_id AS open_channel_id, …`, for a
+/// statement that reads several tables' rows at once (read back through
+/// [`FromPrefixedRow`]).
+pub fn prefixed_columns(columns: &str, table: &str, prefix: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c} AS {prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `columns` (a table's `COLUMNS` list) of the table aliased `table`, by their own
+/// names: `c.id, c.platform, …`.
+pub fn qualified_columns(columns: &str, table: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The dialect of a connection inside an [`on!`] body: `dialect_of(&*c)`.
 pub fn nocase_for<C: Dialect>(_conn: &C, column: &str) -> String {

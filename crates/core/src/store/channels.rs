@@ -1,13 +1,19 @@
 //! The `channels` table: each configured channel and its schedule.
 
-use super::backend::{Conn, from_row, on};
+use std::sync::LazyLock;
+
+use super::backend::{Conn, from_row, on, prefixed_columns, qualified_columns};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::drops::{self, DropRecord};
 use super::ids::{date_from_db, epoch, instant};
+use super::member_stats::{self, MemberStats};
 use super::{Result, StoreError};
 use crate::bank::PoolFilter;
 use crate::chat::{ChannelAddress, Platform};
+use crate::engine::DropState;
 use crate::engine::schedule::{Days, Schedule, parse_time, parse_zone};
+use crate::engine::streak::ChannelProgress;
 
 /// A configured channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +193,254 @@ pub async fn find(conn: &mut Conn, address: &ChannelAddress) -> Result<Option<Ch
         .await?;
         row.map(Channel::try_from).transpose()
     })
+}
+
+// ---- the channel at an address, with what a command reads there ------------------
+//
+// A command finds its channel by the address it was run at, then reads the channel's
+// drops or members. Each function here does both in one statement, so the command
+// makes one round trip to the database where it made two to four: on PostgreSQL
+// each costs a network round trip whatever the statement (BENCHMARKS.md, "One
+// statement per command"). Each part is the same index walk its own statement made;
+// the channel row comes first (`channels`' unique `(platform, conversation_id)`).
+// The statements are the same text on both backends, written once per process.
+
+/// Where the channel at an address is: `$1` its platform, `$2` its conversation,
+/// the same rows [`find`] reads.
+const AT: &str = "c.platform = $1 AND c.conversation_id = $2 AND c.removed_at IS NULL";
+
+struct RowWithProgress {
+    channel: Row,
+    progress_seq: Option<i64>,
+    progress_state: Option<String>,
+}
+from_row!(RowWithProgress { progress_seq, progress_state } flatten { channel });
+
+impl RowWithProgress {
+    fn split(self) -> Result<(Channel, ChannelProgress)> {
+        Ok((
+            Channel::try_from(self.channel)?,
+            drops::progress_of(self.progress_seq, self.progress_state),
+        ))
+    }
+}
+
+/// The channel at an address and its progress ([`drops::progress`]): what
+/// `/leaderboard` reads before its walks.
+pub async fn find_with_progress(
+    conn: &mut Conn,
+    address: &ChannelAddress,
+) -> Result<Option<(Channel, ChannelProgress)>> {
+    on!(conn, conn => {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {} FROM channels c WHERE {AT}",
+                qualified_columns(COLUMNS, "c"),
+                drops::progress_columns("c.id"),
+            )
+        });
+        let row: Option<RowWithProgress> = sqlx::query_as(&SQL)
+        .bind(address.platform.as_str())
+        .bind(&address.conversation)
+        .fetch_optional(conn)
+        .await?;
+        row.map(RowWithProgress::split).transpose()
+    })
+}
+
+struct RowWithMember {
+    progress: RowWithProgress,
+    member: Option<member_stats::Row>,
+}
+from_row!(RowWithMember {} flatten { progress } optional { member: "member_" });
+
+/// The channel at an address, its progress, and a member's stats there
+/// ([`member_stats::get`]; `None` if they have none): what `/streak` reads.
+pub async fn find_with_member(
+    conn: &mut Conn,
+    address: &ChannelAddress,
+    member_id: &str,
+) -> Result<Option<(Channel, ChannelProgress, Option<MemberStats>)>> {
+    on!(conn, conn => {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM channels c \
+                 LEFT JOIN member_stats m ON m.channel_id = c.id AND m.member_id = $3 \
+                 WHERE {AT}",
+                qualified_columns(COLUMNS, "c"),
+                drops::progress_columns("c.id"),
+                prefixed_columns(member_stats::COLUMNS, "m", "member_"),
+            )
+        });
+        let row: Option<RowWithMember> = sqlx::query_as(&SQL)
+        .bind(address.platform.as_str())
+        .bind(&address.conversation)
+        .bind(member_id)
+        .fetch_optional(conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (channel, progress) = row.progress.split()?;
+        let member = row.member.map(MemberStats::try_from).transpose()?;
+        Ok(Some((channel, progress, member)))
+    })
+}
+
+struct RowWithOpen {
+    latest: RowWithLatest,
+    open: Option<drops::Row>,
+}
+from_row!(RowWithOpen {} flatten { latest } optional { open: "open_" });
+
+/// The channel at an address, the local date of its latest drop (whatever its
+/// state: where its next drop follows from) and its open drop ([`drops::open`]):
+/// what `/question today` reads.
+pub async fn find_with_open_drop(
+    conn: &mut Conn,
+    address: &ChannelAddress,
+) -> Result<Option<(Channel, Option<NaiveDate>, Option<DropRecord>)>> {
+    on!(conn, conn => {
+        // At most one open drop per channel (`drops_one_open_per_channel`).
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM channels c \
+                 LEFT JOIN drops o ON o.channel_id = c.id AND o.state = 'posted' \
+                 WHERE {AT}",
+                qualified_columns(COLUMNS, "c"),
+                latest_date_column("c.id"),
+                prefixed_columns(drops::COLUMNS, "o", "open_"),
+            )
+        });
+        let row: Option<RowWithOpen> = sqlx::query_as(&SQL)
+        .bind(address.platform.as_str())
+        .bind(&address.conversation)
+        .fetch_optional(conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let latest = row.latest.latest_drop_date.as_deref().map(date_from_db).transpose()?;
+        let open = row.open.map(DropRecord::try_from).transpose()?;
+        Ok(Some((Channel::try_from(row.latest.channel)?, latest, open)))
+    })
+}
+
+/// A channel's drops as `/schedule show` and `prepbot status` report them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelDrops {
+    /// The drop with the latest local date, whatever its state ([`drops::latest`]).
+    pub latest: Option<DropRecord>,
+    /// The drop posted and not yet revealed ([`drops::open`]).
+    pub open: Option<DropRecord>,
+    /// How many drops of each state, the states with none left out, by the state's
+    /// name ([`drops::count_by_state`]).
+    pub counts: Vec<(DropState, u32)>,
+}
+
+struct RowWithDrops {
+    channel: Row,
+    latest: Option<drops::Row>,
+    open: Option<drops::Row>,
+    claimed_drops: i64,
+    failed_drops: i64,
+    missed_drops: i64,
+    posted_drops: i64,
+    revealed_drops: i64,
+}
+from_row!(RowWithDrops { claimed_drops, failed_drops, missed_drops, posted_drops, revealed_drops }
+    flatten { channel } optional { latest: "latest_", open: "open_" });
+
+impl RowWithDrops {
+    fn drops(
+        latest: Option<drops::Row>,
+        open: Option<drops::Row>,
+        counts: [i64; 5],
+    ) -> Result<ChannelDrops> {
+        Ok(ChannelDrops {
+            latest: latest.map(DropRecord::try_from).transpose()?,
+            open: open.map(DropRecord::try_from).transpose()?,
+            counts: drops::STORED_STATES
+                .into_iter()
+                .zip(counts)
+                .filter(|&(_, n)| n > 0)
+                .map(|(state, n)| (state, n as u32))
+                .collect(),
+        })
+    }
+
+    fn split(self) -> (Row, Result<ChannelDrops>) {
+        let counts = [
+            self.claimed_drops,
+            self.failed_drops,
+            self.missed_drops,
+            self.posted_drops,
+            self.revealed_drops,
+        ];
+        (self.channel, Self::drops(self.latest, self.open, counts))
+    }
+}
+
+/// The statement of [`find_with_drops`] and [`list_all_with_drops`], for the
+/// channels `condition` selects.
+fn with_drops(condition: &str) -> String {
+    // The latest drop by its key, found by the walk `drops::latest` makes; the open
+    // one as in `find_with_open_drop`; the counts in order of the states' names.
+    format!(
+        "SELECT {}, {}, {}, {} FROM channels c \
+         LEFT JOIN drops l ON l.id = \
+             (SELECT s.id FROM drops s WHERE s.channel_id = c.id ORDER BY s.local_date DESC LIMIT 1) \
+         LEFT JOIN drops o ON o.channel_id = c.id AND o.state = 'posted' \
+         WHERE {condition}",
+        qualified_columns(COLUMNS, "c"),
+        prefixed_columns(drops::COLUMNS, "l", "latest_"),
+        prefixed_columns(drops::COLUMNS, "o", "open_"),
+        drops::count_columns("c.id"),
+    )
+}
+
+/// The channel at an address with its latest drop, open drop and counts: what
+/// `/schedule show` reads.
+pub async fn find_with_drops(
+    conn: &mut Conn,
+    address: &ChannelAddress,
+) -> Result<Option<(Channel, ChannelDrops)>> {
+    on!(conn, conn => {
+        static SQL: LazyLock<String> = LazyLock::new(|| with_drops(AT));
+        let row: Option<RowWithDrops> = sqlx::query_as(&SQL)
+            .bind(address.platform.as_str())
+            .bind(&address.conversation)
+            .fetch_optional(conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (channel, drops) = row.split();
+        Ok(Some((Channel::try_from(channel)?, drops?)))
+    })
+}
+
+/// Every channel with a schedule, as [`list_all`] lists them, each with its latest
+/// drop, open drop and counts: what `prepbot status` reports, in one statement
+/// whatever the number of channels. Unreadable rows are logged and skipped.
+pub async fn list_all_with_drops(conn: &mut Conn) -> Result<Vec<(Channel, ChannelDrops)>> {
+    on!(conn, conn => {
+        let rows: Vec<RowWithDrops> =
+            sqlx::query_as(&with_drops("c.removed_at IS NULL ORDER BY c.id"))
+                .fetch_all(conn)
+                .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (channel, drops) = row.split();
+            if let Some(channel) = readable(channel) {
+                out.push((channel, drops?));
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// The local date of the latest drop of the channel whose key is `channel` (a
+/// column, `c.id`), whatever its state, as the column `latest_drop_date`: a MAX over
+/// the drops' `(channel_id, local_date)` unique index, one index lookup.
+fn latest_date_column(channel: &str) -> String {
+    format!(
+        "(SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = {channel}) AS latest_drop_date"
+    )
 }
 
 pub async fn get(conn: &mut Conn, key: i64) -> Result<Option<Channel>> {

@@ -43,11 +43,11 @@ pub struct DropRecord {
     pub thread_opener: Option<String>,
 }
 
-const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
+pub(super) const COLUMNS: &str = "id, channel_id, local_date, state, question_id, seq, due_at, reveal_due_at, \
      claimed_at, lease_until, attempts, posted_at, revealed_at, message_id, thread_id, failure, holder, \
      thread_opener";
 
-struct Row {
+pub(super) struct Row {
     id: i64,
     channel_id: i64,
     local_date: String,
@@ -150,11 +150,7 @@ pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<DropRecord>> {
 
 /// `COLUMNS` of `drops d`, for queries that join.
 fn joined_columns() -> String {
-    COLUMNS
-        .split(", ")
-        .map(|c| format!("d.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::backend::qualified_columns(COLUMNS, "d")
 }
 
 /// The drop whose answer thread an event names. The thread id is looked up first
@@ -702,16 +698,61 @@ pub async fn progress(conn: &mut Conn, channel_id: i64) -> Result<ChannelProgres
         .bind(channel_id)
         .fetch_optional(conn)
         .await?;
-        Ok(
-            row.map_or(ChannelProgress::default(), |(seq, state)| ChannelProgress {
-                latest_seq: seq as u32,
-                latest_open: state == DropState::Posted.as_str(),
-            }),
-        )
+        Ok(match row {
+            Some((seq, state)) => progress_of(Some(seq), Some(state)),
+            None => progress_of(None, None),
+        })
     })
 }
 
-/// How many drops of each state a channel has, for `/schedule show`.
+/// [`progress`] as two columns of a statement over channels, `progress_seq` and
+/// `progress_state` (NULL when nothing was posted yet), for the channel whose key is
+/// `channel` (a column, `c.id`): the same walk of the `(channel_id, seq)` index.
+pub(super) fn progress_columns(channel: &str) -> String {
+    let latest = format!(
+        "FROM drops p WHERE p.channel_id = {channel} AND p.seq IS NOT NULL ORDER BY p.seq DESC LIMIT 1"
+    );
+    format!("(SELECT p.seq {latest}) AS progress_seq, (SELECT p.state {latest}) AS progress_state")
+}
+
+/// A channel's progress from its latest posted drop's sequence number and state.
+pub(super) fn progress_of(seq: Option<i64>, state: Option<String>) -> ChannelProgress {
+    match seq {
+        Some(seq) => ChannelProgress {
+            latest_seq: seq as u32,
+            latest_open: state.as_deref() == Some(DropState::Posted.as_str()),
+        },
+        None => ChannelProgress::default(),
+    }
+}
+
+/// The states a stored drop can be in (`due` is never stored), in the order their
+/// names sort: the order [`count_by_state`] lists them in.
+pub(super) const STORED_STATES: [DropState; 5] = [
+    DropState::Claimed,
+    DropState::Failed,
+    DropState::Missed,
+    DropState::Posted,
+    DropState::Revealed,
+];
+
+/// [`count_by_state`] as one column per state of a statement over channels,
+/// `{state}_drops`, for the channel whose key is `channel` (a column, `c.id`): each
+/// a count over the `(channel_id, state)` prefix of `drops_by_channel_state`.
+pub(super) fn count_columns(channel: &str) -> String {
+    STORED_STATES
+        .iter()
+        .map(|s| {
+            format!(
+                "(SELECT COUNT(*) FROM drops n WHERE n.channel_id = {channel} AND n.state = '{s}') AS {s}_drops"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many drops of each state a channel has, by the state's name (what
+/// `/schedule remove` counts; `/schedule show` reads the same as [`count_columns`]).
 pub async fn count_by_state(conn: &mut Conn, channel_id: i64) -> Result<Vec<(DropState, u32)>> {
     on!(conn, conn => {
         let rows: Vec<(String, i64)> = sqlx::query_as(

@@ -15,10 +15,10 @@ pub struct MemberStats {
     pub streak: MemberStreak,
 }
 
-const COLUMNS: &str = "channel_id, member_id, member_name, current_streak, best_streak, total_on_time, \
+pub(super) const COLUMNS: &str = "channel_id, member_id, member_name, current_streak, best_streak, total_on_time, \
      last_seq, last_answered_at";
 
-struct Row {
+pub(super) struct Row {
     channel_id: i64,
     member_id: String,
     member_name: String,

@@ -12,6 +12,7 @@ mod bank_proptest;
 mod bank_search;
 mod bank_sources;
 mod budget;
+mod command_reads;
 mod health;
 mod ingest;
 mod layering;

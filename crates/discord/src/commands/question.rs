@@ -48,16 +48,15 @@ pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = guild_id(ctx)?;
     let data = ctx.data();
     let channel_id = super::home_channel(ctx);
-    let home = super::home_schedule(ctx).await?;
-    let open = match &home {
-        Some(channel) => data.practice.open_drop(channel.key).await?,
-        None => None,
+    let today = data
+        .practice
+        .today_at(&super::home_address(ctx), data.clock.now())
+        .await?;
+    let (open, next) = match today {
+        Some(today) => (today.open, today.next_drop),
+        None => (None, None),
     };
     let Some(open) = open else {
-        let next = match home {
-            Some(channel) => data.practice.next_drop(&channel, data.clock.now()).await?,
-            None => None,
-        };
         let text = match next {
             Some(next) => format!(
                 "No drop is open in this channel. The next one is {}.",

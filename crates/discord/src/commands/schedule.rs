@@ -26,10 +26,13 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
     let data = ctx.data();
     let now = data.clock.now();
     let channel_id = super::home_channel(ctx);
-    let Some(channel) = super::home_schedule(ctx).await? else {
+    let Some(view) = data
+        .practice
+        .schedule_view_at(&super::home_address(ctx), now)
+        .await?
+    else {
         return Err(PracticeError::NotConfigured.into());
     };
-    let view = data.practice.schedule_view(channel, now).await?;
     let channel = &view.channel;
     let s = &channel.schedule;
     let mut text = format!(

@@ -20,15 +20,12 @@ pub async fn streak(
         .unwrap_or_else(|| user.name.clone());
     let name = escape_markdown(&name);
     // A channel without a schedule has no streaks: the same answer as no answers.
-    let view = match super::home_schedule(ctx).await? {
-        Some(channel) => {
-            ctx.data()
-                .practice
-                .streak(channel.key, &user.id.get().to_string())
-                .await?
-        }
-        None => None,
-    };
+    let view = ctx
+        .data()
+        .practice
+        .streak_at(&super::home_address(ctx), &user.id.get().to_string())
+        .await?
+        .and_then(|(_, view)| view);
     let text = match view {
         Some(s) => format!(
             "**{name}**: current streak {}, best {}, {} on-time answer{} in this channel, last {}.",
@@ -47,10 +44,13 @@ pub async fn streak(
 /// The top 10 of this channel by current streak, then on-time answers
 #[poise::command(slash_command, guild_only)]
 pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
-    let rows = match super::home_schedule(ctx).await? {
-        Some(channel) => ctx.data().practice.leaderboard(channel.key, 10).await?,
-        None => Vec::new(),
-    };
+    let rows = ctx
+        .data()
+        .practice
+        .leaderboard_at(&super::home_address(ctx), 10)
+        .await?
+        .map(|(_, rows)| rows)
+        .unwrap_or_default();
     if rows.is_empty() {
         ctx.send(
             CreateReply::default()
