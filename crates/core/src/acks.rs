@@ -34,10 +34,83 @@ pub trait Acknowledge: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
+/// A platform id as a queued acknowledgement holds it: in place when it is short, as
+/// every Discord id (at most 20 digits) and Slack id (a channel, a message's `ts`) is.
+///
+/// Why not a `String`: a flood of answers fills the queue during the burst, when the
+/// heap is full of the burst's events, so its 2 × [`ACK_QUEUE_CAPACITY`] small strings
+/// land scattered over that memory and each keeps its page resident after the burst
+/// is freed; the writer's `malloc_trim` (`crate::memory`) runs while they are still
+/// queued, and they drain only at the platform's reaction rate (Discord's per-channel
+/// limit, Slack's 50 a minute). Held in place, the queue is its channel's own blocks
+/// and a queued acknowledgement costs no allocation. Measured in BENCHMARKS.md
+/// ("Where the extra resident memory came from").
+#[derive(Clone)]
+enum QueuedId {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_ID],
+    },
+    /// Longer than any id seen so far: kept, on the heap.
+    Long(Box<str>),
+}
+
+/// The longest id held in place (the enum stays 32 bytes).
+const INLINE_ID: usize = 30;
+
+impl QueuedId {
+    fn new(id: impl std::fmt::Display) -> Self {
+        use std::fmt::Write as _;
+        struct Buf {
+            len: usize,
+            bytes: [u8; INLINE_ID],
+        }
+        impl std::fmt::Write for Buf {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let end = self.len + s.len();
+                if end > INLINE_ID {
+                    return Err(std::fmt::Error);
+                }
+                self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+        }
+        let mut buf = Buf {
+            len: 0,
+            bytes: [0; INLINE_ID],
+        };
+        if write!(buf, "{id}").is_ok() {
+            QueuedId::Inline {
+                len: buf.len as u8,
+                bytes: buf.bytes,
+            }
+        } else {
+            QueuedId::Long(id.to_string().into_boxed_str())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Whole `write_str` pieces of a `str` only, so always UTF-8.
+            QueuedId::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            QueuedId::Long(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for QueuedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// The queue of acknowledgements, posted by one background task in a few lanes.
 #[derive(Debug, Clone)]
 pub struct AckQueue {
-    tx: mpsc::Sender<(String, String, Ack)>,
+    tx: mpsc::Sender<(QueuedId, QueuedId, Ack)>,
     skipped: Arc<Skipped>,
 }
 
@@ -58,7 +131,7 @@ pub const ACK_LANES: usize = 4;
 impl AckQueue {
     pub fn start<A: Acknowledge>(platform: A) -> Self {
         let platform = Arc::new(platform);
-        let (tx, rx) = mpsc::channel::<(String, String, Ack)>(ACK_QUEUE_CAPACITY);
+        let (tx, rx) = mpsc::channel::<(QueuedId, QueuedId, Ack)>(ACK_QUEUE_CAPACITY);
         let skipped = Arc::new(Skipped::default());
         let queue = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
@@ -70,7 +143,8 @@ impl AckQueue {
             queue.for_each_concurrent(ACK_LANES, move |(conversation, message, ack)| {
                 let (platform, room, episode) = (platform.clone(), room.clone(), episode.clone());
                 async move {
-                    if let Err(e) = platform.acknowledge(&conversation, &message, ack).await {
+                    let (conversation, message) = (conversation.as_str(), message.as_str());
+                    if let Err(e) = platform.acknowledge(conversation, message, ack).await {
                         warn!(conversation, message, error = %e, "could not acknowledge an answer");
                     }
                     let half_empty = room
@@ -101,9 +175,9 @@ impl AckQueue {
         ack: Ack,
     ) {
         // Room first: in a flood most acknowledgements are skipped, and a skipped
-        // one should cost no allocation.
+        // one should cost no allocation (nor does a queued one, see `QueuedId`).
         if let Ok(permit) = self.tx.try_reserve() {
-            permit.send((conversation.to_string(), message.to_string(), ack));
+            permit.send((QueuedId::new(conversation), QueuedId::new(message), ack));
         } else {
             self.skipped.total.fetch_add(1, Ordering::Relaxed);
             if self.skipped.episode.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -155,6 +229,62 @@ mod tests {
         assert!(
             (sent - ACK_QUEUE_CAPACITY - ACK_LANES..=sent - ACK_QUEUE_CAPACITY).contains(&skipped),
             "{skipped} skipped of {sent}"
+        );
+    }
+
+    #[test]
+    fn queued_ids_are_held_in_place_and_read_back_whole() {
+        assert_eq!(std::mem::size_of::<QueuedId>(), 32);
+        for id in [
+            "",
+            "1",
+            "18446744073709551615",
+            "C024BE91L",
+            "1355517523.000005",
+        ] {
+            let q = QueuedId::new(id);
+            assert!(matches!(q, QueuedId::Inline { .. }), "{id} in place");
+            assert_eq!(q.as_str(), id);
+        }
+        assert_eq!(QueuedId::new(u64::MAX).as_str(), u64::MAX.to_string());
+        let exact = "x".repeat(INLINE_ID);
+        assert!(matches!(QueuedId::new(&exact), QueuedId::Inline { .. }));
+        assert_eq!(QueuedId::new(&exact).as_str(), exact);
+        let long = format!("{exact}é");
+        let q = QueuedId::new(&long);
+        assert!(matches!(q, QueuedId::Long(_)));
+        assert_eq!(q.as_str(), long);
+    }
+
+    /// A platform that records what it was asked to acknowledge.
+    struct Recording(tokio::sync::mpsc::UnboundedSender<(String, String, Ack)>);
+
+    impl Acknowledge for Recording {
+        async fn acknowledge(&self, c: &str, m: &str, ack: Ack) -> Result<(), String> {
+            let _ = self.0.send((c.to_string(), m.to_string(), ack));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_platform_gets_the_ids_it_was_given() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let acks = AckQueue::start(Recording(tx));
+        let long = "9".repeat(INLINE_ID + 5);
+        acks.send(1234567890123456789u64, "1355517523.000005", Ack::OnTime);
+        acks.send("C024BE91L", &long, Ack::Late);
+        let mut got = vec![rx.recv().await.unwrap(), rx.recv().await.unwrap()];
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            [
+                (
+                    "1234567890123456789".to_string(),
+                    "1355517523.000005".to_string(),
+                    Ack::OnTime
+                ),
+                ("C024BE91L".to_string(), long, Ack::Late),
+            ]
         );
     }
 }

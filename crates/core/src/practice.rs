@@ -375,7 +375,7 @@ enum EarlyDrop {
 /// A message about to be stored: its drop, the row, and whether it is on time.
 #[derive(Debug)]
 struct PlannedAnswer {
-    drop: DropRecord,
+    drop: Arc<DropRecord>,
     row: StoredAnswer,
     on_time: bool,
 }
@@ -405,7 +405,10 @@ impl AnswerOutcome {
 /// transaction makes its message's entry stale, so it is read again if needed.
 #[derive(Debug, Default)]
 pub(crate) struct TransactionReads {
-    drops: FxHashMap<ThreadRef, Option<DropRecord>>,
+    /// Shared, not cloned, on each look-up: it runs twice per answer in a batch, and
+    /// a `DropRecord` holds up to six strings (BENCHMARKS.md, "Where the extra
+    /// resident memory came from": allocations per answer).
+    drops: FxHashMap<ThreadRef, Option<Arc<DropRecord>>>,
     /// Channel key -> message id -> its early edit or delete (nested, so a lookup
     /// by `&str` allocates nothing: it runs once per answer in a batch).
     early: FxHashMap<i64, FxHashMap<String, answers::EarlyEvent>>,
@@ -419,11 +422,11 @@ impl TransactionReads {
         &mut self,
         tx: &mut Conn,
         thread: &ThreadRef,
-    ) -> Result<Option<DropRecord>> {
+    ) -> Result<Option<Arc<DropRecord>>> {
         if let Some(known) = self.drops.get(thread) {
             return Ok(known.clone());
         }
-        let drop = drops::by_thread(tx, thread).await?;
+        let drop = drops::by_thread(tx, thread).await?.map(Arc::new);
         self.drops.insert(thread.clone(), drop.clone());
         Ok(drop)
     }
