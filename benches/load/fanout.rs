@@ -33,6 +33,8 @@ pub struct Posts {
     /// Every request the fake accepted that counts towards its global limit (all
     /// but interaction callbacks and webhooks), as they arrived.
     pub limited: Mutex<Vec<Instant>>,
+    /// The requests the global limit refused (429), as they arrived.
+    pub refused: Mutex<Vec<Instant>>,
 }
 
 /// The channel of `/api/v10/channels/{id}/...`.
@@ -49,8 +51,9 @@ impl Posts {
         let posts = Arc::new(Posts::default());
         let p = posts.clone();
         let traffic = Traffic::watch(fake, move |r| {
-            if r.status != 429
-                && !r.path.starts_with("/api/v10/interactions/")
+            if r.status == 429 {
+                p.refused.lock().unwrap().push(r.at);
+            } else if !r.path.starts_with("/api/v10/interactions/")
                 && !r.path.starts_with("/api/v10/webhooks/")
             {
                 p.limited.lock().unwrap().push(r.at);
@@ -88,18 +91,23 @@ impl Posts {
         )
     }
 
+    /// The requests counting towards the global limit between `from` and `until`
+    /// (both included) as they arrived, in order: those the fake accepted, and with
+    /// `refused` those it answered 429 too.
+    fn limited_between(&self, from: Instant, until: Instant, refused: bool) -> Vec<Instant> {
+        let mut at: Vec<Instant> = self.limited.lock().unwrap().clone();
+        if refused {
+            at.extend(self.refused.lock().unwrap().iter());
+        }
+        at.retain(|t| *t >= from && *t <= until);
+        at.sort();
+        at
+    }
+
     /// The most requests counting towards the global limit that the fake accepted in
     /// any one-second window (sliding) between `from` and `until`, both included.
     pub fn busiest_second(&self, from: Instant, until: Instant) -> usize {
-        let mut at: Vec<Instant> = self
-            .limited
-            .lock()
-            .unwrap()
-            .iter()
-            .copied()
-            .filter(|t| *t >= from && *t <= until)
-            .collect();
-        at.sort();
+        let at = self.limited_between(from, until, false);
         let mut most = 0;
         let mut first = 0;
         for last in 0..at.len() {
@@ -109,6 +117,17 @@ impl Posts {
             most = most.max(last - first + 1);
         }
         most
+    }
+
+    /// The least time spanned by `rate + 1` consecutive requests sent towards the
+    /// global limit (accepted or refused) between `from` and `until`: the pacer aims
+    /// at `1 s + JITTER_MARGIN` (1,020 ms); under a second is a 429.
+    pub fn tightest(&self, from: Instant, until: Instant, rate: usize) -> Option<Duration> {
+        let at = self.limited_between(from, until, true);
+        at.iter()
+            .zip(at.iter().skip(rate))
+            .map(|(a, b)| b.duration_since(*a))
+            .min()
     }
 
     pub fn threads(&self) -> usize {
@@ -140,6 +159,8 @@ pub struct Fanout {
     /// The most requests the fake accepted in any one-second window from the first
     /// drop request to the last (sliding, every request counting towards its limit).
     pub busiest_second: usize,
+    /// [`Posts::tightest`] from the first drop request to the last.
+    pub tightest: Option<Duration>,
     /// Channels with two question messages, and with two threads.
     pub twice: (usize, usize),
     pub first_after_due: Duration,
@@ -229,6 +250,7 @@ pub async fn watch_fanout_of(
     let all = posts.all();
     let (first, last) = (all[0], all[all.len() - 1]);
     let span = last.duration_since(first);
+    let tightest = posts.tightest(first, last, rate);
     let rate = crate::report::per_second(&all, first, last)
         .unwrap_or((all.len() - 1) as f64 / span.as_secs_f64().max(1e-9));
     Ok(Fanout {
@@ -238,6 +260,7 @@ pub async fn watch_fanout_of(
         rate,
         rate_limited: fake.rate_limited(),
         busiest_second: posts.busiest_second(first, last),
+        tightest,
         twice: posts.twice(),
         first_after_due: first.saturating_duration_since(due),
         all_after_due: last.saturating_duration_since(due),

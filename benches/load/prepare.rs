@@ -304,22 +304,12 @@ pub fn due_minute(
     channels: usize,
     now: DateTime<Utc>,
 ) -> (DateTime<Utc>, DateTime<Utc>) {
-    due_minute_after(quick, channels, 4, now)
-}
-
-/// [`due_minute`], leaving `ms_per_channel` to set up each channel.
-pub fn due_minute_after(
-    quick: bool,
-    channels: usize,
-    ms_per_channel: i64,
-    now: DateTime<Utc>,
-) -> (DateTime<Utc>, DateTime<Utc>) {
     if quick {
         let due = this_minute(now);
         (due, due - chrono::Duration::minutes(1))
     } else {
-        let lead = chrono::Duration::milliseconds(ms_per_channel * channels as i64)
-            + chrono::Duration::seconds(10);
+        let lead =
+            chrono::Duration::milliseconds(4 * channels as i64) + chrono::Duration::seconds(10);
         (next_minute(now, lead), now)
     }
 }

@@ -86,10 +86,7 @@ async fn run_once(o: &Options, setup: Setup) -> anyhow::Result<Run> {
         None => bot::sqlite_url(&dir.path().join("bot.db")),
     };
     let practice = prepare::practice_at(&url).await?;
-    // A channel's setup is a few round trips to PostgreSQL: leave it more time.
-    let per_channel = if pg.is_some() { 10 } else { 4 };
-    let (due, setup_at) =
-        prepare::due_minute_after(o.quick, o.channels, per_channel, chrono::Utc::now());
+    let (due, setup_at) = prepare::due_minute(o.quick, o.channels, chrono::Utc::now());
     eprintln!(
         "{}: setting up {} channels due at {}",
         setup.label(),
@@ -206,6 +203,15 @@ pub async fn run(o: &Options) -> Outcome {
     Ok(report(o, &runs))
 }
 
+fn tightest(r: &Run) -> Duration {
+    r.f.tightest.unwrap_or_default()
+}
+
+/// A span near a second, to a tenth of a millisecond.
+fn span_ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
 /// The runs of one setup, in order.
 fn of(runs: &[Run], setup: Setup) -> Vec<&Run> {
     runs.iter().filter(|r| r.setup == setup).collect()
@@ -244,6 +250,18 @@ fn report(o: &Options, runs: &[Run]) -> Section {
         each(&two, &|r| r.f.busiest_second.to_string()),
         format!("≤ {rate}"),
         verdict(busiest <= rate).into(),
+    ]);
+    t.row(vec![
+        format!(
+            "least time spanned by {} consecutive requests, accepted or refused (the pacer aims at 1,020 ms)",
+            rate + 1
+        ),
+        span_ms(median(
+            &two.iter().map(|r| tightest(r)).collect::<Vec<_>>(),
+        )),
+        each(&two, &|r| span_ms(tightest(r))),
+        "≥ 1,000 ms".into(),
+        verdict(two.iter().all(|r| tightest(r) >= Duration::from_secs(1))).into(),
     ]);
     t.row(vec![
         "429s from the global limit".into(),
@@ -349,7 +367,7 @@ fn report(o: &Options, runs: &[Run]) -> Section {
     header.extend(Setup::ALL.iter().rev().map(|s| s.label()));
     let mut b = Table::new(&header);
     type Cell = fn(&[&Run]) -> String;
-    let rows: [(&str, Cell); 8] = [
+    let rows: [(&str, Cell); 9] = [
         ("accepted drop requests per second", |rs| {
             let m = median(&rs.iter().map(|r| r.f.rate).collect::<Vec<_>>());
             let all: Vec<String> = rs.iter().map(|r| format!("{:.1}", r.f.rate)).collect();
@@ -358,6 +376,12 @@ fn report(o: &Options, runs: &[Run]) -> Section {
         ("most in any one second / 429s", |rs| {
             rs.iter()
                 .map(|r| format!("{} / {}", r.f.busiest_second, r.f.rate_limited))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        ("least time spanned by rate + 1 requests", |rs| {
+            rs.iter()
+                .map(|r| span_ms(tightest(r)))
                 .collect::<Vec<_>>()
                 .join(", ")
         }),
