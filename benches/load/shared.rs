@@ -66,6 +66,8 @@ struct Run {
     f: Fanout,
     /// Drops each process logged as posted, in the order of [`Setup::shards`].
     posted_by: Vec<usize>,
+    /// Drops more than one process logged as posted: worked by both.
+    worked_twice: usize,
     /// Each process's VmHWM, same order.
     hwm_kb: Vec<u64>,
     /// Drops the database records as posted, and channels with more than one drop.
@@ -152,7 +154,23 @@ async fn run_once(o: &Options, setup: Setup) -> anyhow::Result<Run> {
         ..f
     };
     let hwm_kb = bots.iter().map(Proc::hwm_kb).collect();
-    let posted_by = bots.iter().map(|b| b.log_count(DROP_POSTED)).collect();
+    let logged: Vec<Vec<i64>> = bots.iter().map(drops_logged).collect();
+    let posted_by = logged.iter().map(Vec::len).collect();
+    let worked_twice = {
+        let mut all: Vec<i64> = logged
+            .iter()
+            .flat_map(|l| {
+                let mut l = l.clone();
+                l.sort();
+                l.dedup();
+                l
+            })
+            .collect();
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        n - all.len()
+    };
     for bot in &mut bots {
         bot.check_alive()?;
     }
@@ -167,6 +185,7 @@ async fn run_once(o: &Options, setup: Setup) -> anyhow::Result<Run> {
         setup,
         f,
         posted_by,
+        worked_twice,
         hwm_kb,
         recorded,
         waited,
@@ -210,6 +229,20 @@ fn tightest(r: &Run) -> Duration {
 /// A span near a second, to a tenth of a millisecond.
 fn span_ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The drops a process logged as posted (`drop posted drop=N`), in its log's order.
+fn drops_logged(bot: &Proc) -> Vec<i64> {
+    std::fs::read_to_string(&bot.log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(DROP_POSTED))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("drop="))
+                .and_then(|n| n.parse().ok())
+        })
+        .collect()
 }
 
 /// The runs of one setup, in order.
@@ -288,6 +321,13 @@ fn report(o: &Options, runs: &[Run]) -> Section {
         }),
         "none".into(),
         verdict(two.iter().all(|r| none_twice(r))).into(),
+    ]);
+    t.row(vec![
+        "drops both processes logged as posted (one drop worked by both)".into(),
+        "".into(),
+        each(&two, &|r| r.worked_twice.to_string()),
+        "0".into(),
+        verdict(two.iter().all(|r| r.worked_twice == 0)).into(),
     ]);
     t.row(vec![
         "drops recorded posted in the database".into(),
