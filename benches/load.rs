@@ -4,11 +4,15 @@
 //!
 //! ```sh
 //! cargo bench --bench load -- latency|ingest|fanout|startup|memory|slack|all [--runs N] [--quick]
+//! PREPBOT_BENCH_POSTGRES_URL=postgres://... cargo bench --bench load -- fanout-shared
 //! ```
 //!
 //! - [`latency`]: slash commands one at a time against a seeded database.
 //! - [`ingest`]: a burst of answers from the gateway into the database; the ✅ path.
 //! - [`fanout`]: thousands of channels due at the same minute under a global rate limit.
+//! - [`shared`] (`fanout-shared`): the same fan-out by two processes sharing the rate
+//!   through PostgreSQL, next to one process on PostgreSQL and one on SQLite. Not in
+//!   `all`: it needs a PostgreSQL server.
 //! - [`startup`]: loading a 1,000-question bank; process start to IDENTIFY.
 //! - [`memory`]: the bot's memory after startup, an ingestion burst and a fan-out.
 //! - [`slack`]: both platforms in one process: a Slack answer burst through Socket
@@ -36,6 +40,8 @@ mod memory;
 mod prepare;
 #[path = "load/report.rs"]
 mod report;
+#[path = "load/shared.rs"]
+mod shared;
 #[path = "load/slack.rs"]
 mod slack;
 #[path = "load/startup.rs"]
@@ -46,7 +52,10 @@ use std::process::ExitCode;
 use report::{Machine, Section};
 
 const USAGE: &str =
-    "usage: cargo bench --bench load -- <latency|ingest|fanout|startup|memory|slack|all> [options]
+    "usage: cargo bench --bench load -- <latency|ingest|fanout|fanout-shared|startup|memory|slack|all> [options]
+
+`all` is every scenario but fanout-shared, which needs PREPBOT_BENCH_POSTGRES_URL: a PostgreSQL
+server it may create databases on (such as `.ci/postgres.sh` prints).
 
 options:
   --runs N          repeat each scenario N times and report the median (default 3)
@@ -54,8 +63,9 @@ options:
   --commands N      latency: commands of each kind per run (default 1000)
   --answers N       ingest, memory and slack: answers in the burst (default 20000)
   --ack-rate R      ingest: the fake's global limit while acks go out (default 50/s)
-  --channels N      fanout and memory: channels due at the same minute (default 5000)
+  --channels N      fanout, fanout-shared and memory: channels due at the same minute (default 5000)
   --rate R          fanout and memory: the fake's global limit in requests/s, the bot paced to it (default 200)
+  --shared-rate R   fanout-shared: the same, shared by the processes (default 50, Discord's global limit)
   --questions N     startup: questions in the generated bank (default 1000)
   --no-pin          do not pin processes to CPUs
   --keep            keep each run's directory (database, bot logs) under target/load-cache/runs";
@@ -70,6 +80,7 @@ pub struct Options {
     pub ack_rate: usize,
     pub channels: usize,
     pub rate: usize,
+    pub shared_rate: usize,
     pub questions: usize,
     pub pin: bool,
     pub keep: bool,
@@ -86,6 +97,7 @@ impl Options {
             ack_rate: 50,
             channels: if quick { 200 } else { 5_000 },
             rate: 200,
+            shared_rate: 50,
             questions: 1_000,
             pin: true,
             keep: false,
@@ -109,13 +121,13 @@ impl Options {
                 "--ack-rate" => o.ack_rate = number(arg)?,
                 "--channels" => o.channels = number(arg)?,
                 "--rate" => o.rate = number(arg)?,
+                "--shared-rate" => o.shared_rate = number(arg)?,
                 "--questions" => o.questions = number(arg)?,
                 "all" => scenarios.extend(
                     ["startup", "latency", "ingest", "fanout", "memory", "slack"].map(String::from),
                 ),
-                "latency" | "ingest" | "fanout" | "startup" | "memory" | "slack" => {
-                    scenarios.push(arg.clone())
-                }
+                "latency" | "ingest" | "fanout" | "fanout-shared" | "startup" | "memory"
+                | "slack" => scenarios.push(arg.clone()),
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
@@ -167,6 +179,7 @@ fn main() -> ExitCode {
                 "latency" => latency::run(&options).await,
                 "ingest" => ingest::run(&options).await,
                 "fanout" => fanout::run(&options).await,
+                "fanout-shared" => shared::run(&options).await,
                 "startup" => startup::run(&options).await,
                 "memory" => memory::run(&options).await,
                 "slack" => slack::run(&options).await,

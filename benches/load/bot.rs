@@ -270,9 +270,14 @@ pub fn bot_env(
         ("PREPBOT_SHIPPED_QUESTIONS", "off".to_string()),
     ];
     if let Some(db) = db {
-        env.push(("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display())));
+        env.push(("PREPBOT_DATABASE_URL", sqlite_url(db)));
     }
     env
+}
+
+/// The database URL of the SQLite file `db`.
+pub fn sqlite_url(db: &Path) -> String {
+    format!("sqlite://{}", db.display())
 }
 
 /// Starts `prepbot run` against `fake` on the database at `db`, its REST client
@@ -285,8 +290,23 @@ pub fn spawn_prepbot(
     rate: usize,
     log: &Path,
 ) -> anyhow::Result<Proc> {
-    let mut env = bot_env(fake, Some(db), questions);
+    spawn_prepbot_on(fake, &sqlite_url(db), questions, rate, &[], log)
+}
+
+/// [`spawn_prepbot`] on the database at `url` (SQLite or PostgreSQL), with more
+/// variables (`PREPBOT_SHARDS`, `RUST_LOG`) set last.
+pub fn spawn_prepbot_on(
+    fake: &FakeDiscord,
+    url: &str,
+    questions: &Path,
+    rate: usize,
+    more: &[(&'static str, String)],
+    log: &Path,
+) -> anyhow::Result<Proc> {
+    let mut env = bot_env(fake, None, questions);
+    env.push(("PREPBOT_DATABASE_URL", url.to_string()));
     env.push(("PREPBOT_DISCORD_RATE", rate.to_string()));
+    env.extend(more.iter().cloned());
     Proc::spawn(&prepbot_bin(), &["run"], &env, log)
 }
 
@@ -336,19 +356,37 @@ pub async fn ready(
     bot: &mut Proc,
     calm: Duration,
 ) -> anyhow::Result<()> {
+    ready_all(fake, traffic, std::slice::from_mut(bot), 1, calm).await
+}
+
+/// [`ready`] for several processes: `sessions` IDENTIFYs at the fake in all (one per
+/// shard), then no request for `calm`.
+pub async fn ready_all(
+    fake: &FakeDiscord,
+    traffic: &Traffic,
+    bots: &mut [Proc],
+    sessions: usize,
+    calm: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(180);
-    while fake.identify_times().is_empty() {
-        bot.check_alive()?;
+    while fake.identify_times().len() < sessions {
+        for bot in bots.iter_mut() {
+            bot.check_alive()?;
+        }
         if Instant::now() > deadline {
+            let tails: Vec<String> = bots.iter().map(|b| b.log_tail(20)).collect();
             bail!(
-                "the bot did not identify; its log ends:\n{}",
-                bot.log_tail(20)
+                "{} of {sessions} sessions identified; the logs end:\n{}",
+                fake.identify_times().len(),
+                tails.join("\n--\n")
             );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     loop {
-        bot.check_alive()?;
+        for bot in bots.iter_mut() {
+            bot.check_alive()?;
+        }
         if traffic.requests.load(Ordering::SeqCst) > 0
             && traffic.since_last().is_some_and(|d| d >= calm)
         {

@@ -8,6 +8,7 @@
 //! With `--quick` the channels are due at the minute already under way, so the bot
 //! posts them at once on startup (the catch-up path) instead of waiting.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,22 @@ const SAMPLE_AFTER: Duration = Duration::from_secs(3);
 pub struct Posts {
     pub messages: Mutex<Vec<Instant>>,
     pub threads: Mutex<Vec<Instant>>,
+    /// Messages and threads accepted per channel.
+    pub by_channel: Mutex<HashMap<u64, (u32, u32)>>,
+    /// Every request the fake accepted that counts towards its global limit (all
+    /// but interaction callbacks and webhooks), as they arrived.
+    pub limited: Mutex<Vec<Instant>>,
+    /// The requests the global limit refused (429), as they arrived.
+    pub refused: Mutex<Vec<Instant>>,
+}
+
+/// The channel of `/api/v10/channels/{id}/...`.
+fn channel_of(path: &str) -> Option<u64> {
+    path.strip_prefix("/api/v10/channels/")?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Posts {
@@ -34,16 +51,83 @@ impl Posts {
         let posts = Arc::new(Posts::default());
         let p = posts.clone();
         let traffic = Traffic::watch(fake, move |r| {
+            if r.status == 429 {
+                p.refused.lock().unwrap().push(r.at);
+            } else if !r.path.starts_with("/api/v10/interactions/")
+                && !r.path.starts_with("/api/v10/webhooks/")
+            {
+                p.limited.lock().unwrap().push(r.at);
+            }
             if r.method != "POST" || r.status >= 300 || !r.path.starts_with("/api/v10/channels/") {
                 return;
             }
-            if r.path.ends_with("/threads") {
+            let thread = r.path.ends_with("/threads");
+            if thread {
                 p.threads.lock().unwrap().push(r.at);
             } else if r.path.ends_with("/messages") {
                 p.messages.lock().unwrap().push(r.at);
+            } else {
+                return;
+            }
+            if let Some(c) = channel_of(&r.path) {
+                let mut by = p.by_channel.lock().unwrap();
+                let n = by.entry(c).or_default();
+                if thread {
+                    n.1 += 1;
+                } else {
+                    n.0 += 1;
+                }
             }
         });
         (posts, traffic)
+    }
+
+    /// Channels with more than one message, and with more than one thread.
+    pub fn twice(&self) -> (usize, usize) {
+        let by = self.by_channel.lock().unwrap();
+        (
+            by.values().filter(|(m, _)| *m > 1).count(),
+            by.values().filter(|(_, t)| *t > 1).count(),
+        )
+    }
+
+    /// The requests counting towards the global limit between `from` and `until`
+    /// (both included) as they arrived, in order: those the fake accepted, and with
+    /// `refused` those it answered 429 too.
+    fn limited_between(&self, from: Instant, until: Instant, refused: bool) -> Vec<Instant> {
+        let mut at: Vec<Instant> = self.limited.lock().unwrap().clone();
+        if refused {
+            at.extend(self.refused.lock().unwrap().iter());
+        }
+        at.retain(|t| *t >= from && *t <= until);
+        at.sort();
+        at
+    }
+
+    /// The most requests counting towards the global limit that the fake accepted in
+    /// any one-second window (sliding) between `from` and `until`, both included.
+    pub fn busiest_second(&self, from: Instant, until: Instant) -> usize {
+        let at = self.limited_between(from, until, false);
+        let mut most = 0;
+        let mut first = 0;
+        for last in 0..at.len() {
+            while at[last].duration_since(at[first]) >= Duration::from_secs(1) {
+                first += 1;
+            }
+            most = most.max(last - first + 1);
+        }
+        most
+    }
+
+    /// The least time spanned by `rate + 1` consecutive requests sent towards the
+    /// global limit (accepted or refused) between `from` and `until`: the pacer aims
+    /// at `1 s + JITTER_MARGIN` (1,020 ms); under a second is a 429.
+    pub fn tightest(&self, from: Instant, until: Instant, rate: usize) -> Option<Duration> {
+        let at = self.limited_between(from, until, true);
+        at.iter()
+            .zip(at.iter().skip(rate))
+            .map(|(a, b)| b.duration_since(*a))
+            .min()
     }
 
     pub fn threads(&self) -> usize {
@@ -72,6 +156,13 @@ pub struct Fanout {
     /// Accepted drop requests per second, first to last.
     pub rate: f64,
     pub rate_limited: usize,
+    /// The most requests the fake accepted in any one-second window from the first
+    /// drop request to the last (sliding, every request counting towards its limit).
+    pub busiest_second: usize,
+    /// [`Posts::tightest`] from the first drop request to the last.
+    pub tightest: Option<Duration>,
+    /// Channels with two question messages, and with two threads.
+    pub twice: (usize, usize),
     pub first_after_due: Duration,
     pub all_after_due: Duration,
     pub first_to_last: Duration,
@@ -109,18 +200,34 @@ pub async fn watch_fanout(
     rate: usize,
     due: Instant,
 ) -> anyhow::Result<Fanout> {
+    watch_fanout_of(fake, posts, std::slice::from_mut(bot), channels, rate, due).await
+}
+
+/// [`watch_fanout`] for drops posted by several processes together.
+pub async fn watch_fanout_of(
+    fake: &FakeDiscord,
+    posts: &Posts,
+    bots: &mut [bot::Proc],
+    channels: usize,
+    rate: usize,
+    due: Instant,
+) -> anyhow::Result<Fanout> {
     // Four times what the limit allows, plus a minute for everything else.
     let limit =
         Duration::from_secs_f64(4.0 * channels as f64 / rate as f64) + Duration::from_secs(60);
     let deadline = Instant::now() + limit;
+    let given_up_now =
+        |bots: &[bot::Proc]| -> usize { bots.iter().map(|b| b.log_count(THREAD_GIVEN_UP)).sum() };
     let mut given_up = 0;
     let mut log_read = Instant::now();
     while posts.threads() < channels {
-        bot.check_alive()?;
+        for bot in bots.iter_mut() {
+            bot.check_alive()?;
+        }
         // A drop posted whose thread failed is not retried (that would post the
         // question twice): count those from the log instead of waiting for them.
         if posts.messages() >= channels && log_read.elapsed() >= Duration::from_secs(1) {
-            given_up = bot.log_count(THREAD_GIVEN_UP);
+            given_up = given_up_now(bots);
             log_read = Instant::now();
             if posts.threads() + given_up >= channels {
                 break;
@@ -130,18 +237,20 @@ pub async fn watch_fanout(
             if posts.messages() >= channels {
                 break;
             }
+            let tails: Vec<String> = bots.iter().map(|b| b.log_tail(10)).collect();
             anyhow::bail!(
-                "only {} of {channels} drops were posted within {limit:?}; the bot's log ends:\n{}",
+                "only {} of {channels} drops were posted within {limit:?}; the bots' logs end:\n{}",
                 posts.messages(),
-                bot.log_tail(10)
+                tails.join("\n--\n")
             );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let given_up = given_up.max(bot.log_count(THREAD_GIVEN_UP));
+    let given_up = given_up.max(given_up_now(bots));
     let all = posts.all();
     let (first, last) = (all[0], all[all.len() - 1]);
     let span = last.duration_since(first);
+    let tightest = posts.tightest(first, last, rate);
     let rate = crate::report::per_second(&all, first, last)
         .unwrap_or((all.len() - 1) as f64 / span.as_secs_f64().max(1e-9));
     Ok(Fanout {
@@ -150,6 +259,9 @@ pub async fn watch_fanout(
         threads_given_up: given_up,
         rate,
         rate_limited: fake.rate_limited(),
+        busiest_second: posts.busiest_second(first, last),
+        tightest,
+        twice: posts.twice(),
         first_after_due: first.saturating_duration_since(due),
         all_after_due: last.saturating_duration_since(due),
         first_to_last: span,

@@ -26,8 +26,11 @@ pub fn fanout_channel(c: usize) -> u64 {
     600_000_000_000_000_000 + c as u64
 }
 
+/// The server of the `c`th fan-out channel. Servers are `1 << 22` apart, so
+/// consecutive ones fall on consecutive Discord shards (`(id >> 22) % total`), as
+/// real server ids spread over them: half of them on each of two shards.
 pub fn fanout_guild(c: usize) -> u64 {
-    610_000_000_000_000_000 + c as u64
+    610_000_000_000_000_000 + ((c as u64) << 22)
 }
 
 pub fn cache_dir() -> PathBuf {
@@ -121,6 +124,104 @@ pub fn copy_into(db: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
 pub async fn practice(db: &Path) -> anyhow::Result<Practice> {
     let store = Store::open_path(db).await?;
     Ok(Practice::new(store, shipped_bank()?))
+}
+
+/// [`practice`] on the database at `url`, SQLite or PostgreSQL (migrated as the bot
+/// would).
+pub async fn practice_at(url: &str) -> anyhow::Result<Practice> {
+    let store = Store::open_url(url).await?;
+    Ok(Practice::new(store, shipped_bank()?))
+}
+
+/// The PostgreSQL server the scenarios on PostgreSQL create their databases on: an
+/// admin URL such as `.ci/postgres.sh` prints.
+pub const POSTGRES_URL_VARIABLE: &str = "PREPBOT_BENCH_POSTGRES_URL";
+
+/// The server's URL from [`POSTGRES_URL_VARIABLE`], or an error saying how to set it.
+pub fn postgres_server() -> anyhow::Result<String> {
+    match std::env::var(POSTGRES_URL_VARIABLE) {
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(url),
+        Ok(other) => bail!(
+            "{POSTGRES_URL_VARIABLE} must be a postgres:// URL of a server this harness may create databases on, not `{other}`"
+        ),
+        Err(_) => bail!(
+            "this scenario runs on PostgreSQL: set {POSTGRES_URL_VARIABLE} to a server this harness may create databases on, such as `url=\"$(.ci/postgres.sh)\"` prints (postgres://prepbot@127.0.0.1:PORT/postgres)"
+        ),
+    }
+}
+
+/// A fresh, empty database on the server at [`postgres_server`], dropped by
+/// [`PgDatabase::remove`] unless `--keep` was given.
+pub struct PgDatabase {
+    server: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create(tag: &str) -> anyhow::Result<PgDatabase> {
+        use sqlx::Connection as _;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let server = postgres_server()?;
+        let name = format!(
+            "prepbot_load_{tag}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut conn = sqlx::PgConnection::connect(&server)
+            .await
+            .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;
+        // A name of letters, digits and underscores made here: nothing to escape.
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("create database {name}"))?;
+        conn.close().await?;
+        let (base, _) = server
+            .rsplit_once('/')
+            .context("a server URL with a database name")?;
+        let url = format!("{base}/{name}");
+        Ok(PgDatabase { server, name, url })
+    }
+
+    pub async fn remove(self) -> anyhow::Result<()> {
+        use sqlx::Connection as _;
+        if KEEP.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("keeping database {}", self.url);
+            return Ok(());
+        }
+        let mut conn = sqlx::PgConnection::connect(&self.server).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(())
+    }
+}
+
+/// What the database says of a fan-out: drops recorded as posted, and channels with
+/// more than one drop.
+pub async fn drops_recorded(url: &str) -> anyhow::Result<(i64, i64)> {
+    use sqlx::Connection as _;
+    const POSTED: &str = "SELECT COUNT(*) FROM drops WHERE state = 'posted'";
+    const TWICE: &str = "SELECT COUNT(*) FROM \
+         (SELECT channel_id FROM drops GROUP BY channel_id HAVING COUNT(*) > 1) AS t";
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        let posted = sqlx::query_scalar(POSTED).fetch_one(&mut conn).await?;
+        let twice = sqlx::query_scalar(TWICE).fetch_one(&mut conn).await?;
+        conn.close().await?;
+        Ok((posted, twice))
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        let posted = sqlx::query_scalar(POSTED).fetch_one(&mut conn).await?;
+        let twice = sqlx::query_scalar(TWICE).fetch_one(&mut conn).await?;
+        conn.close().await?;
+        Ok((posted, twice))
+    }
 }
 
 fn daily_at(channel_id: u64, guild_id: u64, time: NaiveTime) -> anyhow::Result<ChannelSetup> {

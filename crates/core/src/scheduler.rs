@@ -181,11 +181,19 @@ async fn run_item(
 /// to [`PASS_CONCURRENCY`] channels at once. One item's failure is logged and
 /// counted, and the pass goes on with the others. Returns the instant the next item
 /// falls due.
+///
+/// Each item runs at `now` plus the time the pass has taken so far (tokio's clock),
+/// not at `now`: a pass over thousands of channels at the rate limit takes minutes,
+/// longer than a claim's lease, and a claim taken at the pass's first instant would
+/// have a lease that ran out before it was taken; another process's pass would then
+/// take the drop over while this one is posting it.
 pub async fn run_due(
     practice: &Practice,
     outbound: &(impl Outbound + Sync),
     now: DateTime<Utc>,
 ) -> Result<(PassReport, Option<DateTime<Utc>>), PracticeError> {
+    let started = tokio::time::Instant::now();
+    let item_now = move || now + Duration::from_std(started.elapsed()).unwrap_or_default();
     // Items of a platform that is not ready (its adapter is not configured, not
     // connected, or still catching up) stay as they are: neither claimed nor failed
     // nor missed, and not waited for.
@@ -208,11 +216,14 @@ pub async fn run_due(
     for phase in [threads, reveals, posts] {
         // Unordered, so one slow item (a channel whose bucket is waiting out a 429)
         // never keeps the next ones from starting; the report keeps the agenda's order.
-        let mut outcomes: Vec<(usize, Outcome)> = stream::iter(phase.into_iter().enumerate())
-            .map(|(i, work)| async move { (i, run_item(practice, outbound, work, now).await) })
-            .buffer_unordered(PASS_CONCURRENCY)
-            .collect()
-            .await;
+        let mut outcomes: Vec<(usize, Outcome)> =
+            stream::iter(phase.into_iter().enumerate())
+                .map(|(i, work)| async move {
+                    (i, run_item(practice, outbound, work, item_now()).await)
+                })
+                .buffer_unordered(PASS_CONCURRENCY)
+                .collect()
+                .await;
         outcomes.sort_by_key(|(i, _)| *i);
         for (_, outcome) in outcomes {
             match outcome {

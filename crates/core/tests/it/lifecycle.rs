@@ -11,7 +11,7 @@ use prepbot_core::engine::DropState;
 use prepbot_core::engine::schedule::Days;
 use prepbot_core::practice::{LEASE, Practice, PracticeError};
 use prepbot_core::process::ProcessIdentity;
-use prepbot_core::scheduler::{drop_now, run_due};
+use prepbot_core::scheduler::{PASS_CONCURRENCY, drop_now, run_due};
 use prepbot_core::store::processes::PROCESS_LAPSE;
 use prepbot_core::store::{Store, drops};
 use prepbot_testkit::*;
@@ -308,6 +308,142 @@ async fn two_processes_passing_at_once_post_each_drop_and_reveal_once() {
     let before = seqs.len();
     seqs.dedup();
     assert_eq!(seqs.len(), before, "no sequence number twice in a channel");
+}
+
+/// An outbound that posts one drop at a time, each taking `each` (as the REST
+/// client's pacer spaces them at the rate limit), recorded in `inner`.
+struct OneAtATime {
+    inner: Recording,
+    each: std::time::Duration,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl OneAtATime {
+    fn new(each: std::time::Duration) -> Self {
+        OneAtATime {
+            inner: Recording::default(),
+            each,
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl prepbot_core::ports::Outbound for OneAtATime {
+    fn ready(&self, platform: Platform) -> bool {
+        self.inner.ready(platform)
+    }
+
+    async fn post_drop(
+        &self,
+        channel: &prepbot_core::chat::ChannelAddress,
+        key: &str,
+        post: &prepbot_core::engine::reveal::DropPost,
+    ) -> Result<prepbot_core::ports::PostedDrop, prepbot_core::ports::OutboundError> {
+        let _turn = self.turn.lock().await;
+        tokio::time::sleep(self.each).await;
+        self.inner.post_drop(channel, key, post).await
+    }
+
+    async fn post_reveal(
+        &self,
+        channel: &prepbot_core::chat::ChannelAddress,
+        thread_id: &str,
+        key: &str,
+        reveal: &prepbot_core::engine::reveal::RevealContent,
+        attempt: prepbot_core::ports::RevealAttempt,
+    ) -> Result<chrono::DateTime<chrono::Utc>, prepbot_core::ports::OutboundError> {
+        self.inner
+            .post_reveal(channel, thread_id, key, reveal, attempt)
+            .await
+    }
+}
+
+/// A pass over more channels than the rate limit gets through within a claim's
+/// lease (5,000 at Discord's 50/s take 200 s; the lease is 2 minutes) claims its last
+/// drops long after the instant it began. Their leases run from when they are
+/// claimed, so another process's pass in the meantime does not take over a drop the
+/// first is about to post, and post it too. (Before: the lease ran from the pass's
+/// instant and had run out before the claim was taken; `cargo bench --bench load
+/// -- fanout-shared` saw the last drop of 5,000 posted by both processes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_longer_than_the_lease_keeps_the_claims_it_takes_late() {
+    let (store_a, store_b, _dir) = two_stores_on_one_database().await;
+    let bank = Arc::new(small_bank(5));
+    let t = utc("2026-03-02T08:00:00Z");
+    let lease = Duration::seconds(2);
+    let process = |name: &str| ProcessIdentity {
+        id: format!("process-{name}"),
+        host: name.into(),
+        pid: 7,
+    };
+    let a = Practice::new(store_a, bank.clone())
+        .with_lease(lease)
+        .with_process(process("a"));
+    let b = Practice::new(store_b, bank)
+        .with_lease(lease)
+        .with_process(process("b"));
+    a.register_process(None, t).await.unwrap();
+    b.register_process(None, t).await.unwrap();
+    const CHANNELS: u64 = 400;
+    for ch in 0..CHANNELS {
+        let mut s = setup("08:00", "UTC", Days::DAILY, 8);
+        s.address = address(GUILD, 3_000 + ch);
+        a.setup_channel(s, ch, utc("2026-03-01T00:00:00Z"))
+            .await
+            .unwrap();
+    }
+    // 10 ms a post, one at a time: A alone would take 4 s, twice the lease.
+    let each = std::time::Duration::from_millis(10);
+    let (out_a, out_b) = (OneAtATime::new(each), OneAtATime::new(each));
+    out_b.inner.next_id.store(1_000_000, Ordering::SeqCst);
+    out_a.inner.at(t);
+    out_b.inner.at(t);
+    let started = tokio::time::Instant::now();
+    let pass_a = async {
+        let report = run_due(&a, &out_a, t).await.unwrap().0;
+        (report, started.elapsed())
+    };
+    // B passes at the end of A's pass, as a second process does once its own share
+    // is done: A has claimed every channel (it works on PASS_CONCURRENCY at a time)
+    // and has a few dozen claims still to post, taken more than a lease after the
+    // pass began.
+    let pass_b = async {
+        let unposted = PASS_CONCURRENCY as u64 - 4;
+        while (out_a.inner.drop_count() as u64) < CHANNELS - unposted {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let after = started.elapsed();
+        let now = t + Duration::from_std(after).unwrap();
+        (run_due(&b, &out_b, now).await.unwrap().0, after)
+    };
+    let ((report_a, a_took), (report_b, b_after)) = tokio::join!(pass_a, pass_b);
+    assert!(
+        b_after > lease.to_std().unwrap() && a_took > b_after,
+        "B passed after {b_after:?}, A's pass took {a_took:?}: B must pass after a lease \
+         and before A is done, or the test shows nothing"
+    );
+    assert_eq!((report_a.failures, report_b.failures), (0, 0));
+    let posted: Vec<u64> = out_a
+        .inner
+        .drops
+        .lock()
+        .unwrap()
+        .iter()
+        .chain(out_b.inner.drops.lock().unwrap().iter())
+        .map(|(channel, _)| *channel)
+        .collect();
+    let mut channels = posted.clone();
+    channels.sort();
+    channels.dedup();
+    assert_eq!(channels.len(), CHANNELS as usize, "every channel posted");
+    assert_eq!(
+        posted.len(),
+        CHANNELS as usize,
+        "{} drops posted twice (A posted {}, B {})",
+        posted.len() - channels.len(),
+        out_a.inner.drop_count(),
+        out_b.inner.drop_count()
+    );
 }
 
 #[tokio::test]
