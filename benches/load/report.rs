@@ -83,6 +83,20 @@ pub fn loadavg() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// How long, in all, some task on the machine has waited for a CPU since boot
+/// (`/proc/pressure/cpu`, the "some" line's total, in µs): over an interval, the
+/// share of it that something runnable found no free core. `None` without PSI.
+pub fn cpu_waited_us() -> Option<u64> {
+    std::fs::read_to_string("/proc/pressure/cpu")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("some "))?
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("total="))?
+        .parse()
+        .ok()
+}
+
 /// Nearest-rank percentile of sorted samples (`p` in 0..=100).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

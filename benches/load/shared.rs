@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use crate::bot::{self, Proc};
 use crate::fanout::{Fanout, Posts, instant_of, watch_fanout_of};
 use crate::prepare::{self, PgDatabase};
-use crate::report::{Section, Table, count, loadavg, mb, median, ms, verdict};
+use crate::report::{Section, Table, count, cpu_waited_us, loadavg, mb, median, ms, verdict};
 use crate::{Options, Outcome};
 use prepbot_fake_discord::FakeDiscord;
 
@@ -70,6 +70,12 @@ struct Run {
     worked_twice: usize,
     /// Each process's VmHWM, same order.
     hwm_kb: Vec<u64>,
+    /// Each process's VmHWM just before the fan-out began (start-up, the servers'
+    /// GUILD_CREATEs), same order.
+    hwm_before_kb: Vec<u64>,
+    /// The share of the fan-out during which some task on the machine waited for a
+    /// CPU (PSI), if the kernel reports it.
+    cpu_pressure: Option<f64>,
     /// Drops the database records as posted, and channels with more than one drop.
     recorded: (i64, i64),
     waited: Duration,
@@ -146,7 +152,22 @@ async fn run_once(o: &Options, setup: Setup) -> anyhow::Result<Run> {
             due.format("%H:%M UTC")
         );
     }
+    // Just before the due instant: what start-up alone took.
+    let ahead = due_at.saturating_duration_since(Instant::now());
+    if ahead > Duration::from_millis(500) {
+        tokio::time::sleep(ahead - Duration::from_millis(500)).await;
+    }
+    // (With --quick the bots start after the due instant: nothing to read.)
+    let hwm_before_kb = if o.quick {
+        Vec::new()
+    } else {
+        bots.iter().map(Proc::hwm_kb).collect()
+    };
+    let (waited_before, watch_from) = (cpu_waited_us(), Instant::now());
     let f = watch_fanout_of(&fake, &posts, &mut bots, o.channels, o.shared_rate, due_at).await?;
+    let cpu_pressure = cpu_waited_us().zip(waited_before).map(|(after, before)| {
+        after.saturating_sub(before) as f64 / watch_from.elapsed().as_micros() as f64
+    });
     // Anything posted twice would have arrived by now.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let f = Fanout {
@@ -187,6 +208,8 @@ async fn run_once(o: &Options, setup: Setup) -> anyhow::Result<Run> {
         posted_by,
         worked_twice,
         hwm_kb,
+        hwm_before_kb,
+        cpu_pressure,
         recorded,
         waited,
         load: (load_before, loadavg()),
@@ -220,6 +243,11 @@ pub async fn run(o: &Options) -> Outcome {
         }
     }
     Ok(report(o, &runs))
+}
+
+fn pressure(r: &Run) -> String {
+    r.cpu_pressure
+        .map_or_else(|| "?".into(), |p| format!("{:.0}%", p * 100.0))
 }
 
 fn tightest(r: &Run) -> Duration {
@@ -381,6 +409,19 @@ fn report(o: &Options, runs: &[Run]) -> Section {
         "".into(),
     ]);
     t.row(vec![
+        "VmHWM (peak RSS) of A + B, just before the due instant".into(),
+        "".into(),
+        each(&two, &|r| {
+            r.hwm_before_kb
+                .iter()
+                .map(|kb| mb(*kb))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }),
+        "".into(),
+        "".into(),
+    ]);
+    t.row(vec![
         "VmHWM (peak RSS) of A + B".into(),
         "".into(),
         each(&two, &|r| {
@@ -400,6 +441,13 @@ fn report(o: &Options, runs: &[Run]) -> Section {
         "".into(),
         "".into(),
     ]);
+    t.row(vec![
+        "share of the fan-out some task waited for a CPU (PSI)".into(),
+        "".into(),
+        each(&two, &pressure),
+        "".into(),
+        "".into(),
+    ]);
     section.tables.push(t);
 
     // The baselines, from the same runs.
@@ -407,7 +455,7 @@ fn report(o: &Options, runs: &[Run]) -> Section {
     header.extend(Setup::ALL.iter().rev().map(|s| s.label()));
     let mut b = Table::new(&header);
     type Cell = fn(&[&Run]) -> String;
-    let rows: [(&str, Cell); 9] = [
+    let rows: [(&str, Cell); 10] = [
         ("accepted drop requests per second", |rs| {
             let m = median(&rs.iter().map(|r| r.f.rate).collect::<Vec<_>>());
             let all: Vec<String> = rs.iter().map(|r| format!("{:.1}", r.f.rate)).collect();
@@ -447,18 +495,34 @@ fn report(o: &Options, runs: &[Run]) -> Section {
             let all: Vec<String> = rs.iter().map(|r| ms(r.f.all_after_due)).collect();
             format!("{} ({})", ms(m), all.join(", "))
         }),
-        ("VmHWM (peak RSS), each process", |rs| {
-            rs.iter()
-                .map(|r| {
-                    r.hwm_kb
-                        .iter()
-                        .map(|kb| mb(*kb))
-                        .collect::<Vec<_>>()
-                        .join(" + ")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        }),
+        (
+            "VmHWM (peak RSS), each process (just before the due instant)",
+            |rs| {
+                rs.iter()
+                    .map(|r| {
+                        r.hwm_kb
+                            .iter()
+                            .enumerate()
+                            .map(|(i, kb)| match r.hwm_before_kb.get(i) {
+                                Some(before) => format!("{} ({})", mb(*kb), mb(*before)),
+                                None => mb(*kb),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" + ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
+        (
+            "share of the fan-out some task waited for a CPU (PSI)",
+            |rs| {
+                rs.iter()
+                    .map(|r| pressure(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
         ("load average (1 min) before → after", |rs| {
             rs.iter()
                 .map(|r| format!("{} → {}", r.load.0, r.load.1))
@@ -493,6 +557,6 @@ fn report(o: &Options, runs: &[Run]) -> Section {
         Setup::ALL.map(Setup::label).join(", then ")
     ));
     section.note("The rate counts the drop messages and threads the fake accepted per second, over the whole seconds from the first one (the last partial second left out); \"most in any one second\" counts every request the fake's limit counts, in a sliding one-second window, from the first drop request to the last. Who posted a drop is read from each process's log (one info line per drop recorded posted).");
-    section.note("The bots are pinned together to one CPU, the fake and the harness to the other; PostgreSQL (from PREPBOT_BENCH_POSTGRES_URL) is not pinned.");
+    section.note("The bots are pinned together to one CPU, the fake and the harness to the other; PostgreSQL (from PREPBOT_BENCH_POSTGRES_URL) is not pinned. CPU pressure is the kernel's (/proc/pressure/cpu, \"some\"): the share of the fan-out during which anything runnable on the machine, this run's processes included, waited for a core.");
     section
 }
