@@ -61,6 +61,17 @@ pub fn target_dir() -> PathBuf {
 
 /// Builds `examples/bare_bot.rs` with the bench's profile (once per invocation).
 pub fn bare_bot_bin() -> anyhow::Result<PathBuf> {
+    Ok(bare_examples()?.join("bare_bot"))
+}
+
+/// The bare slack-morphism bot (`examples/bare_slack_bot.rs`), built with
+/// [`bare_bot_bin`]'s.
+pub fn bare_slack_bot_bin() -> anyhow::Result<PathBuf> {
+    Ok(bare_examples()?.join("bare_slack_bot"))
+}
+
+/// Builds both baselines in one cargo call; returns their directory.
+fn bare_examples() -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -75,7 +86,7 @@ pub fn bare_bot_bin() -> anyhow::Result<PathBuf> {
             } else {
                 "bench"
             };
-            eprintln!("building examples/bare_bot ({profile} profile)");
+            eprintln!("building examples/bare_bot and bare_slack_bot ({profile} profile)");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
             // Cargo gives this process the package's variables (CARGO_PKG_NAME...);
@@ -103,6 +114,8 @@ pub fn bare_bot_bin() -> anyhow::Result<PathBuf> {
                     "build",
                     "--example",
                     "bare_bot",
+                    "--example",
+                    "bare_slack_bot",
                     "-j2",
                     "--profile",
                     profile,
@@ -112,9 +125,9 @@ pub fn bare_bot_bin() -> anyhow::Result<PathBuf> {
                 .status()
                 .map_err(|e| format!("cannot run cargo: {e}"))?;
             if !status.success() {
-                return Err("cargo build --example bare_bot failed".into());
+                return Err("cargo build of the bare bots (examples/) failed".into());
             }
-            Ok(profile_dir.join("examples").join("bare_bot"))
+            Ok(profile_dir.join("examples"))
         })
         .clone()
         .map_err(|e| anyhow::anyhow!(e))

@@ -115,6 +115,10 @@ struct Inner {
     /// Frames the Socket Mode client sent (acknowledgements), as JSON, with when
     /// the fake read them and the socket they came on.
     acks: Vec<(Instant, usize, Value)>,
+    /// Where each envelope's first acknowledgement is in `acks`: the load harness
+    /// waits for thousands of acks, one at a time, and a scan per wake-up would put
+    /// the fake's own work, growing with the run, into every time it measures.
+    first_ack: HashMap<String, usize>,
     /// Envelopes waiting for a Socket Mode connection.
     pending: VecDeque<String>,
     /// The open sockets (closed ones are pruned when looked at), oldest first.
@@ -601,11 +605,9 @@ impl FakeSlack {
 
     /// When the acknowledgement of an envelope arrived.
     pub fn ack_time(&self, envelope_id: &str) -> Option<Instant> {
-        self.lock()
-            .acks
-            .iter()
-            .find(|(_, _, v)| v["envelope_id"] == envelope_id)
-            .map(|(t, _, _)| *t)
+        let inner = self.lock();
+        let i = *inner.first_ack.get(envelope_id)?;
+        Some(inner.acks[i].0)
     }
 
     /// The calls of `method` made after `since`, with when the fake read them.
@@ -618,10 +620,11 @@ impl FakeSlack {
             .collect()
     }
 
+    /// The first acknowledgement of an envelope.
     pub fn ack_of(&self, envelope_id: &str) -> Option<Value> {
-        self.acks()
-            .into_iter()
-            .find(|a| a["envelope_id"] == envelope_id)
+        let inner = self.lock();
+        let i = *inner.first_ack.get(envelope_id)?;
+        Some(inner.acks[i].2.clone())
     }
 
     pub fn connections_opened(&self) -> usize {
@@ -979,7 +982,14 @@ async fn serve_socket(fake: FakeSlack, socket: WebSocket) {
             incoming = rx.next() => match incoming {
                 Some(Ok(WsMessage::Text(t))) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                    fake.lock().acks.push((Instant::now(), id, v));
+                    let at = Instant::now();
+                    let mut inner = fake.lock();
+                    let index = inner.acks.len();
+                    if let Some(envelope) = v["envelope_id"].as_str() {
+                        inner.first_ack.entry(envelope.to_string()).or_insert(index);
+                    }
+                    inner.acks.push((at, id, v));
+                    drop(inner);
                     fake.changed.notify_waiters();
                 }
                 Some(Ok(WsMessage::Ping(p))) => { let _ = tx.send(WsMessage::Pong(p)).await; }
