@@ -5,9 +5,11 @@
 //! ```sh
 //! cargo bench --bench load -- latency|ingest|fanout|startup|memory|slack|all [--runs N] [--quick]
 //! PREPBOT_BENCH_POSTGRES_URL=postgres://... cargo bench --bench load -- fanout-shared
+//! PREPBOT_BENCH_POSTGRES_URL=postgres://... cargo bench --bench load -- latency-postgres
 //! ```
 //!
-//! - [`latency`]: slash commands one at a time against a seeded database.
+//! - [`latency`]: slash commands one at a time against a seeded database;
+//!   `latency-postgres`: the same on SQLite and PostgreSQL, taking turns.
 //! - [`ingest`]: a burst of answers from the gateway into the database; the ✅ path.
 //! - [`fanout`]: thousands of channels due at the same minute under a global rate limit.
 //! - [`shared`] (`fanout-shared`): the same fan-out by two processes sharing the rate
@@ -52,15 +54,15 @@ use std::process::ExitCode;
 use report::{Machine, Section};
 
 const USAGE: &str =
-    "usage: cargo bench --bench load -- <latency|ingest|fanout|fanout-shared|startup|memory|slack|all> [options]
+    "usage: cargo bench --bench load -- <latency|latency-postgres|ingest|fanout|fanout-shared|startup|memory|slack|all> [options]
 
-`all` is every scenario but fanout-shared, which needs PREPBOT_BENCH_POSTGRES_URL: a PostgreSQL
+`all` is every scenario but fanout-shared and latency-postgres, which need PREPBOT_BENCH_POSTGRES_URL: a PostgreSQL
 server it may create databases on (such as `.ci/postgres.sh` prints).
 
 options:
   --runs N          repeat each scenario N times and report the median (default 3)
   --quick           a smoke run: small sizes, 1 run, under a minute
-  --commands N      latency: commands of each kind per run (default 1000)
+  --commands N      latency, latency-postgres and slack: commands of each kind per run (default 1000)
   --answers N       ingest, memory and slack: answers in the burst (default 20000)
   --ack-rate R      ingest: the fake's global limit while acks go out (default 50/s)
   --channels N      fanout, fanout-shared and memory: channels due at the same minute (default 5000)
@@ -126,8 +128,8 @@ impl Options {
                 "all" => scenarios.extend(
                     ["startup", "latency", "ingest", "fanout", "memory", "slack"].map(String::from),
                 ),
-                "latency" | "ingest" | "fanout" | "fanout-shared" | "startup" | "memory"
-                | "slack" => scenarios.push(arg.clone()),
+                "latency" | "ingest" | "fanout" | "fanout-shared" | "latency-postgres"
+                | "startup" | "memory" | "slack" => scenarios.push(arg.clone()),
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
@@ -180,6 +182,7 @@ fn main() -> ExitCode {
                 "ingest" => ingest::run(&options).await,
                 "fanout" => fanout::run(&options).await,
                 "fanout-shared" => shared::run(&options).await,
+                "latency-postgres" => latency::run_both(&options).await,
                 "startup" => startup::run(&options).await,
                 "memory" => memory::run(&options).await,
                 "slack" => slack::run(&options).await,

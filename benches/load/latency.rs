@@ -357,3 +357,264 @@ pub async fn run(o: &Options) -> Outcome {
     ));
     Ok(section)
 }
+
+/// The seeded database on PostgreSQL, made once per invocation by the release
+/// binary's own `prepbot migrate-store` into a template database; each run gets a
+/// copy of it (`CREATE DATABASE … TEMPLATE`), as the SQLite side gets a copy of the
+/// file.
+async fn postgres_template(seeded: &std::path::Path) -> anyhow::Result<prepare::PgDatabase> {
+    let template = prepare::PgDatabase::create("latency_template").await?;
+    let dir = prepare::run_dir()?;
+    let copy = prepare::copy_into(seeded, dir.path())?;
+    // A cached seed may be older than this build's schema: opening it upgrades it,
+    // which migrate-store (rightly) leaves to the operator.
+    prepbot_core::store::Store::open_url(&bot::sqlite_url(&copy))
+        .await?
+        .close()
+        .await;
+    eprintln!("copying the seeded database into PostgreSQL (prepbot migrate-store)");
+    let out = std::process::Command::new(bot::prepbot_bin())
+        .args(["migrate-store", "--from"])
+        .arg(bot::sqlite_url(&copy))
+        .args(["--to", &template.url])
+        .env("PREPBOT_SHIPPED_QUESTIONS", "off")
+        .env("PREPBOT_QUESTIONS", prepare::shipped_questions())
+        .output()
+        .context("run prepbot migrate-store")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "prepbot migrate-store failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(template)
+}
+
+/// Samples of one run on both backends: the baseline, then each command on SQLite,
+/// then each on PostgreSQL.
+struct BothRun {
+    bare: Samples,
+    sqlite: Vec<Samples>,
+    postgres: Vec<Samples>,
+}
+
+async fn run_once_both(
+    o: &Options,
+    spec: SeedSpec,
+    seeded: &std::path::Path,
+    template: &prepare::PgDatabase,
+    ids: Arc<Vec<String>>,
+) -> anyhow::Result<BothRun> {
+    let warmup = if o.quick { 5 } else { WARMUP };
+    let dir = prepare::run_dir()?;
+    let clock = || Arc::new(prepbot_core::clock::SystemClock);
+
+    let bare_fake = FakeDiscord::start(clock()).await;
+    let (mut bare_driver, traffic) = Driver::new(bare_fake.clone(), spec, ids.clone());
+    let mut bare = bot::spawn_bare(&bare_fake, None, &dir.path().join("bare.log"))?;
+    bot::ready(&bare_fake, &traffic, &mut bare, Duration::from_millis(500)).await?;
+
+    let db = prepare::copy_into(seeded, dir.path())?;
+    let sqlite_fake = FakeDiscord::start(clock()).await;
+    let (mut sqlite_driver, traffic) = Driver::new(sqlite_fake.clone(), spec, ids.clone());
+    let mut sqlite_bot = bot::spawn_prepbot(
+        &sqlite_fake,
+        &db,
+        &prepare::shipped_questions(),
+        50,
+        &dir.path().join("sqlite.log"),
+    )?;
+    bot::ready(
+        &sqlite_fake,
+        &traffic,
+        &mut sqlite_bot,
+        Duration::from_millis(1500),
+    )
+    .await?;
+
+    let pg = template.copy("latency").await?;
+    let pg_fake = FakeDiscord::start(clock()).await;
+    let (mut pg_driver, traffic) = Driver::new(pg_fake.clone(), spec, ids);
+    let mut pg_bot = bot::spawn_prepbot_on(
+        &pg_fake,
+        &pg.url,
+        &prepare::shipped_questions(),
+        50,
+        &[],
+        &dir.path().join("postgres.log"),
+    )?;
+    bot::ready(&pg_fake, &traffic, &mut pg_bot, Duration::from_millis(1500)).await?;
+
+    let kinds = [Kind::Streak, Kind::Leaderboard, Kind::Search, Kind::Show];
+    let sample = |kind| Samples {
+        kind,
+        latencies: Vec::with_capacity(o.commands),
+        lost: 0,
+    };
+    let mut run = BothRun {
+        bare: sample(Kind::Ping),
+        sqlite: kinds.iter().map(|&k| sample(k)).collect(),
+        postgres: kinds.iter().map(|&k| sample(k)).collect(),
+    };
+    fn note(s: &mut Samples, d: Option<Duration>) {
+        match d {
+            Some(d) => s.latencies.push(d),
+            None => s.lost += 1,
+        }
+    }
+    // The three bots take turns, command by command: the bare bot, then the kind on
+    // SQLite, then on PostgreSQL (which goes first alternates), so all three meet
+    // the same moments of a shared machine.
+    for i in 0..warmup + o.commands {
+        let counted = i >= warmup;
+        for (k, &kind) in kinds.iter().enumerate() {
+            let b = bare_driver.send(Kind::Ping, i).await;
+            let (s, p) = if (i + k) % 2 == 0 {
+                let s = sqlite_driver.send(kind, i).await;
+                (s, pg_driver.send(kind, i).await)
+            } else {
+                let p = pg_driver.send(kind, i).await;
+                (sqlite_driver.send(kind, i).await, p)
+            };
+            if counted {
+                note(&mut run.bare, b);
+                note(&mut run.sqlite[k], s);
+                note(&mut run.postgres[k], p);
+            }
+        }
+    }
+    for p in [&mut bare, &mut sqlite_bot, &mut pg_bot] {
+        p.check_alive()?;
+    }
+    for p in [bare, sqlite_bot, pg_bot] {
+        p.stop().await;
+    }
+    pg.remove().await?;
+    Ok(run)
+}
+
+/// Scenario `latency-postgres`: the `latency` commands against the same seeded
+/// database on SQLite and on PostgreSQL, the two bots (and the bare baseline) taking
+/// turns in one run. The budget: each command's p99 on PostgreSQL within 2 ×
+/// its p99 on SQLite.
+pub async fn run_both(o: &Options) -> Outcome {
+    let spec = if o.quick {
+        SeedSpec {
+            members: 5_000,
+            answers: 50_000,
+            drops: 100,
+            ..SeedSpec::default()
+        }
+    } else {
+        SeedSpec::default()
+    };
+    let seeded = prepare::seeded(spec).await?;
+    let ids: Arc<Vec<String>> = Arc::new(
+        prepare::shipped_bank()?
+            .all()
+            .iter()
+            .map(|q| q.id.clone())
+            .collect(),
+    );
+    let template = postgres_template(&seeded).await?;
+    let mut runs = Vec::new();
+    for r in 0..o.runs {
+        eprintln!("latency-postgres run {}/{}", r + 1, o.runs);
+        match run_once_both(o, spec, &seeded, &template, ids.clone()).await {
+            Ok(run) => runs.push(run),
+            Err(e) => {
+                template.remove().await?;
+                return Err(e.context("latency-postgres run"));
+            }
+        }
+    }
+    template.remove().await?;
+
+    let mut section = Section::new("Load: command latency, SQLite and PostgreSQL");
+    let mut table = Table::new(&[
+        "command",
+        "SQLite p50 / p99",
+        "PostgreSQL p50 / p99",
+        "p99 of each run, SQLite → PostgreSQL",
+        "ratio of p99s (each run)",
+        "lost",
+        "budget: PostgreSQL p99 ≤ 2 × SQLite's",
+        "verdict",
+    ]);
+    let stat = |s: &Samples| s.stats();
+    let bare: Vec<_> = runs.iter().map(|r| stat(&r.bare)).collect();
+    table.row(vec![
+        Kind::Ping.label().to_string(),
+        format!(
+            "{} / {}",
+            ms(median(&bare.iter().map(|s| s.0).collect::<Vec<_>>())),
+            ms(median(&bare.iter().map(|s| s.1).collect::<Vec<_>>()))
+        ),
+        "".into(),
+        bare.iter().map(|s| ms(s.1)).collect::<Vec<_>>().join(", "),
+        "".into(),
+        runs.iter().map(|r| r.bare.lost).sum::<usize>().to_string(),
+        "".into(),
+        "".into(),
+    ]);
+    let mut met = 0;
+    for k in 0..runs[0].sqlite.len() {
+        let s: Vec<_> = runs.iter().map(|r| stat(&r.sqlite[k])).collect();
+        let p: Vec<_> = runs.iter().map(|r| stat(&r.postgres[k])).collect();
+        let p50 = |v: &[(Duration, Duration, Duration)]| {
+            median(&v.iter().map(|s| s.0).collect::<Vec<_>>())
+        };
+        let p99 = |v: &[(Duration, Duration, Duration)]| {
+            median(&v.iter().map(|s| s.1).collect::<Vec<_>>())
+        };
+        let lost: usize = runs
+            .iter()
+            .map(|r| r.sqlite[k].lost + r.postgres[k].lost)
+            .sum();
+        let ratio = p99(&p).as_secs_f64() / p99(&s).as_secs_f64();
+        let ok = ratio <= 2.0 && lost == 0;
+        met += usize::from(ok);
+        table.row(vec![
+            runs[0].sqlite[k].kind.label().to_string(),
+            format!("{} / {}", ms(p50(&s)), ms(p99(&s))),
+            format!("{} / {}", ms(p50(&p)), ms(p99(&p))),
+            s.iter()
+                .zip(&p)
+                .map(|(a, b)| format!("{} → {}", ms(a.1), ms(b.1)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            format!(
+                "{:.2} ({})",
+                ratio,
+                s.iter()
+                    .zip(&p)
+                    .map(|(a, b)| format!("{:.2}", b.1.as_secs_f64() / a.1.as_secs_f64()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            lost.to_string(),
+            "≤ 2.00".into(),
+            verdict(ok).into(),
+        ]);
+    }
+    section.tables.push(table);
+    section.note(format!(
+        "Database: `prepbot-dev seed` with {} members, {} answers, {} drops in {} channels (seed {}); per run a fresh copy of the file, and a fresh PostgreSQL database copied (CREATE DATABASE … TEMPLATE) from one that the release binary's `prepbot migrate-store` made from the same file. PostgreSQL from {}.",
+        crate::report::count(spec.members as f64),
+        crate::report::count(spec.answers as f64),
+        crate::report::count(spec.drops as f64),
+        spec.channels,
+        spec.seed,
+        prepare::POSTGRES_URL_VARIABLE,
+    ));
+    section.note(format!(
+        "Closed loop, one command at a time: for each command, the bare bot's `/ping`, then the command on SQLite and on PostgreSQL (which of the two goes first alternates); {} of each kind per run after {} not counted; every command from a different member; latency from the fake writing INTERACTION_CREATE to the fake receiving the callback. Each bot has a fake Discord of its own, and all three run throughout.",
+        o.commands,
+        if o.quick { 5 } else { WARMUP }
+    ));
+    section.note(format!(
+        "{met} of {} commands within budget (the median of the runs' p99s).",
+        runs[0].sqlite.len()
+    ));
+    Ok(section)
+}

@@ -184,6 +184,34 @@ impl PgDatabase {
         Ok(PgDatabase { server, name, url })
     }
 
+    /// A new database copied from this one (`CREATE DATABASE … TEMPLATE`; nobody
+    /// may be connected to this one meanwhile).
+    pub async fn copy(&self, tag: &str) -> anyhow::Result<PgDatabase> {
+        use sqlx::Connection as _;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "prepbot_load_{tag}_{}_c{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut conn = sqlx::PgConnection::connect(&self.server).await?;
+        // Names of letters, digits and underscores made here: nothing to escape.
+        sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {}", self.name))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("create database {name} from {}", self.name))?;
+        conn.close().await?;
+        let (base, _) = self
+            .url
+            .rsplit_once('/')
+            .context("a database URL with a name")?;
+        Ok(PgDatabase {
+            server: self.server.clone(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
     pub async fn remove(self) -> anyhow::Result<()> {
         use sqlx::Connection as _;
         if KEEP.load(std::sync::atomic::Ordering::SeqCst) {
