@@ -106,10 +106,12 @@ async fn the_demo_moves_to_postgresql_and_status_reads_the_same_there() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["demo.db"]);
+    // This build's newest schema versions.
+    let (sqlite, postgres) = *prepbot_core::store::copy::SCHEMA_PAIRS.last().unwrap();
     assert_eq!(
         stdout.lines().next().unwrap(),
         format!(
-            "copied {from} (SQLite schema 16) into {} (PostgreSQL schema 8):",
+            "copied {from} (SQLite schema {sqlite}) into {} (PostgreSQL schema {postgres}):",
             redact_url(&to)
         )
     );

@@ -289,6 +289,36 @@ impl SharedBudget {
         invocation: u64,
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
+        let verdict = match self
+            .store
+            .charge_command_postgres(
+                self.platform,
+                member,
+                invocation,
+                now,
+                self.window,
+                self.budget,
+            )
+            .await?
+        {
+            // PostgreSQL: one call, the same rule in SQL (a command is acknowledged
+            // after this, so its round trips count; see the migration).
+            Some(None) => Verdict::Allowed,
+            Some(Some(retry_after)) => Verdict::Refused { retry_after },
+            None => self.check_in_transaction(member, invocation, now).await?,
+        };
+        self.sweep_if_due(now);
+        Ok(verdict)
+    }
+
+    /// The check as steps in one write transaction, the rule in [`decide`]: SQLite,
+    /// whose one writer at a time protects the read and the charge.
+    async fn check_in_transaction(
+        &self,
+        member: &str,
+        invocation: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
         let mut tx = self
             .store
             .write_member_budget(self.platform, member)
@@ -307,6 +337,14 @@ impl SharedBudget {
             command_uses::record(&mut tx, self.platform, member, invocation, now).await?;
         }
         tx.commit().await?;
+        Ok(match decision {
+            Decision::AlreadyCharged | Decision::Charge => Verdict::Allowed,
+            Decision::Refuse { retry_after } => Verdict::Refused { retry_after },
+        })
+    }
+
+    /// Sweeps old uses out, once per window, off the command path.
+    fn sweep_if_due(&self, now: DateTime<Utc>) {
         if self.sweep_due(now) {
             // Off the command path (it takes the store's write lock, like any other
             // write), and without any member's lock: uses two windows old count for
@@ -326,10 +364,6 @@ impl SharedBudget {
                 }
             });
         }
-        Ok(match decision {
-            Decision::AlreadyCharged | Decision::Charge => Verdict::Allowed,
-            Decision::Refuse { retry_after } => Verdict::Refused { retry_after },
-        })
     }
 
     /// Whether this process should sweep now: once per window (or after the clock

@@ -8,8 +8,11 @@
 //! ([`super::Store::write_member_budget`]), not the store's one write lock: only
 //! a charge of the same member reads or writes that member's rows, so charges of
 //! one member run one at a time across processes, and a command check never
-//! queues behind an answer batch or a drop's claim. `tests/it/budget.rs` charges
-//! one member from two stores at once on both backends.
+//! queues behind an answer batch or a drop's claim. On PostgreSQL the whole check
+//! is one call of `prepbot_charge_command` (migration postgres 0009), which takes
+//! the same lock: [`super::Store::charge_command_postgres`]; the functions here
+//! are SQLite's steps and the sweep. `tests/it/budget.rs` charges one member from
+//! two stores at once on both backends.
 
 use chrono::{DateTime, Utc};
 

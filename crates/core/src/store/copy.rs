@@ -49,6 +49,7 @@ pub const SCHEMA_PAIRS: &[(i64, i64)] = &[
     (14, 6),
     (15, 7),
     (16, 8),
+    (17, 9),
 ];
 
 /// Tables that are not copied, and why (printed by `prepbot migrate-store`).

@@ -715,6 +715,38 @@ impl Store {
         }
     }
 
+    /// Checks and charges a member's command budget on PostgreSQL in one call
+    /// (`prepbot_charge_command`, migration postgres 0009): under the member's lock,
+    /// the rule of `crate::command_budget::decide`. `None`: the command may run
+    /// (charged, or this invocation was charged already); otherwise how long until
+    /// the member may run one. `None` from SQLite, which has no such function: its
+    /// callers take [`Store::write_member_budget`] instead.
+    pub async fn charge_command_postgres(
+        &self,
+        platform: crate::chat::Platform,
+        member: &str,
+        invocation: u64,
+        now: chrono::DateTime<chrono::Utc>,
+        window: chrono::TimeDelta,
+        budget: usize,
+    ) -> Result<Option<Option<chrono::TimeDelta>>> {
+        let Pools::Postgres(pool) = &self.pools else {
+            return Ok(None);
+        };
+        let wait_ms: Option<i64> =
+            sqlx::query_scalar("SELECT prepbot_charge_command($1, $2, $3, $4, $5, $6, $7)")
+                .bind(MEMBER_BUDGET_LOCKS)
+                .bind(platform.as_str())
+                .bind(member)
+                .bind(ids::to_db(invocation))
+                .bind(ids::epoch_ms(now))
+                .bind(window.num_milliseconds())
+                .bind(i32::try_from(budget).unwrap_or(i32::MAX))
+                .fetch_one(pool)
+                .await?;
+        Ok(Some(wait_ms.map(chrono::TimeDelta::milliseconds)))
+    }
+
     /// A pooled connection for one statement that is atomic by itself and must not
     /// wait for the write lock (a shared rate's reservation, `paces::reserve`): no
     /// transaction, no advisory lock. On SQLite one of the writer's connections

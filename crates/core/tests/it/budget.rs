@@ -100,33 +100,51 @@ async fn two_processes_charging_one_member_at_once_allow_the_budget_once() {
         std::sync::Arc::new(CommandBudget::shared(b.clone(), Platform::Discord)),
     ];
     let now = t(0.0);
-    // The same invocation through both processes first: one charge between them.
-    assert_eq!(budgets[0].check("42", 1_000, now).await, Verdict::Allowed);
-    assert_eq!(budgets[1].check("42", 1_000, now).await, Verdict::Allowed);
+    // Many members at once, so that charges of one member really overlap: on
+    // PostgreSQL a check is one short call, and two of them rarely meet unless
+    // many run (without the member's lock, this fails there).
+    const MEMBERS: usize = 25;
     let mut tasks = Vec::new();
-    for (p, budget) in budgets.iter().enumerate() {
-        for i in 0..20u64 {
-            let budget = budget.clone();
-            let invocation = p as u64 * 100 + i;
-            tasks.push(tokio::spawn(async move {
-                budget.check("42", invocation, now).await
-            }));
+    for m in 0..MEMBERS {
+        let member = format!("4{m}");
+        // The same invocation through both processes first: one charge between them.
+        assert_eq!(
+            budgets[0].check(&member, 1_000, now).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            budgets[1].check(&member, 1_000, now).await,
+            Verdict::Allowed
+        );
+        for (p, budget) in budgets.iter().enumerate() {
+            for i in 0..20u64 {
+                let budget = budget.clone();
+                let member = member.clone();
+                let invocation = p as u64 * 100 + i;
+                tasks.push((
+                    m,
+                    tokio::spawn(async move { budget.check(&member, invocation, now).await }),
+                ));
+            }
         }
     }
-    let mut allowed = 0;
-    for task in tasks {
+    let mut allowed = [0; MEMBERS];
+    for (m, task) in tasks {
         match task.await.unwrap() {
-            Verdict::Allowed => allowed += 1,
+            Verdict::Allowed => allowed[m] += 1,
             Verdict::Refused { retry_after } => assert_eq!(retry_after, WINDOW),
         }
     }
     assert_eq!(
         allowed,
-        BUDGET - 1,
-        "the budget, less the one charged first"
+        [BUDGET - 1; MEMBERS],
+        "each member's budget, less the one charged first"
     );
     let mut conn = a.read().await.unwrap();
-    assert_eq!(command_uses::count(&mut conn).await.unwrap(), BUDGET as u64);
+    assert_eq!(
+        command_uses::count(&mut conn).await.unwrap(),
+        (MEMBERS * BUDGET) as u64
+    );
     drop(conn);
     a.close().await;
     b.close().await;

@@ -459,7 +459,10 @@ async fn an_install_moves_to_postgresql_with_its_ids_streaks_and_status() {
         before,
         "the source is unchanged"
     );
-    assert_eq!((report.sqlite_version, report.postgres_version), (16, 8));
+    assert_eq!(
+        (report.sqlite_version, report.postgres_version),
+        newest_pair()
+    );
     assert_eq!(report.target, redact_url(&url));
     assert_eq!(report.not_copied, [("processes".to_string(), 1)]);
     // The planner's statistics were gathered: a table never analysed has -1.
@@ -585,7 +588,8 @@ async fn a_source_at_an_older_schema_is_refused_and_left_as_it_was() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the source {url} is at SQLite schema version 8, older than this prepbot's 16: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again"
+            "the source {url} is at SQLite schema version 8, older than this prepbot's {}: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again",
+            newest_pair().0
         )
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -614,8 +618,9 @@ async fn a_source_from_a_newer_prepbot_a_missing_file_and_wrong_urls_are_refused
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (17, 'from a newer prepbot', 1, x'00', 0)",
+         VALUES ($1, 'from a newer prepbot', 1, x'00', 0)",
     )
+    .bind(newest_pair().0 + 1)
     .execute(&mut conn)
     .await
     .unwrap();
@@ -625,7 +630,9 @@ async fn a_source_from_a_newer_prepbot_a_missing_file_and_wrong_urls_are_refused
     assert_eq!(
         e.to_string(),
         format!(
-            "the source {url} was written by a newer prepbot (SQLite schema version 17, this one knows up to 16): run migrate-store with that prepbot"
+            "the source {url} was written by a newer prepbot (SQLite schema version {}, this one knows up to {}): run migrate-store with that prepbot",
+            newest_pair().0 + 1,
+            newest_pair().0
         )
     );
 
@@ -692,8 +699,9 @@ async fn a_target_from_a_newer_prepbot_or_with_rows_is_refused() {
     let mut conn = PgConnection::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (9, 'from a newer prepbot', TRUE, '\\x00', 0)",
+         VALUES ($1, 'from a newer prepbot', TRUE, '\\x00', 0)",
     )
+    .bind(newest_pair().1 + 1)
     .execute(&mut conn)
     .await
     .unwrap();
@@ -702,8 +710,10 @@ async fn a_target_from_a_newer_prepbot_or_with_rows_is_refused() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the target {} was written by a newer prepbot (PostgreSQL schema version 9, this one knows up to 8): copy into a new, empty database",
-            redact_url(&url)
+            "the target {} was written by a newer prepbot (PostgreSQL schema version {}, this one knows up to {}): copy into a new, empty database",
+            redact_url(&url),
+            newest_pair().1 + 1,
+            newest_pair().1
         )
     );
     assert_eq!(pg_rows(&url).await, 0);
@@ -729,10 +739,10 @@ async fn a_target_with_fewer_migrations_is_migrated_first() {
         2
     );
     let report: CopyReport = copy::sqlite_to_postgres(&source, &url).await.unwrap();
-    assert_eq!(report.postgres_version, 8);
+    assert_eq!(report.postgres_version, newest_pair().1);
     assert_eq!(
         pg_scalar(&url, "SELECT MAX(version) FROM _sqlx_migrations").await,
-        8
+        newest_pair().1
     );
     assert_eq!(pg_scalar(&url, "SELECT COUNT(*) FROM answers").await, 2);
 }
@@ -812,4 +822,9 @@ async fn a_copy_that_does_not_verify_is_rolled_back_whole() {
         "{text}"
     );
     assert_eq!(pg_rows(&url).await, 0, "channels and drops went back too");
+}
+
+/// This build's newest (SQLite, PostgreSQL) schema versions.
+fn newest_pair() -> (i64, i64) {
+    *copy::SCHEMA_PAIRS.last().expect("schema pairs")
 }
