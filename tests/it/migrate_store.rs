@@ -3,9 +3,12 @@
 //! the same on both, and the password of the target's URL in no output.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
 use prepbot_core::store::redact_url;
+use prepbot_fake_discord::FakeDiscord;
 use prepbot_testkit::postgres;
 use sqlx::{Connection, SqliteConnection};
 
@@ -166,6 +169,100 @@ async fn the_demo_moves_to_postgresql_and_status_reads_the_same_there() {
         )
     );
     assert!(!copy.exists());
+}
+
+/// The processes registered in a SQLite file: id, host, pid.
+async fn registered(path: &Path) -> Vec<(String, String, i64)> {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query_as("SELECT id, host, pid FROM processes")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    rows
+}
+
+/// A bot still heartbeating on the source would keep writing after the snapshot,
+/// and that would be lost: refused in one line naming it. Once it is killed and its
+/// heartbeat has lapsed, it no longer stands in the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_still_running_on_the_source_is_refused_and_a_dead_one_is_not() {
+    let fake = FakeDiscord::start(Arc::new(prepbot_core::clock::SystemClock)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let from = format!("sqlite://{}", db.display());
+    // The target is checked only after the source: a server that is not there
+    // does as well as a real one for the refusal.
+    let fresh = postgres::fresh_database().await;
+    let to = fresh
+        .as_deref()
+        .map(with_password)
+        .unwrap_or_else(|| format!("postgres://prepbot:{PASSWORD}@127.0.0.1:1/nowhere"));
+    let mut bot = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .arg("run")
+        .env_remove("PREPBOT_QUESTIONS")
+        .env("DISCORD_TOKEN", "a.b.c")
+        .env("PREPBOT_DISCORD_API_BASE", fake.base())
+        .env("PREPBOT_DATABASE_URL", &from)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    fake.wait_identified(Duration::from_secs(30)).await;
+    let procs = registered(&db).await;
+    assert_eq!(procs.len(), 1, "{procs:?}");
+    let (id, host, pid) = &procs[0];
+    assert_eq!(*pid, i64::from(bot.id()));
+
+    let out = prepbot(&["migrate-store", "--from", &from, "--to", &to], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_no_password(&out);
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for part in [
+        format!("error: a bot is still running on the source {from} (process "),
+        format!("{} on {host} (pid {pid}), heard ", &id[..8]),
+        "stop the bot first".to_string(),
+    ] {
+        assert!(err.contains(&part), "{part} in {err}");
+    }
+    if let Some(url) = &fresh {
+        // Refused before the target was touched: not even migrated.
+        let mut pg = sqlx::PgConnection::connect(url).await.unwrap();
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+        )
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+        assert_eq!(tables, 0);
+    }
+
+    // Killed, and its heartbeat lapsed (moved back rather than waited for).
+    bot.kill().unwrap();
+    bot.wait().unwrap();
+    let mut conn = SqliteConnection::connect(&from).await.unwrap();
+    sqlx::query("UPDATE processes SET heard_at = heard_at - 31")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let out = prepbot(&["migrate-store", "--from", &from, "--to", &to], None);
+    let err = text(&out.stderr);
+    assert_no_password(&out);
+    if fresh.is_some() {
+        assert!(out.status.success(), "{err}");
+        assert!(
+            text(&out.stdout).contains("  processes: not copied (1 row;"),
+            "{}",
+            text(&out.stdout)
+        );
+    } else {
+        assert!(err.contains("cannot connect to the target"), "{err}");
+    }
 }
 
 #[test]
