@@ -171,6 +171,59 @@ async fn the_demo_moves_to_postgresql_and_status_reads_the_same_there() {
     assert!(!copy.exists());
 }
 
+/// As the docs have it, the target is owned by the bot's role, which is no
+/// superuser: the statistics are gathered for the copied tables without a
+/// warning about the shared catalogues only a superuser may analyze.
+#[tokio::test]
+async fn a_plain_owner_gets_the_statistics_and_no_warnings() {
+    let Some(url) = postgres::fresh_database().await else {
+        return;
+    };
+    let (_, name) = url.rsplit_once('/').unwrap();
+    let owner = format!("{name}_owner");
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    // Names made by the test of letters, digits and underscores: nothing to bind.
+    for statement in [
+        format!("CREATE ROLE {owner} LOGIN NOSUPERUSER"),
+        format!("ALTER DATABASE {name} OWNER TO {owner}"),
+        format!("ALTER SCHEMA public OWNER TO {owner}"),
+    ] {
+        sqlx::query(&statement).execute(&mut admin).await.unwrap();
+    }
+    let to = url.replacen(
+        &format!("{}@", postgres::user(&url)),
+        &format!("{owner}:{PASSWORD}@"),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = prepbot(&["demo", "--days", "3", "--db", db.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let from = format!("sqlite://{}", db.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .args(["migrate-store", "--from", &from, "--to", &to])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_password(&out);
+    assert_eq!(text(&out.stderr), "", "nothing logged by default");
+    assert!(
+        text(&out.stdout).contains("\nstatistics gathered (ANALYZE)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let unanalyzed: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_stat_user_tables \
+         WHERE last_analyze IS NULL AND relname NOT IN ('_sqlx_migrations', 'processes') \
+         ORDER BY relname",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(unanalyzed, Vec::<String>::new());
+}
+
 /// The processes registered in a SQLite file: id, host, pid.
 async fn registered(path: &Path) -> Vec<(String, String, i64)> {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))

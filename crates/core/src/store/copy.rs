@@ -240,12 +240,11 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
             let (tables, not_copied, sequences) = copy_tables(&mut lite, &mut pg, &target).await?;
             // Fresh tables have no statistics, and until autovacuum gathers them
             // (a minute or so later) PostgreSQL plans the bot's first commands from
-            // its defaults: sequential scans of a million answers, say.
-            let analyzed = sqlx::query("ANALYZE")
-                .execute(&mut pg)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
+            // its defaults: sequential scans of a million answers, say. Only the
+            // tables copied: a bare ANALYZE also visits the shared catalogues, which
+            // only a superuser may analyze, and the database's owner gets a warning
+            // for each of them.
+            let analyzed = analyze(&mut pg, &tables).await;
             Ok(CopyReport {
                 source: source.clone(),
                 target: target.clone(),
@@ -267,6 +266,19 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     .await;
     let _ = lite.close().await;
     outcome
+}
+
+/// `ANALYZE` of the copied tables, in one statement.
+async fn analyze(pg: &mut PgConnection, tables: &[CopiedTable]) -> Result<(), String> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = tables.iter().map(|t| quote(&t.name)).collect();
+    sqlx::query(&format!("ANALYZE {}", names.join(", ")))
+        .execute(pg)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// One connection on the source that can only read. Not opened read-only: SQLite's
