@@ -337,6 +337,48 @@ fn a_missing_source_is_one_line_and_nothing_is_created() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// A URL of the wrong kind or a malformed one is a usage error, as the README
+/// has it: exit 2, one line, nothing opened or created, no password shown.
+#[test]
+fn a_bad_url_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.db");
+    let lite = format!("sqlite://{}", file.display());
+    let pg = format!("postgres://prepbot:{PASSWORD}@127.0.0.1:1/nowhere");
+    let cases = [
+        (
+            file.display().to_string(),
+            pg.clone(),
+            "error: --from must be a SQLite database URL such as sqlite://path/to/prepbot.db, not ",
+        ),
+        (
+            pg.clone(),
+            pg.clone(),
+            "error: --from must be a SQLite database URL",
+        ),
+        (
+            lite.clone(),
+            lite.clone(),
+            "error: --to must be a PostgreSQL database URL such as postgres://user@host/database, not ",
+        ),
+        (
+            lite.clone(),
+            format!("postgres://prepbot:{PASSWORD}@127.0.0.1:notaport/db"),
+            "error: `postgres://***@127.0.0.1:notaport/db` is not a database URL prepbot can use",
+        ),
+    ];
+    for (from, to, said) in cases {
+        let out = prepbot(&["migrate-store", "--from", &from, "--to", &to], None);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{from} {to}: {err}");
+        assert_no_password(&out);
+        assert!(err.starts_with(said), "{said} in {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn help_describes_migrate_store() {
     let out = prepbot(&["--help"], None);

@@ -196,21 +196,38 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> Result<CopyReport, Copy
     copy(from, to).await.map_err(|e| scrub_error(e, &secrets))
 }
 
+/// Checks that `from` is a SQLite URL and `to` a PostgreSQL one, both well formed,
+/// opening nothing: a wrong one is a usage error (the command line exits 2), where
+/// every failure of the copy itself is not.
+pub fn check_urls(from: &str, to: &str) -> Result<(), CopyError> {
+    let secrets: Vec<String> = passwords_in(from).chain(passwords_in(to)).collect();
+    parse_urls(from, to)
+        .map(|_| ())
+        .map_err(|e| scrub_error(e, &secrets))
+}
+
+/// The target's options, once both URLs are known good ([`check_urls`]).
+fn parse_urls(from: &str, to: &str) -> Result<PgConnectOptions, CopyError> {
+    if !from.starts_with("sqlite:") {
+        return Err(CopyError::SourceNotSqlite(redact_url(from)));
+    }
+    url_options(from)?;
+    if !is_postgres_url(to) {
+        return Err(CopyError::TargetNotPostgres(redact_url(to)));
+    }
+    PgConnectOptions::from_str(to).map_err(|e| {
+        CopyError::Store(StoreError::BadUrl {
+            url: redact_url(to),
+            reason: e.to_string(),
+        })
+    })
+}
+
 async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     let source = redact_url(from);
     let target = redact_url(to);
     // Both URLs are checked before anything is opened.
-    if !from.starts_with("sqlite:") {
-        return Err(CopyError::SourceNotSqlite(source));
-    }
-    if !is_postgres_url(to) {
-        return Err(CopyError::TargetNotPostgres(target));
-    }
-    let target_options = PgConnectOptions::from_str(to)
-        .map_err(|e| StoreError::BadUrl {
-            url: target.clone(),
-            reason: e.to_string(),
-        })?
+    let target_options = parse_urls(from, to)?
         // Reading a whole table is slow by design: no "slow statement" warnings.
         .disable_statement_logging();
 
