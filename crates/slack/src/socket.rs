@@ -147,6 +147,7 @@ pub async fn serve(
     // ended without saying.
     let health = HealthRecorder::new(
         runtime.practice.store().clone(),
+        &runtime.practice.process().id,
         Platform::Slack,
         clock.clone(),
     );
