@@ -240,11 +240,19 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             Ok(())
         }),
-        Command::MigrateStore { from, to } => block_on(async move {
-            let report = prepbot_core::store::copy::sqlite_to_postgres(&from, &to).await?;
-            say!("{}", describe_copy(&report));
-            Ok(())
-        }),
+        Command::MigrateStore { from, to } => {
+            // A URL of the wrong kind, or malformed, is a usage error, like a
+            // missing --from: exit 2, before anything is opened.
+            if let Err(e) = prepbot_core::store::copy::check_urls(&from, &to) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            block_on(async move {
+                let report = prepbot_core::store::copy::sqlite_to_postgres(&from, &to).await?;
+                say!("{}", describe_copy(&report));
+                Ok(())
+            })
+        }
         Command::Questions { action } => match sources(packs, no_shipped) {
             Ok(sources) => questions(&sources, action),
             Err(code) => code,

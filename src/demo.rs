@@ -394,7 +394,7 @@ fn what_next(question: Option<&str>, detail: Detail) -> String {
         out.push_str("- This demo with every reveal in full: prepbot demo --full\n");
     }
     out.push_str(
-        "- On Discord: DISCORD_TOKEN=... prepbot run (the README's \"Running it on Discord\" sets it up)\n",
+        "- On Discord: DISCORD_TOKEN=... prepbot run (the README's \"Setting it up on Discord\" sets it up)\n",
     );
     out.push_str("- On Slack: see docs/SLACK.md\n");
     out.push_str(

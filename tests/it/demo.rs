@@ -144,6 +144,34 @@ async fn by_default_the_demo_is_compact_plain_and_ends_with_what_next() {
     assert!(!full.contains("prepbot demo --full"), "not offered again");
 }
 
+/// A section the demo sends the reader to must be there under that name: a
+/// renamed heading leaves the advice pointing nowhere.
+#[tokio::test]
+async fn every_readme_section_the_demo_names_exists() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let headings: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect();
+    for detail in [Detail::Compact, Detail::Full] {
+        let (_, out) = demo_with(3, 42, "2026-11-23", detail).await;
+        let named: Vec<&str> = out
+            .split("README's \"")
+            .skip(1)
+            .map(|rest| rest.split_once('"').expect("a closing quote").0)
+            .collect();
+        assert!(!named.is_empty(), "the demo names a README section");
+        for section in named {
+            assert!(
+                headings.contains(&section),
+                "the demo names the README section \"{section}\", which is not among {headings:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_seed_decides_the_questions_and_no_question_repeats() {
     let (_, a) = demo(7, 42, "2026-11-23").await;

@@ -204,3 +204,46 @@ fn a_new_database_in_a_directory_prepbot_may_not_write_gets_the_read_only_line()
     assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
     set_mode(&dir, 0o755);
 }
+
+/// `prepbot status` on a file from before neutral identity (schema 8) upgrades it,
+/// taking a copy first: the one line saying where that copy is shows at the default
+/// log level, since a file the size of the database has just appeared.
+#[tokio::test]
+async fn an_upgrade_names_its_safety_copy_at_the_default_log_level() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../crates/core/tests/fixtures/pre_identity.sql"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_prepbot"))
+        .arg("status")
+        .env("PREPBOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env_remove("PREPBOT_QUESTIONS")
+        .env_remove("RUST_LOG")
+        .current_dir("/")
+        .output()
+        .expect("run prepbot");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let copy = dir.path().join("old.db.v8-before-v9");
+    assert!(copy.is_file());
+    let said: Vec<&str> = err.lines().collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains("the database was upgraded")
+            && said[0].contains(&copy.display().to_string()),
+        "{err}"
+    );
+}

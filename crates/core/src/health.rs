@@ -10,7 +10,7 @@ use tracing::warn;
 
 use crate::chat::Platform;
 use crate::clock::Clock;
-use crate::store::{Store, adapter_health};
+use crate::store::{Store, adapter_health, processes};
 
 /// How often the running bot says it is still there.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -51,14 +51,18 @@ impl AdapterState {
 #[derive(Clone)]
 pub struct HealthRecorder {
     store: Store,
+    /// This process's id ([`crate::process::ProcessIdentity`]): the row is the
+    /// platform's, shared by every process that serves it.
+    process: String,
     platform: Platform,
     clock: Arc<dyn Clock>,
 }
 
 impl HealthRecorder {
-    pub fn new(store: Store, platform: Platform, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Store, process: &str, platform: Platform, clock: Arc<dyn Clock>) -> Self {
         HealthRecorder {
             store,
+            process: process.to_string(),
             platform,
             clock,
         }
@@ -74,6 +78,35 @@ impl HealthRecorder {
         .await;
         if let Err(e) = written {
             warn!(platform = %self.platform, state = state.as_str(), error = %e, "cannot record the adapter's health");
+        }
+    }
+
+    /// Records that this process's adapter stopped, and why, unless another live
+    /// process still serves the platform: there is one row per platform, and a
+    /// process stopping beside others (one of several shard ranges) must not make
+    /// `status` say the platform stopped. In one write transaction this process first
+    /// stops counting as serving it, so of several stopping at once the last records
+    /// it stopped.
+    pub async fn stopped(&self, why: &str) {
+        let now = self.clock.now();
+        let written = async {
+            let mut tx = self.store.write().await?;
+            processes::stop_serving(&mut tx, &self.process, self.platform).await?;
+            if !processes::another_serves(&mut tx, &self.process, self.platform, now).await? {
+                adapter_health::set(
+                    &mut tx,
+                    self.platform,
+                    AdapterState::Stopped.as_str(),
+                    Some(why),
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(crate::store::StoreError::from)
+        }
+        .await;
+        if let Err(e) = written {
+            warn!(platform = %self.platform, error = %e, "cannot record that the adapter stopped");
         }
     }
 
@@ -125,7 +158,7 @@ pub async fn recorded<T, E: std::fmt::Display>(
         Ok(_) => "shut down".to_string(),
         Err(e) => e.to_string().lines().next().unwrap_or_default().to_string(),
     };
-    health.set(AdapterState::Stopped, Some(&why)).await;
+    health.stopped(&why).await;
     outcome
 }
 

@@ -347,6 +347,7 @@ pub async fn serve(
     // without saying.
     let health = HealthRecorder::new(
         runtime.practice.store().clone(),
+        &runtime.practice.process().id,
         Platform::Discord,
         clock.clone(),
     );

@@ -33,7 +33,7 @@ use slack_morphism::prelude::*;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::api::SlackApi;
+use crate::api::{ApiError, SlackApi};
 use crate::commands::{Commands, Invocation, Reply, invocation_id};
 use crate::events::{AnswerSink, change_of};
 use crate::history::SlackHistory;
@@ -147,6 +147,7 @@ pub async fn serve(
     // ended without saying.
     let health = HealthRecorder::new(
         runtime.practice.store().clone(),
+        &runtime.practice.process().id,
         Platform::Slack,
         clock.clone(),
     );
@@ -155,6 +156,21 @@ pub async fn serve(
         serve_recording(config, runtime, clock, shutdown, &health, on_ready),
     )
     .await
+}
+
+/// Why the start-up check of the token named `variable` failed, in one line. Only a
+/// refusal is the token's fault: no connection, a 5xx or a timeout says nothing
+/// about it, and calling it rejected would send the operator to the wrong fix.
+fn token_check_failed(variable: &str, e: ApiError) -> anyhow::Error {
+    match e {
+        ApiError::Refused { .. } => anyhow::anyhow!("{variable} was not accepted: {e}"),
+        ApiError::Unknown { method, why } => anyhow::anyhow!(
+            "Slack could not be reached to check {variable} ({method}: {why}): check the network, then start again"
+        ),
+        ApiError::RateLimited { .. } => {
+            anyhow::anyhow!("Slack could not check {variable} now: {e}; start again shortly")
+        }
+    }
 }
 
 /// [`serve`], recording each stage of the session in `health`.
@@ -173,10 +189,10 @@ async fn serve_recording(
     let me = api
         .auth_test()
         .await
-        .map_err(|e| failed(anyhow::anyhow!("SLACK_BOT_TOKEN was not accepted: {e}")))?;
+        .map_err(|e| failed(token_check_failed("SLACK_BOT_TOKEN", e)))?;
     api.open_connection(&config.app_token)
         .await
-        .map_err(|e| failed(anyhow::anyhow!("SLACK_APP_TOKEN was not accepted: {e}")))?;
+        .map_err(|e| failed(token_check_failed("SLACK_APP_TOKEN", e)))?;
     info!(
         team = me.team_id,
         user = me.user_id,

@@ -1,5 +1,6 @@
-//! The `adapter_health` table: one row per platform, written by the running bot,
-//! read by `prepbot status`.
+//! The `adapter_health` table: one row per platform, written by the processes that
+//! serve it (one that stops leaves the row to another still serving it, see
+//! [`crate::health::HealthRecorder::stopped`]), read by `prepbot status`.
 
 use chrono::{DateTime, Utc};
 

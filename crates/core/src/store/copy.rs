@@ -3,9 +3,11 @@
 //!
 //! What it promises, and how:
 //! - The source is never changed: one connection with `query_only` on, no
-//!   migrations, reading in one transaction (a consistent snapshot even if a bot
-//!   still writes). It must already be at this build's newest SQLite schema: an
-//!   older file is refused with how to upgrade it, rather than upgraded here.
+//!   migrations, reading in one transaction (a consistent snapshot). It must already
+//!   be at this build's newest SQLite schema: an older file is refused with how to
+//!   upgrade it, rather than upgraded here.
+//! - No bot may still run on the source (a live heartbeat in its `processes`): what
+//!   it wrote after the snapshot would be lost, so the copy is refused, naming it.
 //! - The target is migrated the usual way, then must be empty and at the
 //!   PostgreSQL schema version that goes with the source's ([`SCHEMA_PAIRS`]).
 //! - Every row keeps its ids: drop ids are in the nonces and markers of posts
@@ -25,11 +27,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher as _;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt as _;
 use rustc_hash::FxHasher;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection as _, Postgres, QueryBuilder, Row, SqliteConnection};
 
+use crate::process::ProcessIdentity;
+
+use super::ids::epoch;
+use super::processes::PROCESS_LAPSE;
 use super::{
     DEFAULT_BUSY_TIMEOUT, MIGRATOR, POSTGRES_MIGRATOR, StoreError, WRITE_LOCK, is_postgres_url,
     newest_applied, redact_url, url_options,
@@ -79,6 +86,15 @@ pub enum CopyError {
     SourceMissing(String),
     #[error("{0} is not a prepbot database: it has no schema version (no _sqlx_migrations table)")]
     SourceNotPrepbot(String),
+    #[error(
+        "a bot is still running on the source {url} ({processes}): what it writes after the copy would be lost; stop the bot first (a killed process counts as stopped {lapse} s after its last heartbeat), then run migrate-store again"
+    )]
+    SourceInUse {
+        url: String,
+        /// Each live process as `prepbot status` names it.
+        processes: String,
+        lapse: i64,
+    },
     #[error(
         "the source {url} is at SQLite schema version {found}, older than this prepbot's {expected}: upgrade it first (stop the bot and run `prepbot status` with PREPBOT_DATABASE_URL={url}: this prepbot upgrades a database when it opens it), then run migrate-store again"
     )]
@@ -181,21 +197,38 @@ pub async fn sqlite_to_postgres(from: &str, to: &str) -> Result<CopyReport, Copy
     copy(from, to).await.map_err(|e| scrub_error(e, &secrets))
 }
 
+/// Checks that `from` is a SQLite URL and `to` a PostgreSQL one, both well formed,
+/// opening nothing: a wrong one is a usage error (the command line exits 2), where
+/// every failure of the copy itself is not.
+pub fn check_urls(from: &str, to: &str) -> Result<(), CopyError> {
+    let secrets: Vec<String> = passwords_in(from).chain(passwords_in(to)).collect();
+    parse_urls(from, to)
+        .map(|_| ())
+        .map_err(|e| scrub_error(e, &secrets))
+}
+
+/// The target's options, once both URLs are known good ([`check_urls`]).
+fn parse_urls(from: &str, to: &str) -> Result<PgConnectOptions, CopyError> {
+    if !from.starts_with("sqlite:") {
+        return Err(CopyError::SourceNotSqlite(redact_url(from)));
+    }
+    url_options(from)?;
+    if !is_postgres_url(to) {
+        return Err(CopyError::TargetNotPostgres(redact_url(to)));
+    }
+    PgConnectOptions::from_str(to).map_err(|e| {
+        CopyError::Store(StoreError::BadUrl {
+            url: redact_url(to),
+            reason: e.to_string(),
+        })
+    })
+}
+
 async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     let source = redact_url(from);
     let target = redact_url(to);
     // Both URLs are checked before anything is opened.
-    if !from.starts_with("sqlite:") {
-        return Err(CopyError::SourceNotSqlite(source));
-    }
-    if !is_postgres_url(to) {
-        return Err(CopyError::TargetNotPostgres(target));
-    }
-    let target_options = PgConnectOptions::from_str(to)
-        .map_err(|e| StoreError::BadUrl {
-            url: target.clone(),
-            reason: e.to_string(),
-        })?
+    let target_options = parse_urls(from, to)?
         // Reading a whole table is slow by design: no "slow statement" warnings.
         .disable_statement_logging();
 
@@ -204,6 +237,7 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     let mut lite = open_source(from, &source).await?;
     let outcome = async {
         let sqlite_version = source_version(&mut lite, &source).await?;
+        refuse_if_running(&mut lite, &source, Utc::now()).await?;
         let mut pg = PgConnection::connect_with(&target_options)
             .await
             .map_err(|e| CopyError::OpenTarget {
@@ -224,12 +258,11 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
             let (tables, not_copied, sequences) = copy_tables(&mut lite, &mut pg, &target).await?;
             // Fresh tables have no statistics, and until autovacuum gathers them
             // (a minute or so later) PostgreSQL plans the bot's first commands from
-            // its defaults: sequential scans of a million answers, say.
-            let analyzed = sqlx::query("ANALYZE")
-                .execute(&mut pg)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
+            // its defaults: sequential scans of a million answers, say. Only the
+            // tables copied: a bare ANALYZE also visits the shared catalogues, which
+            // only a superuser may analyze, and the database's owner gets a warning
+            // for each of them.
+            let analyzed = analyze(&mut pg, &tables).await;
             Ok(CopyReport {
                 source: source.clone(),
                 target: target.clone(),
@@ -251,6 +284,19 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     .await;
     let _ = lite.close().await;
     outcome
+}
+
+/// `ANALYZE` of the copied tables, in one statement.
+async fn analyze(pg: &mut PgConnection, tables: &[CopiedTable]) -> Result<(), String> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = tables.iter().map(|t| quote(&t.name)).collect();
+    sqlx::query(&format!("ANALYZE {}", names.join(", ")))
+        .execute(pg)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// One connection on the source that can only read. Not opened read-only: SQLite's
@@ -300,6 +346,54 @@ async fn source_version(lite: &mut SqliteConnection, shown: &str) -> Result<i64,
         });
     }
     Ok(found)
+}
+
+/// Refuses a source a bot still runs on: the copy is a snapshot, and whatever the
+/// bot wrote after it would be missing from PostgreSQL. Alive is what `prepbot
+/// status` and the claims go by, a heartbeat fresher than [`PROCESS_LAPSE`]; a
+/// killed process stops counting once its heartbeat lapses (its claims are copied
+/// and finished by the first process on PostgreSQL, as any dead holder's are).
+async fn refuse_if_running(
+    lite: &mut SqliteConnection,
+    shown: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CopyError> {
+    let failed = |e: sqlx::Error| CopyError::OpenSource {
+        url: shown.to_string(),
+        reason: e.to_string(),
+    };
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, host, pid, heard_at FROM processes \
+         WHERE heard_at > $1 ORDER BY started_at, id",
+    )
+    .bind(epoch(now - PROCESS_LAPSE))
+    .fetch_all(&mut *lite)
+    .await
+    .map_err(failed)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let processes: Vec<String> = rows
+        .iter()
+        .map(|(id, host, pid, heard_at)| {
+            format!(
+                "process {} on {} (pid {}), heard {} s ago",
+                ProcessIdentity::short_id(id),
+                if host.is_empty() {
+                    "an unknown host"
+                } else {
+                    host
+                },
+                pid,
+                (epoch(now) - heard_at).max(0)
+            )
+        })
+        .collect();
+    Err(CopyError::SourceInUse {
+        url: shown.to_string(),
+        processes: processes.join("; "),
+        lapse: PROCESS_LAPSE.num_seconds(),
+    })
 }
 
 /// Refuses a target from a newer prepbot (sqlx would only say a migration is

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::Result;
 use super::backend::{Conn, on};
 use super::ids::{epoch, instant};
+use crate::chat::Platform;
 
 /// How often a running process renews its heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::seconds(10);
@@ -82,6 +83,49 @@ pub async fn remove(conn: &mut Conn, id: &str) -> Result<()> {
             .execute(conn)
             .await?;
         Ok(())
+    })
+}
+
+/// Marks `id` as no longer serving `platform`, its adapter having stopped: its shard
+/// range or its Slack connections are cleared, so [`another_serves`] no longer
+/// counts it (nor the checks at registration). The process is ending; its row goes
+/// when it retires.
+pub async fn stop_serving(conn: &mut Conn, id: &str, platform: Platform) -> Result<()> {
+    let sql = match platform {
+        Platform::Discord => "UPDATE processes SET shards = NULL WHERE id = $1",
+        Platform::Slack => "UPDATE processes SET slack_connections = 0 WHERE id = $1",
+        Platform::Console => return Ok(()),
+    };
+    on!(conn, conn => {
+        sqlx::query(sql).bind(id).execute(conn).await?;
+        Ok(())
+    })
+}
+
+/// Whether a live process other than `id` serves `platform`: for Discord one with a
+/// shard range (processes share Discord only by each taking a range of
+/// `PREPBOT_SHARDS`), for Slack one with Socket Mode connections.
+pub async fn another_serves(
+    conn: &mut Conn,
+    id: &str,
+    platform: Platform,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let serving = match platform {
+        Platform::Discord => "shards IS NOT NULL",
+        Platform::Slack => "slack_connections > 0",
+        Platform::Console => return Ok(false),
+    };
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM processes WHERE id <> $1 AND heard_at > $2 AND {serving})"
+    );
+    on!(conn, conn => {
+        let found: bool = sqlx::query_scalar(&sql)
+            .bind(id)
+            .bind(epoch(now - PROCESS_LAPSE))
+            .fetch_one(conn)
+            .await?;
+        Ok(found)
     })
 }
 

@@ -75,8 +75,11 @@ pub(super) async fn apply(
                 None => format!("creating schema version {} failed: {e}", rebuild.version),
             }));
         }
+        // A warning, so the default log level shows it: a new file the size of the
+        // database has appeared beside it, which the operator will want to delete
+        // once the bot runs fine (`prepbot status` upgrades too, and logs nothing else).
         if let Some(copy) = copy {
-            tracing::info!(
+            tracing::warn!(
                 version = rebuild.version,
                 copy = %copy.display(),
                 "the database was upgraded; the copy taken before the upgrade can be deleted once the bot runs fine"

@@ -200,10 +200,10 @@ async fn seeded_history(dir: &Path) -> Seeded {
         .await
         .unwrap();
     let clock = Arc::new(ManualClock::new(now));
-    HealthRecorder::new(store.clone(), Platform::Discord, clock.clone())
+    HealthRecorder::new(store.clone(), "seeding", Platform::Discord, clock.clone())
         .set(AdapterState::Connected, None)
         .await;
-    HealthRecorder::new(store.clone(), Platform::Slack, clock)
+    HealthRecorder::new(store.clone(), "seeding", Platform::Slack, clock)
         .set(AdapterState::Stopped, Some("the token was revoked"))
         .await;
     store.close().await;

@@ -374,3 +374,59 @@ async fn the_adapter_records_its_health_for_prepbot_status() {
     assert!(text.contains("): shut down"), "{text}");
     store.close().await;
 }
+
+/// Runs the adapter with the Web API at `api_base` until it gives up, and returns
+/// its error.
+async fn start_up_error(api_base: String) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("SLACK_BOT_TOKEN", prepbot_fake_slack::BOT_TOKEN.to_string()),
+        ("SLACK_APP_TOKEN", prepbot_fake_slack::APP_TOKEN.to_string()),
+        ("PREPBOT_SLACK_API_BASE", api_base),
+        (
+            "PREPBOT_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("bot.db").display()),
+        ),
+    ];
+    let config = prepbot_slack::SlackConfig::from_vars(|n| {
+        vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let outcome = tokio::time::timeout(
+        WAIT,
+        prepbot_slack::run(
+            config,
+            std::sync::Arc::new(prepbot_core::clock::SystemClock),
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("start-up gives up by itself");
+    outcome.expect_err("start-up fails").to_string()
+}
+
+/// Slack out of reach is not a rejected token: the operator would go and replace a
+/// token that is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_out_of_reach_at_start_up_is_not_called_a_rejected_token() {
+    // A port nothing listens on once the listener is gone: connection refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = start_up_error(format!("http://127.0.0.1:{port}/api")).await;
+    assert_eq!(
+        err,
+        "Slack could not be reached to check SLACK_BOT_TOKEN (auth.test: the connection failed): check the network, then start again"
+    );
+
+    // A token Slack refuses keeps its wording.
+    let fake = prepbot_fake_slack::FakeSlack::start().await;
+    fake.revoke(prepbot_fake_slack::BOT_TOKEN);
+    let err = start_up_error(fake.api_base()).await;
+    assert_eq!(
+        err,
+        "SLACK_BOT_TOKEN was not accepted: Slack refused auth.test: invalid_auth"
+    );
+}
