@@ -219,7 +219,29 @@ struct SharedBudget {
     window: TimeDelta,
     /// When this process last swept out old uses (at most once per window).
     last_sweep: Mutex<Option<DateTime<Utc>>>,
+    /// The invocations this process charged or found charged most recently:
+    /// poise checks a subcommand at each level (`/question` then `/question
+    /// show`), and the second check of one invocation is allowed without asking
+    /// the database again (which would answer "charged already"), one round trip
+    /// fewer before the command's acknowledgement.
+    /// Each with when this process allowed it: past the window the database would charge
+    /// it again, as the in-memory log does, so the memory no longer answers.
+    allowed: Mutex<VecDeque<Allowed>>,
 }
+
+/// An invocation [`SharedBudget`] allowed: the database keys a charge by member
+/// and invocation, and so does this memory.
+#[derive(Debug)]
+struct Allowed {
+    member: String,
+    invocation: u64,
+    at: DateTime<Utc>,
+}
+
+/// How many recently allowed invocations [`SharedBudget`] remembers: a command's
+/// checks follow one another within its handling, so a few suffice even with
+/// many commands at once.
+const REMEMBERED_INVOCATIONS: usize = 256;
 
 impl CommandBudget {
     /// The budget of one process, in memory ([`MemberLimiter`]).
@@ -244,6 +266,7 @@ impl CommandBudget {
                 budget: budget.max(1),
                 window,
                 last_sweep: Mutex::new(None),
+                allowed: Mutex::new(VecDeque::with_capacity(REMEMBERED_INVOCATIONS)),
             }),
         }
     }
@@ -289,6 +312,14 @@ impl SharedBudget {
         invocation: u64,
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
+        if self.lock_allowed().iter().any(|a| {
+            a.invocation == invocation
+                && a.member == member
+                && now >= a.at
+                && now - a.at < self.window
+        }) {
+            return Ok(Verdict::Allowed);
+        }
         let verdict = match self
             .store
             .charge_command_postgres(
@@ -308,7 +339,22 @@ impl SharedBudget {
             None => self.check_in_transaction(member, invocation, now).await?,
         };
         self.sweep_if_due(now);
+        if verdict == Verdict::Allowed {
+            let mut allowed = self.lock_allowed();
+            if allowed.len() == REMEMBERED_INVOCATIONS {
+                allowed.pop_front();
+            }
+            allowed.push_back(Allowed {
+                member: member.to_string(),
+                invocation,
+                at: now,
+            });
+        }
         Ok(verdict)
+    }
+
+    fn lock_allowed(&self) -> std::sync::MutexGuard<'_, VecDeque<Allowed>> {
+        self.allowed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The check as steps in one write transaction, the rule in [`decide`]: SQLite,

@@ -367,6 +367,10 @@ pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// answer: a host that drops packets would otherwise hold the start for minutes.
 const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a pooled PostgreSQL connection may have sat unused before it is
+/// pinged on its way out of the pool (see `Store::open_postgres`'s pool).
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// The class of the per-member budget locks ([`Store::write_member_budget`]): the
 /// first key of PostgreSQL's two-key advisory locks, whose key space is apart from
 /// the one-key [`WRITE_LOCK`]'s; the second key is the member's hash.
@@ -610,10 +614,25 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
-            // sqlx's default, said here because recovering from a restart of the
-            // server depends on it: a pooled connection that the restart closed fails
-            // this check and is replaced by a new one, instead of failing a statement.
-            .test_before_acquire(true)
+            // Recovering from a restart of the server depends on this check: a
+            // pooled connection that the restart closed fails the ping and is replaced
+            // by a new one, instead of failing a statement. sqlx's default pings on
+            // every acquire, a round trip before every command's first statement
+            // (the load harness's `latency-postgres` measured it); a connection that
+            // was in use less than IDLE_BEFORE_PING ago is handed out as it is. sqlx
+            // pings each connection when it goes back to the pool as well, and closes
+            // one that fails, so a connection broken during an outage is not kept;
+            // one idle since before a restart has been idle at least as long as the
+            // server was down, longer than IDLE_BEFORE_PING.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| cannot_open(e.to_string()))?;

@@ -179,3 +179,38 @@ async fn old_uses_are_swept_out_of_the_table() {
     }
     store.close().await;
 }
+
+/// A subcommand is checked at each level (`/question`, then `/question show`), so
+/// one invocation is checked twice in a row: the second is answered from the
+/// process's memory of what it just allowed, without a round trip. Shown by taking
+/// the charge out of the table behind the budget's back: the database alone would
+/// now refuse the invocation, and the memory still allows it, within the window only.
+#[tokio::test]
+async fn a_second_check_of_one_invocation_is_answered_from_memory() {
+    let (store, _dir) = fresh_store().await;
+    let budget = CommandBudget::shared(store.clone(), Platform::Discord);
+    assert_eq!(budget.check("7", 1, t(0.0)).await, Verdict::Allowed);
+    let mut tx = store.write().await.unwrap();
+    command_uses::sweep(&mut tx, t(1.0)).await.unwrap();
+    for i in 0..BUDGET as u64 {
+        command_uses::record(&mut tx, Platform::Discord, "7", 100 + i, t(0.5))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(budget.check("7", 1, t(0.001)).await, Verdict::Allowed);
+    // Another invocation asks the database, which has the member's full budget.
+    assert!(matches!(
+        budget.check("7", 2, t(0.002)).await,
+        Verdict::Refused { .. }
+    ));
+    // Past the window the memory does not answer: the database charges it again.
+    assert_eq!(budget.check("7", 1, t(20.0)).await, Verdict::Allowed);
+    let mut conn = store.read().await.unwrap();
+    let recent = command_uses::recent(&mut conn, Platform::Discord, "7", t(15.0))
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1, "charged again at 20 s: {recent:?}");
+    drop(conn);
+    store.close().await;
+}

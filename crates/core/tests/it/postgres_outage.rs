@@ -113,3 +113,45 @@ async fn a_session_the_server_ends_is_unavailable() {
     read_once(&store).await.unwrap();
     store.close().await;
 }
+
+/// A restart of the server ends every pooled session while it sits idle. The pool
+/// pings a connection that has been idle a while before handing it out (not one
+/// just used: that ping would be a round trip before every command), so the first
+/// read after the restart gets a new session instead of the dead one's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_session_ended_while_idle_is_replaced_before_a_read() {
+    let Some(url) = postgres::fresh_database().await else {
+        return;
+    };
+    let store = Store::open_url(&url).await.unwrap();
+    let pid: i32 = {
+        let mut conn = store.read().await.unwrap();
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(conn.as_postgres().unwrap())
+            .await
+            .unwrap()
+    };
+    // Back in the pool (sqlx returns a connection in the background).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    // Every session of this database but the admin's own, as a restart ends them.
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty() && ended.iter().all(|e| *e), "{ended:?}");
+    admin.close().await.unwrap();
+    // Idle longer than the pool lets a connection go out unchecked (1 s).
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let mut conn = store.read().await.unwrap();
+    let now: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn.as_postgres().unwrap())
+        .await
+        .expect("a live session, not the ended one");
+    assert_ne!(now, pid);
+    drop(conn);
+    store.close().await;
+}
