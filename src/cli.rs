@@ -318,9 +318,9 @@ fn describe_copy(report: &prepbot_core::store::copy::CopyReport) -> String {
         "\nverified: the same row count and checksum on both sides for every table, then committed",
     );
     match &report.analyzed {
-        Ok(()) => out.push_str("\nstatistics gathered (ANALYZE)"),
+        Ok(()) => out.push_str("\nvacuumed, statistics gathered (VACUUM ANALYZE)"),
         Err(e) => out.push_str(&format!(
-            "\nstatistics not gathered ({e}): run ANALYZE on the database, or autovacuum will shortly"
+            "\nnot vacuumed ({e}): run VACUUM ANALYZE on the database, or autovacuum will shortly"
         )),
     }
     out.push_str("\nnext: set PREPBOT_DATABASE_URL to the PostgreSQL database and start the bot");

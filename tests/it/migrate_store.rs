@@ -211,13 +211,13 @@ async fn a_plain_owner_gets_the_statistics_and_no_warnings() {
     assert_no_password(&out);
     assert_eq!(text(&out.stderr), "", "nothing logged by default");
     assert!(
-        text(&out.stdout).contains("\nstatistics gathered (ANALYZE)\n"),
+        text(&out.stdout).contains("\nvacuumed, statistics gathered (VACUUM ANALYZE)\n"),
         "{}",
         text(&out.stdout)
     );
     let unanalyzed: Vec<String> = sqlx::query_scalar(
         "SELECT relname::text FROM pg_stat_user_tables \
-         WHERE last_analyze IS NULL AND relname NOT IN ('_sqlx_migrations', 'processes') \
+         WHERE (last_analyze IS NULL OR last_vacuum IS NULL) AND relname NOT IN ('_sqlx_migrations', 'processes') \
          ORDER BY relname",
     )
     .fetch_all(&mut admin)

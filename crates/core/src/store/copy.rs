@@ -156,9 +156,9 @@ pub struct CopyReport {
     pub not_copied: Vec<(String, u64)>,
     /// Every identity column of the copied tables, with the next id it hands out.
     pub sequences: Vec<SequenceSet>,
-    /// Whether the planner's statistics were gathered after the commit (`ANALYZE`);
-    /// the reason when not. The copy stands either way: autovacuum gathers them
-    /// later on its own.
+    /// Whether the copied tables were vacuumed and their statistics gathered after
+    /// the commit (`VACUUM (ANALYZE)`); the reason when not. The copy stands either
+    /// way: autovacuum does both later on its own.
     pub analyzed: Result<(), String>,
 }
 
@@ -258,9 +258,13 @@ async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
             let (tables, not_copied, sequences) = copy_tables(&mut lite, &mut pg, &target).await?;
             // Fresh tables have no statistics, and until autovacuum gathers them
             // (a minute or so later) PostgreSQL plans the bot's first commands from
-            // its defaults: sequential scans of a million answers, say. Only the
-            // tables copied: a bare ANALYZE also visits the shared catalogues, which
-            // only a superuser may analyze, and the database's owner gets a warning
+            // its defaults: sequential scans of a million answers, say. VACUUM as
+            // well: a million rows just inserted set off autovacuum's own pass over
+            // them a minute later, while the bot is starting (the load harness saw
+            // it slow every command of its first run); done here, that pass finds
+            // nothing to do, and index-only scans can skip the heap. Only the
+            // tables copied: a bare VACUUM also visits the shared catalogues, which
+            // only a superuser may touch, and the database's owner gets a warning
             // for each of them.
             let analyzed = analyze(&mut pg, &tables).await;
             Ok(CopyReport {
@@ -292,7 +296,8 @@ async fn analyze(pg: &mut PgConnection, tables: &[CopiedTable]) -> Result<(), St
         return Ok(());
     }
     let names: Vec<String> = tables.iter().map(|t| quote(&t.name)).collect();
-    sqlx::query(&format!("ANALYZE {}", names.join(", ")))
+    // Outside the copy's transaction (committed by now): VACUUM cannot run in one.
+    sqlx::query(&format!("VACUUM (ANALYZE) {}", names.join(", ")))
         .execute(pg)
         .await
         .map(|_| ())
