@@ -260,7 +260,11 @@ async fn run_once(
     Ok(samples)
 }
 
-pub async fn run(o: &Options) -> Outcome {
+/// The seeded database for `o` (smaller with `--quick`), made once and kept, and
+/// the shipped bank's question ids the commands name.
+async fn seeded_data(
+    o: &Options,
+) -> anyhow::Result<(SeedSpec, std::path::PathBuf, Arc<Vec<String>>)> {
     let spec = if o.quick {
         SeedSpec {
             members: 5_000,
@@ -279,6 +283,11 @@ pub async fn run(o: &Options) -> Outcome {
             .map(|q| q.id.clone())
             .collect(),
     );
+    Ok((spec, seeded, ids))
+}
+
+pub async fn run(o: &Options) -> Outcome {
+    let (spec, seeded, ids) = seeded_data(o).await?;
     let mut runs = Vec::new();
     for r in 0..o.runs {
         eprintln!("latency run {}/{}", r + 1, o.runs);
@@ -498,24 +507,7 @@ async fn run_once_both(
 /// turns in one run. The budget: each command's p99 on PostgreSQL within 2 ×
 /// its p99 on SQLite.
 pub async fn run_both(o: &Options) -> Outcome {
-    let spec = if o.quick {
-        SeedSpec {
-            members: 5_000,
-            answers: 50_000,
-            drops: 100,
-            ..SeedSpec::default()
-        }
-    } else {
-        SeedSpec::default()
-    };
-    let seeded = prepare::seeded(spec).await?;
-    let ids: Arc<Vec<String>> = Arc::new(
-        prepare::shipped_bank()?
-            .all()
-            .iter()
-            .map(|q| q.id.clone())
-            .collect(),
-    );
+    let (spec, seeded, ids) = seeded_data(o).await?;
     let template = postgres_template(&seeded).await?;
     let mut runs = Vec::new();
     for r in 0..o.runs {

@@ -85,6 +85,22 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// Waits for `bot`'s Socket Mode session on `fake`.
+async fn socket_open(fake: &FakeSlack, bot: &mut Proc, who: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while fake.open_sockets() == 0 {
+        bot.check_alive()?;
+        if Instant::now() > deadline {
+            bail!(
+                "{who} opened no Socket Mode session; its log ends:\n{}",
+                bot.log_tail(20)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
 /// A Slack command as an admin, waiting for its answer through `response_url`.
 async fn command(fake: &FakeSlack, bot: &mut Proc, who: &str, text: &str) -> anyhow::Result<()> {
     let before = fake.calls_of("response_url").len();
@@ -123,17 +139,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         &dir.path().join("bot.log"),
     )?;
     bot::ready(&discord, &traffic, &mut bot, Duration::from_millis(1000)).await?;
-    let deadline = Instant::now() + WAIT;
-    while slack.open_sockets() == 0 {
-        bot.check_alive()?;
-        if Instant::now() > deadline {
-            bail!(
-                "no Socket Mode session; the log ends:\n{}",
-                bot.log_tail(20)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    socket_open(&slack, &mut bot, "prepbot").await?;
     command(&slack, &mut bot, CREATOR, "setup 09:00 UTC").await?;
     command(&slack, &mut bot, ADMIN, "drop").await?;
     let thread = slack
@@ -157,17 +163,7 @@ async fn run_once(o: &Options) -> anyhow::Result<Run> {
         &bare_env,
         &dir.path().join("bare.log"),
     )?;
-    let deadline = Instant::now() + WAIT;
-    while bare_fake.open_sockets() == 0 {
-        bare.check_alive()?;
-        if Instant::now() > deadline {
-            bail!(
-                "the bare bot opened no Socket Mode session; its log ends:\n{}",
-                bare.log_tail(20)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    socket_open(&bare_fake, &mut bare, "the bare bot").await?;
     eprintln!(
         "slack: {} acknowledgements of each lookup, taking turns with the bare bot",
         o.commands
