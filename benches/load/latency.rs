@@ -442,6 +442,9 @@ async fn run_once_both(
     .await?;
 
     let pg = template.copy("latency").await?;
+    // The copy is hundreds of megabytes at full size: written out before the
+    // bots start, not while they are timed.
+    pg.settle().await?;
     let pg_fake = FakeDiscord::start(clock()).await;
     let (mut pg_driver, traffic) = Driver::new(pg_fake.clone(), spec, ids);
     let mut pg_bot = bot::spawn_prepbot_on(

@@ -212,6 +212,19 @@ impl PgDatabase {
         })
     }
 
+    /// Writes the server's dirty buffers out (`CHECKPOINT`) and asks the kernel to
+    /// write its own (`sync`), so a database just copied is not still being
+    /// written back while a run is timed.
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.server).await?;
+        sqlx::query("CHECKPOINT").execute(&mut conn).await?;
+        conn.close().await?;
+        let synced = std::process::Command::new("sync").status();
+        anyhow::ensure!(synced.is_ok_and(|s| s.success()), "sync failed");
+        Ok(())
+    }
+
     pub async fn remove(self) -> anyhow::Result<()> {
         use sqlx::Connection as _;
         if KEEP.load(std::sync::atomic::Ordering::SeqCst) {

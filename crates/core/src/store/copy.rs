@@ -57,6 +57,7 @@ pub const SCHEMA_PAIRS: &[(i64, i64)] = &[
     (15, 7),
     (16, 8),
     (17, 9),
+    (18, 10),
 ];
 
 /// Tables that are not copied, and why (printed by `prepbot migrate-store`).

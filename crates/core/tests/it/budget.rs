@@ -214,3 +214,72 @@ async fn a_second_check_of_one_invocation_is_answered_from_memory() {
     drop(conn);
     store.close().await;
 }
+
+/// On PostgreSQL the budget's function reads `command_uses` through its primary
+/// key however the table's statistics looked when a session planned it: the table
+/// starts empty and fills within seconds, and a plan kept from the empty table
+/// scanned all of it on every call. Counted from the server's own statistics, on
+/// one session that plans while the table is empty and runs on once it is full.
+#[tokio::test]
+async fn the_budget_function_reads_its_table_by_key_as_the_table_fills() {
+    use sqlx::Connection as _;
+    let Some(url) = prepbot_testkit::postgres::fresh_database().await else {
+        return;
+    };
+    let store = prepbot_core::store::Store::open_url(&url).await.unwrap();
+    store.close().await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("VACUUM ANALYZE command_uses")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let charge = "SELECT prepbot_charge_command(1, 'discord', $1, $2, 1000000, 10000, 5)";
+    // Planned (and planned again, until the plan is kept) on the empty table.
+    for i in 0..20i64 {
+        sqlx::query(charge)
+            .bind(format!("early-{i}"))
+            .bind(i)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO command_uses (platform, member_id, invocation, at_ms) \
+         SELECT 'discord', 'm' || g, g, 999999 FROM generate_series(1, 5000) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    async fn seq_scans(conn: &mut sqlx::PgConnection) -> i64 {
+        // This session's counts reach the shared statistics when it next goes idle.
+        sqlx::query("SELECT pg_stat_force_next_flush()")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query_scalar(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'command_uses'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+    }
+    let before = seq_scans(&mut conn).await;
+    for i in 0..20i64 {
+        sqlx::query(charge)
+            .bind(format!("late-{i}"))
+            .bind(100 + i)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let after = seq_scans(&mut conn).await;
+    assert_eq!(
+        after, before,
+        "sequential scans of command_uses by the function"
+    );
+    conn.close().await.unwrap();
+}
