@@ -1,20 +1,23 @@
 //! The per-member command budget, on every platform: a member may run [`BUDGET`]
 //! commands per [`WINDOW`], all commands together, before the bot politely asks
 //! them to wait. Other members are unaffected. Each adapter charges the member
-//! before a command runs (Discord: `discord::limit::check`, poise's
-//! `command_check`; Slack: `/prep` before its acknowledgement) through a
-//! [`CommandBudget`], which takes `now` from the bot's clock.
+//! through a [`CommandBudget`], which takes `now` from the bot's clock: a command
+//! that changes something is charged before it runs ([`CommandBudget::check`];
+//! Discord: `discord::limit::check`, poise's `command_check`); a lookup is charged
+//! while it reads, and answers only if allowed ([`CommandBudget::check_alongside`];
+//! Discord: `discord::limit::lookup`; Slack: `/prep` before its acknowledgement).
 //!
 //! Where the uses are kept:
 //! - one process (SQLite): in memory, [`MemberLimiter`], with no database round
 //!   trip on the command path;
 //! - several processes (PostgreSQL): in the `command_uses` table
 //!   (`store::command_uses`), so the processes together hold a member to the same
-//!   budget. One short transaction per check: the member's lock, one read, at most
-//!   one insert.
+//!   budget. One call of a database function per check (`prepbot_charge_command`):
+//!   the member's lock, one read, at most one insert.
 //!
 //! Both apply the same rule ([`decide`]): the same refusal, the same wait, and an
-//! invocation charged once however often it is checked.
+//! invocation charged once however often it is checked (a Slack command delivered
+//! again is one command).
 //!
 //! Not charged: autocomplete (every keystroke is an interaction, and poise runs the
 //! checks for those too) and the Manage Server commands in [`EXEMPT`]. Those refuse a
@@ -39,7 +42,7 @@ use rustc_hash::FxHashMap;
 use tracing::warn;
 
 use crate::chat::Platform;
-use crate::store::{Store, StoreError, command_uses};
+use crate::store::{BudgetCharge, Store, StoreError, command_uses};
 
 /// Commands a member may run per [`WINDOW`].
 pub const BUDGET: usize = 5;
@@ -219,29 +222,7 @@ struct SharedBudget {
     window: TimeDelta,
     /// When this process last swept out old uses (at most once per window).
     last_sweep: Mutex<Option<DateTime<Utc>>>,
-    /// The invocations this process charged or found charged most recently:
-    /// poise checks a subcommand at each level (`/question` then `/question
-    /// show`), and the second check of one invocation is allowed without asking
-    /// the database again (which would answer "charged already"), one round trip
-    /// fewer before the command's acknowledgement.
-    /// Each with when this process allowed it: past the window the database would charge
-    /// it again, as the in-memory log does, so the memory no longer answers.
-    allowed: Mutex<VecDeque<Allowed>>,
 }
-
-/// An invocation [`SharedBudget`] allowed: the database keys a charge by member
-/// and invocation, and so does this memory.
-#[derive(Debug)]
-struct Allowed {
-    member: String,
-    invocation: u64,
-    at: DateTime<Utc>,
-}
-
-/// How many recently allowed invocations [`SharedBudget`] remembers: a command's
-/// checks follow one another within its handling, so a few suffice even with
-/// many commands at once.
-const REMEMBERED_INVOCATIONS: usize = 256;
 
 impl CommandBudget {
     /// The budget of one process, in memory ([`MemberLimiter`]).
@@ -266,7 +247,6 @@ impl CommandBudget {
                 budget: budget.max(1),
                 window,
                 last_sweep: Mutex::new(None),
-                allowed: Mutex::new(VecDeque::with_capacity(REMEMBERED_INVOCATIONS)),
             }),
         }
     }
@@ -303,6 +283,45 @@ impl CommandBudget {
             },
         }
     }
+
+    /// [`CommandBudget::check`] for a lookup: `lookup` computes the command's
+    /// answer while the member is charged, and the answer is given only if the
+    /// charge is allowed. On PostgreSQL the charge is a round trip of its own, and a
+    /// lookup's reads are one or two more; run one after the other they were the
+    /// whole of the gap between the backends' command latencies (BENCHMARKS.md,
+    /// "command latency on PostgreSQL"). Side by side, a lookup waits for the longer
+    /// of the two.
+    ///
+    /// Only for work that stores nothing and posts nothing: `lookup` runs to the
+    /// end whether or not the member is within budget, and a refused member's
+    /// answer is dropped. A refused lookup costs its reads (and at most a cache
+    /// filled on the way, such as Slack's display names), never a message.
+    pub async fn check_alongside<T>(
+        &self,
+        member: &str,
+        invocation: u64,
+        now: DateTime<Utc>,
+        lookup: impl Future<Output = T>,
+    ) -> Result<T, Refused> {
+        match tokio::join!(self.check(member, invocation, now), lookup) {
+            (Verdict::Allowed, answer) => Ok(answer),
+            (Verdict::Refused { retry_after }, _) => Err(Refused { retry_after }),
+        }
+    }
+}
+
+/// A lookup refused by [`CommandBudget::check_alongside`]: the member is over
+/// budget, and the oldest command in the window leaves it after `retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after: TimeDelta,
+}
+
+impl Refused {
+    /// What the member reads ([`refusal`]).
+    pub fn message(&self) -> String {
+        refusal(self.retry_after)
+    }
 }
 
 impl SharedBudget {
@@ -312,17 +331,9 @@ impl SharedBudget {
         invocation: u64,
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
-        if self.lock_allowed().iter().any(|a| {
-            a.invocation == invocation
-                && a.member == member
-                && now >= a.at
-                && now - a.at < self.window
-        }) {
-            return Ok(Verdict::Allowed);
-        }
-        let verdict = match self
+        let charged = self
             .store
-            .charge_command_postgres(
+            .charge_command(
                 self.platform,
                 member,
                 invocation,
@@ -330,31 +341,16 @@ impl SharedBudget {
                 self.window,
                 self.budget,
             )
-            .await?
-        {
+            .await?;
+        let verdict = match charged {
             // PostgreSQL: one call, the same rule in SQL (a command is acknowledged
             // after this, so its round trips count; see the migration).
-            Some(None) => Verdict::Allowed,
-            Some(Some(retry_after)) => Verdict::Refused { retry_after },
-            None => self.check_in_transaction(member, invocation, now).await?,
+            BudgetCharge::Allowed => Verdict::Allowed,
+            BudgetCharge::Refused { retry_after } => Verdict::Refused { retry_after },
+            BudgetCharge::NotHere => self.check_in_transaction(member, invocation, now).await?,
         };
         self.sweep_if_due(now);
-        if verdict == Verdict::Allowed {
-            let mut allowed = self.lock_allowed();
-            if allowed.len() == REMEMBERED_INVOCATIONS {
-                allowed.pop_front();
-            }
-            allowed.push_back(Allowed {
-                member: member.to_string(),
-                invocation,
-                at: now,
-            });
-        }
         Ok(verdict)
-    }
-
-    fn lock_allowed(&self) -> std::sync::MutexGuard<'_, VecDeque<Allowed>> {
-        self.allowed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The check as steps in one write transaction, the rule in [`decide`]: SQLite,

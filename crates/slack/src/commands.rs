@@ -25,7 +25,7 @@ use std::sync::Arc;
 use prepbot_core::bank::{Difficulty, PoolFilter, Question};
 use prepbot_core::chat::{ChannelAddress, Platform};
 use prepbot_core::clock::Clock;
-use prepbot_core::command_budget::{CommandBudget, Verdict, refusal};
+use prepbot_core::command_budget::CommandBudget;
 use prepbot_core::command_rules::{
     COMMANDS, Role, ScheduleInput, Who, check_schedule, check_topic, member_id_from_text,
     require_admin,
@@ -320,28 +320,40 @@ impl Commands {
     /// The acknowledgement: a lookup's answer, or for a subcommand that changes
     /// things a short note and `true`: its work follows ([`Commands::administer`])
     /// and answers through `response_url`.
+    ///
+    /// The member is charged while the answer is worked out
+    /// ([`CommandBudget::check_alongside`]), which changes nothing: on PostgreSQL
+    /// the charge and a lookup's reads are round trips side by side, not one after
+    /// the other. A refused member gets the refusal, and a subcommand that changes
+    /// things does not follow.
     pub async fn acknowledge(&self, inv: &Invocation) -> (Reply, bool) {
         let (word, _) = subcommand(&inv.text);
-        let now = self.clock.now();
-        if word != "help"
-            && !word.is_empty()
-            && let Verdict::Refused { retry_after } =
-                self.limits.check(&inv.user, inv.id, now).await
-        {
-            return (Reply::private(refusal(retry_after)), false);
-        }
-        let Some((command, rest)) = parse(&inv.text) else {
-            return (Reply::private(unknown(&word)), false);
+        let answer = async {
+            let Some((command, rest)) = parse(&inv.text) else {
+                return (Reply::private(unknown(&word)), false);
+            };
+            if command.changes {
+                return (
+                    Reply::private(format!("Working on `{}`…", command.words)),
+                    true,
+                );
+            }
+            match self.lookup(inv, command.path, rest).await {
+                Ok(r) => (r, false),
+                Err(UserError(text)) => (Reply::private(text), false),
+            }
         };
-        if command.changes {
-            return (
-                Reply::private(format!("Working on `{}`…", command.words)),
-                true,
-            );
+        if word == "help" || word.is_empty() {
+            return answer.await;
         }
-        match self.lookup(inv, command.path, rest).await {
-            Ok(r) => (r, false),
-            Err(UserError(text)) => (Reply::private(text), false),
+        let now = self.clock.now();
+        match self
+            .limits
+            .check_alongside(&inv.user, inv.id, now, answer)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(refused) => (Reply::private(refused.message()), false),
         }
     }
 

@@ -10,7 +10,7 @@
 //! one member run one at a time across processes, and a command check never
 //! queues behind an answer batch or a drop's claim. On PostgreSQL the whole check
 //! is one call of `prepbot_charge_command` (migration postgres 0009), which takes
-//! the same lock: [`super::Store::charge_command_postgres`]; the functions here
+//! the same lock: [`super::Store::charge_command`]; the functions here
 //! are SQLite's steps and the sweep. `tests/it/budget.rs` charges one member from
 //! two stores at once on both backends.
 

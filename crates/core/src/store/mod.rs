@@ -736,11 +736,10 @@ impl Store {
 
     /// Checks and charges a member's command budget on PostgreSQL in one call
     /// (`prepbot_charge_command`, migration postgres 0009): under the member's lock,
-    /// the rule of `crate::command_budget::decide`. `None`: the command may run
-    /// (charged, or this invocation was charged already); otherwise how long until
-    /// the member may run one. `None` from SQLite, which has no such function: its
-    /// callers take [`Store::write_member_budget`] instead.
-    pub async fn charge_command_postgres(
+    /// the rule of `crate::command_budget::decide`. SQLite has no such function:
+    /// there the answer is [`BudgetCharge::NotHere`], and callers take
+    /// [`Store::write_member_budget`] instead.
+    pub async fn charge_command(
         &self,
         platform: crate::chat::Platform,
         member: &str,
@@ -748,9 +747,9 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
         window: chrono::TimeDelta,
         budget: usize,
-    ) -> Result<Option<Option<chrono::TimeDelta>>> {
+    ) -> Result<BudgetCharge> {
         let Pools::Postgres(pool) = &self.pools else {
-            return Ok(None);
+            return Ok(BudgetCharge::NotHere);
         };
         let wait_ms: Option<i64> =
             sqlx::query_scalar("SELECT prepbot_charge_command($1, $2, $3, $4, $5, $6, $7)")
@@ -763,7 +762,12 @@ impl Store {
                 .bind(i32::try_from(budget).unwrap_or(i32::MAX))
                 .fetch_one(pool)
                 .await?;
-        Ok(Some(wait_ms.map(chrono::TimeDelta::milliseconds)))
+        Ok(match wait_ms {
+            None => BudgetCharge::Allowed,
+            Some(ms) => BudgetCharge::Refused {
+                retry_after: chrono::TimeDelta::milliseconds(ms),
+            },
+        })
     }
 
     /// A pooled connection for one statement that is atomic by itself and must not
@@ -928,6 +932,17 @@ async fn backup_with(conn: &mut SqliteConnection, dest: &Path) -> Result<PathBuf
         return Err(e);
     }
     Ok(dest)
+}
+
+/// What [`Store::charge_command`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetCharge {
+    /// The command may run: charged now, or this invocation was charged already.
+    Allowed,
+    /// Over budget: the member may run a command after `retry_after`.
+    Refused { retry_after: chrono::TimeDelta },
+    /// This backend keeps no budget function (SQLite).
+    NotHere,
 }
 
 #[cfg(test)]

@@ -180,37 +180,79 @@ async fn old_uses_are_swept_out_of_the_table() {
     store.close().await;
 }
 
-/// A subcommand is checked at each level (`/question`, then `/question show`), so
-/// one invocation is checked twice in a row: the second is answered from the
-/// process's memory of what it just allowed, without a round trip. Shown by taking
-/// the charge out of the table behind the budget's back: the database alone would
-/// now refuse the invocation, and the memory still allows it, within the window only.
+/// A lookup runs while its member is charged, not after: shown by holding the
+/// member's lock (on PostgreSQL, the lock the budget function takes; on SQLite, the
+/// write lock) so that the charge cannot finish, and seeing the lookup finish
+/// anyway. Its answer is given once the charge is allowed; a refused member's
+/// answer is computed and dropped, and the refusal is not charged.
 #[tokio::test]
-async fn a_second_check_of_one_invocation_is_answered_from_memory() {
+async fn a_lookup_runs_while_its_member_is_charged_and_answers_only_if_allowed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use prepbot_core::command_budget::Refused;
+
     let (store, _dir) = fresh_store().await;
-    let budget = CommandBudget::shared(store.clone(), Platform::Discord);
-    assert_eq!(budget.check("7", 1, t(0.0)).await, Verdict::Allowed);
-    let mut tx = store.write().await.unwrap();
-    command_uses::sweep(&mut tx, t(1.0)).await.unwrap();
-    for i in 0..BUDGET as u64 {
-        command_uses::record(&mut tx, Platform::Discord, "7", 100 + i, t(0.5))
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
-    assert_eq!(budget.check("7", 1, t(0.001)).await, Verdict::Allowed);
-    // Another invocation asks the database, which has the member's full budget.
-    assert!(matches!(
-        budget.check("7", 2, t(0.002)).await,
-        Verdict::Refused { .. }
-    ));
-    // Past the window the memory does not answer: the database charges it again.
-    assert_eq!(budget.check("7", 1, t(20.0)).await, Verdict::Allowed);
-    let mut conn = store.read().await.unwrap();
-    let recent = command_uses::recent(&mut conn, Platform::Discord, "7", t(15.0))
+    let budget = Arc::new(CommandBudget::shared(store.clone(), Platform::Discord));
+    let looked_up = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(tokio::sync::Notify::new());
+
+    let held = store
+        .write_member_budget(Platform::Discord, "7")
         .await
         .unwrap();
-    assert_eq!(recent.len(), 1, "charged again at 20 s: {recent:?}");
+    let pending = tokio::spawn({
+        let (budget, looked_up, finished) = (budget.clone(), looked_up.clone(), finished.clone());
+        async move {
+            budget
+                .check_alongside("7", 1, t(0.0), async {
+                    looked_up.fetch_add(1, Ordering::SeqCst);
+                    finished.notify_one();
+                    "the answer"
+                })
+                .await
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), finished.notified())
+        .await
+        .expect("the lookup finished while the charge waited for the member's lock");
+    assert!(
+        !pending.is_finished(),
+        "no answer before the charge is done"
+    );
+    held.commit().await.unwrap();
+    assert_eq!(pending.await.unwrap(), Ok("the answer"));
+
+    // Four more fill the budget; the sixth lookup runs, and its answer is dropped.
+    for i in 2..=BUDGET as u64 {
+        let answer = budget
+            .check_alongside("7", i, t(i as f64), async { i })
+            .await;
+        assert_eq!(answer, Ok(i));
+    }
+    let refused = budget
+        .check_alongside("7", 99, t(6.0), async {
+            looked_up.fetch_add(1, Ordering::SeqCst);
+            "dropped"
+        })
+        .await;
+    assert_eq!(
+        refused,
+        Err(Refused {
+            retry_after: TimeDelta::seconds(4)
+        })
+    );
+    assert_eq!(looked_up.load(Ordering::SeqCst), 2, "both lookups ran");
+    let mut conn = store.read().await.unwrap();
+    let charged = command_uses::recent(&mut conn, Platform::Discord, "7", t(-1.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        charged.len(),
+        BUDGET,
+        "the refusal was not charged: {charged:?}"
+    );
     drop(conn);
     store.close().await;
 }

@@ -2,17 +2,15 @@
 //! core's list ([`prepbot_core::command_rules::COMMANDS`]) that every platform shares;
 //! a test checks that list against the commands registered here.
 
-use poise::CreateReply;
 use prepbot_core::command_rules::{COMMANDS, Who};
 
+use crate::limit::{lookup, private};
 use crate::{CommandError, Context};
 
 /// What each command does and who may run it
 #[poise::command(slash_command)]
 pub async fn help(ctx: Context<'_>) -> Result<(), CommandError> {
-    ctx.send(CreateReply::default().content(text()).ephemeral(true))
-        .await?;
-    Ok(())
+    lookup(ctx, async { private(text()) }).await
 }
 
 /// The help as Discord shows it.

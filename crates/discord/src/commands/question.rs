@@ -6,6 +6,7 @@ use poise::serenity_prelude::CreateAutocompleteResponse;
 
 use super::{DifficultyChoice, autocomplete_response, autocomplete_topic, check_topic};
 use crate::errors::guild_id;
+use crate::limit::{Replies, lookup, private};
 use crate::render::{CONTENT_LIMIT, channel_link, question_embeds, relative_time, truncate};
 use crate::{CommandError, Context};
 use prepbot_core::bank::{PoolFilter, Question};
@@ -36,15 +37,13 @@ fn headline(q: &Question) -> String {
     )
 }
 
-async fn say(ctx: Context<'_>, text: String) -> Result<(), CommandError> {
-    ctx.send(CreateReply::default().content(text).ephemeral(true))
-        .await?;
-    Ok(())
-}
-
 /// Today's open question in this channel, with a link to its thread
 #[poise::command(slash_command, guild_only)]
 pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
+    lookup(ctx, today_replies(ctx)).await
+}
+
+async fn today_replies(ctx: Context<'_>) -> Result<Replies, CommandError> {
     let guild = guild_id(ctx)?;
     let data = ctx.data();
     let channel_id = super::home_channel(ctx);
@@ -64,10 +63,10 @@ pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
             ),
             None => "No drop is open in this channel.".to_string(),
         };
-        return say(ctx, text).await;
+        return private(text);
     };
     let Some(q) = data.practice.drop_question(&open).await else {
-        return say(ctx, "Today's question was removed from the bank.".into()).await;
+        return private("Today's question was removed from the bank.");
     };
     let thread = open
         .thread_id
@@ -81,7 +80,7 @@ pub async fn today(ctx: Context<'_>) -> Result<(), CommandError> {
         channel_link(guild, thread),
         relative_time(open.reveal_due_at)
     );
-    say(ctx, text).await
+    private(text)
 }
 
 async fn autocomplete_id(ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
@@ -127,6 +126,10 @@ pub async fn show(
     #[max_length = 100]
     id: String,
 ) -> Result<(), CommandError> {
+    lookup(ctx, show_replies(ctx, id)).await
+}
+
+async fn show_replies(ctx: Context<'_>, id: String) -> Result<Replies, CommandError> {
     let guild = guild_id(ctx)?;
     let data = ctx.data();
     let id = id.trim();
@@ -155,7 +158,7 @@ pub async fn show(
                 headline(q),
                 truncate(&q.prompt, 1500)
             );
-            return say(ctx, text).await;
+            return private(text);
         }
         Lookup::Shown(q) => q,
     };
@@ -170,18 +173,16 @@ pub async fn show(
         let reply = embeds
             .into_iter()
             .fold(CreateReply::default().ephemeral(true), CreateReply::embed);
-        ctx.send(reply).await?;
-        return Ok(());
+        return Ok(vec![reply]);
     }
     let mut text = format!("{}\n{}", headline(q), q.prompt);
     for (heading, body) in sections {
         text.push_str(&format!("\n\n**{heading}**\n{body}"));
     }
-    for chunk in split(&text, CONTENT_LIMIT) {
-        ctx.send(CreateReply::default().content(chunk).ephemeral(true))
-            .await?;
-    }
-    Ok(())
+    Ok(split(&text, CONTENT_LIMIT)
+        .into_iter()
+        .map(|chunk| CreateReply::default().content(chunk).ephemeral(true))
+        .collect())
 }
 
 /// A random question to practise with (the answer stays hidden)
@@ -193,6 +194,14 @@ pub async fn random(
     topic: Option<String>,
     #[description = "Only this difficulty"] difficulty: Option<DifficultyChoice>,
 ) -> Result<(), CommandError> {
+    lookup(ctx, random_replies(ctx, topic, difficulty)).await
+}
+
+async fn random_replies(
+    ctx: Context<'_>,
+    topic: Option<String>,
+    difficulty: Option<DifficultyChoice>,
+) -> Result<Replies, CommandError> {
     let data = ctx.data();
     let filter = PoolFilter {
         topic: check_topic(ctx, topic)?,
@@ -209,7 +218,7 @@ pub async fn random(
         truncate(&q.prompt, 1500),
         q.id
     );
-    say(ctx, text).await
+    private(text)
 }
 
 /// Search the questions by words; best matches first
@@ -220,6 +229,10 @@ pub async fn search(
     #[max_length = 200]
     query: String,
 ) -> Result<(), CommandError> {
+    lookup(ctx, search_replies(ctx, query)).await
+}
+
+async fn search_replies(ctx: Context<'_>, query: String) -> Result<Replies, CommandError> {
     let query = query.trim();
     let n = query.chars().count();
     if n == 0 || n > MAX_QUERY_CHARS {
@@ -229,23 +242,15 @@ pub async fn search(
     }
     let hits = ctx.data().practice.bank().search(query, 5);
     if hits.is_empty() {
-        return say(
-            ctx,
-            format!("No question matches `{}`.", truncate(query, 100)),
-        )
-        .await;
+        return private(format!("No question matches `{}`.", truncate(query, 100)));
     }
     let lines: Vec<String> = hits
         .iter()
         .map(|h| format!("- {}", headline(h.question)))
         .collect();
-    say(
-        ctx,
-        format!(
-            "Best matches for `{}`:\n{}",
-            truncate(query, 100),
-            lines.join("\n")
-        ),
-    )
-    .await
+    private(format!(
+        "Best matches for `{}`:\n{}",
+        truncate(query, 100),
+        lines.join("\n")
+    ))
 }

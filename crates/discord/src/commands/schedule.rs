@@ -5,6 +5,7 @@
 use poise::CreateReply;
 
 use crate::errors::require_admin;
+use crate::limit::{Replies, lookup, private};
 use crate::render::{full_time, message_link, relative_time};
 use crate::{CommandError, Context};
 use prepbot_core::practice::{History, PracticeError};
@@ -23,6 +24,10 @@ pub async fn schedule(_ctx: Context<'_>) -> Result<(), CommandError> {
 /// Show this channel's schedule, next drop and open drop
 #[poise::command(slash_command, guild_only)]
 pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
+    lookup(ctx, show_replies(ctx)).await
+}
+
+async fn show_replies(ctx: Context<'_>) -> Result<Replies, CommandError> {
     let data = ctx.data();
     let now = data.clock.now();
     let channel_id = super::home_channel(ctx);
@@ -78,9 +83,7 @@ pub async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
                 .trim_end_matches('.')
         ));
     }
-    ctx.send(CreateReply::default().content(text).ephemeral(true))
-        .await?;
-    Ok(())
+    private(text)
 }
 
 /// Pause this channel's drops (Manage Server)

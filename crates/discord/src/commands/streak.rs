@@ -3,6 +3,7 @@
 use poise::CreateReply;
 use poise::serenity_prelude as serenity;
 
+use crate::limit::{Replies, lookup};
 use crate::render::escape_markdown;
 use crate::render::relative_time;
 use crate::{CommandError, Context};
@@ -13,6 +14,13 @@ pub async fn streak(
     ctx: Context<'_>,
     #[description = "Whose streak (default: yours)"] member: Option<serenity::User>,
 ) -> Result<(), CommandError> {
+    lookup(ctx, streak_replies(ctx, member)).await
+}
+
+async fn streak_replies(
+    ctx: Context<'_>,
+    member: Option<serenity::User>,
+) -> Result<Replies, CommandError> {
     let user = member.as_ref().unwrap_or_else(|| ctx.author());
     let name = user
         .global_name
@@ -37,13 +45,16 @@ pub async fn streak(
         ),
         None => format!("**{name}** has not answered a drop on time in this channel yet."),
     };
-    ctx.send(CreateReply::default().content(text)).await?;
-    Ok(())
+    Ok(vec![CreateReply::default().content(text)])
 }
 
 /// The top 10 of this channel by current streak, then on-time answers
 #[poise::command(slash_command, guild_only)]
 pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
+    lookup(ctx, leaderboard_replies(ctx)).await
+}
+
+async fn leaderboard_replies(ctx: Context<'_>) -> Result<Replies, CommandError> {
     let rows = ctx
         .data()
         .practice
@@ -52,12 +63,9 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
         .map(|(_, rows)| rows)
         .unwrap_or_default();
     if rows.is_empty() {
-        ctx.send(
-            CreateReply::default()
-                .content("Nobody has answered a drop on time in this channel yet."),
-        )
-        .await?;
-        return Ok(());
+        return Ok(vec![CreateReply::default().content(
+            "Nobody has answered a drop on time in this channel yet.",
+        )]);
     }
     let mut text = String::from("**Leaderboard** (current streak, best, on-time answers)\n");
     for (i, r) in rows.iter().enumerate() {
@@ -70,7 +78,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), CommandError> {
             r.total_on_time
         ));
     }
-    ctx.send(CreateReply::default().content(text.trim_end().to_string()))
-        .await?;
-    Ok(())
+    Ok(vec![
+        CreateReply::default().content(text.trim_end().to_string()),
+    ])
 }

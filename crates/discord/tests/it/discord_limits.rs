@@ -126,6 +126,55 @@ async fn a_member_over_budget_is_asked_to_wait_and_others_are_served() {
     bot.stop().await;
 }
 
+/// Every lookup is charged (alongside its reads: `limit::lookup`) and refused over
+/// budget with nothing of its answer, and every lookup is in the list of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lookup_is_charged_and_refused_over_budget() {
+    let bot = start_bot("2026-03-02T08:00:00Z").await;
+    set_up(&bot, "09:00", "UTC", CHANNEL_A).await;
+    let ben = Person::member(12, "Ben");
+    let bank = prepbot_core::bank::QuestionBank::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../questions"),
+    )
+    .unwrap();
+    let id = bank.all()[0].id.clone();
+    let lookups: Vec<(&str, &str, Vec<Value>)> = vec![
+        ("help", "help", vec![]),
+        ("question today", "question", vec![sub("today", vec![])]),
+        (
+            "question show",
+            "question",
+            vec![sub("show", vec![opt("id", json!(id))])],
+        ),
+        ("question random", "question", vec![sub("random", vec![])]),
+        (
+            "question search",
+            "question",
+            vec![sub("search", vec![opt("query", json!("cache"))])],
+        ),
+        ("streak", "streak", vec![]),
+        ("leaderboard", "leaderboard", vec![]),
+        ("schedule show", "schedule", vec![sub("show", vec![])]),
+    ];
+    let listed: Vec<&str> = lookups.iter().map(|(path, _, _)| *path).collect();
+    assert_eq!(
+        listed,
+        prepbot_discord::limit::LOOKUPS,
+        "every lookup, tried"
+    );
+    for (path, name, options) in lookups {
+        // A fresh window for each.
+        bot.clock.advance(TimeDelta::seconds(20));
+        for i in 0..5 {
+            let reply = bot.command(name, options.clone(), &ben, CHANNEL_A).await;
+            assert_served(&reply, &format!("/{path} #{}", i + 1));
+        }
+        let sixth = bot.command(name, options, &ben, CHANNEL_A).await;
+        assert_refused(&sixth, 10);
+    }
+    bot.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_manage_server_commands_do_not_use_the_budget() {
     let bot = start_bot("2026-03-02T08:00:00Z").await;
