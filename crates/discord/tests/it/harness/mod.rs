@@ -374,22 +374,25 @@ pub async fn expect_drop(bot: &Bot, channel: u64, at: &str, n: usize) -> (Record
             embeds_in(channel).len() >= n
         })
         .await;
-    let message_id: u64 = embeds_in(channel)[n - 1]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let created = embeds_in(channel)[n - 1].clone();
+    let message_id: u64 = created["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/api/v10/channels/{channel}/messages");
+    // The fake shows a message (in `posted_messages`, in the channel's history, on
+    // the gateway) while it is still answering the request that created it, and
+    // records the request only once it has answered: wait for the record rather than
+    // assume it is there already.
+    bot.fake
+        .wait_for("the request that posted the drop", WAIT, |r| {
+            r.method == "POST" && r.path == path && r.body["embeds"] == created["embeds"]
+        })
+        .await;
     // The request that created it (the last drop POST so far; earlier ones may have
     // been refused).
     let post = bot
         .fake
         .requests()
         .into_iter()
-        .rfind(|r| {
-            r.method == "POST"
-                && r.path == format!("/api/v10/channels/{channel}/messages")
-                && r.body["embeds"].is_array()
-        })
+        .rfind(|r| r.method == "POST" && r.path == path && r.body["embeds"].is_array())
         .unwrap();
     let thread = bot
         .fake
