@@ -113,39 +113,69 @@ pub async fn leaderboard(
         // would sort every member of the channel. Instead, two walks of an index, each
         // stopping at `limit`: the members whose streak is current (ranked above all
         // others, whose current streak counts as 0), by streak; then the others, by
-        // on-time answers. Neither walk reads more than `limit` rows past the ones it
-        // skips, and the second skips fewer than `limit` (it runs only when fewer
-        // streaks than that are current).
+        // on-time answers. The second reads only what the first left of `limit`
+        // (none when the first filled it), so it skips fewer than `limit` rows with
+        // a current streak. (Its LIMIT says so, not its WHERE: SQLite tests a WHERE
+        // on the first's count at every row, and walked a channel of 300,000
+        // members whole; with LIMIT 0 neither backend starts the walk.)
+        // Both walks are one statement, one round trip: `/leaderboard` on PostgreSQL
+        // was a round trip per walk (BENCHMARKS.md, "command latency on
+        // PostgreSQL"). A union keeps no order, so each row says which walk found
+        // it, and [`ranked`] puts them in order here, at most 2 × `limit` rows.
         // Names in the order the indexes hold them (ASCII letters folded).
         let name = super::backend::nocase_for(&*conn, "member_name");
-        let mut rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM member_stats \
-             WHERE channel_id = $1 AND last_seq = $2 AND current_streak > 0 \
-             ORDER BY current_streak DESC, total_on_time DESC, {name}, id \
-             LIMIT $3"
+        let rows = sqlx::query(&format!(
+            "WITH current_top AS ( \
+                 SELECT id, {COLUMNS} FROM member_stats \
+                 WHERE channel_id = $1 AND last_seq = $2 AND current_streak > 0 \
+                 ORDER BY current_streak DESC, total_on_time DESC, {name}, id \
+                 LIMIT $3) \
+             SELECT CAST(0 AS BIGINT) AS walk, id, {COLUMNS} FROM current_top \
+             UNION ALL \
+             SELECT * FROM ( \
+                 SELECT CAST(1 AS BIGINT) AS walk, id, {COLUMNS} FROM member_stats \
+                 WHERE channel_id = $1 AND NOT (last_seq = $2 AND current_streak > 0) \
+                 ORDER BY total_on_time DESC, {name}, id \
+                 LIMIT $3 - (SELECT COUNT(*) FROM current_top)) AS others"
         ))
         .bind(channel_id)
         .bind(latest_revealed_seq as i64)
         .bind(limit as i64)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn)
         .await?;
-        let rest = limit.saturating_sub(rows.len() as u32);
-        if rest > 0 {
-            let others: Vec<Row> = sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM member_stats \
-                 WHERE channel_id = $1 AND NOT (last_seq = $2 AND current_streak > 0) \
-                 ORDER BY total_on_time DESC, {name}, id \
-                 LIMIT $3"
-            ))
-            .bind(channel_id)
-            .bind(latest_revealed_seq as i64)
-            .bind(rest as i64)
-            .fetch_all(conn)
-            .await?;
-            rows.extend(others);
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            use sqlx::Row as _;
+            let walk: i64 = row.try_get("walk")?;
+            let id: i64 = row.try_get("id")?;
+            found.push((walk, id, MemberStats::try_from(<Row as sqlx::FromRow<_>>::from_row(row)?)?));
         }
-        rows.into_iter().map(MemberStats::try_from).collect()
+        Ok(ranked(found, limit))
     })
+}
+
+/// The two walks' rows in the order each walk read them, first walk first, cut to
+/// `limit`: the order of their `ORDER BY`s, with names compared as
+/// `member_name COLLATE NOCASE` (SQLite) and `prepbot_nocase(member_name)`
+/// (PostgreSQL, bytes) compare them: ASCII letters folded, then byte by byte.
+fn ranked(mut found: Vec<(i64, i64, MemberStats)>, limit: u32) -> Vec<MemberStats> {
+    fn folded(name: &str) -> impl Iterator<Item = u8> + '_ {
+        name.bytes().map(|b| b.to_ascii_lowercase())
+    }
+    found.sort_by(|(walk_a, id_a, a), (walk_b, id_b, b)| {
+        let streak = |walk: i64, s: &MemberStats| if walk == 0 { s.streak.current } else { 0 };
+        walk_a
+            .cmp(walk_b)
+            .then(streak(*walk_b, b).cmp(&streak(*walk_a, a)))
+            .then(b.streak.total_on_time.cmp(&a.streak.total_on_time))
+            .then_with(|| folded(&a.member_name).cmp(folded(&b.member_name)))
+            .then(id_a.cmp(id_b))
+    });
+    found
+        .into_iter()
+        .take(limit as usize)
+        .map(|(_, _, s)| s)
+        .collect()
 }
 
 /// Writes many members' stats, many per statement: the seed generator's bulk load
