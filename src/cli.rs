@@ -358,6 +358,20 @@ fn run_bot(bank: BankSources) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let code = serve(&runtime, bank);
+    // The bot has shut down in order by now (events drained, the scheduler and the
+    // answer writer stopped). Dropping a runtime waits for every worker thread
+    // without a limit, and serenity 0.12.5 can leave one that never yields: a shard
+    // runner asked to stop after its connection ended polls the ended stream in a
+    // loop (`ShardRunner::checked_shutdown`). A bounded wait lets the process exit.
+    runtime.shutdown_timeout(RUNTIME_TAIL);
+    code
+}
+
+/// How long the runtime waits for tasks left after the bot's own shutdown.
+const RUNTIME_TAIL: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn serve(runtime: &tokio::runtime::Runtime, bank: BankSources) -> ExitCode {
     let var = |name: &str| std::env::var(name).ok();
     let discord =
         var(prepbot_core::config::vars::DISCORD_TOKEN).is_some_and(|t| !t.trim().is_empty());
