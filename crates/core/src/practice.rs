@@ -2370,19 +2370,20 @@ impl Practice {
 
     /// `/leaderboard` in the channel at `address`: `None` if it has no schedule;
     /// else the channel and its top members, as [`Practice::leaderboard`] ranks
-    /// them. In one connection: the channel and its progress in one statement, then
-    /// the leaderboard's walks.
+    /// them. In one statement: the channel, its progress and the leaderboard's walks
+    /// ([`channels::find_with_leaderboard`]).
     pub async fn leaderboard_at(
         &self,
         address: &ChannelAddress,
         limit: u32,
     ) -> Result<Option<(Channel, Vec<StreakView>)>> {
         let mut conn = self.store.read().await?;
-        let Some((channel, progress)) = channels::find_with_progress(&mut conn, address).await?
+        let Some((channel, progress, top)) =
+            channels::find_with_leaderboard(&mut conn, address, limit).await?
         else {
             return Ok(None);
         };
-        let top = Self::ranked(&mut conn, channel.key, progress, limit).await?;
+        let top = top.into_iter().map(|s| Self::view(s, progress)).collect();
         Ok(Some((channel, top)))
     }
 

@@ -225,29 +225,6 @@ impl RowWithProgress {
     }
 }
 
-/// The channel at an address and its progress ([`drops::progress`]): what
-/// `/leaderboard` reads before its walks.
-pub async fn find_with_progress(
-    conn: &mut Conn,
-    address: &ChannelAddress,
-) -> Result<Option<(Channel, ChannelProgress)>> {
-    on!(conn, conn => {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {}, {} FROM channels c WHERE {AT}",
-                qualified_columns(COLUMNS, "c"),
-                drops::progress_columns("c.id"),
-            )
-        });
-        let row: Option<RowWithProgress> = sqlx::query_as(&SQL)
-        .bind(address.platform.as_str())
-        .bind(&address.conversation)
-        .fetch_optional(conn)
-        .await?;
-        row.map(RowWithProgress::split).transpose()
-    })
-}
-
 struct RowWithMember {
     progress: RowWithProgress,
     member: Option<member_stats::Row>,
@@ -282,6 +259,72 @@ pub async fn find_with_member(
         let (channel, progress) = row.progress.split()?;
         let member = row.member.map(MemberStats::try_from).transpose()?;
         Ok(Some((channel, progress, member)))
+    })
+}
+
+struct RowWithBoard {
+    progress: RowWithProgress,
+    board_walk: Option<i64>,
+    board_id: Option<i64>,
+    member: Option<member_stats::Row>,
+}
+from_row!(RowWithBoard { board_walk, board_id } flatten { progress } optional { member: "member_" });
+
+/// The channel at an address, its progress, and its top `limit` members as
+/// [`member_stats::leaderboard`] ranks them: what `/leaderboard` reads, in one
+/// statement (a round trip per statement was most of the command's time on
+/// PostgreSQL). The walks take the channel's key and latest revealed drop from the
+/// channel's row in the same statement; one row per member found, the channel's
+/// columns on each (one row with no member when none was found).
+pub async fn find_with_leaderboard(
+    conn: &mut Conn,
+    address: &ChannelAddress,
+    limit: u32,
+) -> Result<Option<(Channel, ChannelProgress, Vec<MemberStats>)>> {
+    on!(conn, conn => {
+        let name = super::backend::nocase_for(&*conn, "member_name");
+        // The latest revealed drop, as `ChannelProgress` gives it to the walks
+        // (`Practice::ranked`): the latest posted drop's number, less one while that
+        // drop is open; 0 before any drop.
+        let revealed = format!(
+            "(SELECT CASE WHEN progress_seq IS NULL THEN 0 \
+                          WHEN progress_state = '{}' AND progress_seq > 0 THEN progress_seq - 1 \
+                          WHEN progress_state = '{}' THEN 0 \
+                          ELSE progress_seq END FROM here)",
+            DropState::Posted.as_str(),
+            DropState::Posted.as_str(),
+        );
+        let channel = "(SELECT id FROM here)";
+        let sql = format!(
+            "WITH here AS (SELECT {}, {} FROM channels c WHERE {AT}), {}, \
+                  board AS ({}) \
+             SELECT here.*, board.walk AS board_walk, board.id AS board_id, {} \
+             FROM here LEFT JOIN board ON 1 = 1",
+            qualified_columns(COLUMNS, "c"),
+            drops::progress_columns("c.id"),
+            member_stats::board_walks(&name, channel, &revealed, "$3"),
+            member_stats::board_rows(&name, channel, &revealed, "$3"),
+            prefixed_columns(member_stats::COLUMNS, "board", "member_"),
+        );
+        let rows: Vec<RowWithBoard> = sqlx::query_as(&sql)
+            .bind(address.platform.as_str())
+            .bind(&address.conversation)
+            .bind(limit as i64)
+            .fetch_all(conn)
+            .await?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else { return Ok(None) };
+        let RowWithBoard { progress, board_walk, board_id, member } = first;
+        let (channel, progress) = progress.split()?;
+        let mut found = Vec::new();
+        let members = std::iter::once((board_walk, board_id, member))
+            .chain(rows.map(|r| (r.board_walk, r.board_id, r.member)));
+        for found_by in members {
+            if let (Some(walk), Some(id), Some(member)) = found_by {
+                found.push((walk, id, MemberStats::try_from(member)?));
+            }
+        }
+        Ok(Some((channel, progress, member_stats::ranked(found, limit))))
     })
 }
 

@@ -125,18 +125,9 @@ pub async fn leaderboard(
         // Names in the order the indexes hold them (ASCII letters folded).
         let name = super::backend::nocase_for(&*conn, "member_name");
         let rows = sqlx::query(&format!(
-            "WITH current_top AS ( \
-                 SELECT id, {COLUMNS} FROM member_stats \
-                 WHERE channel_id = $1 AND last_seq = $2 AND current_streak > 0 \
-                 ORDER BY current_streak DESC, total_on_time DESC, {name}, id \
-                 LIMIT $3) \
-             SELECT CAST(0 AS BIGINT) AS walk, id, {COLUMNS} FROM current_top \
-             UNION ALL \
-             SELECT * FROM ( \
-                 SELECT CAST(1 AS BIGINT) AS walk, id, {COLUMNS} FROM member_stats \
-                 WHERE channel_id = $1 AND NOT (last_seq = $2 AND current_streak > 0) \
-                 ORDER BY total_on_time DESC, {name}, id \
-                 LIMIT $3 - (SELECT COUNT(*) FROM current_top)) AS others"
+            "WITH {} {}",
+            board_walks(&name, "$1", "$2", "$3"),
+            board_rows(&name, "$1", "$2", "$3")
         ))
         .bind(channel_id)
         .bind(latest_revealed_seq as i64)
@@ -154,11 +145,40 @@ pub async fn leaderboard(
     })
 }
 
+/// The first of [`leaderboard`]'s walks, as a `WITH` item named `current_top`, for
+/// the channel `channel`, the latest revealed sequence number `revealed` and the
+/// row limit `limit` (each a parameter or an expression); `name`: the member name
+/// as the indexes order it.
+pub(super) fn board_walks(name: &str, channel: &str, revealed: &str, limit: &str) -> String {
+    format!(
+        "current_top AS ( \
+             SELECT id, {COLUMNS} FROM member_stats \
+             WHERE channel_id = {channel} AND last_seq = {revealed} AND current_streak > 0 \
+             ORDER BY current_streak DESC, total_on_time DESC, {name}, id \
+             LIMIT {limit})"
+    )
+}
+
+/// [`leaderboard`]'s rows (after [`board_walks`] with the same arguments): the first
+/// walk's, then the second walk's, up to what the first left of the limit; each row
+/// with `walk` (0 or 1) and its `id`, for [`ranked`].
+pub(super) fn board_rows(name: &str, channel: &str, revealed: &str, limit: &str) -> String {
+    format!(
+        "SELECT CAST(0 AS BIGINT) AS walk, id, {COLUMNS} FROM current_top \
+         UNION ALL \
+         SELECT * FROM ( \
+             SELECT CAST(1 AS BIGINT) AS walk, id, {COLUMNS} FROM member_stats \
+             WHERE channel_id = {channel} AND NOT (last_seq = {revealed} AND current_streak > 0) \
+             ORDER BY total_on_time DESC, {name}, id \
+             LIMIT {limit} - (SELECT COUNT(*) FROM current_top)) AS others"
+    )
+}
+
 /// The two walks' rows in the order each walk read them, first walk first, cut to
 /// `limit`: the order of their `ORDER BY`s, with names compared as
 /// `member_name COLLATE NOCASE` (SQLite) and `prepbot_nocase(member_name)`
 /// (PostgreSQL, bytes) compare them: ASCII letters folded, then byte by byte.
-fn ranked(mut found: Vec<(i64, i64, MemberStats)>, limit: u32) -> Vec<MemberStats> {
+pub(super) fn ranked(mut found: Vec<(i64, i64, MemberStats)>, limit: u32) -> Vec<MemberStats> {
     fn folded(name: &str) -> impl Iterator<Item = u8> + '_ {
         name.bytes().map(|b| b.to_ascii_lowercase())
     }

@@ -133,14 +133,17 @@ async fn each_commands_one_statement_reads_what_the_lookup_and_its_reads_did() {
 
     let mut day = start + Duration::hours(9);
     let mut next_message = 1_000u64;
-    for d in 0..3 {
+    for d in 0..4 {
         // Posted: open drops, answers not settled yet.
         let (report, _) = out.pass(&p, day).await;
         assert_eq!(report.posted.len(), 2, "day {d}");
         for drop in &report.posted {
             let thread = id(drop.thread_id.as_deref().unwrap());
-            // Member 13 answers only on the first day: their streak goes stale.
-            for member in [11, 12, 13].into_iter().filter(|&m| m != 13 || d == 0) {
+            // Member 13 answers the first two days only: their streak goes stale
+            // with more on-time answers than member 12's, who starts on the third,
+            // and whose current streak ranks them above 13 while the fourth is open.
+            let answers = |m: u64| m == 11 || (m == 13 && d < 2) || (m == 12 && d >= 2);
+            for member in [11, 12, 13].into_iter().filter(|&m| answers(m)) {
                 next_message += 1;
                 p.record_message(message(
                     thread,
