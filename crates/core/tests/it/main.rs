@@ -19,6 +19,7 @@ mod layering;
 mod lifecycle;
 mod migrate;
 mod pace;
+mod plans;
 mod postgres_outage;
 mod processes;
 mod removal;
