@@ -900,13 +900,9 @@ async fn a_real_timer_fires_the_drop_at_its_instant() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("bot.db").display());
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepbot_discord::run(
-        config(&fake, &db_url),
-        clock.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let task = spawn_bot(config(&fake, &db_url), clock.clone(), async move {
+        let _ = stop_rx.await;
+    });
     fake.wait_identified(WAIT).await;
     fake.wait_for("commands", WAIT, |r| r.path.ends_with("/commands"))
         .await;
@@ -943,7 +939,7 @@ async fn a_real_timer_fires_the_drop_at_its_instant() {
         "fired late: {waited:?} of {left:?}"
     );
     let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    task.stopped(WAIT).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

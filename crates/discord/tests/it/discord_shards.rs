@@ -13,7 +13,7 @@ use prepbot_fake_discord::{FakeDiscord, GUILD_A, GUILD_B};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::harness::{WAIT, config, utc};
+use crate::harness::{WAIT, config, spawn_bot, utc};
 
 /// Runs the adapter as `shards` until it identified; returns what it identified as.
 async fn identify_as(shards: Shards) -> (Vec<[u64; 2]>, bool) {
@@ -24,17 +24,14 @@ async fn identify_as(shards: Shards) -> (Vec<[u64; 2]>, bool) {
     let mut cfg = config(&fake, &db_url);
     cfg.shards = shards;
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepbot_discord::run(cfg, clock, async move {
+    let task = spawn_bot(cfg, clock, async move {
         let _ = stop_rx.await;
-    }));
+    });
     fake.wait_until("the bot identifies", WAIT, || fake.identifies() > 0)
         .await;
     let identified = fake.identify_shards();
     let _ = stop.send(());
-    let result = tokio::time::timeout(WAIT, task)
-        .await
-        .expect("the bot stops")
-        .expect("the bot task");
+    let result = task.stopped(WAIT).await;
     (identified, result.is_ok())
 }
 
@@ -95,9 +92,9 @@ async fn each_servers_events_reach_the_process_of_its_shard_only() {
             total: 2,
         };
         let (stop, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(prepbot_discord::run(cfg, clock.clone(), async move {
+        let task = spawn_bot(cfg, clock.clone(), async move {
             let _ = stop_rx.await;
-        }));
+        });
         running.push((dir, db_url, stop, task));
     }
     fake.wait_until("a session on each shard", WAIT, || {
@@ -155,10 +152,7 @@ async fn each_servers_events_reach_the_process_of_its_shard_only() {
     }
     for (_dir, _, stop, task) in running {
         let _ = stop.send(());
-        let result = tokio::time::timeout(WAIT, task)
-            .await
-            .expect("the bot stops")
-            .expect("the bot task");
+        let result = task.stopped(WAIT).await;
         assert!(result.is_ok(), "{result:?}");
     }
 }

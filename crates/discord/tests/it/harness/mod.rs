@@ -29,7 +29,7 @@ pub struct Bot {
     pub fake: FakeDiscord,
     pub clock: Arc<ManualClock>,
     pub stop: Option<oneshot::Sender<()>>,
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub task: BotThread,
     pub db_url: String,
     pub _dir: tempfile::TempDir,
     pub next_id: AtomicU64,
@@ -81,6 +81,51 @@ pub fn config(fake: &FakeDiscord, db_url: &str) -> DiscordConfig {
     }
 }
 
+/// The bot (`prepbot_discord::run`) on a runtime of its own, on a thread of its own.
+///
+/// Why not `tokio::spawn` on the test's runtime: serenity 0.12.5's shard runner,
+/// asked to stop after its connection ended, polls the ended stream in a loop that
+/// never yields (`ShardRunner::checked_shutdown`). On the test's runtime that would
+/// hold one of its workers for good, and dropping the runtime at the end of the test
+/// waits for every worker without a limit: the test binary would hang (one CI run
+/// did, at 90% of a core, with no output). Here the bot's runtime is shut down with
+/// a bounded wait once `run` returns, as `prepbot run` does, and the test goes on.
+pub struct BotThread {
+    done: oneshot::Receiver<anyhow::Result<()>>,
+}
+
+/// Starts `prepbot_discord::run` on its own runtime (see [`BotThread`]).
+pub fn spawn_bot(
+    cfg: DiscordConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> BotThread {
+    let (tx, done) = oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the bot");
+        let result = runtime.block_on(prepbot_discord::run(cfg, clock, shutdown));
+        // Whatever the bot left running is stopped before the test goes on (a
+        // restart opens the same database again).
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        let _ = tx.send(result);
+    });
+    BotThread { done }
+}
+
+impl BotThread {
+    /// What `run` returned, once it has (a panic in the bot is a panic here).
+    pub async fn stopped(self, within: Duration) -> anyhow::Result<()> {
+        tokio::time::timeout(within, self.done)
+            .await
+            .expect("the bot stops")
+            .expect("the bot did not panic")
+    }
+}
+
 pub async fn start_bot(start: &str) -> Bot {
     start_bot_with(start, None).await
 }
@@ -115,9 +160,9 @@ async fn launch(
     let mut cfg = config(&fake, &db_url);
     cfg.claim_lease = claim_lease;
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepbot_discord::run(cfg, clock.clone(), async move {
+    let task = spawn_bot(cfg, clock.clone(), async move {
         let _ = stop_rx.await;
-    }));
+    });
     fake.wait_until("the bot identifies", WAIT, || {
         fake.identifies() > identified
     })
@@ -269,10 +314,7 @@ impl Bot {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let result = tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the bot stops")
-            .expect("no panic");
+        let result = self.task.stopped(WAIT).await;
         result.expect("the bot stops cleanly");
         // Every request so far must be one Discord's spec accepts (the fake checks
         // again when the test lets go of it, for tests that never stop the bot).
