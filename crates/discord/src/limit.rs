@@ -21,7 +21,8 @@ pub use prepbot_core::command_budget::{
 };
 
 /// The commands that only read and reply, by qualified name: each runs its work
-/// through [`lookup`], which charges the member alongside it.
+/// through [`lookup`], which charges the member alongside it. One whose arguments
+/// poise cannot parse never reaches [`lookup`] and is not charged: it read nothing.
 pub const LOOKUPS: [&str; 8] = [
     "help",
     "question today",

@@ -270,6 +270,15 @@ struct RowWithBoard {
 }
 from_row!(RowWithBoard { board_walk, board_id } flatten { progress } optional { member: "member_" });
 
+/// A row of [`find_with_leaderboard`] after the first: only its member is read
+/// (the channel's columns repeat the first row's).
+struct BoardRow {
+    board_walk: Option<i64>,
+    board_id: Option<i64>,
+    member: Option<member_stats::Row>,
+}
+from_row!(BoardRow { board_walk, board_id } optional { member: "member_" });
+
 /// The channel at an address, its progress, and its top `limit` members as
 /// [`member_stats::leaderboard`] ranks them: what `/leaderboard` reads, in one
 /// statement (a round trip per statement was most of the command's time on
@@ -306,23 +315,26 @@ pub async fn find_with_leaderboard(
             member_stats::board_rows(&name, channel, &revealed, "$3"),
             prefixed_columns(member_stats::COLUMNS, "board", "member_"),
         );
-        let rows: Vec<RowWithBoard> = sqlx::query_as(&sql)
+        let rows = sqlx::query(&sql)
             .bind(address.platform.as_str())
             .bind(&address.conversation)
             .bind(limit as i64)
             .fetch_all(conn)
             .await?;
-        let mut rows = rows.into_iter();
-        let Some(first) = rows.next() else { return Ok(None) };
-        let RowWithBoard { progress, board_walk, board_id, member } = first;
-        let (channel, progress) = progress.split()?;
-        let mut found = Vec::new();
-        let members = std::iter::once((board_walk, board_id, member))
-            .chain(rows.map(|r| (r.board_walk, r.board_id, r.member)));
-        for found_by in members {
-            if let (Some(walk), Some(id), Some(member)) = found_by {
+        let Some((first, rest)) = rows.split_first() else { return Ok(None) };
+        let first: RowWithBoard = sqlx::FromRow::from_row(first)?;
+        let (channel, progress) = first.progress.split()?;
+        let mut found = Vec::with_capacity(rows.len());
+        let mut keep = |walk, id, member: Option<member_stats::Row>| -> Result<()> {
+            if let (Some(walk), Some(id), Some(member)) = (walk, id, member) {
                 found.push((walk, id, MemberStats::try_from(member)?));
             }
+            Ok(())
+        };
+        keep(first.board_walk, first.board_id, first.member)?;
+        for row in rest {
+            let row: BoardRow = sqlx::FromRow::from_row(row)?;
+            keep(row.board_walk, row.board_id, row.member)?;
         }
         Ok(Some((channel, progress, member_stats::ranked(found, limit))))
     })

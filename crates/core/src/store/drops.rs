@@ -239,10 +239,13 @@ pub async fn for_date(
 /// Drops in a state, across channels, by id.
 pub async fn in_state(conn: &mut Conn, state: DropState) -> Result<Vec<DropRecord>> {
     on!(conn, conn => {
+        // The state written in, as in [`in_state_with_platform`] (why there): a
+        // session keeps one plan per statement, and one plan for every state
+        // would guess a third of all drops.
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM drops WHERE state = $1 ORDER BY id"
+            "SELECT {COLUMNS} FROM drops WHERE state = '{}' ORDER BY id",
+            state.as_str()
         ))
-        .bind(state.as_str())
         .fetch_all(conn)
         .await?;
         rows.into_iter().map(DropRecord::try_from).collect()

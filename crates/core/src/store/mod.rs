@@ -594,8 +594,8 @@ impl Store {
         // kept plan may cost is checked where it is chosen: `tests/query_plans.rs`
         // plans every statement of the commands, answer events and the scheduler
         // this way on seeded data, and fails on a sequential scan of a table that
-        // grows.
-        let options = options.options([("plan_cache_mode", "force_generic_plan")]);
+        // grows. Set after connecting rather than in the startup packet's
+        // `options`, which PgBouncer and some managed proxies refuse.
         let cannot_open = |reason: String| StoreError::Open {
             target: target.clone(),
             reason,
@@ -634,6 +634,13 @@ impl Store {
             // one that fails, so a connection broken during an outage is not kept;
             // one idle since before a restart has been idle at least as long as the
             // server was down, longer than IDLE_BEFORE_PING.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "SET plan_cache_mode = force_generic_plan")
+                        .await?;
+                    Ok(())
+                })
+            })
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {

@@ -419,23 +419,20 @@ pub async fn expect_drop(bot: &Bot, channel: u64, at: &str, n: usize) -> (Record
     let created = embeds_in(channel)[n - 1].clone();
     let message_id: u64 = created["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/api/v10/channels/{channel}/messages");
-    // The fake shows a message (in `posted_messages`, in the channel's history, on
-    // the gateway) while it is still answering the request that created it, and
-    // records the request only once it has answered: wait for the record rather than
-    // assume it is there already.
-    bot.fake
-        .wait_for("the request that posted the drop", WAIT, |r| {
-            r.method == "POST" && r.path == path && r.body["embeds"] == created["embeds"]
-        })
-        .await;
-    // The request that created it (the last drop POST so far; earlier ones may have
-    // been refused).
+    // The request that created it. The fake shows a message (in `posted_messages`,
+    // in the channel's history, on the gateway) while it is still answering the
+    // request that created it, and records the request only once it has answered:
+    // wait for the record rather than assume it is there already. An earlier attempt
+    // with the same embeds may have been refused: the one that succeeded.
     let post = bot
         .fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.method == "POST" && r.path == path && r.body["embeds"].is_array())
-        .unwrap();
+        .wait_for("the request that posted the drop", WAIT, |r| {
+            r.method == "POST"
+                && r.path == path
+                && (200..300).contains(&r.status)
+                && r.body["embeds"] == created["embeds"]
+        })
+        .await;
     let thread = bot
         .fake
         .wait_for("the drop's thread", WAIT, |r| {
