@@ -16,6 +16,7 @@ mod command_reads;
 mod health;
 mod ingest;
 mod layering;
+mod leaderboard_order;
 mod lifecycle;
 mod migrate;
 mod pace;
