@@ -141,6 +141,27 @@ pub struct AnswerWriter {
     counters: Arc<Counters>,
 }
 
+/// A place held in the writer's queue ([`AnswerWriter::reserve`]). Dropped unused,
+/// it gives the place back.
+pub struct QueueSlot<'a> {
+    permit: mpsc::Permit<'a, Job>,
+}
+
+impl QueueSlot<'_> {
+    /// Queues `event` in this place, without waiting; `then` as for
+    /// [`AnswerWriter::queue`].
+    pub fn queue(
+        self,
+        event: AnswerEvent,
+        then: impl FnOnce(Result<AnswerOutcome, PracticeError>) + Send + 'static,
+    ) {
+        self.permit.send(Job {
+            event,
+            done: Done::Then(Callback(Some(Box::new(then)))),
+        });
+    }
+}
+
 /// The writer task. [`WriterTask::stop`] lets it finish what is queued and end;
 /// dropping it leaves the task running until every [`AnswerWriter`] is dropped.
 pub struct WriterTask {
@@ -201,19 +222,26 @@ impl AnswerWriter {
         event: AnswerEvent,
         then: impl FnOnce(Result<AnswerOutcome, PracticeError>) + Send + 'static,
     ) -> Result<(), PracticeError> {
+        self.reserve().await?.queue(event, then);
+        Ok(())
+    }
+
+    /// Waits for room in the queue and holds it, for [`QueueSlot::queue`].
+    ///
+    /// For a caller with many waiting events: each waits as a future, and a future
+    /// that holds its event while it waits (as [`AnswerWriter::queue`]'s does) holds
+    /// it twice over, since the send's own future holds a copy as well. In a burst
+    /// of 20,000 Discord answers that was 1 KB for each event still waiting, 20 MB
+    /// at the peak (heaptrack, BENCHMARKS.md "Resident memory against the release
+    /// before the core work"). Reserving first lets the caller keep its events where
+    /// they are and take each only once it has its place.
+    /// [`PracticeError::WriterStopped`] once the writer has stopped.
+    pub async fn reserve(&self) -> Result<QueueSlot<'_>, PracticeError> {
         self.tx
-            .send(Job {
-                event,
-                done: Done::Then(Callback(Some(Box::new(then)))),
-            })
+            .reserve()
             .await
-            .map_err(|mpsc::error::SendError(job)| {
-                // Refused, not dropped: the caller hears it from the `Err`.
-                if let Done::Then(mut then) = job.done {
-                    then.0.take();
-                }
-                PracticeError::WriterStopped
-            })
+            .map(|permit| QueueSlot { permit })
+            .map_err(|_| PracticeError::WriterStopped)
     }
 
     pub fn stats(&self) -> WriterStats {

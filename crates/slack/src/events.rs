@@ -156,6 +156,10 @@ impl AnswerSink {
     pub async fn apply(&self, change: Change) {
         match change {
             Change::Posted(m) => {
+                // The place in the writer's queue first, then the event: a burst
+                // waits here, and the wait holds only the change it came as (see
+                // `AnswerWriter::reserve`).
+                let slot = self.answers.reserve().await;
                 let (channel, ts) = (m.channel.clone(), m.ts.clone());
                 let message = IncomingMessage {
                     thread: ThreadRef::in_conversation(Platform::Slack, &m.channel, &m.thread_ts),
@@ -167,22 +171,23 @@ impl AnswerSink {
                 };
                 let acks = self.acks.clone();
                 let (c2, t2) = (channel.clone(), ts.clone());
-                let queued = self
-                    .answers
-                    .queue(AnswerEvent::Posted(message), move |outcome| match outcome {
-                        Ok(outcome) => {
-                            if let Some(r) = outcome.recorded().filter(|r| r.new && !r.withdrawn) {
-                                let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
-                                acks.send(&c2, &t2, ack);
+                match slot {
+                    Ok(slot) => {
+                        slot.queue(AnswerEvent::Posted(message), move |outcome| match outcome {
+                            Ok(outcome) => {
+                                if let Some(r) =
+                                    outcome.recorded().filter(|r| r.new && !r.withdrawn)
+                                {
+                                    let ack = if r.on_time { Ack::OnTime } else { Ack::Late };
+                                    acks.send(&c2, &t2, ack);
+                                }
                             }
-                        }
-                        Err(e) => {
-                            warn!(channel = c2, ts = t2, error = %e, "an answer was not stored")
-                        }
-                    })
-                    .await;
-                if let Err(e) = queued {
-                    warn!(channel, ts, error = %e, "an answer was not stored");
+                            Err(e) => {
+                                warn!(channel = c2, ts = t2, error = %e, "an answer was not stored")
+                            }
+                        })
+                    }
+                    Err(e) => warn!(channel, ts, error = %e, "an answer was not stored"),
                 }
             }
             Change::Edited {

@@ -228,6 +228,56 @@ async fn queued_answers_hear_their_outcome_after_the_commit_and_wait_only_for_ro
     assert!(stored(&p, 99).await.is_none());
 }
 
+/// `reserve`: a held place is one of the queue's, given back when dropped unused;
+/// an event queued in it is written like any other; once the writer has stopped
+/// there is no place to hold. This is how the adapters queue a burst's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reserved_place_holds_room_in_the_queue_until_used_or_dropped() {
+    let (p, thread, _file, _dir) = open_drop().await;
+    let (w, task) = AnswerWriter::start_with(p.clone(), 256, 1);
+    let lock = hold_write_lock(&p).await;
+    // The writer takes the first event and waits for the lock; the queue's one
+    // place then goes to `held`.
+    w.queue(posted(thread, 1), |_| {}).await.unwrap();
+    let held = loop {
+        match tokio::time::timeout(Duration::from_millis(50), w.reserve()).await {
+            Ok(slot) => break slot.unwrap(),
+            // The writer has not taken event 1 off the queue yet.
+            Err(_) => continue,
+        }
+    };
+    let waiting = tokio::time::timeout(Duration::from_millis(300), w.reserve()).await;
+    assert!(
+        waiting.is_err(),
+        "a second place while the only one is held"
+    );
+    drop(held);
+    let again = tokio::time::timeout(Duration::from_secs(10), w.reserve())
+        .await
+        .expect("a place dropped unused is given back")
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    again.queue(posted(thread, 2), move |outcome| {
+        let _ = tx.send(outcome);
+    });
+    release(lock).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), rx)
+        .await
+        .expect("the event queued in the place is written")
+        .unwrap()
+        .unwrap();
+    assert!(outcome.recorded().is_some_and(|r| r.new), "{outcome:?}");
+    assert_eq!(
+        stored(&p, 2).await.map(|a| a.body),
+        Some("answer 2".to_string())
+    );
+    task.stop().await;
+    assert!(matches!(
+        w.reserve().await.err(),
+        Some(PracticeError::WriterStopped)
+    ));
+}
+
 /// A callback that panics costs nothing but itself: the writer goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_callback_does_not_stop_the_writer() {
