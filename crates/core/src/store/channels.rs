@@ -262,16 +262,8 @@ pub async fn find_with_member(
     })
 }
 
-struct RowWithBoard {
-    progress: RowWithProgress,
-    board_walk: Option<i64>,
-    board_id: Option<i64>,
-    member: Option<member_stats::Row>,
-}
-from_row!(RowWithBoard { board_walk, board_id } flatten { progress } optional { member: "member_" });
-
-/// A row of [`find_with_leaderboard`] after the first: only its member is read
-/// (the channel's columns repeat the first row's).
+/// A member's row of [`find_with_leaderboard`]: which walk found it, its key, and
+/// its stats (the channel's columns are NULL on it).
 struct BoardRow {
     board_walk: Option<i64>,
     board_id: Option<i64>,
@@ -283,8 +275,12 @@ from_row!(BoardRow { board_walk, board_id } optional { member: "member_" });
 /// [`member_stats::leaderboard`] ranks them: what `/leaderboard` reads, in one
 /// statement (a round trip per statement was most of the command's time on
 /// PostgreSQL). The walks take the channel's key and latest revealed drop from the
-/// channel's row in the same statement; one row per member found, the channel's
-/// columns on each (one row with no member when none was found).
+/// channel's row in the same statement. The channel comes back as a row of its
+/// own and each member as another, in no particular order: with the channel's 17
+/// columns repeated on every member's row, as at first, SQLite's rows cost more
+/// to build and copy than its walks cost to run, and `/leaderboard` missed its
+/// latency budget on SQLite (BENCHMARKS.md, "Resident memory against the release
+/// before the core work").
 pub async fn find_with_leaderboard(
     conn: &mut Conn,
     address: &ChannelAddress,
@@ -304,11 +300,21 @@ pub async fn find_with_leaderboard(
             DropState::Posted.as_str(),
         );
         let channel = "(SELECT id FROM here)";
+        // The channel's row has NULL member columns and each member's row NULL
+        // channel columns; NULLs are neither copied nor decoded.
+        let here_columns = COLUMNS.split(", ").count() + 2;
+        let nulls = vec!["NULL"; here_columns].join(", ");
+        let member_nulls = member_stats::COLUMNS
+            .split(", ")
+            .map(|c| format!("NULL AS member_{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "WITH here AS (SELECT {}, {} FROM channels c WHERE {AT}), {}, \
                   board AS ({}) \
-             SELECT here.*, board.walk AS board_walk, board.id AS board_id, {} \
-             FROM here LEFT JOIN board ON 1 = 1",
+             SELECT here.*, NULL AS board_walk, NULL AS board_id, {member_nulls} FROM here \
+             UNION ALL \
+             SELECT {nulls}, board.walk, board.id, {} FROM board",
             qualified_columns(COLUMNS, "c"),
             drops::progress_columns("c.id"),
             member_stats::board_walks(&name, channel, &revealed, "$3"),
@@ -321,21 +327,21 @@ pub async fn find_with_leaderboard(
             .bind(limit as i64)
             .fetch_all(conn)
             .await?;
-        let Some((first, rest)) = rows.split_first() else { return Ok(None) };
-        let first: RowWithBoard = sqlx::FromRow::from_row(first)?;
-        let (channel, progress) = first.progress.split()?;
+        let mut here = None;
         let mut found = Vec::with_capacity(rows.len());
-        let mut keep = |walk, id, member: Option<member_stats::Row>| -> Result<()> {
-            if let (Some(walk), Some(id), Some(member)) = (walk, id, member) {
+        for row in &rows {
+            let walk: Option<i64> = sqlx::Row::try_get(row, "board_walk")?;
+            if walk.is_none() {
+                let row: RowWithProgress = sqlx::FromRow::from_row(row)?;
+                here = Some(row.split()?);
+                continue;
+            }
+            let row: BoardRow = sqlx::FromRow::from_row(row)?;
+            if let (Some(walk), Some(id), Some(member)) = (row.board_walk, row.board_id, row.member) {
                 found.push((walk, id, MemberStats::try_from(member)?));
             }
-            Ok(())
-        };
-        keep(first.board_walk, first.board_id, first.member)?;
-        for row in rest {
-            let row: BoardRow = sqlx::FromRow::from_row(row)?;
-            keep(row.board_walk, row.board_id, row.member)?;
         }
+        let Some((channel, progress)) = here else { return Ok(None) };
         Ok(Some((channel, progress, member_stats::ranked(found, limit))))
     })
 }
