@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use super::backend::{Conn, from_row, on, prefixed_columns, qualified_columns};
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt as _;
 
 use super::drops::{self, DropRecord};
 use super::ids::{date_from_db, epoch, instant};
@@ -582,24 +583,29 @@ pub async fn list_active_with_latest_drop(
     on!(conn, conn => {
         // The latest date is a MAX over the drops' (channel_id, local_date) unique
         // index: one index lookup per channel, never a scan of a channel's history.
-        let rows: Vec<RowWithLatest> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {COLUMNS}, \
                  (SELECT MAX(d.local_date) FROM drops d WHERE d.channel_id = channels.id) \
                      AS latest_drop_date \
              FROM channels WHERE paused = 0 ORDER BY id"
-        ))
-        .fetch_all(conn)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let latest = match r.latest_drop_date.as_deref().map(date_from_db).transpose() {
-                    Ok(latest) => latest,
-                    Err(e) => return skip_unreadable(r.channel.id, e),
-                };
-                readable(r.channel).map(|c| (c, latest))
-            })
-            .collect())
+        );
+        // Each row becomes its channel as it arrives, rather than collecting the
+        // rows first and holding both lists (as in `drops::in_state_with_platform`).
+        let mut rows = sqlx::query_as::<_, RowWithLatest>(&sql).fetch(conn);
+        let mut found = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let latest = match r.latest_drop_date.as_deref().map(date_from_db).transpose() {
+                Ok(latest) => latest,
+                Err(e) => {
+                    skip_unreadable::<()>(r.channel.id, e);
+                    continue;
+                }
+            };
+            if let Some(c) = readable(r.channel) {
+                found.push((c, latest));
+            }
+        }
+        Ok(found)
     })
 }
 
