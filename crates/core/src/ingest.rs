@@ -229,12 +229,13 @@ impl AnswerWriter {
     /// Waits for room in the queue and holds it, for [`QueueSlot::queue`].
     ///
     /// For a caller with many waiting events: each waits as a future, and a future
-    /// that holds its event while it waits (as [`AnswerWriter::queue`]'s does) holds
-    /// it twice over, since the send's own future holds a copy as well. In a burst
-    /// of 20,000 Discord answers that was 1 KB for each event still waiting, 20 MB
-    /// at the peak (heaptrack, BENCHMARKS.md "Resident memory against the release
-    /// before the core work"). Reserving first lets the caller keep its events where
-    /// they are and take each only once it has its place.
+    /// given its event before it waits (as [`AnswerWriter::queue`]'s is) holds the
+    /// event for the whole wait. Before this existed, the Discord adapter's future
+    /// held each event twice (its own copy and the channel send's): in a burst of
+    /// 20,000 answers, 1 KB for each event still waiting, 20 MB at the peak
+    /// (heaptrack, BENCHMARKS.md "Resident memory against the release before the
+    /// core work"). Reserving first lets the caller keep its events where they are
+    /// and take each only once it has its place.
     /// [`PracticeError::WriterStopped`] once the writer has stopped.
     pub async fn reserve(&self) -> Result<QueueSlot<'_>, PracticeError> {
         self.tx

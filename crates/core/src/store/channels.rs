@@ -303,6 +303,7 @@ pub async fn find_with_leaderboard(
         let channel = "(SELECT id FROM here)";
         // The channel's row has NULL member columns and each member's row NULL
         // channel columns; NULLs are neither copied nor decoded.
+        // The channel's columns, then `progress_columns`' two (seq and state).
         let here_columns = COLUMNS.split(", ").count() + 2;
         let nulls = vec!["NULL"; here_columns].join(", ");
         let member_nulls = member_stats::COLUMNS
